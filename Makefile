@@ -1,0 +1,30 @@
+# Two entry points on a fresh machine: `make demo` (the main job) and `make test` (the test suite).
+# Each creates .venv and installs what it needs (the CPU torch wheel is pinned in requirements.txt).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_DIR ?= demo_output
+
+.PHONY: install test demo sample clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+test: install
+	$(PY) -m pytest -q -p no:cacheprovider
+
+demo: install
+	bash bin/demo.sh $(DEMO_DIR)
+
+# Regenerate the committed quickstart sample (fixed seeds; see README).
+sample: install
+	$(PY) bin/generate.py --process qg -n 3000 -o data/qg --seed 1 --shard-size 3000
+	$(PY) bin/generate.py --process flavour -n 3000 -o data/flavour --seed 2 --shard-size 3000
+	$(PY) bin/generate.py --process jec -n 4000 -o data/jec --seed 3 --shard-size 4000
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR)

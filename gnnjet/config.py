@@ -1,0 +1,182 @@
+"""Load and strictly validate gnnjet YAML configs (sections data, model, task, training).
+
+Every error names the offending key path (``data.node_types.charged.features[3]``) and, for an
+unknown key, the closest valid one. The validated config is a plain nested dict with every default
+filled in, so that writing it back (``config.yaml`` in a model directory) fully describes a run.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gnnjet.errors import ConfigError
+from gnnjet.schema import REQUIRED, Any_, ListOf, MapOf, OneOf, Record, Scalar
+
+NODE_TYPES = ("charged", "neutral", "sv")  # index = node_type code in the columnar store
+
+_number = Scalar(float)
+_string = Scalar(str)
+_expr = Scalar(str, what="an expression string")
+_auto_number = OneOf([Scalar(str, choices=("auto",)), Scalar(float, nullable=True)], what="a number, 'auto' or null")
+_files = OneOf([ListOf(_string), _string], what="a file path/glob or a list of them")
+
+FEATURE = OneOf(
+    [
+        Record(
+            {
+                "name": (_string, REQUIRED),
+                "expr": (Scalar(str, nullable=True), None),
+                "center": (_auto_number, "auto"),
+                "scale": (_auto_number, "auto"),
+                "clip": (ListOf(_number, length=2, nullable=True), [-5.0, 5.0]),
+            },
+            what="a feature: an expression string or a mapping {name, expr, center, scale, clip}",
+        ),
+        _expr,
+    ],
+    what="a feature: an expression string or a mapping {name, expr, center, scale, clip}",
+)
+
+NODE_TYPE = Record(
+    {
+        "max_nodes": (Scalar(int, check=lambda v: v > 0, what="a positive integer"), REQUIRED),
+        "pt": (_expr, REQUIRED),
+        "eta": (_expr, REQUIRED),
+        "phi": (_expr, REQUIRED),
+        "mass": (OneOf([_number, _expr], what="a number or an expression"), 0.0),
+        "features": (ListOf(FEATURE, min_length=1), REQUIRED),
+    },
+    what="a node type {max_nodes, pt, eta, phi, mass, features}",
+)
+
+DATA = Record(
+    {
+        "train": (_files, []),
+        "val": (_files, []),
+        "test": (_files, []),
+        "val_fraction": (Scalar(float, check=lambda v: 0.0 <= v < 1.0, what="a number in [0, 1)"), 0.1),
+        "tree": (_string, "Jets"),
+        "selection": (Scalar(str, nullable=True), None),
+        "jet_axis": (Record({"eta": (_expr, "eta"), "phi": (_expr, "phi")}), {}),
+        "node_types": (MapOf(NODE_TYPES, NODE_TYPE), REQUIRED),
+        "jet_features": (ListOf(FEATURE), []),
+        "observers": (ListOf(_expr), []),
+        "cache_dir": (Scalar(str, nullable=True), None),
+        "step_size": (Scalar(int, check=lambda v: v > 0, what="a positive integer"), 100_000),
+    },
+    what="the data section",
+)
+
+TASK = Record(
+    {
+        "type": (Scalar(str, choices=("classification", "regression")), REQUIRED),
+        "labels": (ListOf(_string, min_length=2, nullable=True), None),
+        "target": (_expr, "log(pt_gen / pt)"),
+        "loss": (Scalar(str, choices=("cross_entropy", "l1", "huber", "mse", "logcosh"), nullable=True), None),
+        "target_abs_max": (Scalar(float, nullable=True), None),
+    },
+    what="the task section",
+)
+
+TRAINING = Record(
+    {
+        "seed": (Scalar(int), 42),
+        "batch_size": (Scalar(int, check=lambda v: v > 0, what="a positive integer"), 512),
+        "epochs": (Scalar(int, check=lambda v: v > 0, what="a positive integer"), 20),
+        "optimizer": (Scalar(str, choices=("adamw", "adam", "sgd")), "adamw"),
+        "lr": (_number, 1e-3),
+        "weight_decay": (_number, 0.01),
+        "momentum": (_number, 0.9),
+        "scheduler": (Scalar(str, choices=("cosine", "onecycle", "plateau", "step", "none")), "cosine"),
+        "warmup_epochs": (_number, 0.0),
+        "step_epochs": (Scalar(int), 10),
+        "gamma": (_number, 0.1),
+        "plateau_patience": (Scalar(int), 3),
+        "grad_clip": (Scalar(float, nullable=True), 1.0),
+        "amp": (Scalar(bool), False),
+        "compile": (Scalar(bool), False),
+        "early_stopping_patience": (Scalar(int, nullable=True), None),
+        "prefetch": (Scalar(int), 2),
+        "output_dir": (Scalar(str, nullable=True), None),
+    },
+    what="the training section",
+)
+
+CONFIG = Record(
+    {
+        "data": (DATA, REQUIRED),
+        "model": (Any_(), {}),
+        "task": (TASK, REQUIRED),
+        "training": (TRAINING, {}),
+    },
+    what="a gnnjet config with sections data, model, task, training",
+)
+
+
+def _normalise_features(features: list[Any]) -> list[dict[str, Any]]:
+    """Turn the short string form into the full mapping: a raw, unprocessed feature."""
+    out = []
+    for feature in features:
+        if isinstance(feature, str):
+            feature = {"name": feature, "expr": feature, "center": None, "scale": None, "clip": None}
+        elif feature["expr"] is None:
+            feature = {**feature, "expr": feature["name"]}
+        out.append(feature)
+    return out
+
+
+def _check_consistency(config: dict[str, Any]) -> None:
+    """Cross-key rules a per-key schema cannot express."""
+    task = config["task"]
+    if task["type"] == "classification" and not task["labels"]:
+        raise ConfigError("task.labels: classification needs a list of one-hot label branches, e.g. [label_q, label_g]")
+    seen: dict[str, tuple[str, dict[str, Any]]] = {}
+    for type_name, node_type in config["data"]["node_types"].items():
+        for i, feature in enumerate(node_type["features"]):
+            path = f"data.node_types.{type_name}.features[{i}]"
+            spec = {k: feature[k] for k in ("center", "scale", "clip")}
+            if feature["name"] in seen and seen[feature["name"]][1] != spec:
+                raise ConfigError(
+                    f"{path}: feature {feature['name']!r} shares its column with {seen[feature['name']][0]} "
+                    "but has different center/scale/clip; give it another name or the same preprocessing"
+                )
+            seen.setdefault(feature["name"], (path, spec))
+
+
+def validate_config(raw: Any) -> dict[str, Any]:
+    """Validate a parsed config mapping; returns the normalised config (a new dict)."""
+    config = CONFIG.validate(copy.deepcopy(raw), "")
+    for node_type in config["data"]["node_types"].values():
+        node_type["features"] = _normalise_features(node_type["features"])
+    config["data"]["jet_features"] = _normalise_features(config["data"]["jet_features"])
+    for split in ("train", "val", "test"):
+        if isinstance(config["data"][split], str):
+            config["data"][split] = [config["data"][split]]
+    if config["task"]["loss"] is None:
+        config["task"]["loss"] = "cross_entropy" if config["task"]["type"] == "classification" else "huber"
+    _check_consistency(config)
+    return config
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file and validate it. Raises ConfigError naming the file and key path."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    try:
+        return validate_config(raw)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+
+
+def dump_config(config: dict[str, Any], path: str | Path) -> None:
+    """Write a validated config back as YAML (the resolved config of a run)."""
+    Path(path).write_text(yaml.safe_dump(config, sort_keys=False))

@@ -1,0 +1,111 @@
+"""Batches for training: seeded shuffling, per-rank sharding for DDP and background prefetch.
+
+Each epoch the jet indices are shuffled with ``seed + epoch`` and cut into *global* batches of
+``batch_size * world_size`` jets; rank r takes the r-th of ``world_size`` near-equal parts of every
+global batch. So all ranks see the same number of batches (DDP needs that), their shards are
+disjoint, and one process with ``world_size=1`` and ``batch_size * world_size`` sees exactly the
+same global batches. Only when the last global batch has fewer jets than ranks are those few jets
+left out of that epoch.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch_geometric.data import Batch
+
+from gnnjet.data.dataset import JetDataset
+
+
+class JetLoader:
+    """Iterates `Batch`es of `dataset` jets (all, or those in `indices`).
+
+    Args:
+        dataset: the jets.
+        batch_size: jets per batch per rank.
+        shuffle: reshuffle every epoch (seeded by ``seed + epoch``).
+        indices: [n] jet indices to draw from (e.g. the training part of a split); default all.
+        drop_last: drop a final global batch smaller than ``batch_size * world_size``.
+        rank, world_size: this process's shard under DDP.
+        prefetch: batches built ahead in a background thread (0 = build in the caller).
+    """
+
+    def __init__(self, dataset: JetDataset, batch_size: int = 512, shuffle: bool = False, seed: int = 0,
+                 indices: np.ndarray | None = None, drop_last: bool = False, rank: int = 0,
+                 world_size: int = 1, prefetch: int = 2):
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} outside world of size {world_size}")
+        self.dataset, self.batch_size, self.shuffle, self.seed = dataset, batch_size, shuffle, seed
+        self.indices = np.arange(len(dataset)) if indices is None else np.asarray(indices, dtype=np.int64)
+        self.drop_last, self.rank, self.world_size, self.prefetch = drop_last, rank, world_size, prefetch
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the shuffling of `epoch` (call before iterating, as with DistributedSampler)."""
+        self.epoch = epoch
+
+    def batch_indices(self) -> list[np.ndarray]:
+        """This rank's batches of jet indices for the current epoch."""
+        order = self.indices
+        if self.shuffle:
+            order = order[np.random.default_rng(self.seed + self.epoch).permutation(len(order))]
+        global_size = self.batch_size * self.world_size
+        batches = []
+        for lo in range(0, len(order), global_size):
+            chunk = order[lo : lo + global_size]
+            if len(chunk) < global_size and (self.drop_last or len(chunk) < self.world_size):
+                break
+            batches.append(np.array_split(chunk, self.world_size)[self.rank])
+        return batches
+
+    def __len__(self) -> int:
+        return len(self.batch_indices())
+
+    def __iter__(self) -> Iterator[Batch]:
+        batches = self.batch_indices()
+        if self.prefetch <= 0:
+            for index in batches:
+                yield self.dataset.batch(torch.from_numpy(index))
+            return
+        yield from _prefetched(self.dataset, batches, self.prefetch)
+
+
+_DONE = object()
+
+
+def _prefetched(dataset: JetDataset, batches: list[np.ndarray], depth: int) -> Iterator[Batch]:
+    """Build batches in a daemon thread (torch's gathers release the GIL) `depth` ahead."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def work() -> None:
+        try:
+            for index in batches:
+                if stop.is_set():
+                    return
+                ready.put(dataset.batch(torch.from_numpy(index)))
+            ready.put(_DONE)
+        except BaseException as err:  # hand the error to the consumer
+            ready.put(err)
+
+    thread = threading.Thread(target=work, daemon=True, name="gnnjet-prefetch")
+    thread.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                ready.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)

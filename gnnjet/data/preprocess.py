@@ -1,0 +1,163 @@
+"""Per-feature preprocessing: ``clip((x - center) * scale, min, max)`` as in weaver configs.
+
+`center`/`scale` are numbers, null (no transform) or ``auto``: median and 1 / max(p84 - p50,
+p50 - p16), fitted on the training split only and saved to ``preprocess.json`` so that prediction
+never refits. Non-finite inputs become the clip bound they overflow to, or 0 (NaN, or no clip).
+Processed arrays are written next to the raw cache, keyed by the preprocessing parameters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gnnjet.data.spec import DataSpec, Feature
+from gnnjet.data.store import ColumnarStore
+from gnnjet.fileio import atomic_path, atomic_write_text
+
+_FIT_ROWS = 1_000_000  # rows sampled per array to fit `auto` parameters
+_CHUNK_ROWS = 1 << 20
+
+
+@dataclass
+class Params:
+    """Fitted parameters of a block of columns: each array is [F] float32."""
+
+    center: np.ndarray
+    scale: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+    def to_dict(self, names: list[str]) -> dict[str, dict[str, float]]:
+        def bound(value: float) -> float | None:  # JSON has no infinity: null means unclipped
+            return float(value) if np.isfinite(value) else None
+
+        return {n: {"center": float(c), "scale": float(s), "min": bound(lo), "max": bound(hi)}
+                for n, c, s, lo, hi in zip(names, self.center, self.scale, self.low, self.high)}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, dict[str, float]], names: list[str]) -> "Params":
+        missing = [n for n in names if n not in values]
+        if missing:
+            raise KeyError(f"preprocessing has no parameters for feature(s) {missing}")
+        rows = [values[n] for n in names]
+        low = [-np.inf if r["min"] is None else r["min"] for r in rows]
+        high = [np.inf if r["max"] is None else r["max"] for r in rows]
+        return cls(np.array([r["center"] for r in rows], np.float32), np.array([r["scale"] for r in rows], np.float32),
+                   np.array(low, np.float32), np.array(high, np.float32))
+
+    def apply(self, values: np.ndarray) -> np.ndarray:
+        """[n, F] raw -> [n, F] float32 processed; NaN -> 0, +-inf -> clip bound or 0."""
+        out = (values.astype(np.float32) - self.center) * self.scale
+        np.clip(out, self.low, self.high, out=out)
+        return np.nan_to_num(out, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _fit(features: list[Feature], sample: np.ndarray, rows_of: list[np.ndarray]) -> Params:
+    """Fit `auto` parameters of each feature on its own rows of `sample` [n, F]."""
+    n = len(features)
+    params = Params(np.zeros(n, np.float32), np.ones(n, np.float32),
+                    np.full(n, -np.inf, np.float32), np.full(n, np.inf, np.float32))
+    for j, feature in enumerate(features):
+        column = sample[rows_of[j], j]
+        column = column[np.isfinite(column)]
+        p16, p50, p84 = np.percentile(column, [16, 50, 84]) if column.size else (0.0, 0.0, 0.0)
+        if feature.center == "auto":
+            params.center[j] = p50
+        elif feature.center is not None:
+            params.center[j] = feature.center
+        if feature.scale == "auto":
+            spread = max(p84 - p50, p50 - p16)
+            params.scale[j] = 1.0 / spread if spread > 0 else 1.0
+        elif feature.scale is not None:
+            params.scale[j] = feature.scale
+        if feature.clip is not None:
+            params.low[j], params.high[j] = feature.clip
+    return params
+
+
+def _sample_rows(length: int, seed: int) -> np.ndarray:
+    if length <= _FIT_ROWS:
+        return np.arange(length)
+    return np.sort(np.random.default_rng(seed).choice(length, _FIT_ROWS, replace=False))
+
+
+@dataclass
+class Preprocessing:
+    """Fitted parameters for node features (columns of x) and jet features (columns of u)."""
+
+    node: Params
+    jet: Params
+    node_names: list[str]
+    jet_names: list[str]
+
+    @classmethod
+    def fit(cls, spec: DataSpec, store: ColumnarStore, seed: int = 0) -> "Preprocessing":
+        """Fit on a (training) store; `auto` entries use at most 1M sampled rows."""
+        rows = _sample_rows(len(store.arrays["x"]), seed)
+        x = np.asarray(store.arrays["x"][rows])
+        node_type = np.asarray(store.arrays["node_type"][rows])
+        owned = spec.type_columns[node_type]  # [n, F]: rows whose type fills each column
+        node = _fit(spec.columns, x, [owned[:, j] for j in range(x.shape[1])])
+        jet_rows = _sample_rows(len(store.arrays["u"]), seed)
+        u = np.asarray(store.arrays["u"][jet_rows])
+        jet = _fit(spec.jet_features, u, [slice(None)] * u.shape[1])
+        return cls(node, jet, [f.name for f in spec.columns], [f.name for f in spec.jet_features])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"node": self.node.to_dict(self.node_names), "jet": self.jet.to_dict(self.jet_names)}
+
+    @classmethod
+    def from_json(cls, values: dict[str, Any], spec: DataSpec) -> "Preprocessing":
+        node_names, jet_names = [f.name for f in spec.columns], [f.name for f in spec.jet_features]
+        return cls(Params.from_dict(values["node"], node_names), Params.from_dict(values["jet"], jet_names),
+                   node_names, jet_names)
+
+    def save(self, path: str | Path) -> None:
+        atomic_write_text(path, json.dumps(self.to_json(), indent=1))
+
+    @classmethod
+    def load(cls, path: str | Path, spec: DataSpec) -> "Preprocessing":
+        return cls.from_json(json.loads(Path(path).read_text()), spec)
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()[:12]
+
+    def processed(self, spec: DataSpec, store: ColumnarStore) -> tuple[np.ndarray, np.ndarray]:
+        """Processed (x [N, F], u [J, G]) of `store`, computed once and memory-mapped.
+
+        Columns a node's type does not own stay exactly 0.
+        """
+        tag = self.fingerprint()
+        x_path, u_path = store.path / f"x.{tag}.npy", store.path / f"u.{tag}.npy"
+        if not x_path.exists():
+            raw = store.arrays["x"]
+            owned = spec.type_columns.astype(np.float32)
+
+            def process_x(lo: int, hi: int) -> np.ndarray:
+                return self.node.apply(raw[lo:hi]) * owned[store.arrays["node_type"][lo:hi]]
+
+            _write_processed(x_path, raw.shape, process_x)
+        if not u_path.exists():
+            raw_u = store.arrays["u"]
+            _write_processed(u_path, raw_u.shape, lambda lo, hi: self.jet.apply(raw_u[lo:hi]))
+        return np.load(x_path, mmap_mode="c"), np.load(u_path, mmap_mode="c")
+
+
+def _write_processed(path: Path, shape: tuple[int, ...], process: Any) -> None:
+    """Write process(lo, hi) for row blocks of an array of `shape` to `path` (atomically)."""
+    with atomic_path(path) as tmp:
+        if shape[0] == 0 or 0 in shape[1:]:
+            np.save(tmp, np.zeros(shape, dtype=np.float32))
+            return
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
+        for lo in range(0, shape[0], _CHUNK_ROWS):
+            hi = min(lo + _CHUNK_ROWS, shape[0])
+            out[lo:hi] = process(lo, hi)
+        out.flush()
+        del out

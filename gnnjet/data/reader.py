@@ -1,0 +1,202 @@
+"""ROOT ntuples -> columnar jet chunks: uproot reads only the needed branches, chunk by chunk.
+
+Each chunk becomes flat numpy arrays (DESIGN.md, "Columnar jets"): nodes of a jet are contiguous,
+charged first, then neutral, then SV, each block ordered by decreasing pt and capped at
+``max_nodes``. Jets failing the selection, with an invalid target, or with no nodes at all are
+dropped and counted in `ReadStats`; non-finite feature values are counted (the preprocessing
+replaces them).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import awkward as ak
+import numpy as np
+import uproot
+
+from gnnjet.data.expressions import Expression
+from gnnjet.data.spec import DataSpec
+from gnnjet.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReadStats:
+    """Counters collected while reading; reported once per cache build."""
+
+    jets_read: int = 0
+    failed_selection: int = 0
+    invalid_target: int = 0
+    no_nodes: int = 0
+    nonfinite_x: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    nonfinite_u: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "jets_read": self.jets_read, "failed_selection": self.failed_selection,
+            "invalid_target": self.invalid_target, "no_nodes": self.no_nodes,
+            "nonfinite_x": self.nonfinite_x.tolist(), "nonfinite_u": self.nonfinite_u.tolist(),
+        }
+
+
+def open_tree(path: str | Path, tree: str) -> Any:
+    """Open `tree` in a ROOT file; unreadable files and missing trees raise DataError naming the file."""
+    try:
+        file = uproot.open(path)
+    except FileNotFoundError:
+        raise DataError(f"input file {path} does not exist") from None
+    except Exception as err:  # uproot raises many kinds for corrupt files
+        raise DataError(f"cannot read ROOT file {path}: {type(err).__name__}: {err}") from None
+    try:
+        return file[tree]
+    except Exception:
+        trees = [k.split(";")[0] for k, v in file.classnames().items() if v.startswith("TTree")]
+        raise DataError(f"{path}: no tree {tree!r} (trees in the file: {', '.join(trees) or 'none'}); set data.tree") from None
+
+
+def check_branches(tree: Any, spec: DataSpec, path: str | Path) -> None:
+    """Raise DataError naming the first missing branch, the file and the config key that asked for it."""
+    available = set(tree.keys())
+    for branch, key in spec.branches.items():
+        if branch not in available:
+            raise DataError(f"{path}: branch {branch!r} (needed by {key}) is not in tree {spec.tree!r}")
+
+
+def iter_chunks(spec: DataSpec, files: list[str], stats: ReadStats) -> Iterator[dict[str, np.ndarray]]:
+    """Yield columnar chunks (see `columnarise`) of all jets in `files`, in file order."""
+    branches = sorted(spec.branches)
+    for path in files:
+        tree = open_tree(path, spec.tree)
+        check_branches(tree, spec, path)
+        if tree.num_entries == 0:
+            continue
+        try:
+            chunks = tree.iterate(branches, step_size=spec.step_size, library="ak")
+            for arrays in chunks:
+                yield columnarise(spec, arrays, stats)
+        except (DataError, ConfigError):
+            raise
+        except Exception as err:
+            raise DataError(f"cannot read ROOT file {path}: {type(err).__name__}: {err}") from None
+
+
+def _evaluate(expr: Expression, arrays: ak.Array) -> Any:
+    """Evaluate; NaN/inf results are counted and handled downstream, so numpy stays quiet."""
+    try:
+        with np.errstate(all="ignore"):
+            return expr.evaluate(arrays)
+    except (ValueError, TypeError, ZeroDivisionError) as err:
+        raise ConfigError(f"{expr.path}: cannot evaluate {expr.text!r}: {err}") from None
+
+
+def _jet_values(value: Any, num_jets: int, expr: Expression) -> np.ndarray:
+    """A jet-level expression result -> float64 [num_jets]."""
+    if np.isscalar(value):
+        return np.full(num_jets, float(value))
+    array = ak.to_numpy(value) if isinstance(value, ak.Array) else np.asarray(value)
+    if array.ndim != 1:
+        raise ConfigError(f"{expr.path}: {expr.text!r} is not a per-jet quantity (it has constituent structure)")
+    return array.astype(np.float64)
+
+
+def _node_values(value: Any, reference: ak.Array, order: ak.Array, expr: Expression) -> np.ndarray:
+    """A per-node expression result, ordered and capped like `reference` -> flat float64."""
+    try:
+        value = ak.broadcast_arrays(ak.Array(value) if not np.isscalar(value) else value, reference)[0]
+        return ak.to_numpy(ak.flatten(value[order])).astype(np.float64)
+    except ValueError:
+        raise ConfigError(
+            f"{expr.path}: {expr.text!r} does not have one value per constituent of this node type "
+            "(does it mix branches of different collections?)"
+        ) from None
+
+
+def _targets(spec: DataSpec, arrays: ak.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (y [J], valid [J]): class index (int64) or regression target (float32)."""
+    if spec.task_type == "classification":
+        onehot = np.stack([ak.to_numpy(arrays[label]).astype(np.float64) for label in spec.labels], axis=1)
+        valid = (onehot.sum(axis=1) == 1) & np.all((onehot == 0) | (onehot == 1), axis=1)
+        return onehot.argmax(axis=1).astype(np.int64), valid
+    assert spec.target is not None
+    y = _jet_values(_evaluate(spec.target, arrays), len(arrays), spec.target)
+    return y.astype(np.float32), np.isfinite(y)
+
+
+def columnarise(spec: DataSpec, arrays: ak.Array, stats: ReadStats) -> dict[str, np.ndarray]:
+    """One chunk of jets -> flat arrays.
+
+    Returns: dict with x [N, F] float32, node_type [N] int8, pos [N, 2] float32 (deta, dphi to the
+    jet axis), p4 [N, 4] float32 (px, py, pz, E in GeV), counts [J] int64 (nodes per jet),
+    u [J, G] float32, y [J], obs [J, O] float64.
+    """
+    stats.jets_read += len(arrays)
+    keep = np.ones(len(arrays), dtype=bool)
+    if spec.selection is not None:
+        passed = _jet_values(_evaluate(spec.selection, arrays), len(arrays), spec.selection) != 0
+        stats.failed_selection += int((~passed).sum())
+        keep &= passed
+    y, valid = _targets(spec, arrays)
+    stats.invalid_target += int((keep & ~valid).sum())
+    keep &= valid
+
+    type_pts = [_evaluate(t.pt, arrays) for t in spec.node_types]
+    type_counts = [np.minimum(ak.to_numpy(ak.num(pt, axis=1)), t.max_nodes) for pt, t in zip(type_pts, spec.node_types)]
+    empty = keep & (np.sum(type_counts, axis=0) == 0)
+    stats.no_nodes += int(empty.sum())
+    keep &= ~empty
+
+    arrays, y = arrays[keep], y[keep]
+    type_pts = [pt[keep] for pt in type_pts]
+    type_counts = [c[keep] for c in type_counts]
+    num_jets = len(arrays)
+    counts = np.sum(type_counts, axis=0).astype(np.int64) if type_counts else np.zeros(num_jets, np.int64)
+    num_nodes = int(counts.sum())
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+
+    jet_eta = _jet_values(_evaluate(spec.jet_eta, arrays), num_jets, spec.jet_eta)
+    jet_phi = _jet_values(_evaluate(spec.jet_phi, arrays), num_jets, spec.jet_phi)
+    x = np.zeros((num_nodes, len(spec.columns)), dtype=np.float32)
+    node_type = np.zeros(num_nodes, dtype=np.int8)
+    pos = np.zeros((num_nodes, 2), dtype=np.float32)
+    p4 = np.zeros((num_nodes, 4), dtype=np.float32)
+    offset_in_jet = np.zeros(num_jets, dtype=np.int64)
+    for node_spec, pt, n in zip(spec.node_types, type_pts, type_counts):
+        order = ak.argsort(pt, axis=1, ascending=False, stable=True)[:, : node_spec.max_nodes]
+        jet_of_node = np.repeat(np.arange(num_jets), n)
+        rank = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+        dest = starts[jet_of_node] + offset_in_jet[jet_of_node] + rank
+        offset_in_jet += n
+
+        def values(expr: Expression) -> np.ndarray:
+            return _node_values(_evaluate(expr, arrays), pt, order, expr)
+
+        for feature, column in node_spec.features:
+            x[dest, column] = values(feature.expr)
+        node_type[dest] = node_spec.code
+        c_pt, c_eta, c_phi, c_mass = (values(e) for e in (node_spec.pt, node_spec.eta, node_spec.phi, node_spec.mass))
+        pos[dest, 0] = c_eta - jet_eta[jet_of_node]
+        pos[dest, 1] = (c_phi - jet_phi[jet_of_node] + np.pi) % (2 * np.pi) - np.pi
+        p4[dest, 0] = c_pt * np.cos(c_phi)
+        p4[dest, 1] = c_pt * np.sin(c_phi)
+        p4[dest, 2] = c_pt * np.sinh(c_eta)
+        p4[dest, 3] = np.sqrt((c_pt * np.cosh(c_eta)) ** 2 + c_mass**2)
+
+    u = np.zeros((num_jets, len(spec.jet_features)), dtype=np.float32)
+    for column, feature in enumerate(spec.jet_features):
+        u[:, column] = _jet_values(_evaluate(feature.expr, arrays), num_jets, feature.expr)
+    obs = np.zeros((num_jets, len(spec.observers)), dtype=np.float64)
+    for column, expr in enumerate(spec.observers):
+        obs[:, column] = _jet_values(_evaluate(expr, arrays), num_jets, expr)
+
+    stats.nonfinite_x = _add(stats.nonfinite_x, (~np.isfinite(x)).sum(axis=0))
+    stats.nonfinite_u = _add(stats.nonfinite_u, (~np.isfinite(u)).sum(axis=0))
+    return {"x": x, "node_type": node_type, "pos": pos, "p4": p4, "counts": counts, "u": u, "y": y, "obs": obs}
+
+
+def _add(total: np.ndarray, new: np.ndarray) -> np.ndarray:
+    return new.astype(np.int64) if total.size == 0 else total + new

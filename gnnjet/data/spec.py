@@ -1,0 +1,159 @@
+"""What to read and how to lay it out: the compiled form of a config's data and task sections.
+
+`DataSpec` holds every config expression parsed once, the column layout of the node feature
+matrix (each node type owns a block of columns; features with the same name share a column), the
+branches to read with the config key that asked for each, and a fingerprint of everything that
+changes the cached arrays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gnnjet.config import NODE_TYPES
+from gnnjet.data.expressions import Expression
+
+
+@dataclass
+class Feature:
+    """One input feature: an expression plus its preprocessing recipe (center/scale/clip)."""
+
+    name: str
+    expr: Expression
+    center: float | str | None
+    scale: float | str | None
+    clip: tuple[float, float] | None
+    path: str
+
+
+@dataclass
+class NodeTypeSpec:
+    """One constituent collection (charged, neutral or sv) and its features."""
+
+    code: int
+    name: str
+    max_nodes: int
+    pt: Expression
+    eta: Expression
+    phi: Expression
+    mass: Expression
+    features: list[tuple[Feature, int]]  # (feature, column in x)
+
+
+@dataclass
+class DataSpec:
+    """The compiled data + task sections of a config."""
+
+    tree: str
+    node_types: list[NodeTypeSpec]
+    columns: list[Feature]  # one per column of x, the first feature seen with that name
+    type_columns: np.ndarray  # [3, F] bool: which columns each node type fills
+    jet_features: list[Feature]
+    jet_eta: Expression
+    jet_phi: Expression
+    selection: Expression | None
+    task_type: str
+    labels: list[str]
+    target: Expression | None
+    observers: list[Expression]
+    step_size: int
+    branches: dict[str, str] = field(default_factory=dict)  # branch -> config key that needs it
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "DataSpec":
+        data, task = config["data"], config["task"]
+
+        def feature(entry: dict[str, Any], path: str) -> Feature:
+            clip = tuple(entry["clip"]) if entry["clip"] is not None else None
+            return Feature(entry["name"], Expression(entry["expr"], path), entry["center"], entry["scale"], clip, path)
+
+        columns: list[Feature] = []
+        column_of: dict[str, int] = {}
+        node_types = []
+        for code, name in enumerate(NODE_TYPES):
+            if name not in data["node_types"]:
+                continue
+            entry, base = data["node_types"][name], f"data.node_types.{name}"
+            placed = []
+            for i, feat_entry in enumerate(entry["features"]):
+                feat = feature(feat_entry, f"{base}.features[{i}]")
+                if feat.name not in column_of:
+                    column_of[feat.name] = len(columns)
+                    columns.append(feat)
+                placed.append((feat, column_of[feat.name]))
+            node_types.append(
+                NodeTypeSpec(
+                    code, name, entry["max_nodes"],
+                    Expression(entry["pt"], f"{base}.pt"), Expression(entry["eta"], f"{base}.eta"),
+                    Expression(entry["phi"], f"{base}.phi"), Expression(entry["mass"], f"{base}.mass"),
+                    placed,
+                )
+            )
+        type_columns = np.zeros((len(NODE_TYPES), len(columns)), dtype=bool)
+        for node_type in node_types:
+            for _, column in node_type.features:
+                type_columns[node_type.code, column] = True
+
+        is_classification = task["type"] == "classification"
+        spec = cls(
+            tree=data["tree"],
+            node_types=node_types,
+            columns=columns,
+            type_columns=type_columns,
+            jet_features=[feature(f, f"data.jet_features[{i}]") for i, f in enumerate(data["jet_features"])],
+            jet_eta=Expression(data["jet_axis"]["eta"], "data.jet_axis.eta"),
+            jet_phi=Expression(data["jet_axis"]["phi"], "data.jet_axis.phi"),
+            selection=Expression(data["selection"], "data.selection") if data["selection"] else None,
+            task_type=task["type"],
+            labels=list(task["labels"] or []) if is_classification else [],
+            target=None if is_classification else Expression(task["target"], "task.target"),
+            observers=[Expression(o, f"data.observers[{i}]") for i, o in enumerate(data["observers"])],
+            step_size=data["step_size"],
+        )
+        spec.branches = spec._collect_branches()
+        return spec
+
+    def expressions(self) -> list[Expression]:
+        """Every expression the reader evaluates, in a stable order."""
+        exprs = [self.jet_eta, self.jet_phi]
+        if self.selection is not None:
+            exprs.append(self.selection)
+        if self.target is not None:
+            exprs.append(self.target)
+        for node_type in self.node_types:
+            exprs += [node_type.pt, node_type.eta, node_type.phi, node_type.mass]
+            exprs += [f.expr for f, _ in node_type.features]
+        exprs += [f.expr for f in self.jet_features]
+        exprs += self.observers
+        return exprs
+
+    def _collect_branches(self) -> dict[str, str]:
+        branches: dict[str, str] = {label: f"task.labels[{i}]" for i, label in enumerate(self.labels)}
+        for expr in self.expressions():
+            for name in sorted(expr.branches):
+                branches.setdefault(name, expr.path)
+        return branches
+
+    @property
+    def observer_names(self) -> list[str]:
+        """Output names of the observers (the expression text, made a valid branch name)."""
+        return ["".join(c if c.isalnum() or c == "_" else "_" for c in o.text) for o in self.observers]
+
+    def fingerprint(self) -> str:
+        """Hash of everything that changes the cached (unpreprocessed) arrays."""
+        payload = {
+            "version": 1,
+            "tree": self.tree,
+            "exprs": [e.text for e in self.expressions()],
+            "caps": [(t.name, t.max_nodes) for t in self.node_types],
+            "columns": [f.name for f in self.columns],
+            "layout": [[(f.name, c) for f, c in t.features] for t in self.node_types],
+            "labels": self.labels,
+            "task": self.task_type,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

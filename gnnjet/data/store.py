@@ -1,0 +1,191 @@
+"""The on-disk cache of columnar jets: npy files written once, memory-mapped on load.
+
+A cache entry is a directory ``<cache_root>/<key>/`` where the key hashes the compiled data spec
+and the input files' paths, sizes and modification times: a changed config or input file gives a
+new key, so a stale cache is never read. Arrays are streamed to disk chunk by chunk (data larger
+than RAM never has to fit in memory) and the entry is renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from gnnjet.data.reader import ReadStats, iter_chunks
+from gnnjet.data.spec import DataSpec
+from gnnjet.errors import DataError
+
+log = logging.getLogger(__name__)
+
+ARRAYS = ("x", "node_type", "pos", "p4", "ptr", "u", "y", "obs")
+_HEADER_BYTES = 128  # fixed npy header size so that the shape can be patched in at the end
+
+
+def default_cache_root() -> Path:
+    """``$GNNJET_CACHE`` if set, else ``~/.cache/gnnjet``."""
+    return Path(os.environ.get("GNNJET_CACHE", Path.home() / ".cache" / "gnnjet"))
+
+
+def expand_files(patterns: list[str]) -> list[str]:
+    """Expand globs in order; a pattern matching nothing is an error naming it."""
+    files: list[str] = []
+    for pattern in patterns:
+        matches = sorted(glob.glob(os.path.expanduser(pattern))) if glob.has_magic(pattern) else [pattern]
+        if not matches:
+            raise DataError(f"no input file matches {pattern!r}")
+        for match in matches:
+            if os.path.isdir(match):
+                found = sorted(glob.glob(os.path.join(match, "*.root")))
+                if not found:
+                    raise DataError(f"input directory {match} contains no .root files")
+                files += found
+            else:
+                files.append(match)
+    return files
+
+
+def cache_key(spec: DataSpec, files: list[str]) -> str:
+    """Hash of the data spec and each input file's absolute path, size and mtime."""
+    stamps = []
+    for path in files:
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            raise DataError(f"input file {path} does not exist") from None
+        stamps.append((os.path.abspath(path), st.st_size, st.st_mtime_ns))
+    payload = json.dumps({"spec": spec.fingerprint(), "files": stamps}).encode()
+    return hashlib.sha256(payload).hexdigest()[:20]
+
+
+class _NpyAppender:
+    """Writes a .npy file row block by row block; the header is patched with the final shape."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.file: BinaryIO | None = None
+        self.rows = 0
+        self.dtype: np.dtype | None = None
+        self.row_shape: tuple[int, ...] = ()
+
+    def append(self, block: np.ndarray) -> None:
+        if self.file is None:
+            self.file = open(self.path, "wb")
+            self.file.write(b"\0" * _HEADER_BYTES)
+            self.dtype, self.row_shape = block.dtype, block.shape[1:]
+        self.file.write(np.ascontiguousarray(block, dtype=self.dtype).tobytes())
+        self.rows += len(block)
+
+    def close(self, dtype: np.dtype, row_shape: tuple[int, ...]) -> None:
+        if self.file is None:  # no rows at all: still write a valid empty array
+            self.file = open(self.path, "wb")
+            self.file.write(b"\0" * _HEADER_BYTES)
+            self.dtype, self.row_shape = np.dtype(dtype), row_shape
+        assert self.dtype is not None
+        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+                  "shape": (self.rows, *self.row_shape)}
+        text = repr(header).encode("latin1")
+        prefix = b"\x93NUMPY\x01\x00"
+        pad = _HEADER_BYTES - len(prefix) - 2 - len(text) - 1
+        assert pad >= 0, f"npy header of {self.path} does not fit {_HEADER_BYTES} bytes"
+        self.file.seek(0)
+        self.file.write(prefix + np.uint16(_HEADER_BYTES - len(prefix) - 2).tobytes() + text + b" " * pad + b"\n")
+        self.file.close()
+
+
+@dataclass
+class ColumnarStore:
+    """Memory-mapped columnar jets of one cache entry (shapes as in `reader.columnarise`).
+
+    ptr is [num_jets + 1] int64 CSR offsets into the node arrays.
+    """
+
+    path: Path
+    arrays: dict[str, np.ndarray]
+    meta: dict[str, Any]
+
+    @property
+    def num_jets(self) -> int:
+        return len(self.arrays["ptr"]) - 1
+
+    @classmethod
+    def open(cls, path: Path) -> "ColumnarStore":
+        # mmap_mode "c" (copy-on-write) gives writable views, so torch.from_numpy does not warn.
+        arrays = {name: np.load(path / f"{name}.npy", mmap_mode="c") for name in ARRAYS}
+        meta = json.loads((path / "meta.json").read_text())
+        return cls(path, arrays, meta)
+
+
+def _report(stats: ReadStats, spec: DataSpec, files: list[str]) -> None:
+    where = f"{len(files)} file(s) starting {files[0]}" if files else "no files"
+    for what, count in (("failed the selection", stats.failed_selection),
+                        ("had no valid target/label", stats.invalid_target),
+                        ("had no constituents at all", stats.no_nodes)):
+        if count:
+            log.warning("dropped %d of %d jets that %s (%s)", count, stats.jets_read, what, where)
+    for features, counts in ((spec.columns, stats.nonfinite_x), (spec.jet_features, stats.nonfinite_u)):
+        for feature, count in zip(features, counts):
+            if count:
+                log.warning("feature %r (%s): %d NaN/inf values, replaced by the clip bounds (or 0) "
+                            "when preprocessed", feature.name, feature.path, count)
+
+
+def build_store(spec: DataSpec, files: list[str], cache_root: Path | None = None,
+                progress: bool = True) -> ColumnarStore:
+    """Return the cached store for `files`, reading the ROOT files only if no valid cache exists."""
+    cache_root = Path(cache_root) if cache_root else default_cache_root()
+    target = cache_root / cache_key(spec, files)
+    if (target / "meta.json").exists():
+        log.info("using cached jets in %s", target)
+        return ColumnarStore.open(target)
+    cache_root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=cache_root))
+    try:
+        stats = _write_arrays(spec, files, tmp, progress)
+        _report(stats, spec, files)
+        if stats.jets_read and stats.jets_read == stats.failed_selection + stats.invalid_target + stats.no_nodes:
+            raise DataError(f"no jets left after selection/cleaning in {files}")
+        meta = {"files": files, "columns": [f.name for f in spec.columns],
+                "jet_features": [f.name for f in spec.jet_features], "labels": spec.labels,
+                "observers": spec.observer_names, "task": spec.task_type, "stats": stats.as_dict()}
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        try:
+            os.rename(tmp, target)
+        except OSError:  # another process finished the same entry first: use theirs
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return ColumnarStore.open(target)
+
+
+def _write_arrays(spec: DataSpec, files: list[str], directory: Path, progress: bool) -> ReadStats:
+    stats = ReadStats()
+    writers = {name: _NpyAppender(directory / f"{name}.npy") for name in ARRAYS}
+    writers["ptr"].append(np.zeros(1, dtype=np.int64))
+    num_nodes = 0
+    y_dtype = np.int64 if spec.task_type == "classification" else np.float32
+    with tqdm(desc="reading jets", unit=" jets", disable=not progress, leave=False) as bar:
+        for chunk in iter_chunks(spec, files, stats):
+            writers["ptr"].append(num_nodes + np.cumsum(chunk["counts"]))
+            num_nodes += int(chunk["counts"].sum())
+            for name in ARRAYS:
+                if name != "ptr":
+                    writers[name].append(chunk[name])
+            bar.update(len(chunk["counts"]))
+    shapes = {"x": (len(spec.columns),), "pos": (2,), "p4": (4,), "u": (len(spec.jet_features),),
+              "obs": (len(spec.observers),)}
+    dtypes = {"node_type": np.int8, "ptr": np.int64, "y": y_dtype, "obs": np.float64}
+    for name, writer in writers.items():
+        writer.close(np.dtype(dtypes.get(name, np.float32)), shapes.get(name, ()))
+    return stats

@@ -1,0 +1,59 @@
+"""The AST-whitelisted expression evaluator."""
+
+import awkward as ak
+import numpy as np
+import pytest
+
+from gnnjet.data.expressions import Expression, delta_phi
+from gnnjet.errors import ConfigError
+
+
+def test_arithmetic_and_functions_on_numpy():
+    arrays = {"a": np.array([1.0, 4.0]), "b": np.array([2.0, 2.0])}
+    np.testing.assert_allclose(Expression("log(a) + sqrt(b) * 2 - a ** 2 / b").evaluate(arrays),
+                               np.log([1, 4]) + np.sqrt(2) * 2 - np.array([1, 16]) / 2)
+    np.testing.assert_array_equal(Expression("where(a > b, a, -b)").evaluate(arrays), [-2.0, 4.0])
+    np.testing.assert_array_equal(Expression("clip(a, 1.5, 3)").evaluate(arrays), [1.5, 3.0])
+    np.testing.assert_array_equal(Expression("1 < a <= 4").evaluate(arrays), [False, True])
+    np.testing.assert_array_equal(Expression("(a > 0) and not (b > 3)").evaluate(arrays), [True, True])
+    assert Expression("2 * pi").evaluate({}) == pytest.approx(2 * np.pi)
+
+
+def test_jagged_broadcast_with_jet_level_branch():
+    arrays = ak.Array({"pt": [10.0, 20.0], "ch_pt": [[5.0, 2.5], [10.0]]})
+    result = Expression("log(ch_pt / pt)").evaluate(arrays)
+    assert ak.to_list(ak.num(result)) == [2, 1]
+    np.testing.assert_allclose(ak.to_numpy(ak.flatten(result)), np.log([0.5, 0.25, 0.5]))
+
+
+def test_delta_phi_wraps():
+    np.testing.assert_allclose(delta_phi(np.array([3.0, -3.0]), np.array([-3.0, 3.0])),
+                               [6.0 - 2 * np.pi, 2 * np.pi - 6.0])
+    assert -np.pi <= delta_phi(np.pi, 0.0) < np.pi
+
+
+def test_branches_exclude_functions_and_constants():
+    assert Expression("where(ch_pt > pt, log(ch_pt), pi)").branches == {"ch_pt", "pt"}
+
+
+@pytest.mark.parametrize("text, what", [
+    ("__import__('os').system('ls')", "calling anything"),
+    ("__import__('os')", "the function '__import__'"),
+    ("ch_pt.real", "attribute"),
+    ("(lambda: 1)()", "calling anything"),
+    ("lambda x: x", "lambda"),
+    ("ch_pt[0]", "subscript"),
+    ("log(ch_pt, base=2)", "keyword"),
+    ("open('f')", "the function 'open'"),
+    ("'abc'", "the constant 'abc'"),
+    ("[1, 2]", "list"),
+    ("__class__", "the name '__class__'"),
+])
+def test_rejects_unsafe_constructs(text, what):
+    with pytest.raises(ConfigError, match=rf"data\.selection: .*({what})"):
+        Expression(text, "data.selection")
+
+
+def test_syntax_error_names_path():
+    with pytest.raises(ConfigError, match=r"task\.target: cannot parse expression"):
+        Expression("log(pt_gen / ", "task.target")

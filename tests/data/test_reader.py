@@ -1,0 +1,160 @@
+"""ROOT -> columnar chunks: ordering, caps, node types, bad input."""
+
+import logging
+
+import awkward as ak
+import numpy as np
+import pytest
+
+from gnnjet.config import validate_config
+from gnnjet.data.reader import ReadStats, columnarise, iter_chunks
+from gnnjet.data.spec import DataSpec
+from gnnjet.data.store import build_store
+from gnnjet.errors import ConfigError, DataError
+from tests.conftest import fake_jets, write_fake
+
+
+def read_all(config, path):
+    spec = DataSpec.from_config(validate_config(config))
+    stats = ReadStats()
+    chunks = list(iter_chunks(spec, [str(path)], stats))
+    return spec, {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}, stats
+
+
+def test_nodes_are_typed_pt_ordered_and_capped(base_config, fake_file):
+    spec, out, stats = read_all(base_config, fake_file)
+    raw = fake_jets(200)
+    assert stats.jets_read == 200
+    expected = (np.minimum(ak.to_numpy(ak.num(raw["ch"].pt)), 16) + np.minimum(ak.to_numpy(ak.num(raw["ne"].pt)), 8)
+                + np.minimum(ak.to_numpy(ak.num(raw["sv"].pt)), 4))
+    np.testing.assert_array_equal(out["counts"], expected)
+    start = 0
+    log_pt = spec.columns.index(next(f for f in spec.columns if f.name == "log_pt"))
+    for jet, n in enumerate(out["counts"]):
+        types = out["node_type"][start : start + n]
+        assert np.all(np.diff(types) >= 0), "charged, then neutral, then SV"
+        for code, name in enumerate(("ch", "ne", "sv")):
+            pts = np.exp(out["x"][start : start + n][types == code, log_pt])
+            ref = np.sort(ak.to_numpy(raw[name].pt[jet]))[::-1][: len(pts)]
+            np.testing.assert_allclose(pts, ref, rtol=1e-5)
+        start += n
+
+
+def test_jet_without_svs_or_charged_is_kept(base_config, fake_file):
+    _, out, _ = read_all(base_config, fake_file)
+    ptr = np.concatenate([[0], np.cumsum(out["counts"])])
+    assert 2 not in out["node_type"][ptr[0] : ptr[1]]  # jet 0 has no SV
+    assert 0 not in out["node_type"][ptr[1] : ptr[2]]  # jet 1 has no charged
+    assert out["counts"][2] == 1
+
+
+def test_foreign_columns_are_zero(base_config, fake_file):
+    spec, out, _ = read_all(base_config, fake_file)
+    for code in range(3):
+        rows = out["x"][out["node_type"] == code]
+        assert np.all(rows[:, ~spec.type_columns[code]] == 0)
+
+
+def test_pos_and_p4(base_config, tmp_path):
+    branches = fake_jets(10)
+    branches["phi"][:] = 3.1
+    branches["ch"] = ak.zip({**{f: branches["ch"][f] for f in branches["ch"].fields},
+                             "phi": ak.full_like(branches["ch"].phi, -3.1)})
+    path = write_fake(tmp_path / "wrap.root", 10, ch=branches["ch"], phi=branches["phi"])
+    _, out, _ = read_all(base_config, path)
+    charged = out["node_type"] == 0
+    np.testing.assert_allclose(out["pos"][charged, 1], 2 * np.pi - 6.2, atol=1e-5)
+    px, py, pz, energy = out["p4"].T
+    mass2 = energy**2 - px**2 - py**2 - pz**2
+    sv = out["node_type"] == 2
+    assert np.all(np.abs(mass2[~sv]) < 1e-2 * energy[~sv] ** 2)  # massless charged/neutral
+    assert np.all(mass2[sv] > 0)
+
+
+def test_empty_jets_dropped_and_counted(base_config, tmp_path, caplog):
+    raw = fake_jets(20)
+    for name in ("ch", "ne", "sv"):
+        counts = ak.to_numpy(ak.num(raw[name].pt)).copy()
+        keep = np.ones(int(counts.sum()), bool)
+        flat_jet = np.repeat(np.arange(20), counts)
+        keep[np.isin(flat_jet, [4, 7])] = False
+        counts[[4, 7]] = 0
+        raw[name] = ak.unflatten(ak.flatten(raw[name])[keep], counts)
+    path = write_fake(tmp_path / "empty.root", 20, **{k: raw[k] for k in ("ch", "ne", "sv")})
+    spec = DataSpec.from_config(validate_config(base_config))
+    with caplog.at_level(logging.WARNING):
+        store = build_store(spec, [str(path)], tmp_path / "cache", progress=False)
+    assert store.num_jets == 18
+    assert store.meta["stats"]["no_nodes"] == 2
+    assert "dropped 2 of 20 jets that had no constituents at all" in caplog.text
+
+
+def test_selection_and_regression_target(base_config, tmp_path):
+    base_config["data"]["selection"] = "(pt > 100) & (abs(eta) < 2)"
+    base_config["task"] = {"type": "regression"}
+    raw = fake_jets(100)
+    raw["pt_gen"][:5] = 0.0  # log(0 / pt) = -inf: invalid target
+    path = write_fake(tmp_path / "reg.root", 100, pt_gen=raw["pt_gen"])
+    _, out, stats = read_all(base_config, path)
+    passed = (raw["pt"] > 100) & (np.abs(raw["eta"]) < 2)
+    valid = passed & (raw["pt_gen"] > 0)
+    assert stats.failed_selection == int((~passed).sum())
+    assert stats.invalid_target == int((passed & ~valid).sum())
+    np.testing.assert_allclose(out["y"], np.log(raw["pt_gen"][valid] / raw["pt"][valid]), rtol=1e-5)
+    assert out["y"].dtype == np.float32
+
+
+def test_nonfinite_features_counted(base_config, tmp_path, caplog):
+    raw = fake_jets(30)
+    dxy = ak.to_numpy(ak.flatten(raw["ch"].dxy)).copy()
+    dxy[:3] = [np.nan, np.inf, -np.inf]
+    ch = ak.zip({**{f: raw["ch"][f] for f in raw["ch"].fields}, "dxy": ak.unflatten(dxy, ak.num(raw["ch"].pt))})
+    path = write_fake(tmp_path / "nan.root", 30, ch=ch)
+    base_config["data"]["node_types"]["charged"]["max_nodes"] = 64  # keep every track
+    spec = DataSpec.from_config(validate_config(base_config))
+    with caplog.at_level(logging.WARNING):
+        build_store(spec, [str(path)], tmp_path / "cache", progress=False)
+    assert "feature 'dxy' (data.node_types.charged.features[5]): 3 NaN/inf values" in caplog.text
+
+
+def test_missing_branch_names_branch_file_and_key(base_config, tmp_path):
+    raw = fake_jets(10)
+    ch = ak.zip({f: raw["ch"][f] for f in raw["ch"].fields if f != "dxy"})
+    path = write_fake(tmp_path / "nodxy.root", 10, ch=ch)
+    with pytest.raises(DataError, match=r"nodxy\.root: branch 'ch_dxy' \(needed by data\.node_types\.charged\.features\[5\]\)"):
+        read_all(base_config, path)
+
+
+def test_corrupt_and_missing_files(base_config, tmp_path):
+    bad = tmp_path / "corrupt.root"
+    bad.write_bytes(b"not a root file" * 50)
+    with pytest.raises(DataError, match=r"cannot read ROOT file .*corrupt\.root: ValueError: not a ROOT file"):
+        read_all(base_config, bad)
+    truncated = tmp_path / "truncated.root"
+    truncated.write_bytes(write_fake(tmp_path / "good.root", 50).read_bytes()[:3000])
+    with pytest.raises(DataError, match=r"truncated\.root"):
+        read_all(base_config, truncated)
+    with pytest.raises(DataError, match=r"nothere\.root does not exist"):
+        read_all(base_config, tmp_path / "nothere.root")
+
+
+def test_missing_tree(base_config, fake_file):
+    base_config["data"]["tree"] = "Events"
+    with pytest.raises(DataError, match=r"no tree 'Events' \(trees in the file: Jets\)"):
+        read_all(base_config, fake_file)
+
+
+def test_feature_mixing_collections_is_a_config_error(base_config, fake_file):
+    base_config["data"]["node_types"]["charged"]["features"].append({"name": "bad", "expr": "ne_pt"})
+    with pytest.raises(ConfigError, match=r"charged\.features\[6\]: 'ne_pt' does not have one value per constituent"):
+        read_all(base_config, fake_file)
+
+
+def test_columnarise_on_in_memory_arrays(base_config):
+    spec = DataSpec.from_config(validate_config(base_config))
+    raw = fake_jets(5)
+    arrays = ak.Array({**{k: v for k, v in raw.items() if k not in ("ch", "ne", "sv")},
+                       **{f"{p}_{f}": raw[p][f] for p in ("ch", "ne", "sv") for f in raw[p].fields}})
+    out = columnarise(spec, arrays, ReadStats())
+    assert out["x"].shape == (int(out["counts"].sum()), len(spec.columns))
+    assert out["obs"].shape == (5, 4)

@@ -1,0 +1,80 @@
+"""The npy cache: reuse, invalidation, streaming across chunks."""
+
+import os
+
+import numpy as np
+import pytest
+
+import gnnjet.data.store as store_module
+from gnnjet.config import validate_config
+from gnnjet.data.spec import DataSpec
+from gnnjet.data.store import build_store, cache_key, expand_files
+from gnnjet.errors import DataError
+from tests.conftest import write_fake
+
+
+def spec_of(config):
+    return DataSpec.from_config(validate_config(config))
+
+
+def test_second_build_skips_root(base_config, fake_file, cache_root, monkeypatch):
+    spec = spec_of(base_config)
+    first = build_store(spec, [str(fake_file)], cache_root, progress=False)
+
+    def fail(*args, **kwargs):
+        raise AssertionError("ROOT was read although a valid cache exists")
+
+    monkeypatch.setattr(store_module, "iter_chunks", fail)
+    second = build_store(spec, [str(fake_file)], cache_root, progress=False)
+    assert second.path == first.path
+    np.testing.assert_array_equal(second.arrays["x"], first.arrays["x"])
+    assert isinstance(second.arrays["x"], np.memmap)
+
+
+def test_changed_config_or_file_invalidates(base_config, fake_file):
+    spec = spec_of(base_config)
+    key = cache_key(spec, [str(fake_file)])
+    base_config["data"]["node_types"]["charged"]["max_nodes"] = 10
+    assert cache_key(spec_of(base_config), [str(fake_file)]) != key
+    base_config["data"]["node_types"]["charged"]["max_nodes"] = 16
+    assert cache_key(spec_of(base_config), [str(fake_file)]) == key
+    stat = os.stat(fake_file)
+    os.utime(fake_file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    assert cache_key(spec, [str(fake_file)]) != key
+
+
+def test_preprocessing_change_keeps_raw_cache(base_config, fake_file):
+    key = cache_key(spec_of(base_config), [str(fake_file)])
+    base_config["data"]["node_types"]["charged"]["features"][0]["clip"] = [-3, 3]
+    base_config["data"]["node_types"]["neutral"]["features"][0]["clip"] = [-3, 3]
+    base_config["data"]["node_types"]["sv"]["features"][0] = {"name": "log_pt", "expr": "log(sv_pt)", "clip": [-3, 3]}
+    assert cache_key(spec_of(base_config), [str(fake_file)]) == key
+
+
+def test_chunked_reading_equals_single_chunk(base_config, tmp_path):
+    files = [str(write_fake(tmp_path / f"f{i}.root", 150, seed=i)) for i in range(2)]
+    whole = build_store(spec_of(base_config), files, tmp_path / "a", progress=False)
+    base_config["data"]["step_size"] = 37
+    chunked = build_store(spec_of(base_config), files, tmp_path / "b", progress=False)
+    for name, array in whole.arrays.items():
+        np.testing.assert_array_equal(chunked.arrays[name], array, err_msg=name)
+    assert whole.num_jets == len(whole.arrays["y"]) == len(whole.arrays["u"])
+    assert whole.arrays["ptr"][-1] == len(whole.arrays["x"])
+
+
+def test_failed_build_leaves_no_entry(base_config, tmp_path):
+    good = write_fake(tmp_path / "good.root", 20)
+    bad = tmp_path / "bad.root"
+    bad.write_bytes(b"garbage")
+    with pytest.raises(DataError):
+        build_store(spec_of(base_config), [str(good), str(bad)], tmp_path / "cache", progress=False)
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_expand_files(tmp_path):
+    for i in range(3):
+        write_fake(tmp_path / f"s{i}.root", 5)
+    assert expand_files([str(tmp_path / "s*.root")]) == [str(tmp_path / f"s{i}.root") for i in range(3)]
+    assert expand_files([str(tmp_path)]) == [str(tmp_path / f"s{i}.root") for i in range(3)]
+    with pytest.raises(DataError, match="no input file matches"):
+        expand_files([str(tmp_path / "x*.root")])

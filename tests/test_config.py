@@ -1,0 +1,86 @@
+"""Strict config validation: errors name the key path and suggest the closest key."""
+
+import pytest
+
+from gnnjet.config import dump_config, load_config, validate_config
+from gnnjet.errors import ConfigError
+
+
+def test_valid_config_fills_defaults(base_config):
+    config = validate_config(base_config)
+    assert config["data"]["tree"] == "Jets"
+    assert config["training"]["batch_size"] == 512
+    assert config["task"]["loss"] == "cross_entropy"
+    short = config["data"]["node_types"]["charged"]["features"][4]
+    assert short == {"name": "ch_charge", "expr": "ch_charge", "center": None, "scale": None, "clip": None}
+    full = config["data"]["node_types"]["charged"]["features"][0]
+    assert full["center"] == "auto" and full["clip"] == [-5.0, 5.0]
+
+
+def test_unknown_key_suggests_closest(base_config):
+    base_config["data"]["node_typs"] = base_config["data"].pop("node_types")
+    with pytest.raises(ConfigError, match=r"data\.node_typs: unknown key; did you mean 'node_types'\?"):
+        validate_config(base_config)
+
+
+def test_error_names_nested_list_path(base_config):
+    base_config["data"]["node_types"]["charged"]["features"][3] = {"name": "dphi", "clip": "wide"}
+    with pytest.raises(ConfigError, match=r"data\.node_types\.charged\.features\[3\]\.clip: expected a list of 2"):
+        validate_config(base_config)
+
+
+def test_missing_required_key(base_config):
+    del base_config["data"]["node_types"]["sv"]["max_nodes"]
+    with pytest.raises(ConfigError, match=r"data\.node_types\.sv\.max_nodes: missing required key"):
+        validate_config(base_config)
+
+
+def test_wrong_type_and_bad_choice(base_config):
+    base_config["training"] = {"batch_size": "big"}
+    with pytest.raises(ConfigError, match=r"training\.batch_size: expected a positive integer, got 'big'"):
+        validate_config(base_config)
+    base_config["training"] = {"optimizer": "adamm"}
+    with pytest.raises(ConfigError, match=r"training\.optimizer: .*did you mean 'adam'"):
+        validate_config(base_config)
+
+
+def test_bool_is_not_an_integer(base_config):
+    base_config["data"]["node_types"]["sv"]["max_nodes"] = True
+    with pytest.raises(ConfigError, match=r"data\.node_types\.sv\.max_nodes"):
+        validate_config(base_config)
+
+
+def test_unknown_node_type(base_config):
+    base_config["data"]["node_types"]["photons"] = base_config["data"]["node_types"]["neutral"]
+    with pytest.raises(ConfigError, match=r"data\.node_types\.photons: unknown key"):
+        validate_config(base_config)
+
+
+def test_classification_needs_labels(base_config):
+    base_config["task"] = {"type": "classification"}
+    with pytest.raises(ConfigError, match=r"task\.labels"):
+        validate_config(base_config)
+
+
+def test_shared_column_needs_same_preprocessing(base_config):
+    base_config["data"]["node_types"]["neutral"]["features"][0]["clip"] = [-1, 1]
+    with pytest.raises(ConfigError, match=r"neutral\.features\[0\]: feature 'log_pt' shares its column"):
+        validate_config(base_config)
+
+
+def test_load_errors_name_the_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: not valid YAML"):
+        load_config(bad)
+    bad.write_text("task: {type: regression}\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: data: missing required key"):
+        load_config(bad)
+
+
+def test_dump_roundtrip(base_config, tmp_path):
+    config = validate_config(base_config)
+    dump_config(config, tmp_path / "c.yaml")
+    assert load_config(tmp_path / "c.yaml") == config
