@@ -23,7 +23,9 @@ from torch_geometric.loader import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gnnjet.config import load_config  # noqa: E402
-from gnnjet.data import DataSpec, JetDataset, JetLoader  # noqa: E402
+from gnnjet.data.dataset import JetDataset  # noqa: E402
+from gnnjet.data.loader import JetLoader  # noqa: E402
+from gnnjet.data.spec import DataSpec  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

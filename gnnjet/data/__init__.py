@@ -1,8 +1,6 @@
-"""ROOT ntuples -> columnar jets -> PyG Data / Batch (see DESIGN.md, "Data flow")."""
+"""ROOT ntuples -> columnar jets -> PyG Data / Batch (see DESIGN.md, "Data flow").
 
-from gnnjet.data.dataset import JetDataset
-from gnnjet.data.loader import JetLoader
-from gnnjet.data.preprocess import Preprocessing
-from gnnjet.data.spec import DataSpec
-
-__all__ = ["DataSpec", "JetDataset", "JetLoader", "Preprocessing"]
+Modules: spec (config -> what to read), expressions, reader (ROOT -> chunks), store (npy cache),
+preprocess, dataset (Data / Batch), loader (shuffling, sharding, prefetch), writer (ROOT output).
+Nothing is imported here, so that light users (the generator, the writer) do not pay for torch.
+"""

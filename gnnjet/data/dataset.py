@@ -75,7 +75,10 @@ class JetDataset(torch.utils.data.Dataset):
                     u=self.u[index : index + 1].clone(), y=self.y[index : index + 1].clone())
 
     def batch(self, index: torch.Tensor | np.ndarray | Sequence[int]) -> Batch:
-        """Gather jets `index` [B] into a Batch (x, node_type, pos, p4, batch, ptr, u, y)."""
+        """Gather jets `index` [B] into a Batch (x, node_type, pos, p4, batch, ptr, u, y).
+
+        The Batch also carries ``max_num_nodes`` (an int: the largest jet), for dense padding.
+        """
         index = torch.as_tensor(index, dtype=torch.long)
         start = self.ptr.index_select(0, index)
         counts = self.ptr.index_select(0, index + 1) - start
@@ -95,6 +98,7 @@ class JetDataset(torch.utils.data.Dataset):
         graph_slices = torch.arange(len(index) + 1)
         zeros = torch.zeros(len(index), dtype=torch.long)
         out._num_graphs = len(index)
+        out.max_num_nodes = int(counts.max()) if len(index) else 0  # lets models pad without a GPU sync
         out._slice_dict = {**{k: ptr for k in NODE_KEYS}, **{k: graph_slices for k in GRAPH_KEYS}}
         out._inc_dict = {k: zeros for k in NODE_KEYS + GRAPH_KEYS}
         return out

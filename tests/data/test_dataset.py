@@ -6,7 +6,8 @@ import torch
 from torch_geometric.data import Batch
 
 from gnnjet.config import validate_config
-from gnnjet.data import DataSpec, JetDataset
+from gnnjet.data.dataset import JetDataset
+from gnnjet.data.spec import DataSpec
 
 KEYS = ("x", "node_type", "pos", "p4", "batch", "ptr", "u", "y")
 

@@ -5,7 +5,9 @@ import pytest
 import torch
 
 from gnnjet.config import validate_config
-from gnnjet.data import DataSpec, JetDataset, JetLoader
+from gnnjet.data.dataset import JetDataset
+from gnnjet.data.loader import JetLoader
+from gnnjet.data.spec import DataSpec
 
 
 @pytest.fixture

@@ -4,7 +4,9 @@ import awkward as ak
 import numpy as np
 
 from gnnjet.config import validate_config
-from gnnjet.data import DataSpec, JetDataset, Preprocessing
+from gnnjet.data.dataset import JetDataset
+from gnnjet.data.preprocess import Preprocessing
+from gnnjet.data.spec import DataSpec
 from gnnjet.data.preprocess import Params
 from tests.conftest import fake_jets, write_fake
 

@@ -1,0 +1,195 @@
+"""A parametric particle-flow detector: tracks, ECAL and a non-compensating HCAL, plus IPs and SVs.
+
+All parameters live in `Detector` (override them from YAML with ``--detector FILE``). Per visible
+particle (vectorised over flat numpy arrays):
+
+* charged, |eta| < tracker_eta, pt > track_min_pt -> track, pt smeared by
+  ``track_pt_resolution (+) track_pt_resolution_slope * pt``; impact parameters from the true
+  production vertex (straight line) smeared by ``d0_resolution (+) d0_resolution_ms / pt``.
+* photons (and electrons outside the tracker) -> ECAL: sigma/E = ecal_stochastic/sqrt(E) (+)
+  ecal_constant, energy threshold, small angular smearing.
+* neutral hadrons (and charged hadrons outside the tracker) -> HCAL with the non-compensating
+  response ``R(E) = 1 - (1 - h/e) * E^(m - 1)`` (Groom), sigma/E = hcal_stochastic/sqrt(E) (+)
+  hcal_constant, threshold, coarse angular smearing.
+* low-pt charged particles curl up and are lost; neutrinos never enter.
+
+The HCAL non-linearity and thresholds make the raw jet response below 1 and flavour dependent
+(gluon jets, richer in soft hadrons, respond lower): the problem a jet energy correction solves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from gnnjet.errors import ConfigError
+
+PION_MASS = 0.13957  # GeV
+TRACK, ECAL, HCAL = 1, 2, 3
+
+
+@dataclass(frozen=True)
+class Detector:
+    """Detector parameters (energies in GeV, lengths in mm, angles in rad)."""
+
+    tracker_eta: float = 2.5
+    track_min_pt: float = 0.5
+    track_pt_resolution: float = 0.01
+    track_pt_resolution_slope: float = 5e-5
+    d0_resolution: float = 0.010
+    d0_resolution_ms: float = 0.030
+    dz_resolution: float = 0.020
+    dz_resolution_ms: float = 0.060
+    ecal_eta: float = 3.0
+    ecal_stochastic: float = 0.10
+    ecal_constant: float = 0.01
+    ecal_threshold: float = 1.0
+    ecal_angle: float = 0.005
+    hcal_eta: float = 5.0
+    hcal_stochastic: float = 1.0
+    hcal_constant: float = 0.05
+    hcal_threshold: float = 2.0
+    hcal_angle: float = 0.03
+    h_over_e: float = 0.6
+    hcal_response_exponent: float = 0.85
+    sv_min_tracks: int = 2
+    sv_min_track_pt: float = 0.8
+    sv_min_lxy: float = 0.1
+    sv_efficiency: float = 0.7
+    sv_position_resolution: float = 0.05
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "Detector":
+        """Defaults overridden by the keys of a YAML mapping; unknown keys are errors."""
+        values = yaml.safe_load(Path(path).read_text()) or {}
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(f"{path}: unknown detector parameter(s) {unknown}; valid: {sorted(names)}")
+        return cls(**values)
+
+    def hcal_response(self, energy: np.ndarray) -> np.ndarray:
+        """Mean HCAL response (reconstructed / true energy) of hadrons of `energy` GeV."""
+        return 1.0 - (1.0 - self.h_over_e) * np.power(np.maximum(energy, 0.1), self.hcal_response_exponent - 1.0)
+
+    def simulate(self, particles: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Flat visible particles -> reconstructed particle-flow candidates.
+
+        Args:
+            particles: flat arrays pt eta phi (true), id, charge.
+        Returns: flat arrays pt eta phi (reconstructed), kind (0 lost, 1 track, 2 ECAL, 3 HCAL)
+            and hcal_frac, aligned with the input (select ``kind > 0``).
+        """
+        pt, eta, phi = particles["pt"], particles["eta"], particles["phi"]
+        abs_id, abs_eta, n = np.abs(particles["id"]), np.abs(eta), len(pt)
+        energy = pt * np.cosh(eta)
+        charged = particles["charge"] != 0
+        is_track = charged & (abs_eta < self.tracker_eta) & (pt > self.track_min_pt)
+        is_ecal = ((abs_id == 22) | ((abs_id == 11) & ~is_track)) & (abs_eta < self.ecal_eta)
+        is_hcal = ~is_track & ~is_ecal & (abs_id != 13) & (abs_id != 22) & (abs_id != 11) & (abs_eta < self.hcal_eta)
+        is_hcal &= ~charged | (abs_eta >= self.tracker_eta)
+
+        out_pt = np.zeros(n)
+        out_eta, out_phi = eta.astype(np.float64).copy(), phi.astype(np.float64).copy()
+        track_sigma = np.hypot(self.track_pt_resolution, self.track_pt_resolution_slope * pt)
+        out_pt[is_track] = (pt * (1 + track_sigma * rng.normal(size=n)))[is_track]
+
+        safe_energy = np.maximum(energy, 1e-3)
+        ecal_sigma = np.hypot(self.ecal_stochastic / np.sqrt(safe_energy), self.ecal_constant)
+        ecal_energy = energy * (1 + ecal_sigma * rng.normal(size=n))
+        hcal_sigma = np.hypot(self.hcal_stochastic / np.sqrt(safe_energy), self.hcal_constant)
+        hcal_energy = energy * self.hcal_response(energy) * (1 + hcal_sigma * rng.normal(size=n))
+        ecal_ok = is_ecal & (ecal_energy > self.ecal_threshold)
+        hcal_ok = is_hcal & (hcal_energy > self.hcal_threshold)
+        for mask, angle in ((ecal_ok, self.ecal_angle), (hcal_ok, self.hcal_angle)):
+            out_eta[mask] += angle * rng.normal(size=int(mask.sum()))
+            out_phi[mask] += angle * rng.normal(size=int(mask.sum()))
+        calo_energy = np.where(ecal_ok, ecal_energy, np.where(hcal_ok, hcal_energy, 0.0))
+        calo = ecal_ok | hcal_ok
+        out_pt[calo] = calo_energy[calo] / np.cosh(out_eta[calo])
+
+        kind = np.zeros(n, dtype=np.int8)
+        kind[is_track], kind[ecal_ok], kind[hcal_ok] = TRACK, ECAL, HCAL
+        kind[out_pt <= 0] = 0
+        # hadron showers start in the ECAL: part of a neutral hadron's energy is seen there
+        hcal_frac = np.where(hcal_ok, rng.beta(8.0, 2.0, size=n), 0.0)
+        return {"pt": out_pt, "eta": out_eta, "phi": (out_phi + np.pi) % (2 * np.pi) - np.pi,
+                "kind": kind, "hcal_frac": hcal_frac}
+
+    def impact_parameters(self, track: dict[str, np.ndarray], jet_px: np.ndarray, jet_py: np.ndarray,
+                          rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Measured impact parameters of tracks (flat arrays).
+
+        Args:
+            track: true vx vy vz (mm) and px py pz (GeV) and reconstructed pt.
+            jet_px, jet_py: the direction of each track's jet (same length).
+        Returns: dxy (lifetime-signed, cm), dxy_significance, dz (cm), dz_significance.
+        """
+        px, py, pz = track["px"], track["py"], track["pz"]
+        pt_true = np.sqrt(np.maximum(px**2 + py**2, 1e-12))
+        # the point of closest approach is d0 * n with n = (py, -px) / pt, perpendicular to the track
+        d0 = (track["vx"] * py - track["vy"] * px) / pt_true
+        t = -(track["vx"] * px + track["vy"] * py) / pt_true**2
+        dz = track["vz"] + t * pz
+        pt = np.maximum(track["pt"], 0.1)
+        sigma_d0 = np.hypot(self.d0_resolution, self.d0_resolution_ms / pt)
+        sigma_dz = np.hypot(self.dz_resolution, self.dz_resolution_ms / pt)
+        d0_measured = d0 + sigma_d0 * rng.normal(size=len(d0))
+        dz_measured = dz + sigma_dz * rng.normal(size=len(dz))
+        # lifetime sign: the measured closest approach lies in front of (+) or behind (-) the jet axis
+        signed = d0_measured * np.where(py * jet_px - px * jet_py >= 0, 1.0, -1.0)
+        return {"dxy": 0.1 * signed, "dxy_significance": signed / sigma_d0,
+                "dz": 0.1 * dz_measured, "dz_significance": dz_measured / sigma_dz}
+
+    def secondary_vertices(self, track: dict[str, np.ndarray], jet: np.ndarray, num_jets: int,
+                           rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Reconstruct SVs from tracks that share a true displaced production vertex.
+
+        Args:
+            track: flat arrays of the jets' tracks: true vx vy vz (mm), reconstructed pt eta phi.
+            jet: [n_tracks] index of each track's jet (0..num_jets-1).
+        Returns: SV arrays (pt eta phi mass in GeV, distance in cm, significance, num_tracks),
+            ordered by jet, and the number of SVs per jet [num_jets].
+        """
+        lxy = np.hypot(track["vx"], track["vy"])
+        use = (lxy > self.sv_min_lxy) & (track["pt"] > self.sv_min_track_pt)
+        fields = ("vx", "vy", "vz", "pt", "eta", "phi")
+        t = {k: track[k][use] for k in fields}
+        jet = jet[use]
+        order = np.lexsort((t["vz"], t["vy"], t["vx"], jet))
+        t, jet = {k: v[order] for k, v in t.items()}, jet[order]
+        new_group = np.ones(len(jet), dtype=bool)
+        new_group[1:] = (np.diff(jet) != 0) | (np.diff(t["vx"]) != 0) | (np.diff(t["vy"]) != 0) | (np.diff(t["vz"]) != 0)
+        group = np.cumsum(new_group) - 1
+        num_groups = int(group[-1] + 1) if len(group) else 0
+        size = np.bincount(group, minlength=num_groups)
+        px, py = t["pt"] * np.cos(t["phi"]), t["pt"] * np.sin(t["phi"])
+        pz = t["pt"] * np.sinh(t["eta"])
+        energy = np.sqrt(px**2 + py**2 + pz**2 + PION_MASS**2)
+        sums = [np.bincount(group, weights=w, minlength=num_groups) for w in (px, py, pz, energy)]
+        first = np.flatnonzero(new_group)
+        found = (size >= self.sv_min_tracks) & (rng.random(num_groups) < self.sv_efficiency)
+        sv_px, sv_py, sv_pz, sv_e = (s[found] for s in sums)
+        position = np.stack([t[k][first][found] for k in ("vx", "vy", "vz")], axis=1)
+        position = position + self.sv_position_resolution * rng.normal(size=position.shape)
+        distance = np.linalg.norm(position, axis=1)
+        sv_pt = np.hypot(sv_px, sv_py)
+        sv = {
+            "pt": sv_pt, "eta": np.arcsinh(sv_pz / np.maximum(sv_pt, 1e-9)), "phi": np.arctan2(sv_py, sv_px),
+            "mass": np.sqrt(np.maximum(sv_e**2 - sv_px**2 - sv_py**2 - sv_pz**2, 0.0)),
+            "distance": 0.1 * distance,
+            "significance": distance / (np.sqrt(3.0) * self.sv_position_resolution),
+            "num_tracks": size[found].astype(np.int32),
+        }
+        per_jet = np.bincount(jet[first][found], minlength=num_jets) if num_groups else np.zeros(num_jets, np.int64)
+        return sv, per_jet
+
+
+def as_dict(detector: Detector) -> dict[str, Any]:
+    """The parameters as a plain mapping (written next to generated samples)."""
+    return dataclasses.asdict(detector)

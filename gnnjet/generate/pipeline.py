@@ -1,0 +1,148 @@
+"""Events -> matched (generator-level, detector-level) jets with constituents in the gnnjet schema.
+
+For a batch of Pythia events: cluster generator-level jets from visible particles (with flavour
+ghosts), pass the visible particles through the `Detector`, cluster detector-level jets from the
+reconstructed candidates, match every generator-level jet to the closest detector-level jet
+(dR < 0.2) and collect that jet's tracks (`ch_*`), calorimeter objects (`ne_*`) and secondary
+vertices (`sv_*`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from gnnjet.generate.detector import ECAL, TRACK, Detector
+from gnnjet.generate.jets import cluster, flavours, gather, ghost_inputs, kinematics, match
+from gnnjet.generate.pythia import ChargeTable, particle_table, visible_final_state
+
+JET_RADIUS = 0.4
+GEN_MIN_PT = 10.0  # GeV, generator-level jets considered
+RECO_MIN_PT = 5.0  # GeV, detector-level jets considered for matching
+MATCH_DR = 0.2
+BOOKKEEPING = ("event", "rank", "hard_id", "y_gen")  # used for selections, not written
+
+
+@dataclass
+class JetTable:
+    """Matched jets of a batch: jet-level [J] numpy arrays and jagged ch/ne/sv collections."""
+
+    jets: dict[str, np.ndarray]
+    collections: dict[str, ak.Array]
+
+    def __len__(self) -> int:
+        return len(self.jets["pt"])
+
+    def take(self, index: np.ndarray) -> "JetTable":
+        return JetTable({k: v[index] for k, v in self.jets.items()},
+                        {k: v[index] for k, v in self.collections.items()})
+
+    @staticmethod
+    def concatenate(tables: list["JetTable"]) -> "JetTable":
+        return JetTable({k: np.concatenate([t.jets[k] for t in tables]) for k in tables[0].jets},
+                        {k: ak.concatenate([t.collections[k] for t in tables]) for k in tables[0].collections})
+
+    def branches(self) -> dict[str, Any]:
+        """Branches for `gnnjet.data.writer.write_jets` (bookkeeping fields left out)."""
+        jets = {k: (v.astype(np.float32) if v.dtype == np.float64 else v)
+                for k, v in self.jets.items() if k not in BOOKKEEPING}
+        return {**jets, **self.collections}
+
+
+def _flat(array: ak.Array) -> np.ndarray:
+    return ak.to_numpy(ak.flatten(array, axis=None))
+
+
+def simulate(events: ak.Array, charge: ChargeTable, detector: Detector, rng: np.random.Generator) -> JetTable:
+    """All generator-level jets (pt > 10 GeV) of `events` that match a detector-level jet.
+
+    Jet-level fields: pt eta phi mass (detector level), pt_gen eta_gen y_gen phi_gen mass_gen,
+    hadron_flavor parton_flavor, weight (event weight), event (index in the batch), rank
+    (pt rank of the generator-level jet in its event, 0 = leading).
+    """
+    particles = particle_table(events, charge)
+    visible = visible_final_state(particles)
+    ghosts = ghost_inputs(particles, visible)
+    gen_jets, gen_index = cluster(ghosts, JET_RADIUS, GEN_MIN_PT)
+    hadron, parton = flavours(gather(ghosts, gen_index))
+    gen = kinematics(gen_jets)
+
+    counts = ak.to_numpy(ak.num(visible.pt))
+    flat = {k: _flat(visible[k]) for k in ("pt", "eta", "phi", "id", "charge", "px", "py", "pz", "vx", "vy", "vz")}
+    reco = detector.simulate(flat, rng)
+    keep = reco["kind"] > 0
+    kept_counts = np.bincount(np.repeat(np.arange(len(counts)), counts)[keep], minlength=len(counts))
+    candidates = {k: v[keep] for k, v in reco.items()}
+    candidates.update({f"true_{k}": flat[k][keep] for k in ("id", "charge", "px", "py", "pz", "vx", "vy", "vz")})
+    pt, eta, phi = candidates["pt"], candidates["eta"], candidates["phi"]
+    candidates.update(px=pt * np.cos(phi), py=pt * np.sin(phi), pz=pt * np.sinh(eta), E=pt * np.cosh(eta))
+    reco_particles = ak.unflatten(ak.zip({k: v for k, v in candidates.items()}), kept_counts)
+    reco_jets, reco_index = cluster(reco_particles, JET_RADIUS, RECO_MIN_PT)
+    reco_kin = kinematics(reco_jets)
+
+    best, _ = match(ak.zip({"eta": gen["eta"], "phi": gen["phi"]}),
+                    ak.zip({"eta": reco_kin["eta"], "phi": reco_kin["phi"]}), MATCH_DR)
+    matched = best >= 0
+    safe = ak.where(matched, best, 0)
+    members = gather(reco_particles, reco_index)[safe][matched]  # (events, matched gen jets, k)
+
+    weights = ak.to_numpy(ak.firsts(events.info.weights)).astype(np.float64)
+    event = ak.broadcast_arrays(ak.local_index(gen["pt"], axis=0), gen["pt"])[0]
+    jets = {
+        **{k: _flat(reco_kin[k][safe][matched]) for k in ("pt", "eta", "phi", "mass")},
+        **{f"{k}_gen": _flat(gen[k][matched]) for k in ("pt", "eta", "y", "phi", "mass")},
+        "hadron_flavor": _flat(hadron[matched]).astype(np.int32),
+        "parton_flavor": _flat(parton[matched]).astype(np.int32),
+        "event": _flat(event[matched]).astype(np.int64),
+        "rank": _flat(ak.local_index(gen["pt"])[matched]).astype(np.int32),
+    }
+    jets["weight"] = weights[jets["event"]]
+    jets["hard_id"] = _hard_outgoing(particles)[jets["event"]]
+    members = ak.flatten(members, axis=1)  # (jets, k)
+    return JetTable(jets, _collections(members, jets, detector, rng))
+
+
+def _hard_outgoing(particles: ak.Array) -> np.ndarray:
+    """Per event, the PDG id of the hard process's outgoing parton (entries 5, 6; not a Z/photon)."""
+    ids = ak.to_numpy(particles.id[:, 5:7])
+    return np.where(np.isin(np.abs(ids[:, 0]), (22, 23)), ids[:, 1], ids[:, 0]).astype(np.int32)
+
+
+def _collections(members: ak.Array, jets: dict[str, np.ndarray], detector: Detector,
+                 rng: np.random.Generator) -> dict[str, ak.Array]:
+    """Split each jet's candidates into tracks, neutrals and SVs, pt-ordered."""
+    members = members[ak.argsort(members.pt, axis=1, ascending=False)]
+    num_jets = len(members)
+    jet_px, jet_py = jets["pt"] * np.cos(jets["phi"]), jets["pt"] * np.sin(jets["phi"])
+
+    tracks = members[members.kind == TRACK]
+    track_counts = ak.to_numpy(ak.num(tracks.pt))
+    jet_of_track = np.repeat(np.arange(num_jets), track_counts)
+    t = {k: _flat(tracks[k]) for k in tracks.fields}
+    true = {"vx": t["true_vx"], "vy": t["true_vy"], "vz": t["true_vz"], "px": t["true_px"], "py": t["true_py"],
+            "pz": t["true_pz"], "pt": t["pt"], "eta": t["eta"], "phi": t["phi"]}
+    ip = detector.impact_parameters(true, jet_px[jet_of_track], jet_py[jet_of_track], rng)
+    abs_id = np.abs(t["true_id"])
+    pf_id = np.where((abs_id == 11) | (abs_id == 13), abs_id, 211) * np.sign(t["true_charge"]).astype(np.int32)
+    ch = {"pt": t["pt"], "eta": t["eta"], "phi": t["phi"], "id": pf_id.astype(np.int32),
+          "charge": t["true_charge"].astype(np.int32), **ip}
+
+    neutrals = members[members.kind != TRACK]
+    n = {k: _flat(neutrals[k]) for k in ("pt", "eta", "phi", "kind", "hcal_frac")}
+    ne = {"pt": n["pt"], "eta": n["eta"], "phi": n["phi"],
+          "id": np.where(n["kind"] == ECAL, 22, 130).astype(np.int32), "hcal_frac": n["hcal_frac"]}
+
+    sv, sv_counts = detector.secondary_vertices(true, jet_of_track, num_jets, rng)
+    sv_order = np.lexsort((-sv["pt"], np.repeat(np.arange(num_jets), sv_counts)))
+
+    def jagged(values: dict[str, np.ndarray], counts: np.ndarray, order: np.ndarray | None = None) -> ak.Array:
+        cast = {k: (v if v.dtype.kind == "i" else v.astype(np.float32)) for k, v in values.items()}
+        if order is not None:
+            cast = {k: v[order] for k, v in cast.items()}
+        return ak.unflatten(ak.zip(cast), counts)
+
+    return {"ch": jagged(ch, track_counts), "ne": jagged(ne, ak.to_numpy(ak.num(neutrals.pt))),
+            "sv": jagged(sv, sv_counts, sv_order)}

@@ -1,0 +1,84 @@
+"""The parametric detector: particle classes, thresholds, impact parameters, secondary vertices."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from gnnjet.errors import ConfigError
+from gnnjet.generate.detector import ECAL, HCAL, TRACK, Detector
+
+
+def particles(**values):
+    n = len(values["pt"])
+    base = {"eta": np.zeros(n), "phi": np.zeros(n), "id": np.full(n, 211), "charge": np.ones(n)}
+    return {k: np.asarray(v, dtype=float) for k, v in {**base, **values}.items()}
+
+
+def test_hcal_response_is_non_compensating():
+    response = Detector().hcal_response(np.array([2.0, 10.0, 100.0, 1000.0]))
+    assert np.all(response < 1) and np.all(np.diff(response) > 0)
+    assert response[1] == pytest.approx(1 - 0.4 * 10**-0.15)
+
+
+def test_particle_classes_and_thresholds():
+    rng = np.random.default_rng(0)
+    p = particles(pt=[5.0, 0.3, 5.0, 50.0, 50.0, 0.2, 50.0],
+                  eta=[0.0, 0.0, 3.0, 0.0, 0.0, 0.0, 0.0],
+                  id=[211, 211, 211, 22, 130, 22, 13],
+                  charge=[1, 1, 1, 0, 0, 0, -1])
+    out = Detector().simulate(p, rng)
+    assert list(out["kind"]) == [TRACK, 0, HCAL, ECAL, HCAL, 0, TRACK]
+    assert out["hcal_frac"][4] > 0 and out["hcal_frac"][3] == 0
+    assert abs(out["pt"][0] / 5.0 - 1) < 0.1
+
+
+def test_mean_hadron_response_below_one_photon_near_one():
+    rng = np.random.default_rng(1)
+    n = 20000
+    hadrons = Detector().simulate(particles(pt=np.full(n, 20.0), id=np.full(n, 130), charge=np.zeros(n)), rng)
+    photons = Detector().simulate(particles(pt=np.full(n, 20.0), id=np.full(n, 22), charge=np.zeros(n)), rng)
+    assert np.mean(hadrons["pt"]) / 20 == pytest.approx(Detector().hcal_response(20.0), abs=0.02)
+    assert np.mean(photons["pt"]) / 20 == pytest.approx(1.0, abs=0.01)
+
+
+def test_impact_parameter_geometry_without_smearing():
+    perfect = dataclasses.replace(Detector(), d0_resolution=0.0, d0_resolution_ms=0.0, dz_resolution=0.0,
+                                  dz_resolution_ms=0.0)
+    # track produced at (1, 0, 2) mm moving along +y: d0 = 1 mm, closest approach at the vertex
+    track = {"vx": np.array([1.0, 1.0]), "vy": np.array([0.0, 0.0]), "vz": np.array([2.0, 2.0]),
+             "px": np.array([0.0, 0.0]), "py": np.array([10.0, 10.0]), "pz": np.array([0.0, 0.0]),
+             "pt": np.array([10.0, 10.0])}
+    ip = perfect.impact_parameters(track, jet_px=np.array([1.0, -1.0]), jet_py=np.array([1.0, 1.0]),
+                                   rng=np.random.default_rng(0))
+    np.testing.assert_allclose(ip["dxy"], [0.1, -0.1])  # cm, signed by the jet direction
+    np.testing.assert_allclose(ip["dz"], [0.2, 0.2])
+
+
+def test_prompt_tracks_follow_resolution():
+    n = 20000
+    zeros = np.zeros(n)
+    track = {"vx": zeros, "vy": zeros, "vz": zeros, "px": np.full(n, 10.0), "py": zeros, "pz": zeros,
+             "pt": np.full(n, 10.0)}
+    ip = Detector().impact_parameters(track, np.ones(n), np.ones(n), np.random.default_rng(0))
+    assert np.std(ip["dxy_significance"]) == pytest.approx(1.0, abs=0.03)
+
+
+def test_secondary_vertices_group_tracks_by_vertex_and_jet():
+    always = dataclasses.replace(Detector(), sv_efficiency=1.0)
+    track = {"vx": np.array([2.0, 2.0, 2.0, 2.0, 0.0, 5.0]), "vy": np.zeros(6), "vz": np.zeros(6),
+             "pt": np.array([5.0, 4.0, 3.0, 6.0, 9.0, 2.0]), "eta": np.zeros(6), "phi": np.zeros(6)}
+    jet = np.array([0, 0, 0, 1, 1, 1])  # jet 1: one track at the same vertex, one prompt, one alone
+    sv, per_jet = always.secondary_vertices(track, jet, 2, np.random.default_rng(0))
+    assert list(per_jet) == [1, 0]
+    assert list(sv["num_tracks"]) == [3]
+    assert sv["pt"][0] == pytest.approx(12.0)
+    assert sv["distance"][0] == pytest.approx(0.2, abs=0.03)  # 2 mm = 0.2 cm
+
+
+def test_detector_yaml(tmp_path):
+    (tmp_path / "d.yaml").write_text("h_over_e: 0.8\n")
+    assert Detector.from_yaml(tmp_path / "d.yaml").h_over_e == 0.8
+    (tmp_path / "bad.yaml").write_text("h_over_ee: 0.8\n")
+    with pytest.raises(ConfigError, match="unknown detector parameter"):
+        Detector.from_yaml(tmp_path / "bad.yaml")

@@ -1,0 +1,99 @@
+"""End-to-end generation of each process: schema and physical sanity (small samples, fixed seeds)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+from gnnjet.generate.runner import generate, quotas
+
+ROOT = Path(__file__).resolve().parents[2]
+JET = {"pt", "eta", "phi", "mass", "pt_gen", "eta_gen", "phi_gen", "mass_gen", "hadron_flavor", "parton_flavor"}
+CH = {f"ch_{k}" for k in ("pt", "eta", "phi", "id", "charge", "dxy", "dxy_significance", "dz", "dz_significance")}
+NE = {f"ne_{k}" for k in ("pt", "eta", "phi", "id", "hcal_frac")}
+SV = {f"sv_{k}" for k in ("pt", "eta", "phi", "mass", "distance", "significance", "num_tracks")}
+
+
+def generated(tmp_path_factory, process, num_jets, seed):
+    out = tmp_path_factory.mktemp(process)
+    files = generate(process, num_jets, out, seed=seed, workers=1, shard_size=num_jets, progress=False)
+    return uproot.concatenate([str(f) for f in files], library="ak")
+
+
+@pytest.fixture(scope="module")
+def qg(tmp_path_factory):
+    return generated(tmp_path_factory, "qg", 30, seed=11)
+
+
+@pytest.fixture(scope="module")
+def flavour(tmp_path_factory):
+    return generated(tmp_path_factory, "flavour", 160, seed=12)
+
+
+@pytest.fixture(scope="module")
+def jec(tmp_path_factory):
+    return generated(tmp_path_factory, "jec", 1500, seed=13)
+
+
+def check_schema(jets, labels):
+    assert JET | CH | NE | SV | {f"label_{c}" for c in labels} <= set(jets.fields)
+    constituent_sum = ak.to_numpy(ak.sum(jets.ch_pt, axis=1) + ak.sum(jets.ne_pt, axis=1))
+    assert np.median(constituent_sum / ak.to_numpy(jets.pt)) == pytest.approx(1.0, abs=0.02)
+    assert ak.all(jets.ch_pt[:, :-1] >= jets.ch_pt[:, 1:]), "constituents are pt-ordered"
+    assert set(np.unique(ak.to_numpy(ak.flatten(jets.ch_charge)))) <= {-1, 1}
+    assert set(np.unique(ak.to_numpy(ak.flatten(jets.ne_id)))) <= {22, 130}
+
+
+def test_qg_sample(qg):
+    check_schema(qg, ("q", "g"))
+    assert len(qg) == 30 and ak.sum(qg.label_q) == 15 and ak.all(qg.label_q + qg.label_g == 1)
+    assert ak.all((qg.pt_gen > 500) & (qg.pt_gen < 550))
+    assert ak.all(abs(qg.eta_gen) < 2.0)
+    is_quark = ak.to_numpy(qg.label_q) == 1
+    multiplicity = ak.to_numpy(ak.num(qg.ch_pt) + ak.num(qg.ne_pt))
+    assert multiplicity[~is_quark].mean() > multiplicity[is_quark].mean(), "gluon jets have more constituents"
+
+
+def test_flavour_sample(flavour):
+    check_schema(flavour, ("b", "c", "uds", "g"))
+    assert [int(ak.sum(flavour[f"label_{c}"])) for c in ("b", "c", "uds", "g")] == [40, 40, 40, 40]
+    assert ak.all((flavour.pt_gen > 30) & (flavour.pt_gen < 1000))
+    b, light = flavour[flavour.label_b == 1], flavour[(flavour.label_uds == 1) | (flavour.label_g == 1)]
+    assert ak.all(b.hadron_flavor == 5)
+    assert ak.mean(abs(ak.flatten(b.ch_dxy))) > 3 * ak.mean(abs(ak.flatten(light.ch_dxy)))
+    assert ak.mean(ak.num(b.sv_pt)) > ak.mean(ak.num(light.sv_pt)) + 0.3
+
+
+def test_jec_sample_response(jec):  # the flavour dependence needs more jets: see test_sample.py
+    check_schema(jec, ())
+    response = ak.to_numpy(jec.pt / jec.pt_gen)
+    pt_gen = ak.to_numpy(jec.pt_gen)
+    assert np.median(response) < 0.97
+    low, high = pt_gen < 40, pt_gen > 150
+    assert np.median(response[low]) < np.median(response[high]), "response rises with pt"
+    assert ak.all(jec.weight > 0)
+
+
+def test_same_seed_same_sample(tmp_path):
+    first = generate("jec", 40, tmp_path / "a", seed=5, progress=False)
+    second = generate("jec", 40, tmp_path / "b", seed=5, progress=False)
+    a, b = uproot.open(first[0])["Jets"].arrays(), uproot.open(second[0])["Jets"].arrays()
+    assert ak.all(a.pt == b.pt) and ak.all(ak.flatten(a.ch_dxy) == ak.flatten(b.ch_dxy))
+
+
+def test_quotas():
+    assert quotas(10, ("b", "c", "uds", "g")) == {"b": 3, "c": 3, "uds": 2, "g": 2}
+
+
+def test_cli_errors(tmp_path):
+    bad = tmp_path / "detector.yaml"
+    bad.write_text("hcal_stochastc: 1.0\n")
+    result = subprocess.run([sys.executable, str(ROOT / "bin" / "generate.py"), "--process", "jec", "-n", "5",
+                             "-o", str(tmp_path / "out"), "--detector", str(bad)], capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "unknown detector parameter(s) ['hcal_stochastc']" in result.stderr
+    assert "Traceback" not in result.stderr
