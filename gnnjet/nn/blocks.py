@@ -1,0 +1,90 @@
+"""Building blocks shared by every model family: type-aware input embedding, pooling, head.
+
+Every model is ``embedding -> backbone -> pooling -> concat jet features -> MLP head``
+(DESIGN.md, "Model"); families implement only ``encode(batch) -> [B, D]``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Batch
+from torch_geometric.nn import MLP, AttentionalAggregation, global_add_pool, global_max_pool, global_mean_pool
+
+NUM_NODE_TYPES = 3  # charged, neutral, SV
+
+
+class InputEmbedding(nn.Module):
+    """x [N, F] -> [N, D]: one Linear over x plus a learned per-type vector.
+
+    Each node type fills its own block of columns of x (the others are 0), so the Linear acts as a
+    separate projection per type; features shared by name share weights.
+    """
+
+    def __init__(self, in_features: int, dim: int):
+        super().__init__()
+        self.linear = nn.Linear(in_features, dim)
+        self.type_embedding = nn.Embedding(NUM_NODE_TYPES, dim)
+
+    def forward(self, x: Tensor, node_type: Tensor) -> Tensor:
+        return self.linear(x) + self.type_embedding(node_type)
+
+
+class Pooling(nn.Module):
+    """Node features [N, D] -> jet features [B, D] by mean, sum, max or attention."""
+
+    KINDS = ("mean", "sum", "max", "attention")
+
+    def __init__(self, kind: str, dim: int):
+        super().__init__()
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown pooling {kind!r}; choose one of {self.KINDS}")
+        self.kind = kind
+        self.attention = AttentionalAggregation(nn.Linear(dim, 1)) if kind == "attention" else None
+
+    def forward(self, h: Tensor, batch: Tensor, num_jets: int) -> Tensor:
+        if self.attention is not None:
+            return self.attention(h, batch, dim_size=num_jets)
+        pool = {"mean": global_mean_pool, "sum": global_add_pool, "max": global_max_pool}[self.kind]
+        return pool(h, batch, size=num_jets)
+
+
+def mlp(channels: list[int], dropout: float = 0.0, norm: str | None = None, plain_last: bool = True) -> MLP:
+    """PyG MLP with ReLU; `norm` is None, "batch_norm" or "layer_norm"."""
+    return MLP(channels, dropout=dropout, norm=norm, plain_last=plain_last)
+
+
+class JetModel(nn.Module):
+    """The shared skeleton: ``forward(batch) -> [B, out_dim]``.
+
+    Subclasses set ``self.encoder_dim`` and implement ``encode(batch) -> [B, encoder_dim]``.
+    Jet-level features u [B, G] are concatenated before the head.
+    """
+
+    def __init__(self, num_jet_features: int, out_dim: int, head: list[int], head_dropout: float):
+        super().__init__()
+        self.num_jet_features = num_jet_features
+        self._head_spec = (head, head_dropout, out_dim)
+
+    def build_head(self, encoder_dim: int) -> None:
+        head, dropout, out_dim = self._head_spec
+        self.head = mlp([encoder_dim + self.num_jet_features, *head, out_dim], dropout=dropout)
+
+    def encode(self, batch: Batch) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, batch: Batch) -> Tensor:
+        z = self.encode(batch)
+        if self.num_jet_features:
+            z = torch.cat([z, batch.u], dim=1)
+        return self.head(z)
+
+
+def num_jets(batch: Batch) -> int:
+    """B, without a host sync (from the shape of ptr)."""
+    return batch.ptr.numel() - 1
+
+
+def max_nodes(batch: Batch) -> int | None:
+    """The largest jet of the batch if the loader recorded it (saves a GPU sync)."""
+    return getattr(batch, "max_num_nodes", None)

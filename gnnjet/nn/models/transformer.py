@@ -1,0 +1,138 @@
+"""Particle Transformer (Qu, Li, Qian, arXiv:2202.03772): attention with a pairwise interaction bias.
+
+Nodes are embedded (LayerNorm -> Linear -> GELU per stage), scattered into a padded [B, P, D]
+tensor with `to_dense_batch`, and passed through particle-attention blocks whose attention logits
+get a per-head bias U computed from the pair features ln Delta, ln kT, ln z, ln m^2 of the nodes'
+four-vectors. Class-attention blocks let a learned class token attend to the nodes; its final
+state is the jet representation. Padding is masked everywhere, so results do not depend on the
+other jets of the batch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Batch
+from torch_geometric.utils import to_dense_batch
+
+from gnnjet.nn.blocks import InputEmbedding, JetModel, max_nodes, num_jets
+from gnnjet.nn.knn import largest_jet
+
+DEFAULTS: dict[str, Any] = {"embed_dims": [32, 64], "pair_dims": [16, 16], "heads": 4, "blocks": 2,
+                            "class_blocks": 1, "ffn_ratio": 2, "head": [], "dropout": 0.1}
+PRESETS = {
+    "small": {},
+    # ParT as published: embedding 128-512-128, 8 blocks and 2 class blocks of 8 heads, pair 64-64-64
+    "part": {"embed_dims": [128, 512, 128], "pair_dims": [64, 64, 64], "heads": 8, "blocks": 8, "class_blocks": 2,
+             "ffn_ratio": 4},
+}
+EPS = 1e-8
+
+
+def pair_features(p4: Tensor) -> Tensor:
+    """ln Delta, ln kT, ln z, ln m^2 for all node pairs (ParT eq. 4). p4: [B, P, 4] (px, py, pz, E) -> [B, P, P, 4]."""
+    px, py, pz, energy = p4.unbind(-1)
+    pt = torch.sqrt(px**2 + py**2)
+    rapidity = 0.5 * torch.log((energy + pz).clamp(min=EPS) / (energy - pz).clamp(min=EPS))
+    phi = torch.atan2(py, px)
+    d_rapidity = rapidity.unsqueeze(2) - rapidity.unsqueeze(1)
+    d_phi = torch.remainder(phi.unsqueeze(2) - phi.unsqueeze(1) + math.pi, 2 * math.pi) - math.pi
+    delta = torch.sqrt(d_rapidity**2 + d_phi**2)
+    pt_min = torch.minimum(pt.unsqueeze(2), pt.unsqueeze(1))
+    kt = pt_min * delta
+    z = pt_min / (pt.unsqueeze(2) + pt.unsqueeze(1)).clamp(min=EPS)
+    summed = p4.unsqueeze(2) + p4.unsqueeze(1)
+    mass2 = summed[..., 3] ** 2 - (summed[..., :3] ** 2).sum(-1)
+    return torch.stack([torch.log(x.clamp(min=EPS)) for x in (delta, kt, z, mass2)], dim=-1)
+
+
+class PairEmbedding(nn.Module):
+    """[B, P, P, 4] pair features -> [B, heads, P, P] attention bias (pointwise MLP with BatchNorm)."""
+
+    def __init__(self, dims: list[int], heads: int):
+        super().__init__()
+        layers: list[nn.Module] = [nn.BatchNorm1d(4)]
+        for a, b in zip([4, *dims[:-1]], dims):
+            layers += [nn.Conv1d(a, b, 1), nn.BatchNorm1d(b), nn.GELU()]
+        layers.append(nn.Conv1d(dims[-1], heads, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, pairs: Tensor, valid: Tensor) -> Tensor:
+        batch, size = pairs.shape[:2]
+        flat = pairs[valid]  # [M, 4] pairs of real nodes only, so padding never enters BatchNorm
+        bias = self.net(flat.unsqueeze(-1)).squeeze(-1)  # [M, heads]
+        out = bias.new_zeros(batch, size, size, bias.size(1))
+        out[valid] = bias
+        return out.permute(0, 3, 1, 2)
+
+
+class AttentionBlock(nn.Module):
+    """Pre-LN multi-head attention (with additive bias) and feed-forward, as a ParT block."""
+
+    def __init__(self, dim: int, heads: int, ffn_ratio: int, dropout: float):
+        super().__init__()
+        self.heads = heads
+        self.norm_attn = nn.LayerNorm(dim)
+        self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.post_attn = nn.LayerNorm(dim)
+        self.norm_ffn = nn.LayerNorm(dim)
+        self.ffn = nn.Sequential(nn.Linear(dim, ffn_ratio * dim), nn.GELU(), nn.LayerNorm(ffn_ratio * dim),
+                                 nn.Dropout(dropout), nn.Linear(ffn_ratio * dim, dim))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, bias: Tensor, context: Tensor | None = None) -> Tensor:
+        """x [B, L, D] queries; context [B, S, D] keys/values (x itself if None); bias [B, heads, L, S]."""
+        query = self.norm_attn(x)
+        keys = query if context is None else self.norm_attn(context)
+        mask = bias.reshape(-1, bias.size(-2), bias.size(-1))
+        attended, _ = self.attn(query, keys, keys, attn_mask=mask, need_weights=False)
+        x = x + self.dropout(self.post_attn(attended))
+        return x + self.dropout(self.ffn(self.norm_ffn(x)))
+
+
+class ParticleTransformer(JetModel):
+    """ParT-like transformer over the nodes of each jet."""
+
+    def __init__(self, num_node_features: int, num_jet_features: int, out_dim: int, embed_dims: list[int],
+                 pair_dims: list[int], heads: int, blocks: int, class_blocks: int, ffn_ratio: int, head: list[int],
+                 dropout: float):
+        super().__init__(num_jet_features, out_dim, head, dropout)
+        dim = embed_dims[-1]
+        if dim % heads:
+            raise ValueError(f"transformer: embedding width {dim} must be divisible by heads={heads}")
+        self.input = InputEmbedding(num_node_features, embed_dims[0])
+        stages: list[nn.Module] = [nn.GELU()]
+        for a, b in zip(embed_dims[:-1], embed_dims[1:]):
+            stages += [nn.LayerNorm(a), nn.Linear(a, b), nn.GELU()]
+        self.embed = nn.Sequential(*stages)
+        self.pair = PairEmbedding(pair_dims, heads) if pair_dims else None
+        self.heads = heads
+        self.blocks = nn.ModuleList(AttentionBlock(dim, heads, ffn_ratio, dropout) for _ in range(blocks))
+        self.class_blocks = nn.ModuleList(AttentionBlock(dim, heads, ffn_ratio, dropout) for _ in range(class_blocks))
+        self.class_token = nn.Parameter(torch.zeros(1, 1, dim))
+        nn.init.trunc_normal_(self.class_token, std=0.02)
+        self.norm = nn.LayerNorm(dim)
+        self.build_head(dim)
+
+    def encode(self, batch: Batch) -> Tensor:
+        jets = num_jets(batch)
+        largest = max_nodes(batch) or largest_jet(batch.ptr)
+        h = self.embed(self.input(batch.x, batch.node_type))
+        x, mask = to_dense_batch(h, batch.batch, batch_size=jets, max_num_nodes=largest)  # [B, P, D], [B, P]
+        pair_mask = mask.unsqueeze(2) & mask.unsqueeze(1)  # [B, P, P]
+        key_padding = torch.zeros_like(pair_mask, dtype=x.dtype).masked_fill(~mask.unsqueeze(1), float("-inf"))
+        bias = key_padding.unsqueeze(1).expand(-1, self.heads, -1, -1)  # [B, heads, P, P]
+        if self.pair is not None:
+            p4, _ = to_dense_batch(batch.p4, batch.batch, batch_size=jets, max_num_nodes=largest)
+            bias = bias + self.pair(pair_features(p4), pair_mask)
+        for block in self.blocks:
+            x = block(x, bias)
+        token = self.class_token.expand(jets, -1, -1)
+        class_mask = torch.cat([torch.zeros_like(key_padding[:, :1, :1]), key_padding[:, :1, :]], dim=2)
+        class_bias = class_mask.unsqueeze(1).expand(-1, self.heads, -1, -1)  # [B, heads, 1, 1 + P]
+        for block in self.class_blocks:
+            token = block(token, class_bias, context=torch.cat([token, x], dim=1))
+        return self.norm(token.squeeze(1))

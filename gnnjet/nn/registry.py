@@ -1,0 +1,92 @@
+"""Model families by config name: strict validation of the `model` section and `build_model`.
+
+A model section is ``{name: FAMILY, preset: PRESET, <family parameter>: value, ...}``; values
+resolve as family defaults <- preset <- explicit keys, and the resolved section (every parameter
+spelled out) is what a model directory's config.yaml records.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from gnnjet.errors import ConfigError
+from gnnjet.nn.blocks import Pooling
+from gnnjet.nn.models import deepsets, gat, gcn, particlenet, transformer
+from gnnjet.schema import ListOf, Record, Scalar, Spec
+
+
+@dataclass(frozen=True)
+class Family:
+    """A model family: its class, default parameters and named presets."""
+
+    cls: type[nn.Module]
+    defaults: dict[str, Any]
+    presets: dict[str, dict[str, Any]]
+    description: str
+
+
+FAMILIES: dict[str, Family] = {
+    "particlenet": Family(particlenet.ParticleNet, particlenet.DEFAULTS, particlenet.PRESETS,
+                          "DynamicEdgeConv (EdgeConv + knn) blocks, ParticleNet / Lite presets"),
+    "gcn": Family(gcn.GCN, gcn.DEFAULTS, gcn.PRESETS, "GCNConv stack on a (deta, dphi) knn graph"),
+    "gat": Family(gat.GAT, gat.DEFAULTS, gat.PRESETS, "GATv2Conv multi-head stack on a (deta, dphi) knn graph"),
+    "deepsets": Family(deepsets.DeepSets, deepsets.DEFAULTS, deepsets.PRESETS, "per-node MLP + pooling (PFN)"),
+    "transformer": Family(transformer.ParticleTransformer, transformer.DEFAULTS, transformer.PRESETS,
+                          "ParT-like attention with pairwise interaction bias"),
+}
+_CHOICES = {"pooling": Pooling.KINDS, "aggr": ("mean", "max", "add"), "norm": ("batch_norm", "layer_norm")}
+
+
+def _spec_for(key: str, default: Any) -> Spec:
+    if key in _CHOICES:
+        return Scalar(str, choices=_CHOICES[key], nullable=key == "norm")
+    if isinstance(default, bool):
+        return Scalar(bool)
+    if isinstance(default, int) or default is None:
+        return Scalar(int, nullable=default is None, check=lambda v: v is None or v > 0, what="a positive integer")
+    if isinstance(default, float):
+        return Scalar(float)
+    if default and isinstance(default[0], list):
+        return ListOf(ListOf(Scalar(int), min_length=1), min_length=1)
+    return ListOf(Scalar(int))
+
+
+def available() -> str:
+    """One line per family with its presets, for error messages and --help."""
+    return "; ".join(f"{name} (presets: {', '.join(f.presets)})" for name, f in FAMILIES.items())
+
+
+def validate_model_section(section: Any, path: str = "model") -> dict[str, Any]:
+    """Resolve and check a model section; unknown families/presets/keys are ConfigErrors naming the path."""
+    if not isinstance(section, dict) or "name" not in section:
+        raise ConfigError(f"{path}.name: missing required key (one of: {available()})")
+    name = section["name"]
+    if name not in FAMILIES:
+        close = difflib.get_close_matches(str(name), list(FAMILIES), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise ConfigError(f"{path}.name: unknown model {name!r}; {hint}available: {available()}")
+    family = FAMILIES[name]
+    preset = section.get("preset")
+    if preset is not None and preset not in family.presets:
+        raise ConfigError(f"{path}.preset: {name} has no preset {preset!r}; presets: {', '.join(family.presets)}")
+    base = {**family.defaults, **(family.presets[preset] if preset else {})}
+    fields = {key: (_spec_for(key, value), value) for key, value in base.items()}
+    fields["name"] = (Scalar(str), name)
+    fields["preset"] = (Scalar(str, nullable=True), None)
+    return Record(fields, what=f"a {name} model section").validate(section, path)
+
+
+def build_model(section: dict[str, Any], num_node_features: int, num_jet_features: int, out_dim: int) -> nn.Module:
+    """Instantiate a (validated) model section; forward(batch) -> [B, out_dim]."""
+    section = validate_model_section(section)
+    params = {k: v for k, v in section.items() if k not in ("name", "preset")}
+    return FAMILIES[section["name"]].cls(num_node_features, num_jet_features, out_dim, **params)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
