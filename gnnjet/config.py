@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from gnnjet.errors import ConfigError
-from gnnjet.schema import REQUIRED, Any_, ListOf, MapOf, OneOf, Record, Scalar
+from gnnjet.schema import REQUIRED, ListOf, MapOf, OneOf, Record, Scalar, Spec
 
 NODE_TYPES = ("charged", "neutral", "sv")  # index = node_type code in the columnar store
 
@@ -106,10 +106,21 @@ TRAINING = Record(
     what="the training section",
 )
 
+class ModelSection(Spec):
+    """The model section, checked by the model registry (imported lazily: it needs torch)."""
+
+    description = "a model section {name, preset, ...}"
+
+    def validate(self, value: Any, path: str) -> Any:
+        from gnnjet.nn.registry import validate_model_section
+
+        return validate_model_section(value, path)
+
+
 CONFIG = Record(
     {
         "data": (DATA, REQUIRED),
-        "model": (Any_(), {}),
+        "model": (ModelSection(), REQUIRED),
         "task": (TASK, REQUIRED),
         "training": (TRAINING, {}),
     },

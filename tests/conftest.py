@@ -108,6 +108,7 @@ BASE_CONFIG: dict[str, Any] = {
         "jet_features": [{"name": "log_pt", "expr": "log(pt)"}, "eta"],
         "observers": ["pt", "eta", "pt_gen", "hadron_flavor"],
     },
+    "model": {"name": "deepsets", "preset": "small"},
     "task": {"type": "classification", "labels": ["label_q", "label_g"]},
 }
 

@@ -75,7 +75,7 @@ def test_load_errors_name_the_file(tmp_path):
     bad.write_text("data: [unclosed\n")
     with pytest.raises(ConfigError, match=r"bad\.yaml: not valid YAML"):
         load_config(bad)
-    bad.write_text("task: {type: regression}\n")
+    bad.write_text("task: {type: regression}\nmodel: {name: gcn}\n")
     with pytest.raises(ConfigError, match=r"bad\.yaml: data: missing required key"):
         load_config(bad)
 
@@ -84,3 +84,21 @@ def test_dump_roundtrip(base_config, tmp_path):
     config = validate_config(base_config)
     dump_config(config, tmp_path / "c.yaml")
     assert load_config(tmp_path / "c.yaml") == config
+
+
+def test_model_section_is_validated_and_resolved(base_config):
+    base_config["model"] = {"name": "gcn", "k": 4}
+    config = validate_config(base_config)
+    assert config["model"]["k"] == 4 and config["model"]["hidden"] == [64, 64, 64]
+    base_config["model"] = {"name": "graphnet"}
+    with pytest.raises(ConfigError, match=r"model\.name: unknown model 'graphnet'.*available: particlenet"):
+        validate_config(base_config)
+
+
+def test_shipped_configs_are_valid():
+    from pathlib import Path
+
+    configs = sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml"))
+    assert len(configs) >= 10
+    for path in configs:
+        load_config(path)

@@ -62,6 +62,13 @@ class JetLoader:
             batches.append(np.array_split(chunk, self.world_size)[self.rank])
         return batches
 
+    def global_batch_sizes(self) -> list[int]:
+        """Jets in each step's global batch (all ranks together), for exact loss weighting under DDP."""
+        total = len(self.indices)
+        global_size = self.batch_size * self.world_size
+        sizes = [min(global_size, total - lo) for lo in range(0, total, global_size)]
+        return sizes[: len(self.batch_indices())]
+
     def __len__(self) -> int:
         return len(self.batch_indices())
 

@@ -97,15 +97,19 @@ class Preprocessing:
     jet_names: list[str]
 
     @classmethod
-    def fit(cls, spec: DataSpec, store: ColumnarStore, seed: int = 0) -> "Preprocessing":
-        """Fit on a (training) store; `auto` entries use at most 1M sampled rows."""
-        rows = _sample_rows(len(store.arrays["x"]), seed)
+    def fit(cls, spec: DataSpec, store: ColumnarStore, seed: int = 0, jets: np.ndarray | None = None) -> "Preprocessing":
+        """Fit on the jets `jets` of a store (all if None); `auto` entries use at most 1M sampled rows."""
+        jets = np.arange(store.num_jets) if jets is None else np.sort(np.asarray(jets))
+        jets = jets[_sample_rows(len(jets), seed)]
+        ptr = store.arrays["ptr"]
+        counts = ptr[jets + 1] - ptr[jets]
+        node_rows = np.repeat(ptr[jets] - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        rows = node_rows[_sample_rows(len(node_rows), seed)]
         x = np.asarray(store.arrays["x"][rows])
         node_type = np.asarray(store.arrays["node_type"][rows])
         owned = spec.type_columns[node_type]  # [n, F]: rows whose type fills each column
         node = _fit(spec.columns, x, [owned[:, j] for j in range(x.shape[1])])
-        jet_rows = _sample_rows(len(store.arrays["u"]), seed)
-        u = np.asarray(store.arrays["u"][jet_rows])
+        u = np.asarray(store.arrays["u"][jets])
         jet = _fit(spec.jet_features, u, [slice(None)] * u.shape[1])
         return cls(node, jet, [f.name for f in spec.columns], [f.name for f in spec.jet_features])
 

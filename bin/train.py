@@ -1,0 +1,44 @@
+#!/usr/bin/env python
+"""Train a gnnjet model from a YAML config.
+
+Examples:
+  bin/train.py -c configs/qg_particlenet.yaml -o runs/qg_pn
+  bin/train.py -c configs/jec_deepsets.yaml -i "data/jec/*.root" -o runs/jec_ds --epochs 5
+  bin/train.py -c configs/qg_particlenet.yaml -o runs/qg_pn --gpus 0 1     # DDP, one process per GPU
+  bin/train.py -o runs/qg_pn --resume                                        # continue a killed run
+"""
+
+import argparse
+import sys
+
+from gnnjet.cli import run
+from gnnjet.config import load_config
+from gnnjet.errors import GnnjetError
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-c", "--config", help="YAML config (not needed with --resume)")
+    parser.add_argument("-i", "--input", nargs="+", help="training ROOT files/globs (overrides data.train)")
+    parser.add_argument("-o", "--output", help="run directory (overrides training.output_dir)")
+    parser.add_argument("--gpus", type=int, nargs="+", help="GPU indices; several start one DDP process each")
+    parser.add_argument("--epochs", type=int, help="override training.epochs")
+    parser.add_argument("--resume", action="store_true", help="continue from OUTPUT/last.pt")
+    args = parser.parse_args()
+    if args.resume and not args.output:
+        raise GnnjetError("--resume needs -o RUN_DIR")
+    if not args.resume and not args.config:
+        raise GnnjetError("give a config with -c (or --resume -o RUN_DIR)")
+    config = load_config(args.config) if args.config else load_config(f"{args.output}/config.yaml")
+    if args.input:
+        config["data"]["train"] = args.input
+    output = args.output or config["training"]["output_dir"]
+    if not output:
+        raise GnnjetError("no run directory: pass -o DIR or set training.output_dir")
+    from gnnjet.train.launch import launch  # torch is imported only once the arguments are fine
+
+    launch(config, output, args.gpus, args.resume, args.epochs)
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

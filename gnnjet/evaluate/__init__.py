@@ -1,0 +1,1 @@
+"""Evaluation: statistics (ROC, response, resolution) and the standard jet energy correction."""

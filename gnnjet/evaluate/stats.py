@@ -1,0 +1,82 @@
+"""Statistics used for metrics and figures: ROC/AUC/background rejection and response/resolution.
+
+Conventions follow REFERENCE.md: Rej@X% = 1 / FPR at TPR = X%; resolution = IQR(R) / median(R)
+(q75 - q25), optionally (q84 - q16) / 2 / median(R); uncertainties from bootstrap resamples.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+
+def roc_curve(scores: np.ndarray, is_signal: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(false positive rate, true positive rate) for all thresholds, both starting at 0 and ending at 1."""
+    weights = np.ones(len(scores)) if weights is None else np.asarray(weights, dtype=np.float64)
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    scores, signal, weights = np.asarray(scores)[order], np.asarray(is_signal, bool)[order], weights[order]
+    true_positive = np.cumsum(weights * signal)
+    false_positive = np.cumsum(weights * ~signal)
+    last_of_threshold = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]  # ties share one point
+    tpr = np.r_[0.0, true_positive[last_of_threshold] / max(true_positive[-1], 1e-300)]
+    fpr = np.r_[0.0, false_positive[last_of_threshold] / max(false_positive[-1], 1e-300)]
+    return fpr, tpr
+
+
+def auc(scores: np.ndarray, is_signal: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Area under the ROC curve (0.5 for a random, 1 for a perfect classifier)."""
+    fpr, tpr = roc_curve(scores, is_signal, weights)
+    return float(np.trapezoid(tpr, fpr))
+
+
+def rejection_at(scores: np.ndarray, is_signal: np.ndarray, efficiency: float) -> float:
+    """Background rejection 1 / FPR at signal efficiency (TPR) `efficiency`; inf if FPR is 0."""
+    fpr, tpr = roc_curve(scores, is_signal)
+    false_positive_rate = float(np.interp(efficiency, tpr, fpr))
+    return float("inf") if false_positive_rate <= 0 else 1.0 / false_positive_rate
+
+
+def classification_summary(probabilities: np.ndarray, labels: np.ndarray, names: list[str]) -> dict[str, float]:
+    """accuracy plus, per class (one vs rest; only the first class for two classes), AUC and Rej@30/50%.
+
+    Args: probabilities [J, C] (rows sum to 1), labels [J] class indices, names [C].
+    """
+    out = {"accuracy": float(np.mean(probabilities.argmax(axis=1) == labels))}
+    classes = range(1) if len(names) == 2 else range(len(names))
+    for c in classes:
+        signal = labels == c
+        if signal.all() or not signal.any():
+            continue
+        suffix = "" if len(names) == 2 else f"_{names[c]}"
+        out[f"auc{suffix}"] = auc(probabilities[:, c], signal)
+        out[f"rej30{suffix}"] = rejection_at(probabilities[:, c], signal, 0.3)
+        out[f"rej50{suffix}"] = rejection_at(probabilities[:, c], signal, 0.5)
+    return out
+
+
+def median(values: np.ndarray) -> float:
+    return float(np.median(values)) if len(values) else float("nan")
+
+
+def resolution(response: np.ndarray, kind: str = "iqr") -> float:
+    """Relative resolution of a response distribution: IQR / median ("iqr") or (q84 - q16) / 2 / median ("68")."""
+    if len(response) < 2:
+        return float("nan")
+    if kind == "iqr":
+        q25, q50, q75 = np.percentile(response, [25, 50, 75])
+        return float((q75 - q25) / q50)
+    if kind == "68":
+        q16, q50, q84 = np.percentile(response, [16, 50, 84])
+        return float((q84 - q16) / 2 / q50)
+    raise ValueError(f"unknown resolution kind {kind!r} (iqr or 68)")
+
+
+def bootstrap_std(values: np.ndarray, statistic: Callable[[np.ndarray], float], resamples: int = 30,
+                  seed: int = 0) -> float:
+    """Standard deviation of `statistic` over bootstrap resamples of `values` (30, as jec-gnn)."""
+    if len(values) < 2:
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    samples = [statistic(values[rng.integers(0, len(values), len(values))]) for _ in range(resamples)]
+    return float(np.std(samples))

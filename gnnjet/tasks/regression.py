@@ -1,0 +1,53 @@
+"""Jet energy correction: regress y = log(pt_gen / pt); the corrected pt is pt * exp(prediction)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from gnnjet.evaluate.stats import median, resolution
+from gnnjet.tasks.base import Task
+
+
+def _logcosh(difference: Tensor) -> Tensor:
+    return difference + torch.nn.functional.softplus(-2 * difference) - np.log(2.0)
+
+
+class Regression(Task):
+    """One output; losses l1, huber (delta 0.1), mse, logcosh; jets with |y| > target_abs_max are masked."""
+
+    out_dim = 1
+
+    def __init__(self, loss: str = "huber", target_abs_max: float | None = None):
+        if loss not in ("l1", "huber", "mse", "logcosh"):
+            raise ValueError(f"unknown regression loss {loss!r}")
+        self.loss_name, self.target_abs_max = loss, target_abs_max
+
+    def loss(self, output: Tensor, target: Tensor) -> Tensor:
+        prediction, target = output.float().squeeze(1), target.float()
+        weight = torch.ones_like(target)
+        if self.target_abs_max is not None:
+            weight = (target.abs() <= self.target_abs_max).float()
+        difference = prediction - target
+        if self.loss_name == "l1":
+            per_jet = difference.abs()
+        elif self.loss_name == "huber":
+            per_jet = torch.nn.functional.huber_loss(prediction, target, reduction="none", delta=0.1)
+        elif self.loss_name == "mse":
+            per_jet = difference.square()
+        else:
+            per_jet = _logcosh(difference.abs())
+        return (per_jet * weight).sum() / weight.sum().clamp(min=1.0)
+
+    def metrics(self, outputs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+        """Residual response exp(pred - y) = pt_corr / pt_gen for the default target, and no correction exp(-y)."""
+        corrected, raw = np.exp(outputs[:, 0] - targets), np.exp(-targets)
+        return {"median_response": median(corrected), "resolution": resolution(corrected),
+                "raw_median_response": median(raw), "raw_resolution": resolution(raw)}
+
+    def columns(self, outputs: np.ndarray, targets: np.ndarray, observers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        columns = {"pred": outputs[:, 0].astype(np.float32), "target": targets.astype(np.float32)}
+        if "pt" in observers:
+            columns["pt_corr"] = (observers["pt"] * np.exp(outputs[:, 0])).astype(np.float32)
+        return {**columns, **observers}

@@ -1,0 +1,1 @@
+"""Training: data splits, the trainer loop, checkpoints and distributed (DDP) launch."""

@@ -1,0 +1,42 @@
+"""Optimizers (AdamW, Adam, SGD with momentum) and learning-rate schedules from the training section."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+
+def build_optimizer(model: torch.nn.Module, training: dict[str, Any]) -> torch.optim.Optimizer:
+    params, lr, decay = model.parameters(), training["lr"], training["weight_decay"]
+    if training["optimizer"] == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=decay)
+    if training["optimizer"] == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=decay)
+    return torch.optim.SGD(params, lr=lr, momentum=training["momentum"], weight_decay=decay, nesterov=True)
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, training: dict[str, Any], steps_per_epoch: int) -> tuple[Any, bool]:
+    """(scheduler, stepped per batch?). cosine (with linear warm-up) and onecycle step per batch;
+    plateau (on the validation loss), step and none per epoch."""
+    kind, epochs = training["scheduler"], training["epochs"]
+    total = max(1, epochs * steps_per_epoch)
+    if kind == "cosine":
+        warmup = int(training["warmup_epochs"] * steps_per_epoch)
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            progress = min(1.0, (step - warmup) / max(1, total - warmup))
+            return 0.5 * (1 + math.cos(math.pi * progress))
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor), True
+    if kind == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=training["lr"], total_steps=total), True
+    if kind == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=training["gamma"],
+                                                          patience=training["plateau_patience"]), False
+    if kind == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=training["step_epochs"], gamma=training["gamma"]), False
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0), False

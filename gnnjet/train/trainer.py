@@ -1,0 +1,252 @@
+"""The training loop, one for both tasks: epochs, validation, checkpoints, logs, early stopping.
+
+A run directory holds config.yaml (resolved), preprocess.json, last.pt (every epoch), best.pt
+(best validation loss), metrics.csv, TensorBoard events and train.log. ``resume=True`` continues
+from last.pt with the optimizer, scheduler and RNG states restored, and reaches the same result
+as an uninterrupted run. Under DDP every rank trains on its shard of each global batch; rank 0
+alone validates and writes files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.tensorboard import SummaryWriter
+from tqdm.auto import tqdm
+
+from gnnjet.config import dump_config
+from gnnjet.data.dataset import JetDataset
+from gnnjet.data.loader import JetLoader
+from gnnjet.data.spec import DataSpec
+from gnnjet.errors import GnnjetError
+from gnnjet.fileio import atomic_write_text
+from gnnjet.nn.registry import build_model, count_parameters
+from gnnjet.tasks import Task, build_task
+from gnnjet.train.checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint, seed_everything
+from gnnjet.train.data import prepare_split
+from gnnjet.train.distributed import Context, barrier, init_context, shutdown
+from gnnjet.train.optim import build_optimizer, build_scheduler
+
+log = logging.getLogger(__name__)
+
+
+def model_inputs(dataset: JetDataset) -> dict[str, int]:
+    """Input sizes a model directory records so that predict can rebuild the model."""
+    return {"num_node_features": dataset.num_node_features, "num_jet_features": dataset.num_jet_features}
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, dataset: JetDataset, index: np.ndarray, batch_size: int,
+             device: torch.device, amp: bool = False, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Outputs [J, out_dim] and targets [J] of `model` (eval mode) on jets `index`, in order."""
+    model.eval()
+    outputs, targets = [], []
+    loader = JetLoader(dataset, batch_size, indices=index, prefetch=2)
+    for batch in tqdm(loader, desc="evaluating", unit=" batch", disable=not progress, leave=False):
+        batch = batch.to(device, non_blocking=True)
+        with _autocast(device, amp):
+            outputs.append(model(batch).float().cpu())
+        targets.append(batch.y.cpu())
+    return torch.cat(outputs).numpy(), torch.cat(targets).numpy()
+
+
+def _autocast(device: torch.device, amp: bool):
+    return torch.autocast("cuda", dtype=torch.bfloat16) if amp and device.type == "cuda" else nullcontext()
+
+
+class Trainer:
+    """Trains the model of a validated config into `output_dir`."""
+
+    def __init__(self, config: dict[str, Any], output_dir: str | Path, context: Context, progress: bool = True,
+                 epochs: int | None = None):
+        self.config, self.output_dir, self.context, self.progress = config, Path(output_dir), context, progress
+        self.epochs_override = epochs
+        self.training = config["training"]
+        self.task: Task = build_task(config["task"])
+        self.history: list[dict[str, float]] = []
+        self.start_epoch, self.best, self.stale_epochs = 0, math.inf, 0
+
+    # ------------------------------------------------------------------ set-up
+    def setup(self, resume: bool) -> None:
+        checkpoint = None
+        if resume:
+            path = self.output_dir / "last.pt"
+            if not path.exists():
+                raise GnnjetError(f"--resume: no {path} to resume from")
+            checkpoint = load_checkpoint(path)
+            self.config = checkpoint["config"]
+            self.training = self.config["training"]
+        if self.epochs_override:
+            self.training["epochs"] = self.epochs_override
+        seed_everything(self.training["seed"])
+        spec = DataSpec.from_config(self.config)
+        if self.context.is_main:  # rank 0 fills the cache; the others then read it
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            self._add_log_file()
+            split = prepare_split(self.config, spec, self.progress)
+            barrier(self.context)
+        else:
+            barrier(self.context)
+            split = prepare_split(self.config, spec, progress=False)
+        self.split = split
+        self.model = build_model(self.config["model"], **model_inputs(split.train), out_dim=self.task.out_dim)
+        self.model.to(self.context.device)
+        self.train_loader = JetLoader(split.train, self.training["batch_size"], shuffle=True,
+                                      seed=self.training["seed"], indices=split.train_index, drop_last=False,
+                                      rank=self.context.rank, world_size=self.context.world_size,
+                                      prefetch=self.training["prefetch"])
+        self.optimizer = build_optimizer(self.model, self.training)
+        self.scheduler, self.step_per_batch = build_scheduler(self.optimizer, self.training, len(self.train_loader))
+        if checkpoint is not None:
+            self._restore(checkpoint)
+        elif self.context.is_main:
+            dump_config(self.config, self.output_dir / "config.yaml")
+            split.train.preprocessing.save(self.output_dir / "preprocess.json")
+        self.network = self._wrap(self.model)
+        if self.context.is_main:
+            log.info("model %s: %d parameters; %d training and %d validation jets; device %s, %d process(es)",
+                     self.config["model"]["name"], count_parameters(self.model), len(split.train_index),
+                     len(split.val_index), self.context.device, self.context.world_size)
+
+    def _wrap(self, model: torch.nn.Module) -> torch.nn.Module:
+        if self.context.distributed:
+            if self.context.device.type == "cuda":
+                model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            model = DistributedDataParallel(model, device_ids=[self.context.device] if self.context.device.type == "cuda" else None)
+        if self.training["compile"]:
+            model = torch.compile(model)
+        return model
+
+    def _add_log_file(self) -> None:
+        handler = logging.FileHandler(self.output_dir / "train.log")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.getLogger("gnnjet").addHandler(handler)
+        logging.getLogger("gnnjet").setLevel(logging.INFO)
+        self._log_handler = handler
+
+    def _restore(self, checkpoint: dict[str, Any]) -> None:
+        self.model.load_state_dict(checkpoint["model"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.scheduler.load_state_dict(checkpoint["scheduler"])
+        self.start_epoch = checkpoint["epoch"] + 1
+        self.best, self.stale_epochs = checkpoint["best"], checkpoint["stale_epochs"]
+        self.history = checkpoint["history"]
+        restore_rng_states(checkpoint["rng"])
+        log.info("resumed from epoch %d", checkpoint["epoch"])
+
+    # ------------------------------------------------------------------ loop
+    def fit(self) -> list[dict[str, float]]:
+        """Train until training.epochs or early stopping; returns the history."""
+        epochs = self.training["epochs"]
+        patience = self.training["early_stopping_patience"]
+        for epoch in range(self.start_epoch, epochs):
+            if patience is not None and self.stale_epochs >= patience:
+                log.info("early stopping: no improvement of the validation loss for %d epochs", patience)
+                break
+            start = time.perf_counter()
+            train_loss, jets = self._train_epoch(epoch)
+            seconds = time.perf_counter() - start
+            if self.context.is_main:
+                row = {"epoch": epoch, "lr": self.optimizer.param_groups[0]["lr"], "train_loss": train_loss,
+                       **self._validate(), "seconds": seconds, "jets_per_s": jets / seconds}
+                self._end_epoch(epoch, row)
+            barrier(self.context)
+        if self.context.is_main and hasattr(self, "_log_handler"):
+            logging.getLogger("gnnjet").removeHandler(self._log_handler)
+        return self.history
+
+    def _train_epoch(self, epoch: int) -> tuple[float, int]:
+        self.network.train()
+        self.train_loader.set_epoch(epoch)
+        device, amp = self.context.device, self.training["amp"]
+        global_sizes = self.train_loader.global_batch_sizes()
+        total_loss, total_jets = 0.0, 0
+        bar = tqdm(self.train_loader, desc=f"epoch {epoch}", unit=" batch", leave=False,
+                   disable=not (self.progress and self.context.is_main))
+        start = time.perf_counter()
+        for step, batch in enumerate(bar):
+            batch = batch.to(device, non_blocking=True)
+            with _autocast(device, amp):
+                loss = self.task.loss(self.network(batch), batch.y)
+            # DDP averages gradients over ranks: weight each rank by its share of the global batch
+            share = batch.num_graphs * self.context.world_size / global_sizes[step]
+            self.optimizer.zero_grad(set_to_none=True)
+            (loss * share).backward()
+            if self.training["grad_clip"]:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.training["grad_clip"])
+            self.optimizer.step()
+            if self.step_per_batch:
+                self.scheduler.step()
+            value = float(loss.detach())
+            if not math.isfinite(value):
+                raise GnnjetError(f"epoch {epoch}, step {step}: the loss is {value}; lower training.lr or check "
+                                  "the inputs' preprocessing (see the NaN/inf warnings of the data reader)")
+            total_loss += value * batch.num_graphs
+            total_jets += batch.num_graphs
+            bar.set_postfix(loss=f"{value:.4f}", jets_per_s=f"{total_jets / (time.perf_counter() - start):.0f}")
+        return total_loss / max(total_jets, 1), total_jets * self.context.world_size
+
+    def _validate(self) -> dict[str, float]:
+        split = self.split
+        outputs, targets = evaluate(self.model, split.val, split.val_index, self.training["batch_size"],
+                                    self.context.device, self.training["amp"])
+        loss = float(self.task.loss(torch.from_numpy(outputs), torch.from_numpy(targets)))
+        return {"val_loss": loss, **{f"val_{k}": v for k, v in self.task.metrics(outputs, targets).items()}}
+
+    def _end_epoch(self, epoch: int, row: dict[str, float]) -> None:
+        if not self.step_per_batch:
+            if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                self.scheduler.step(row["val_loss"])
+            else:
+                self.scheduler.step()
+        improved = row["val_loss"] < self.best
+        if improved:
+            self.best, self.stale_epochs = row["val_loss"], 0
+        else:
+            self.stale_epochs += 1
+        self.history.append(row)
+        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "scheduler": self.scheduler.state_dict(), "scaler": None, "epoch": epoch, "best": self.best,
+                 "stale_epochs": self.stale_epochs, "history": self.history, "rng": rng_states(),
+                 "config": self.config, "inputs": model_inputs(self.split.train)}
+        save_checkpoint(self.output_dir / "last.pt", state)
+        if improved:
+            save_checkpoint(self.output_dir / "best.pt", state)
+        self._write_metrics()
+        log.info("epoch %d: %s%s", epoch, ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch"),
+                 " (best)" if improved else "")
+
+    def _write_metrics(self) -> None:
+        keys = list(dict.fromkeys(k for row in self.history for k in row))
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(self.history)
+        atomic_write_text(self.output_dir / "metrics.csv", text.getvalue())
+        with SummaryWriter(self.output_dir / "tensorboard") as board:
+            row = self.history[-1]
+            for key, value in row.items():
+                if key != "epoch" and math.isfinite(value):
+                    board.add_scalar(key, value, int(row["epoch"]))
+
+
+def train(config: dict[str, Any], output_dir: str | Path, gpus: list[int] | None = None, resume: bool = False,
+          epochs: int | None = None, progress: bool = True, local_rank: int = 0) -> list[dict[str, float]]:
+    """Train one process's part of a run (all of it without DDP); returns the epoch history."""
+    context = init_context(gpus, local_rank)
+    try:
+        trainer = Trainer(config, output_dir, context, progress, epochs)
+        trainer.setup(resume)
+        return trainer.fit()
+    finally:
+        shutdown(context)

@@ -1,0 +1,80 @@
+"""bin/predict.py and gnnjet.predict: output schema, reuse of preprocessing, bad input."""
+
+import subprocess
+import sys
+
+import awkward as ak
+import numpy as np
+import pytest
+import uproot
+
+from gnnjet.config import validate_config
+from gnnjet.errors import DataError, GnnjetError
+from gnnjet.predict import load_trained, predict
+from gnnjet.train.trainer import train
+from tests.conftest import fake_jets, write_fake
+from tests.train.test_trainer import ENV, ROOT, tiny_config
+
+
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cls")
+    train(tiny_config(tmp, epochs=1), tmp / "run", progress=False)
+    return tmp / "run"
+
+
+@pytest.fixture(scope="module")
+def regressor(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("reg")
+    config = tiny_config(tmp, epochs=1)
+    config["task"] = {"type": "regression", "target": "log(pt_gen / pt)", "loss": "l1", "labels": None,
+                      "target_abs_max": 1.0}
+    train(validate_config(config), tmp / "run", progress=False)
+    return tmp / "run"
+
+
+def test_classification_predictions(classifier, tmp_path):
+    path = write_fake(tmp_path / "new.root", 120, seed=7)
+    assert predict(classifier, [str(path)], tmp_path / "pred.root", progress=False) == 120
+    out = uproot.open(tmp_path / "pred.root")["Jets"].arrays(library="np")
+    assert {"score_label_q", "score_label_g", "label_q", "label_g", "pt", "eta", "pt_gen", "hadron_flavor"} <= set(out)
+    np.testing.assert_allclose(out["score_label_q"] + out["score_label_g"], 1.0, rtol=1e-5)
+    raw = fake_jets(120, seed=7)
+    np.testing.assert_array_equal(out["label_q"], raw["label_q"])
+    np.testing.assert_allclose(out["pt"], raw["pt"], rtol=1e-6)
+
+
+def test_regression_predictions(regressor, tmp_path):
+    path = write_fake(tmp_path / "new.root", 80, seed=8)
+    predict(regressor, [str(path)], tmp_path / "pred.root", progress=False)
+    out = uproot.open(tmp_path / "pred.root")["Jets"].arrays(library="np")
+    np.testing.assert_allclose(out["pt_corr"], out["pt"] * np.exp(out["pred"]), rtol=1e-5)
+    assert "target" in out and len(out["pred"]) == 80
+
+
+def test_prediction_does_not_refit(classifier):
+    trained = load_trained(classifier)
+    saved = (classifier / "preprocess.json").read_text()
+    assert trained.preprocessing.to_json() == __import__("json").loads(saved)
+
+
+def test_missing_feature_branch_is_named(classifier, tmp_path):
+    raw = fake_jets(30)
+    ch = ak.zip({f: raw["ch"][f] for f in raw["ch"].fields if f != "dxy"})
+    path = write_fake(tmp_path / "old_schema.root", 30, ch=ch)
+    with pytest.raises(DataError, match=r"old_schema\.root: branch 'ch_dxy' \(needed by data\.node_types\.charged\.features\[5\]\)"):
+        predict(classifier, [str(path)], tmp_path / "pred.root", progress=False)
+    assert not (tmp_path / "pred.root").exists()
+
+
+def test_not_a_model_directory(tmp_path):
+    with pytest.raises(GnnjetError, match="not a trained model directory: best.pt is missing"):
+        load_trained(tmp_path)
+
+
+def test_cli(classifier, tmp_path):
+    path = write_fake(tmp_path / "new.root", 50, seed=9)
+    result = subprocess.run([sys.executable, str(ROOT / "bin" / "predict.py"), "-m", str(classifier), "-i", str(path),
+                             "-o", str(tmp_path / "p.root")], env=ENV, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert uproot.open(tmp_path / "p.root")["Jets"].num_entries == 50

@@ -1,0 +1,140 @@
+"""Trainer: a run directory's contents, resume equality, DDP (gloo) equality, atomic checkpoints."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from gnnjet.config import validate_config
+from gnnjet.errors import GnnjetError
+from gnnjet.train.checkpoint import load_checkpoint, save_checkpoint
+from gnnjet.train.distributed import check_gpus
+from gnnjet.train.trainer import train
+from tests.conftest import write_fake
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "GNNJET_CACHE": ""}
+
+
+def tiny_config(tmp_path, num_jets=300, epochs=2, **training):
+    from tests.conftest import BASE_CONFIG
+
+    config = {**BASE_CONFIG, "data": {**BASE_CONFIG["data"], "train": [str(write_fake(tmp_path / "train.root", num_jets))],
+                                      "cache_dir": str(tmp_path / "cache")}}
+    config["model"] = {"name": "deepsets", "preset": "small", "norm": None, "dropout": 0.0}
+    config["training"] = {"epochs": epochs, "batch_size": 32, "lr": 0.003, "prefetch": 0, **training}
+    return validate_config(config)
+
+
+def test_run_directory_contents(tmp_path):
+    history = train(tiny_config(tmp_path), tmp_path / "run", progress=False)
+    run = tmp_path / "run"
+    for name in ("config.yaml", "preprocess.json", "best.pt", "last.pt", "metrics.csv", "train.log"):
+        assert (run / name).exists(), name
+    assert any((run / "tensorboard").iterdir())
+    assert len(history) == 2 and {"train_loss", "val_loss", "val_auc", "lr", "jets_per_s"} <= set(history[0])
+    assert len((run / "metrics.csv").read_text().splitlines()) == 3
+    assert "epoch 1:" in (run / "train.log").read_text()
+    assert yaml.safe_load((run / "config.yaml").read_text())["model"]["phi"] == [32, 64]
+
+
+def test_regression_lowers_validation_loss_below_no_correction(tmp_path):
+    config = tiny_config(tmp_path, num_jets=400, epochs=4)
+    config["task"] = {"type": "regression", "target": "log(pt_gen / pt)", "loss": "huber", "labels": None,
+                      "target_abs_max": None}
+    history = train(validate_config(config), tmp_path / "run", progress=False)
+    assert history[-1]["val_resolution"] <= history[-1]["val_raw_resolution"] * 1.2
+    assert abs(history[-1]["val_median_response"] - 1) < abs(history[-1]["val_raw_median_response"] - 1)
+
+
+def test_early_stopping(tmp_path):
+    config = tiny_config(tmp_path, epochs=30, lr=0.0, early_stopping_patience=2, scheduler="none")
+    history = train(config, tmp_path / "run", progress=False)
+    assert len(history) == 3  # epoch 0 sets the best; 2 epochs without improvement stop the run
+
+
+def run_cli(args, **kwargs):
+    return subprocess.Popen([sys.executable, str(ROOT / "bin" / "train.py"), *args], env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+def test_killed_run_resumes_to_the_same_result(tmp_path):
+    config = tiny_config(tmp_path, num_jets=1500, epochs=4)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    reference = run_cli(["-c", str(tmp_path / "c.yaml"), "-o", str(tmp_path / "full")])
+    assert reference.wait(timeout=300) == 0, reference.stdout.read()
+
+    victim = run_cli(["-c", str(tmp_path / "c.yaml"), "-o", str(tmp_path / "killed")])
+    last = tmp_path / "killed" / "last.pt"
+    deadline = time.time() + 240
+    while not last.exists() and victim.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    interrupted_at = load_checkpoint(last)["epoch"]
+    assert interrupted_at < 3, "the run was killed before its last epoch"
+
+    resumed = run_cli(["-o", str(tmp_path / "killed"), "--resume"])
+    assert resumed.wait(timeout=300) == 0, resumed.stdout.read()
+    full, again = load_checkpoint(tmp_path / "full" / "last.pt"), load_checkpoint(last)
+    assert again["epoch"] == full["epoch"] == 3
+    for key, value in full["model"].items():
+        torch.testing.assert_close(again["model"][key], value, rtol=0, atol=0)
+
+
+def test_ddp_gloo_matches_single_process_on_global_batches(tmp_path):
+    config = tiny_config(tmp_path, num_jets=260, epochs=1, batch_size=16, scheduler="none", grad_clip=None)
+    (tmp_path / "ddp.yaml").write_text(yaml.safe_dump(config))
+    single = dict(config, training={**config["training"], "batch_size": 32})
+    (tmp_path / "single.yaml").write_text(yaml.safe_dump(single))
+    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                          "29517", str(ROOT / "bin" / "train.py"), "-c", str(tmp_path / "ddp.yaml"), "-o",
+                          str(tmp_path / "ddp")], env=ENV, capture_output=True, text=True, timeout=300)
+    assert ddp.returncode == 0, ddp.stdout + ddp.stderr
+    assert "2 process(es)" in (tmp_path / "ddp" / "train.log").read_text()
+    train(validate_config(single), tmp_path / "single", progress=False)
+    a, b = load_checkpoint(tmp_path / "ddp" / "last.pt"), load_checkpoint(tmp_path / "single" / "last.pt")
+    for key, value in b["model"].items():
+        torch.testing.assert_close(a["model"][key], value, rtol=1e-4, atol=1e-5)
+
+
+def test_interrupted_checkpoint_write_keeps_previous(tmp_path, monkeypatch):
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, {"epoch": 1, "weights": torch.ones(3)})
+
+    def crash(obj, f, *args, **kwargs):
+        Path(f).write_bytes(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, {"epoch": 2, "weights": torch.zeros(3)})
+    assert load_checkpoint(path)["epoch"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+def test_missing_gpu_is_reported_before_any_work():
+    with pytest.raises(GnnjetError, match=r"not available \(this machine has"):
+        check_gpus([torch.cuda.device_count() + 3])
+
+
+def test_cli_errors(tmp_path):
+    config = tiny_config(tmp_path)
+    config["model"] = {"name": "graphsage"}
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
+    result = run_cli(["-c", str(tmp_path / "bad.yaml"), "-o", str(tmp_path / "x")])
+    output = result.communicate(timeout=120)[0]
+    assert result.returncode == 1
+    assert "unknown model 'graphsage'" in output and "available: particlenet" in output and "Traceback" not in output
+    (tmp_path / "good.yaml").write_text(yaml.safe_dump(tiny_config(tmp_path)))
+    result = run_cli(["-c", str(tmp_path / "good.yaml"), "-o", str(tmp_path / "x"), "--gpus", str(torch.cuda.device_count() + 3)])
+    output = result.communicate(timeout=120)[0]
+    assert result.returncode == 1 and "not available" in output and "Traceback" not in output
+    assert not (tmp_path / "x").exists(), "nothing is done before the GPU check"
