@@ -86,22 +86,23 @@ def simulate(events: ak.Array, charge: ChargeTable, detector: Detector, rng: np.
     best, _ = match(ak.zip({"eta": gen["eta"], "phi": gen["phi"]}),
                     ak.zip({"eta": reco_kin["eta"], "phi": reco_kin["phi"]}), MATCH_DR)
     matched = best >= 0
-    safe = ak.where(matched, best, 0)
-    members = gather(reco_particles, reco_index)[safe][matched]  # (events, matched gen jets, k)
+    # matched reco jets by their index in the flattened (all events) reco-jet list
+    reco_offsets = np.concatenate([[0], np.cumsum(ak.to_numpy(ak.num(reco_kin["pt"])))[:-1]])
+    event = _flat(ak.broadcast_arrays(ak.local_index(gen["pt"], axis=0), gen["pt"])[0][matched]).astype(np.int64)
+    reco_row = reco_offsets[event] + _flat(best[matched])
+    members = ak.flatten(gather(reco_particles, reco_index), axis=1)[reco_row]  # (jets, k)
 
     weights = ak.to_numpy(ak.firsts(events.info.weights)).astype(np.float64)
-    event = ak.broadcast_arrays(ak.local_index(gen["pt"], axis=0), gen["pt"])[0]
     jets = {
-        **{k: _flat(reco_kin[k][safe][matched]) for k in ("pt", "eta", "phi", "mass")},
+        **{k: _flat(reco_kin[k])[reco_row] for k in ("pt", "eta", "phi", "mass")},
         **{f"{k}_gen": _flat(gen[k][matched]) for k in ("pt", "eta", "y", "phi", "mass")},
         "hadron_flavor": _flat(hadron[matched]).astype(np.int32),
         "parton_flavor": _flat(parton[matched]).astype(np.int32),
-        "event": _flat(event[matched]).astype(np.int64),
+        "event": event,
         "rank": _flat(ak.local_index(gen["pt"])[matched]).astype(np.int32),
     }
     jets["weight"] = weights[jets["event"]]
     jets["hard_id"] = _hard_outgoing(particles)[jets["event"]]
-    members = ak.flatten(members, axis=1)  # (jets, k)
     return JetTable(jets, _collections(members, jets, detector, rng))
 
 

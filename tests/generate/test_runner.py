@@ -97,3 +97,16 @@ def test_cli_errors(tmp_path):
     assert result.returncode == 1
     assert "unknown detector parameter(s) ['hcal_stochastc']" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_events_without_detector_level_jets():
+    """Gen jets whose event has no reco jet at all (here: a blind detector) are dropped, not a crash."""
+    from gnnjet.generate.detector import Detector
+    from gnnjet.generate.pipeline import simulate
+    from gnnjet.generate.processes import PROCESSES
+    from gnnjet.generate.pythia import ChargeTable, make_pythia
+
+    pythia = make_pythia(PROCESSES["jec"].sources[0].settings, seed=3)
+    blind = Detector(tracker_eta=0.0, ecal_eta=0.0, hcal_eta=0.0)
+    table = simulate(pythia.nextBatch(20), ChargeTable(pythia), blind, np.random.default_rng(0))
+    assert len(table) == 0 and len(table.collections["ch"]) == 0
