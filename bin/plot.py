@@ -1,0 +1,31 @@
+#!/usr/bin/env python
+"""Compare models on the same figures (PNG and PDF) from their predictions.
+
+Inputs are run directories (their pred.root and metrics.csv are used) or predictions ROOT files;
+the task (tagging or JEC) is detected from the branches.
+
+Example: bin/plot.py -i "runs/jec_pn, runs/jec_ds, runs/standard" -n "ParticleNet, DeepSets, Standard" -o figs/jec
+"""
+
+import argparse
+import logging
+import sys
+
+from gnnjet.cli import run
+from gnnjet.plots.compare import plot_models, split_list
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-i", "--inputs", required=True, help='comma-separated run dirs or predictions files')
+    parser.add_argument("-n", "--names", help="comma-separated legend names (default: the inputs)")
+    parser.add_argument("-o", "--output", required=True, help="figure directory")
+    args = parser.parse_args()
+    inputs = split_list(args.inputs)
+    names = split_list(args.names) if args.names else inputs
+    paths = plot_models(inputs, names, args.output)
+    logging.getLogger("gnnjet").info("wrote %d files to %s", len(paths), args.output)
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))

@@ -1,0 +1,104 @@
+"""Reading prediction files of several models for comparison: task detection and jet matching."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import uproot
+
+from gnnjet.errors import DataError
+
+FLAVOURS = {"uds": (1, 2, 3), "c": (4,), "b": (5,), "g": (21,)}
+
+
+@dataclass
+class Predictions:
+    """One model's predictions file: its name, task, branches and (if known) its run directory."""
+
+    name: str
+    path: Path
+    task: str  # "classification" or "regression"
+    columns: dict[str, np.ndarray]
+    run_dir: Path | None = None
+
+    @property
+    def labels(self) -> list[str]:
+        return sorted((k.removeprefix("score_") for k in self.columns if k.startswith("score_")),
+                      key=lambda label: list(self.columns).index(f"score_{label}"))
+
+
+def resolve(entry: str) -> tuple[Path, Path | None]:
+    """A run directory (-> its pred.root) or a predictions file."""
+    path = Path(entry)
+    if path.is_dir():
+        if not (path / "pred.root").exists():
+            raise DataError(f"{path} is a directory without pred.root; run bin/predict.py -m {path} ... -o {path}/pred.root")
+        return path / "pred.root", path
+    if not path.exists():
+        raise DataError(f"predictions file {path} does not exist")
+    return path, None
+
+
+def load_predictions(entry: str, name: str) -> Predictions:
+    path, run_dir = resolve(entry)
+    try:
+        columns = uproot.open(path)["Jets"].arrays(library="np")
+    except Exception as err:
+        raise DataError(f"cannot read predictions file {path}: {type(err).__name__}: {err}") from None
+    if any(k.startswith("score_") for k in columns):
+        task = "classification"
+    elif "pred" in columns:
+        task = "regression"
+    else:
+        raise DataError(f"{path}: neither score_* (classification) nor pred (regression) branches: "
+                        "is it a bin/predict.py output?")
+    return Predictions(name, path, task, dict(columns), run_dir)
+
+
+def _keys(columns: dict[str, np.ndarray]) -> np.ndarray:
+    """One 64-bit key per jet from its float32 (pt, eta) bits."""
+    pt = np.asarray(columns["pt"], dtype=np.float32).view(np.uint32).astype(np.uint64)
+    eta = np.asarray(columns["eta"], dtype=np.float32).view(np.uint32).astype(np.uint64)
+    return (pt << np.uint64(32)) | eta
+
+
+def load_all(entries: list[str], names: list[str]) -> list[Predictions]:
+    """Load several models' predictions and keep only the jets common to all, in one order.
+
+    Different tasks, or files with no jets in common (matched on reco pt and eta), are errors
+    naming the files.
+    """
+    if len(names) != len(entries):
+        raise DataError(f"{len(entries)} input(s) but {len(names)} name(s); give one name per input")
+    models = [load_predictions(e, n) for e, n in zip(entries, names)]
+    tasks = {m.task for m in models}
+    if len(tasks) > 1:
+        listing = ", ".join(f"{m.path} ({m.task})" for m in models)
+        raise DataError(f"cannot compare files of different tasks: {listing}")
+    if len(models) == 1:
+        return models
+    for m in models:
+        if "pt" not in m.columns or "eta" not in m.columns:
+            raise DataError(f"{m.path}: needs pt and eta observer branches to match jets across files")
+    common = _keys(models[0].columns)
+    for m in models[1:]:
+        common = np.intersect1d(common, _keys(m.columns))
+        if not len(common):
+            raise DataError(f"{models[0].path} and {m.path} have no jets in common (matched on pt, eta): "
+                            "were they predicted on the same input files?")
+    for m in models:
+        keys = _keys(m.columns)
+        order = np.argsort(keys, kind="stable")
+        position = order[np.searchsorted(keys, common, sorter=order)]
+        m.columns = {k: v[position] for k, v in m.columns.items()}
+    return models
+
+
+def flavour_groups(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Masks of uds, c, b and g jets: flavour = hadron_flavor if nonzero else |parton_flavor|."""
+    if "hadron_flavor" not in columns or "parton_flavor" not in columns:
+        return {}
+    flavour = np.where(columns["hadron_flavor"] != 0, columns["hadron_flavor"], np.abs(columns["parton_flavor"]))
+    return {name: np.isin(flavour, codes) for name, codes in FLAVOURS.items()}

@@ -1,0 +1,1 @@
+"""Matplotlib figures in HEP style: regression (JEC), classification (ROC), training curves, dataset."""

@@ -1,0 +1,52 @@
+"""HEP styling (mplhep), the experiment label and saving every figure as PNG and PDF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import mplhep as hep  # noqa: E402
+
+from gnnjet.fileio import atomic_path  # noqa: E402
+
+MARKERS = ("o", "s", "^", "v", "D", "P", "X", "<", ">")
+FLAVOUR_COLOURS = {"uds": "tab:blue", "c": "tab:green", "b": "tab:red", "g": "tab:orange"}
+
+
+def use_style() -> None:
+    hep.style.use("CMS")
+    plt.rcParams.update({"figure.figsize": (9, 7.5), "legend.fontsize": 17, "axes.labelsize": 22})
+
+
+def label(ax: plt.Axes, right: str = "") -> None:
+    """'gnnjet Simulation' on the left, `right` (e.g. the sample) on the right."""
+    hep.label.exp_label(exp="gnnjet", llabel="Simulation", rlabel=right, ax=ax, fontsize=18)
+
+
+def save(fig: plt.Figure, directory: str | Path, name: str) -> list[Path]:
+    """Write directory/name.png and .pdf atomically, close the figure, return both paths."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for suffix in (".png", ".pdf"):
+        path = directory / f"{name}{suffix}"
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=suffix[1:], dpi=110 if suffix == ".png" else None, bbox_inches="tight")
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def log_pt_axis(ax: plt.Axes, label_text: str | None = None) -> None:
+    """Log-scale pt axis with plain major ticks (20, 50, 100, ...) and unlabelled minor ticks."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, ScalarFormatter
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(FixedLocator([20, 30, 50, 100, 200, 300, 500, 1000, 2000, 3000]))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    if label_text:
+        ax.set_xlabel(label_text)

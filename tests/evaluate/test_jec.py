@@ -1,0 +1,91 @@
+"""Standard correction, binned JEC quantities, flavour metrics and prediction-file matching."""
+
+import numpy as np
+import pytest
+
+from gnnjet.data.writer import write_jets
+from gnnjet.errors import DataError
+from gnnjet.evaluate import jec
+from gnnjet.evaluate.apply_standard import fit_and_apply
+from gnnjet.evaluate.predictions import flavour_groups, load_all
+from gnnjet.evaluate.standard import StandardCorrection
+
+
+def jets(n=20000, seed=0):
+    rng = np.random.default_rng(seed)
+    pt_gen = np.exp(rng.uniform(np.log(20), np.log(1000), n))
+    eta = rng.uniform(-4, 4, n)
+    true_response = 0.85 + 0.03 * np.log10(pt_gen) - 0.02 * (np.abs(eta) > 2.5)
+    pt = pt_gen * true_response * rng.normal(1, 0.08, n)
+    flavour = rng.choice([1, 2, 21, 4, 5], n)
+    return {"pt": pt.astype(np.float32), "eta": eta.astype(np.float32), "pt_gen": pt_gen.astype(np.float32),
+            "eta_gen": eta.astype(np.float32), "hadron_flavor": np.where(flavour >= 4, flavour, 0).astype(np.int32),
+            "parton_flavor": flavour.astype(np.int32)}
+
+
+def test_standard_correction_restores_unit_response(tmp_path):
+    sample = jets()
+    correction = StandardCorrection.fit(sample["pt"], sample["eta"], sample["pt_gen"])
+    test = jets(seed=1)
+    corrected = test["pt"] * np.exp(correction.log_factor(test["pt"], test["eta"]))
+    response = corrected / test["pt_gen"]
+    for region in jec.ETA_REGIONS:
+        mask = jec.eta_mask(test, region) & (test["pt_gen"] > 40)
+        assert np.median(response[mask]) == pytest.approx(1.0, abs=0.015)
+    correction.save(tmp_path / "s.json")
+    np.testing.assert_allclose(StandardCorrection.load(tmp_path / "s.json").log_factor(test["pt"], test["eta"]),
+                               correction.log_factor(test["pt"], test["eta"]))
+
+
+def test_binned_skips_sparse_bins():
+    sample = jets(200)
+    result = jec.binned(sample["pt"] / sample["pt_gen"], sample["pt_gen"], np.ones(200, bool), "median")
+    assert np.isnan(result.values[result.counts < jec.MIN_JETS]).all()
+    assert np.isfinite(result.values[result.counts >= jec.MIN_JETS]).all()
+
+
+def test_flavour_improvement_of_a_flavour_blind_and_a_perfect_model():
+    sample = jets()
+    groups = flavour_groups(sample)
+    biased = dict(sample, pt_corr=sample["pt_gen"] * np.where(groups["g"], 0.97, 1.0))
+    perfect = dict(sample, pt_corr=sample["pt_gen"] * 1.0)
+    mask = np.ones(len(sample["pt"]), bool)
+    assert jec.flavour_improvement(perfect, biased, groups, mask) == pytest.approx(100.0)
+    assert jec.flavour_improvement(biased, biased, groups, mask) == pytest.approx(0.0)
+
+
+def write_prediction(path, columns):
+    write_jets(path, {"pred": np.zeros(len(columns["pt"]), np.float32), **columns})
+    return str(path)
+
+
+def test_prediction_files_are_matched_on_common_jets(tmp_path):
+    sample = jets(100)
+    a = write_prediction(tmp_path / "a.root", sample)
+    order = np.random.default_rng(3).permutation(100)[:60]
+    b = write_prediction(tmp_path / "b.root", {k: v[order] for k, v in sample.items()})
+    models = load_all([a, b], ["A", "B"])
+    assert len(models[0].columns["pt"]) == len(models[1].columns["pt"]) == 60
+    np.testing.assert_array_equal(models[0].columns["pt_gen"], models[1].columns["pt_gen"])
+
+
+def test_incompatible_prediction_files(tmp_path):
+    sample = jets(50)
+    a = write_prediction(tmp_path / "a.root", sample)
+    other = write_prediction(tmp_path / "other.root", jets(50, seed=9))
+    with pytest.raises(DataError, match=r"a\.root and .*other\.root have no jets in common"):
+        load_all([a, other], ["A", "B"])
+    write_jets(tmp_path / "cls.root", {"score_label_q": np.zeros(5, np.float32), "label_q": np.zeros(5, np.int32),
+                                       "pt": np.ones(5, np.float32), "eta": np.zeros(5, np.float32)})
+    with pytest.raises(DataError, match=r"different tasks: .*a\.root \(regression\), .*cls\.root \(classification\)"):
+        load_all([a, str(tmp_path / "cls.root")], ["A", "B"])
+    with pytest.raises(DataError, match="2 input"):
+        load_all([a, a], ["A"])
+
+
+def test_fit_and_apply_writes_a_predictions_file(tmp_path):
+    write_jets(tmp_path / "train.root", jets())
+    write_jets(tmp_path / "test.root", jets(3000, seed=4))
+    fit_and_apply([str(tmp_path / "train.root")], [str(tmp_path / "test.root")], tmp_path / "std")
+    (model,) = load_all([str(tmp_path / "std")], ["Standard"])
+    assert model.task == "regression" and len(model.columns["pt_corr"]) == 3000

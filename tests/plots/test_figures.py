@@ -1,0 +1,64 @@
+"""bin/plot.py and bin/visualize_data.py produce every figure, non-empty, PNG and PDF."""
+
+import numpy as np
+import pytest
+
+from gnnjet.config import validate_config
+from gnnjet.data.dataset import JetDataset
+from gnnjet.data.spec import DataSpec
+from gnnjet.data.writer import write_jets
+from gnnjet.plots.compare import plot_models, split_list
+from gnnjet.plots.dataset import plot_dataset
+from gnnjet.plots.style import use_style
+from tests.evaluate.test_jec import jets
+
+
+def test_split_list():
+    assert split_list(" a, b ,c,") == ["a", "b", "c"]
+
+
+def test_regression_figures(tmp_path):
+    sample = jets(6000)
+    rng = np.random.default_rng(0)
+    for name, spread in (("gnn", 0.05), ("standard", 0.08)):
+        corrected = sample["pt_gen"] * rng.normal(1, spread, len(sample["pt"]))
+        write_jets(tmp_path / f"{name}.root", {"pred": np.log(corrected / sample["pt"]).astype(np.float32),
+                                               "pt_corr": corrected.astype(np.float32), **sample})
+    paths = plot_models([str(tmp_path / "gnn.root"), str(tmp_path / "standard.root")], ["GNN", "Standard"],
+                        tmp_path / "figs")
+    names = {p.name for p in paths}
+    for figure in ("resolution_central", "median_response_central", "response_distributions_forward",
+                   "flavour_dependence_central", "residual_response_central", "median_response_flavour_GNN_central"):
+        assert f"{figure}.png" in names and f"{figure}.pdf" in names
+    assert all(p.stat().st_size > 1000 for p in paths if p.suffix in (".png", ".pdf"))
+    summary = (tmp_path / "figs" / "jec_summary.md").read_text()
+    assert "| GNN |" in summary and "relative to Standard" in summary
+
+
+def test_classification_figures(tmp_path):
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 2, 2000)
+    score = np.clip(truth * 0.3 + rng.uniform(0, 0.7, 2000), 0, 1).astype(np.float32)
+    write_jets(tmp_path / "p.root", {"score_label_q": score, "score_label_g": 1 - score,
+                                     "label_q": truth.astype(np.int32), "label_g": 1 - truth.astype(np.int32),
+                                     "pt": rng.uniform(500, 550, 2000).astype(np.float32),
+                                     "eta": rng.uniform(-1, 1, 2000).astype(np.float32)})
+    paths = plot_models([str(tmp_path / "p.root")], ["model"], tmp_path / "figs")
+    assert {"roc_q.png", "scores_model.png", "classification_metrics.md"} <= {p.name for p in paths}
+
+
+@pytest.fixture
+def dataset(base_config, fake_file, cache_root):
+    base_config["task"] = {"type": "regression"}
+    base_config["data"]["observers"].append("parton_flavor")
+    return JetDataset.from_files(DataSpec.from_config(validate_config(base_config)), [str(fake_file)],
+                                 cache_root=cache_root, progress=False)
+
+
+def test_dataset_figures(dataset, tmp_path):
+    use_style()
+    paths = plot_dataset(dataset, tmp_path)
+    names = {p.name for p in paths}
+    for figure in ("occupancy_pt_eta", "flavour_composition", "multiplicity", "particle_cloud", "regression_target",
+                   "features_0"):
+        assert f"{figure}.png" in names, figure
