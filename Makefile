@@ -18,7 +18,7 @@ test: install
 	$(PY) -m pytest -q -p no:cacheprovider
 
 demo: install
-	bash bin/demo.sh $(DEMO_DIR)
+	PYTHON=$(abspath $(PY)) bash bin/demo.sh $(DEMO_DIR)
 
 # Regenerate the committed quickstart sample (fixed seeds; see README).
 sample: install

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
-from tqdm.auto import tqdm
+from gnnjet.progress import progress_bar
 
 from gnnjet.data.reader import ReadStats, iter_chunks
 from gnnjet.data.spec import DataSpec
@@ -175,7 +175,7 @@ def _write_arrays(spec: DataSpec, files: list[str], directory: Path, progress: b
     writers["ptr"].append(np.zeros(1, dtype=np.int64))
     num_nodes = 0
     y_dtype = np.int64 if spec.task_type == "classification" else np.float32
-    with tqdm(desc="reading jets", unit=" jets", disable=not progress, leave=False) as bar:
+    with progress_bar(None, progress, desc="reading jets", unit=" jets", leave=False) as bar:
         for chunk in iter_chunks(spec, files, stats):
             writers["ptr"].append(num_nodes + np.cumsum(chunk["counts"]))
             num_nodes += int(chunk["counts"].sum())

@@ -27,6 +27,7 @@ from gnnjet.generate.detector import Detector, as_dict
 from gnnjet.generate.pipeline import JetTable, simulate
 from gnnjet.generate.processes import PROCESSES, Process
 from gnnjet.generate.pythia import ChargeTable, make_pythia
+from gnnjet.progress import progress_bar
 
 log = logging.getLogger(__name__)
 _progress: Any = None  # a worker's queue of finished-jet counts
@@ -103,7 +104,7 @@ def generate(process_name: str, num_jets: int, out_dir: str | Path, seed: int = 
     tasks = [ShardTask(process_name, min(shard_size, num_jets - i * shard_size), seed * 100_003 + i,
                        str(out_dir / f"{process_name}_{seed}_{i:04d}.root"), detector) for i in range(num_shards)]
     start = time.perf_counter()
-    with tqdm(total=num_jets, desc=f"generating {process_name} jets", unit=" jets", disable=not progress) as bar:
+    with progress_bar(None, progress, total=num_jets, desc=f"generating {process_name} jets", unit=" jets") as bar:
         if workers <= 1 or num_shards == 1:  # in-process: no start-up cost, works from any __main__
             _init_worker(_BarUpdater(bar))
             try:

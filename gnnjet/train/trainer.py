@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.tensorboard import SummaryWriter
-from tqdm.auto import tqdm
+from gnnjet.progress import progress_bar
 
 from gnnjet.config import dump_config
 from gnnjet.data.dataset import JetDataset
@@ -52,7 +52,7 @@ def evaluate(model: torch.nn.Module, dataset: JetDataset, index: np.ndarray, bat
     model.eval()
     outputs, targets = [], []
     loader = JetLoader(dataset, batch_size, indices=index, prefetch=2)
-    for batch in tqdm(loader, desc="evaluating", unit=" batch", disable=not progress, leave=False):
+    for batch in progress_bar(loader, progress, desc="evaluating", unit=" batch", leave=False):
         batch = batch.to(device, non_blocking=True)
         with _autocast(device, amp):
             outputs.append(model(batch).float().cpu())
@@ -171,8 +171,8 @@ class Trainer:
         device, amp = self.context.device, self.training["amp"]
         global_sizes = self.train_loader.global_batch_sizes()
         total_loss, total_jets = 0.0, 0
-        bar = tqdm(self.train_loader, desc=f"epoch {epoch}", unit=" batch", leave=False,
-                   disable=not (self.progress and self.context.is_main))
+        bar = progress_bar(self.train_loader, self.progress and self.context.is_main, desc=f"epoch {epoch}",
+                           unit=" batch", leave=False)
         start = time.perf_counter()
         for step, batch in enumerate(bar):
             batch = batch.to(device, non_blocking=True)

@@ -1,0 +1,139 @@
+#!/usr/bin/env python
+"""Physics benchmark: every model family on quark/gluon tagging and on jet energy correction.
+
+Generates (or reuses) training and independent test samples with the gnnjet generator, trains each
+family with its configs/{qg,jec}_<family>.yaml (presets as in the configs: Lite/small on CPU, or
+--full for the published sizes), predicts the test sample, fits the Standard correction on the
+JEC training sample, and reports: QG accuracy, AUC, Rej@30%, Rej@50%; JEC resolution improvement
+over Standard per pt range and the flavour-improvement metric; training time per model.
+The table is written into benchmarks/RESULTS.md (between the physics markers) with the command.
+
+    python benchmarks/physics.py --qg-jets 20000 --jec-jets 50000 --epochs 8 --workers 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from gnnjet.config import load_config, validate_config  # noqa: E402
+from gnnjet.evaluate.apply_standard import fit_and_apply  # noqa: E402
+from gnnjet.generate.runner import generate  # noqa: E402
+from gnnjet.nn.registry import FAMILIES  # noqa: E402
+from gnnjet.plots.compare import plot_models  # noqa: E402
+from gnnjet.predict import predict  # noqa: E402
+from gnnjet.train.trainer import train  # noqa: E402
+
+FULL_PRESETS = {"particlenet": "particlenet", "transformer": "part"}
+MARKERS = ("<!-- physics:start -->", "<!-- physics:end -->")
+
+
+def sample(process: str, num_jets: int, seed: int, root: Path, workers: int) -> str:
+    """Glob of a generated sample, generated once and reused."""
+    directory = root / f"{process}_{num_jets}_seed{seed}"
+    if not (directory / f"{process}_{seed}_generation.json").exists():
+        generate(process, num_jets, directory, seed=seed, workers=workers, shard_size=max(1000, num_jets // workers))
+    return str(directory / "*.root")
+
+
+def run_family(task: str, family: str, train_glob: str, test_glob: str, out: Path, epochs: int, full: bool) -> float:
+    """Train + predict one family; returns training seconds."""
+    config = load_config(ROOT / "configs" / f"{task}_{family}.yaml")
+    config["data"]["train"] = [train_glob]
+    config["data"]["cache_dir"] = str(out / "cache")
+    if full and family in FULL_PRESETS:
+        config["model"] = {"name": family, "preset": FULL_PRESETS[family]}
+    run = out / f"{task}_{family}"
+    start = time.perf_counter()
+    train(validate_config(config), run, epochs=epochs)
+    seconds = time.perf_counter() - start
+    predict(run, [test_glob], run / "pred.root")
+    return seconds
+
+
+def write_results(text: str) -> None:
+    path = ROOT / "benchmarks" / "RESULTS.md"
+    current = path.read_text() if path.exists() else "# Benchmark results\n"
+    start, end = MARKERS
+    block = f"{start}\n{text}\n{end}"
+    if start in current:
+        before, rest = current.split(start, 1)
+        current = before + block + rest.split(end, 1)[1]
+    else:
+        current = current.rstrip() + "\n\n" + block + "\n"
+    path.write_text(current)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--qg-jets", type=int, default=20000)
+    parser.add_argument("--jec-jets", type=int, default=50000)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="generator processes")
+    parser.add_argument("--families", default=",".join(FAMILIES))
+    parser.add_argument("--full", action="store_true", help="full ParticleNet / ParT presets (for GPUs)")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "physics_runs"))
+    parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    out, families = Path(args.out), [f.strip() for f in args.families.split(",")]
+    samples = out / "samples"
+    started = time.perf_counter()
+    qg_train = sample("qg", args.qg_jets, 11, samples, args.workers)
+    qg_test = sample("qg", max(100, args.qg_jets // 4), 12, samples, args.workers)
+    jec_train = sample("jec", args.jec_jets, 13, samples, args.workers)
+    jec_test = sample("jec", max(200, args.jec_jets // 4), 14, samples, args.workers)
+    generation_seconds = time.perf_counter() - started
+
+    seconds: dict[str, float] = {}
+    for task, train_glob, test_glob in (("qg", qg_train, qg_test), ("jec", jec_train, jec_test)):
+        for family in families:
+            seconds[f"{task}_{family}"] = run_family(task, family, train_glob, test_glob, out, args.epochs, args.full)
+    fit_and_apply([jec_train], [jec_test], out / "jec_standard")
+
+    plot_models([str(out / f"qg_{f}") for f in families], families, out / "figures_qg")
+    qg = json.loads((out / "figures_qg" / "classification_metrics.json").read_text())
+    plot_models([str(out / f"jec_{f}") for f in families] + [str(out / "jec_standard")], [*families, "Standard"],
+                out / "figures_jec")
+    jec = json.loads((out / "figures_jec" / "jec_summary.json").read_text())["models"]
+
+    command = "python benchmarks/physics.py " + shlex.join(sys.argv[1:])
+    lines = [f"## Physics benchmark (CPU, {torch.get_num_threads()} threads)", "",
+             f"Command: `{command}`", "",
+             f"Samples: QG {args.qg_jets} training jets (20% of them for validation) + {max(100, args.qg_jets // 4)} "
+             f"test jets; JEC {args.jec_jets} training + {max(200, args.jec_jets // 4)} test jets; {args.epochs} epochs; "
+             f"presets {'full' if args.full else 'as in configs/ (ParticleNet-Lite, small transformer)'}. "
+             f"Generation took {generation_seconds / 60:.1f} min, the whole run {(time.perf_counter() - started) / 60:.1f} min.",
+             "", "| model | QG acc | QG AUC | QG Rej@30% | QG Rej@50% | JEC res. impr. pt>30 | 30-100 | 100-300 | 300-1000 "
+             "| flavour impr. | train time QG / JEC [s] |", "|---" * 11 + "|"]
+    for family in families:
+        q, j = qg[family], jec[family]
+        lines.append(f"| {family} | {q['accuracy']:.3f} | {q['auc']:.4f} | {q['rej30']:.1f} | {q['rej50']:.1f} | "
+                     f"{j['resolution_improvement_pt>30_%']:.1f}% | {j['resolution_improvement_30-100_%']:.1f}% | "
+                     f"{j['resolution_improvement_100-300_%']:.1f}% | {j['resolution_improvement_300-1000_%']:.1f}% | "
+                     f"{j.get('flavour_improvement_%', float('nan')):.0f}% | "
+                     f"{seconds[f'qg_{family}']:.0f} / {seconds[f'jec_{family}']:.0f} |")
+    s = jec["Standard"]
+    lines.append(f"\nStandard correction (|eta|<2.5): resolution IQR/median {s['resolution_pt>30']:.4f} for pt>30 GeV, "
+                 f"median response {s['median_response_pt>30']:.3f}.")
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_write:
+        write_results(text)
+    print(json.dumps({"qg": qg, "jec": jec, "train_seconds": seconds,
+                      "generation_seconds": round(generation_seconds, 1)}, default=float))
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
