@@ -1,26 +1,37 @@
 #!/usr/bin/env python
 """Apply a trained model to ntuples and write a predictions ROOT file (tree Jets).
 
-Example: bin/predict.py -m runs/qg_pn -i "data/qg/*.root" -o runs/qg_pn/pred.root
+Examples:
+  bin/predict.py -m runs/qg_pn -i "data/qg/*.root" -o runs/qg_pn/pred.root
+  bin/predict.py -m runs/qg_pn --export-onnx runs/qg_pn/model.onnx     (inputs: see gnnjet/export.py)
 """
 
 import argparse
 import sys
 
 from gnnjet.cli import run
+from gnnjet.errors import GnnjetError
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-m", "--model", required=True, help="run directory written by bin/train.py")
-    parser.add_argument("-i", "--input", nargs="+", required=True, help="ROOT files/globs to predict on")
-    parser.add_argument("-o", "--output", required=True, help="predictions ROOT file")
+    parser.add_argument("-i", "--input", nargs="+", help="ROOT files/globs to predict on")
+    parser.add_argument("-o", "--output", help="predictions ROOT file")
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--export-onnx", metavar="FILE", help="export the model to ONNX (dynamic batch and node axes)")
     args = parser.parse_args()
-    from gnnjet.predict import predict
+    if bool(args.input) != bool(args.output) or not (args.input or args.export_onnx):
+        raise GnnjetError("give -i INPUT and -o OUTPUT, and/or --export-onnx FILE")
+    if args.input:
+        from gnnjet.predict import predict
 
-    predict(args.model, args.input, args.output, args.batch_size, args.device)
+        predict(args.model, args.input, args.output, args.batch_size, args.device)
+    if args.export_onnx:
+        from gnnjet.export import export_onnx
+
+        export_onnx(args.model, args.export_onnx)
 
 
 if __name__ == "__main__":

@@ -3,5 +3,4 @@
 from importlib.util import find_spec
 
 WITH_TORCH_CLUSTER = find_spec("torch_cluster") is not None
-WITH_ONNX = find_spec("onnx") is not None and find_spec("onnxruntime") is not None
-WITH_MPLHEP = find_spec("mplhep") is not None
+WITH_ONNX = all(find_spec(name) is not None for name in ("onnx", "onnxscript", "onnxruntime"))

@@ -61,12 +61,37 @@ class PairEmbedding(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, pairs: Tensor, valid: Tensor) -> Tensor:
+        """pairs [B, P, P, 4], valid [B, P, P] (both nodes real) -> bias [B, heads, P, P], 0 for padding."""
         batch, size = pairs.shape[:2]
-        flat = pairs[valid]  # [M, 4] pairs of real nodes only, so padding never enters BatchNorm
-        bias = self.net(flat.unsqueeze(-1)).squeeze(-1)  # [M, heads]
-        out = bias.new_zeros(batch, size, size, bias.size(1))
-        out[valid] = bias
+        if self.training:  # only real pairs enter the BatchNorm statistics
+            bias = self.net(pairs[valid].unsqueeze(-1)).squeeze(-1)  # [M, heads]
+            out = bias.new_zeros(batch, size, size, bias.size(1))
+            out[valid] = bias
+        else:  # running statistics: every pair can go through, padding is zeroed after (no data-dependent shapes)
+            flat = pairs.reshape(-1, 4, 1)
+            out = self.net(flat).reshape(batch, size, size, -1) * valid.unsqueeze(-1)
         return out.permute(0, 3, 1, 2)
+
+
+class Attention(nn.Module):
+    """Multi-head attention with an additive bias: softmax(QK^T / sqrt(d) + bias) V (ParT eq. 3)."""
+
+    def __init__(self, dim: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.query = nn.Linear(dim, dim)
+        self.key_value = nn.Linear(dim, 2 * dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x: Tensor, context: Tensor, bias: Tensor) -> Tensor:
+        """x [B, L, D], context [B, S, D], bias [B, heads, L, S] -> [B, L, D]."""
+        batch, length, dim = x.shape
+        head_dim = dim // self.heads
+        q = self.query(x).reshape(batch, length, self.heads, head_dim).transpose(1, 2)
+        k, v = self.key_value(context).reshape(batch, -1, 2, self.heads, head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+        weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(head_dim) + bias, dim=-1)
+        weights = nn.functional.dropout(weights, self.dropout, self.training)
+        return self.out((weights @ v).transpose(1, 2).reshape(batch, length, dim))
 
 
 class AttentionBlock(nn.Module):
@@ -76,7 +101,7 @@ class AttentionBlock(nn.Module):
         super().__init__()
         self.heads = heads
         self.norm_attn = nn.LayerNorm(dim)
-        self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.attn = Attention(dim, heads, dropout)
         self.post_attn = nn.LayerNorm(dim)
         self.norm_ffn = nn.LayerNorm(dim)
         self.ffn = nn.Sequential(nn.Linear(dim, ffn_ratio * dim), nn.GELU(), nn.LayerNorm(ffn_ratio * dim),
@@ -87,9 +112,7 @@ class AttentionBlock(nn.Module):
         """x [B, L, D] queries; context [B, S, D] keys/values (x itself if None); bias [B, heads, L, S]."""
         query = self.norm_attn(x)
         keys = query if context is None else self.norm_attn(context)
-        mask = bias.reshape(-1, bias.size(-2), bias.size(-1))
-        attended, _ = self.attn(query, keys, keys, attn_mask=mask, need_weights=False)
-        x = x + self.dropout(self.post_attn(attended))
+        x = x + self.dropout(self.post_attn(self.attn(query, keys, bias)))
         return x + self.dropout(self.ffn(self.norm_ffn(x)))
 
 

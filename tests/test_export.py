@@ -1,0 +1,40 @@
+"""ONNX export: onnxruntime reproduces torch outputs on batches of other shapes (1e-4)."""
+
+import numpy as np
+import pytest
+import torch
+
+from gnnjet._optional import WITH_ONNX
+from gnnjet.export import export_model, onnx_inputs
+from gnnjet.nn.registry import build_model
+from tests.nn.conftest import NUM_FEATURES, NUM_JET_FEATURES, make_batch, make_jet, standard_jets
+
+pytestmark = pytest.mark.skipif(not WITH_ONNX, reason="onnx, onnxscript and onnxruntime are needed")
+
+
+@pytest.mark.parametrize("name, preset", [("particlenet", "lite"), ("deepsets", "small"), ("transformer", "small")])
+def test_onnx_matches_torch(name, preset, tmp_path):
+    import onnxruntime
+
+    torch.manual_seed(0)
+    model = build_model({"name": name, "preset": preset}, NUM_FEATURES, NUM_JET_FEATURES, 3).eval()
+    export_model(model, make_batch(standard_jets()), tmp_path / "model.onnx")
+    session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
+    generator = torch.Generator().manual_seed(1)
+    for sizes in ([4, 50, 7], [2, 3, 30, 12, 120, 9, 1]):  # other B, N and P than traced
+        batch = make_batch([make_jet(n, generator) for n in sizes])
+        feeds = {i.name: t.numpy() for i, t in zip(session.get_inputs(), onnx_inputs(batch))}
+        (output,) = session.run(None, feeds)
+        with torch.no_grad():
+            expected = model(batch).numpy()
+        np.testing.assert_allclose(output, expected, atol=1e-4, rtol=1e-4)
+
+
+def test_export_of_a_run_directory(tmp_path):
+    from gnnjet.export import export_onnx
+    from gnnjet.train.trainer import train
+    from tests.train.test_trainer import tiny_config
+
+    train(tiny_config(tmp_path, epochs=1), tmp_path / "run", progress=False)
+    export_onnx(tmp_path / "run", tmp_path / "run" / "model.onnx")
+    assert (tmp_path / "run" / "model.onnx").stat().st_size > 10_000
