@@ -18,6 +18,9 @@ from gnnjet.data.preprocess import Preprocessing
 from gnnjet.data.spec import DataSpec
 from gnnjet.data.store import ColumnarStore, build_store, expand_files
 
+# Batch(...) goes through PyG's dynamic-inheritance metaclass on every call (~0.2 ms); creating
+# its DataBatch class once and filling an empty instance is 3x cheaper and gives the same object.
+_BATCH_CLASS = type(Batch())
 NODE_KEYS = ("x", "node_type", "pos", "p4")
 GRAPH_KEYS = ("u", "y")
 
@@ -89,12 +92,12 @@ class JetDataset(torch.utils.data.Dataset):
         rows = torch.repeat_interleave(start - ptr[:-1], counts, output_size=total)
         rows += torch.arange(total)
         batch_vector = torch.repeat_interleave(torch.arange(len(index)), counts, output_size=total)
-        out = Batch(
-            x=self.x.index_select(0, rows), node_type=self.node_type.index_select(0, rows).long(),
-            pos=self.pos.index_select(0, rows), p4=self.p4.index_select(0, rows),
-            u=self.u.index_select(0, index), y=self.y.index_select(0, index),
-            batch=batch_vector, ptr=ptr,
-        )
+        out = _BATCH_CLASS.__new__(_BATCH_CLASS)
+        Data.__init__(out)
+        out.x, out.node_type = self.x.index_select(0, rows), self.node_type.index_select(0, rows).long()
+        out.pos, out.p4 = self.pos.index_select(0, rows), self.p4.index_select(0, rows)
+        out.u, out.y = self.u.index_select(0, index), self.y.index_select(0, index)
+        out.batch, out.ptr = batch_vector, ptr
         graph_slices = torch.arange(len(index) + 1)
         zeros = torch.zeros(len(index), dtype=torch.long)
         out._num_graphs = len(index)
