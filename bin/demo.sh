@@ -15,6 +15,11 @@ BIN="$HERE/bin"
 export GNNJET_CACHE="${GNNJET_CACHE:-$OUT/cache}"
 mkdir -p "$OUT"
 step() { printf '\n=== %s\n' "$*"; }
+# train_and_predict TASK FAMILY: train on data/TASK, predict the generated TASK test sample
+train_and_predict() {
+    "$PY" "$BIN/train.py" -c "$HERE/configs/$1_$2.yaml" -i "$HERE/data/$1/*.root" -o "$OUT/runs/$1_$2" --epochs "$EPOCHS"
+    "$PY" "$BIN/predict.py" -m "$OUT/runs/$1_$2" -i "$OUT/test/$1/*.root" -o "$OUT/runs/$1_$2/pred.root"
+}
 
 step "1/4 generating independent test samples"
 "$PY" "$BIN/generate.py" --process jec -n 2000 -o "$OUT/test/jec" --seed 101 --workers 2 --shard-size 1000
@@ -25,19 +30,15 @@ step "2/4 the training data as gnnjet sees it"
 "$PY" "$BIN/visualize_data.py" -i "$HERE/data/qg/*.root" -c "$HERE/configs/qg_particlenet.yaml" -o "$OUT/figures/data_qg"
 
 step "3/4 jet energy correction"
-for family in particlenet deepsets; do
-    "$PY" "$BIN/train.py" -c "$HERE/configs/jec_$family.yaml" -i "$HERE/data/jec/*.root" -o "$OUT/runs/jec_$family" --epochs "$EPOCHS"
-    "$PY" "$BIN/predict.py" -m "$OUT/runs/jec_$family" -i "$OUT/test/jec/*.root" -o "$OUT/runs/jec_$family/pred.root"
-done
+train_and_predict jec particlenet
+train_and_predict jec deepsets
 "$PY" "$BIN/standard_correction.py" -t "$HERE/data/jec/*.root" -i "$OUT/test/jec/*.root" -o "$OUT/runs/jec_standard"
 "$PY" "$BIN/plot.py" -i "$OUT/runs/jec_particlenet, $OUT/runs/jec_deepsets, $OUT/runs/jec_standard" \
     -n "ParticleNet-Lite, DeepSets, Standard" -o "$OUT/figures/jec"
 
 step "4/4 quark/gluon tagging"
-for family in particlenet deepsets; do
-    "$PY" "$BIN/train.py" -c "$HERE/configs/qg_$family.yaml" -i "$HERE/data/qg/*.root" -o "$OUT/runs/qg_$family" --epochs "$EPOCHS"
-    "$PY" "$BIN/predict.py" -m "$OUT/runs/qg_$family" -i "$OUT/test/qg/*.root" -o "$OUT/runs/qg_$family/pred.root"
-done
+train_and_predict qg particlenet
+train_and_predict qg deepsets
 "$PY" "$BIN/plot.py" -i "$OUT/runs/qg_particlenet, $OUT/runs/qg_deepsets" -n "ParticleNet-Lite, DeepSets" -o "$OUT/figures/qg"
 
 step "done"
