@@ -50,35 +50,42 @@ def pair_features(p4: Tensor) -> Tensor:
 
 
 class PairEmbedding(nn.Module):
-    """[B, P, P, 4] pair features -> [B, heads, P, P] attention bias (pointwise MLP with BatchNorm)."""
+    """[B, P, P, 4] pair features -> [B, heads, P, P] attention bias.
+
+    A pointwise MLP with BatchNorm (ParT's 1x1 convolutions, written as Linear layers on [pairs, C]
+    so that they run as plain matrix products).
+    """
 
     def __init__(self, dims: list[int], heads: int):
         super().__init__()
         layers: list[nn.Module] = [nn.BatchNorm1d(4)]
         for a, b in zip([4, *dims[:-1]], dims):
-            layers += [nn.Conv1d(a, b, 1), nn.BatchNorm1d(b), nn.GELU()]
-        layers.append(nn.Conv1d(dims[-1], heads, 1))
+            layers += [nn.Linear(a, b), nn.BatchNorm1d(b), nn.GELU()]
+        layers.append(nn.Linear(dims[-1], heads))
         self.net = nn.Sequential(*layers)
 
     def forward(self, pairs: Tensor, valid: Tensor) -> Tensor:
         """pairs [B, P, P, 4], valid [B, P, P] (both nodes real) -> bias [B, heads, P, P], 0 for padding."""
         batch, size = pairs.shape[:2]
         if self.training:  # only real pairs enter the BatchNorm statistics
-            bias = self.net(pairs[valid].unsqueeze(-1)).squeeze(-1)  # [M, heads]
+            bias = self.net(pairs[valid])  # [M, heads]
             out = bias.new_zeros(batch, size, size, bias.size(1))
             out[valid] = bias
         else:  # running statistics: every pair can go through, padding is zeroed after (no data-dependent shapes)
-            flat = pairs.reshape(-1, 4, 1)
-            out = self.net(flat).reshape(batch, size, size, -1) * valid.unsqueeze(-1)
+            out = self.net(pairs.reshape(-1, 4)).reshape(batch, size, size, -1) * valid.unsqueeze(-1)
         return out.permute(0, 3, 1, 2)
 
 
 class Attention(nn.Module):
-    """Multi-head attention with an additive bias: softmax(QK^T / sqrt(d) + bias) V (ParT eq. 3)."""
+    """Multi-head attention with an additive bias: softmax(QK^T / sqrt(d) + bias) V (ParT eq. 3).
 
-    def __init__(self, dim: int, heads: int, dropout: float):
+    No dropout on the [B, heads, L, S] attention weights: on CPUs drawing that mask cost a quarter
+    of a training step; the block applies dropout to its residual branches instead.
+    """
+
+    def __init__(self, dim: int, heads: int):
         super().__init__()
-        self.heads, self.dropout = heads, dropout
+        self.heads = heads
         self.query = nn.Linear(dim, dim)
         self.key_value = nn.Linear(dim, 2 * dim)
         self.out = nn.Linear(dim, dim)
@@ -90,7 +97,6 @@ class Attention(nn.Module):
         q = self.query(x).reshape(batch, length, self.heads, head_dim).transpose(1, 2)
         k, v = self.key_value(context).reshape(batch, -1, 2, self.heads, head_dim).permute(2, 0, 3, 1, 4).unbind(0)
         weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(head_dim) + bias, dim=-1)
-        weights = nn.functional.dropout(weights, self.dropout, self.training)
         return self.out((weights @ v).transpose(1, 2).reshape(batch, length, dim))
 
 
@@ -101,7 +107,7 @@ class AttentionBlock(nn.Module):
         super().__init__()
         self.heads = heads
         self.norm_attn = nn.LayerNorm(dim)
-        self.attn = Attention(dim, heads, dropout)
+        self.attn = Attention(dim, heads)
         self.post_attn = nn.LayerNorm(dim)
         self.norm_ffn = nn.LayerNorm(dim)
         self.ffn = nn.Sequential(nn.Linear(dim, ffn_ratio * dim), nn.GELU(), nn.LayerNorm(ffn_ratio * dim),
