@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Train and predict every config of a folder:
-#   run_configs.sh -c CONFIG_DIR -i DATA -o RESULTS [-g "0 1"] [-e EPOCHS]
+#   run_configs.sh -c CONFIG_DIR -o RESULTS [-i DATA] [-g "0 1"] [-e EPOCHS]
 # For each CONFIG_DIR/NAME.yaml: RESULTS/NAME/ is the run directory and RESULTS/NAME/pred.root the
-# predictions on DATA (the training files; use bin/predict.py for a separate test set).
+# predictions on DATA (default: each config's own data.train; use bin/predict.py for a test set).
 set -euo pipefail
 usage() { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-1}"; }
 CONFIGS="" DATA="" RESULTS="" GPUS="" EPOCHS=""
@@ -12,7 +12,7 @@ while getopts "c:i:o:g:e:h" opt; do
         g) GPUS="$OPTARG" ;; e) EPOCHS="$OPTARG" ;; h) usage 0 ;; *) usage ;;
     esac
 done
-[ -n "$CONFIGS" ] && [ -n "$DATA" ] && [ -n "$RESULTS" ] || usage
+[ -n "$CONFIGS" ] && [ -n "$RESULTS" ] || usage
 HERE="$(cd "$(dirname "$0")" && pwd)"
 PY="${PYTHON:-python}"
 shopt -s nullglob
@@ -22,11 +22,15 @@ failed=()
 for config in "${configs[@]}"; do
     name="$(basename "$config" .yaml)"
     echo "=== $name"
-    args=(-c "$config" -i "$DATA" -o "$RESULTS/$name")
+    inputs=("$DATA")
+    if [ -z "$DATA" ]; then
+        read -r -a inputs <<< "$("$PY" -c 'import sys; from gnnjet.config import load_config; print(" ".join(load_config(sys.argv[1])["data"]["train"]))' "$config")"
+    fi
+    args=(-c "$config" -i "${inputs[@]}" -o "$RESULTS/$name")
     [ -n "$GPUS" ] && read -r -a gpu_list <<< "$GPUS" && args+=(--gpus "${gpu_list[@]}")
     [ -n "$EPOCHS" ] && args+=(--epochs "$EPOCHS")
     if "$PY" "$HERE/bin/train.py" "${args[@]}" && \
-       "$PY" "$HERE/bin/predict.py" -m "$RESULTS/$name" -i "$DATA" -o "$RESULTS/$name/pred.root"; then
+       "$PY" "$HERE/bin/predict.py" -m "$RESULTS/$name" -i "${inputs[@]}" -o "$RESULTS/$name/pred.root"; then
         echo "=== $name done"
     else
         failed+=("$name")

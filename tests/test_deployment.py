@@ -39,4 +39,4 @@ def test_shell_scripts_parse(script):
 
 def test_run_configs_usage():
     result = subprocess.run(["bash", str(ROOT / "run_configs.sh")], capture_output=True, text=True)
-    assert result.returncode == 1 and "run_configs.sh -c CONFIG_DIR -i DATA -o RESULTS" in result.stdout
+    assert result.returncode == 1 and "run_configs.sh -c CONFIG_DIR -o RESULTS [-i DATA]" in result.stdout
