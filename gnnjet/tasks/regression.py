@@ -41,10 +41,13 @@ class Regression(Task):
         return (per_jet * weight).sum() / weight.sum().clamp(min=1.0)
 
     def metrics(self, outputs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
-        """Residual response exp(pred - y) = pt_corr / pt_gen for the default target, and no correction exp(-y)."""
+        """Residual response exp(pred - y) = pt_corr / pt_gen for the default target; the same and the loss
+        without any correction (prediction 0)."""
         corrected, raw = np.exp(outputs[:, 0] - targets), np.exp(-targets)
+        no_correction = self.loss(torch.zeros(len(targets), 1), torch.from_numpy(targets))
         return {"median_response": median(corrected), "resolution": resolution(corrected),
-                "raw_median_response": median(raw), "raw_resolution": resolution(raw)}
+                "raw_median_response": median(raw), "raw_resolution": resolution(raw),
+                "no_correction_loss": float(no_correction)}
 
     def columns(self, outputs: np.ndarray, targets: np.ndarray, observers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         columns = {"pred": outputs[:, 0].astype(np.float32), "target": targets.astype(np.float32)}

@@ -50,6 +50,7 @@ def test_regression_lowers_validation_loss_below_no_correction(tmp_path):
     config["task"] = {"type": "regression", "target": "log(pt_gen / pt)", "loss": "huber", "labels": None,
                       "target_abs_max": None}
     history = train(validate_config(config), tmp_path / "run", progress=False)
+    assert history[-1]["val_loss"] < history[-1]["val_no_correction_loss"]
     assert history[-1]["val_resolution"] <= history[-1]["val_raw_resolution"] * 1.2
     assert abs(history[-1]["val_median_response"] - 1) < abs(history[-1]["val_raw_median_response"] - 1)
 
