@@ -9,7 +9,6 @@ replaces them).
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -21,9 +20,6 @@ import uproot
 from gnnjet.data.expressions import Expression
 from gnnjet.data.spec import DataSpec
 from gnnjet.errors import ConfigError, DataError
-
-log = logging.getLogger(__name__)
-
 
 @dataclass
 class ReadStats:

@@ -3,7 +3,6 @@ the regression target and every configured feature before and after preprocessin
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -14,7 +13,6 @@ from gnnjet.data.dataset import JetDataset
 from gnnjet.evaluate.predictions import flavour_groups
 from gnnjet.plots.style import label, save
 
-log = logging.getLogger(__name__)
 TYPE_COLOURS = ("tab:blue", "tab:green", "tab:red")
 
 

@@ -35,7 +35,7 @@ def _errorbar(ax: plt.Axes, binned: jec.Binned, **style: Any) -> None:
 def response_distributions(models: list[Predictions], out: Path, region: str) -> list[Path]:
     fig, axes = plt.subplots(2, 2, figsize=(14, 11), constrained_layout=True)
     for ax, (lo, hi) in zip(axes.flat, RESPONSE_BINS):
-        for i, m in enumerate(models):
+        for m in models:
             c = m.columns
             selected = jec.eta_mask(c, region) & (c["pt_gen"] >= lo) & (c["pt_gen"] < hi)
             if selected.sum() < jec.MIN_JETS:
