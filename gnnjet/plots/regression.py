@@ -115,8 +115,7 @@ def flavour_dependence(models: list[Predictions], out: Path, region: str) -> lis
     if not flavour_groups(models[0].columns):
         return None
     fig, ax = plt.subplots()
-    names = list(jec.flavour_medians(models[0].columns, flavour_groups(models[0].columns),
-                                     np.zeros(len(models[0].columns["pt"]), bool), bootstrap=0))
+    names = list(flavour_groups(models[0].columns))
     x = np.arange(len(names))
     for i, m in enumerate(models):
         c, groups = m.columns, flavour_groups(m.columns)
