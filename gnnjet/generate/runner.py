@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from gnnjet.data.writer import write_jets
 from gnnjet.errors import GnnjetError
+from gnnjet.fileio import atomic_write_text
 from gnnjet.generate.detector import Detector, as_dict
 from gnnjet.generate.pipeline import JetTable, simulate
 from gnnjet.generate.processes import PROCESSES, Process
@@ -120,8 +121,9 @@ def generate(process_name: str, num_jets: int, out_dir: str | Path, seed: int = 
         "cpu_seconds": round(sum(r["seconds"] for r in results), 1), "events": sum(r["events"] for r in results),
         "jets_per_cpu_second": round(num_jets / max(sum(r["seconds"] for r in results), 1e-9), 1),
     }
-    (out_dir / f"{process_name}_{seed}_generation.json").write_text(json.dumps(summary, indent=1))
-    (out_dir / "detector.yaml").write_text(yaml.safe_dump(as_dict(detector), sort_keys=False))
+    atomic_write_text(out_dir / "detector.yaml", yaml.safe_dump(as_dict(detector), sort_keys=False))
+    # written last: its presence marks a complete sample (benchmarks/physics.py reuses such samples)
+    atomic_write_text(out_dir / f"{process_name}_{seed}_generation.json", json.dumps(summary, indent=1))
     log.info("%s: %d jets in %.1f s (%.1f jets per CPU second)", process_name, num_jets, seconds,
              summary["jets_per_cpu_second"])
     return [Path(t.path) for t in tasks]

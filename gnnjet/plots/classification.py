@@ -12,7 +12,7 @@ import numpy as np
 from gnnjet.evaluate.predictions import Predictions
 from gnnjet.evaluate.stats import classification_summary, roc_curve
 from gnnjet.fileio import atomic_write_text
-from gnnjet.plots.style import label, save
+from gnnjet.plots.style import label, markdown_table, save
 
 
 def _probabilities(m: Predictions) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -72,10 +72,7 @@ def summary(models: list[Predictions], out: Path) -> dict[str, Any]:
         scores, truth, names = _probabilities(m)
         table[m.name] = classification_summary(scores, truth, names)
     atomic_write_text(out / "classification_metrics.json", json.dumps(table, indent=1))
-    keys = list(next(iter(table.values())))
-    lines = ["| model | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
-    lines += [f"| {name} | " + " | ".join(f"{row[k]:.4g}" for k in keys) + " |" for name, row in table.items()]
-    atomic_write_text(out / "classification_metrics.md", "\n".join(lines) + "\n")
+    atomic_write_text(out / "classification_metrics.md", "\n".join(markdown_table(table)) + "\n")
     return table
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from gnnjet.evaluate import jec
 from gnnjet.evaluate.predictions import Predictions, flavour_groups
 from gnnjet.fileio import atomic_write_text
-from gnnjet.plots.style import FLAVOUR_COLOURS, MARKERS, label, log_pt_axis, save
+from gnnjet.plots.style import FLAVOUR_COLOURS, MARKERS, label, log_pt_axis, markdown_table, save
 
 RESPONSE_BINS = ((20, 40), (40, 100), (100, 300), (300, 1000))
 SUMMARY_RANGES = {"pt>30": (30.0, 1e9), "30-100": (30.0, 100.0), "100-300": (100.0, 300.0), "300-1000": (300.0, 1000.0)}
@@ -180,10 +180,8 @@ def summary(models: list[Predictions], out: Path) -> dict[str, Any]:
             row["flavour_improvement_%"] = jec.flavour_improvement(c, reference.columns, groups, mask)
         table["models"][m.name] = row
     atomic_write_text(out / "jec_summary.json", json.dumps(table, indent=1))
-    keys = list(next(iter(table["models"].values())))
     lines = [f"Resolution IQR/median of pt_corr/pt_gen, |eta_gen| < 2.5; improvements relative to {reference.name}",
-             "", "| model | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
-    lines += [f"| {name} | " + " | ".join(f"{row[k]:.4g}" for k in keys) + " |" for name, row in table["models"].items()]
+             "", *markdown_table(table["models"])]
     atomic_write_text(out / "jec_summary.md", "\n".join(lines) + "\n")
     return table
 

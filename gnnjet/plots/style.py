@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -50,3 +51,11 @@ def log_pt_axis(ax: plt.Axes, label_text: str | None = None) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
     if label_text:
         ax.set_xlabel(label_text)
+
+
+def markdown_table(rows: dict[str, dict[str, Any]]) -> list[str]:
+    """Lines of a markdown table: one row per model, one column per key of the first row (4 significant digits)."""
+    keys = list(next(iter(rows.values())))
+    lines = ["| model | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    return lines + [f"| {name} | " + " | ".join(f"{row.get(k, float('nan')):.4g}" for k in keys) + " |"
+                    for name, row in rows.items()]
