@@ -77,6 +77,15 @@ def write_fake(path: Path, num_jets: int, seed: int = 0, **overrides: Any) -> Pa
     return path
 
 
+def write_fake_with_nonfinite_dxy(path: Path, num_jets: int) -> Path:
+    """`write_fake` whose first three tracks have ch_dxy = NaN, +inf, -inf."""
+    raw = fake_jets(num_jets)
+    dxy = ak.to_numpy(ak.flatten(raw["ch"].dxy)).copy()
+    dxy[:3] = [np.nan, np.inf, -np.inf]
+    ch = ak.zip({**{f: raw["ch"][f] for f in raw["ch"].fields}, "dxy": ak.unflatten(dxy, ak.num(raw["ch"].pt))})
+    return write_fake(path, num_jets, ch=ch)
+
+
 BASE_CONFIG: dict[str, Any] = {
     "data": {
         "node_types": {

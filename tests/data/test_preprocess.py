@@ -1,14 +1,12 @@
 """Preprocessing: auto fit, manual values, clipping, non-finite handling, reuse without refit."""
 
-import awkward as ak
 import numpy as np
 
 from gnnjet.config import validate_config
 from gnnjet.data.dataset import JetDataset
-from gnnjet.data.preprocess import Preprocessing
+from gnnjet.data.preprocess import Params, Preprocessing
 from gnnjet.data.spec import DataSpec
-from gnnjet.data.preprocess import Params
-from tests.conftest import fake_jets, write_fake
+from tests.conftest import write_fake, write_fake_with_nonfinite_dxy
 
 
 def test_params_apply_clip_and_nonfinite():
@@ -41,11 +39,7 @@ def test_auto_fit_matches_weaver_definition(base_config, fake_file, cache_root):
 
 
 def test_nonfinite_replaced_in_processed_data(base_config, tmp_path):
-    raw = fake_jets(30)
-    dxy = ak.to_numpy(ak.flatten(raw["ch"].dxy)).copy()
-    dxy[:3] = [np.nan, np.inf, -np.inf]
-    ch = ak.zip({**{f: raw["ch"][f] for f in raw["ch"].fields}, "dxy": ak.unflatten(dxy, ak.num(raw["ch"].pt))})
-    path = write_fake(tmp_path / "nan.root", 30, ch=ch)
+    path = write_fake_with_nonfinite_dxy(tmp_path / "nan.root", 30)
     base_config["data"]["node_types"]["charged"]["max_nodes"] = 64  # keep every track
     spec = DataSpec.from_config(validate_config(base_config))
     dataset = JetDataset.from_files(spec, [str(path)], cache_root=tmp_path / "c", progress=False)

@@ -11,7 +11,7 @@ from gnnjet.data.reader import ReadStats, columnarise, iter_chunks
 from gnnjet.data.spec import DataSpec
 from gnnjet.data.store import build_store
 from gnnjet.errors import ConfigError, DataError
-from tests.conftest import fake_jets, write_fake
+from tests.conftest import fake_jets, write_fake, write_fake_with_nonfinite_dxy
 
 
 def read_all(config, path):
@@ -105,11 +105,7 @@ def test_selection_and_regression_target(base_config, tmp_path):
 
 
 def test_nonfinite_features_counted(base_config, tmp_path, caplog):
-    raw = fake_jets(30)
-    dxy = ak.to_numpy(ak.flatten(raw["ch"].dxy)).copy()
-    dxy[:3] = [np.nan, np.inf, -np.inf]
-    ch = ak.zip({**{f: raw["ch"][f] for f in raw["ch"].fields}, "dxy": ak.unflatten(dxy, ak.num(raw["ch"].pt))})
-    path = write_fake(tmp_path / "nan.root", 30, ch=ch)
+    path = write_fake_with_nonfinite_dxy(tmp_path / "nan.root", 30)
     base_config["data"]["node_types"]["charged"]["max_nodes"] = 64  # keep every track
     spec = DataSpec.from_config(validate_config(base_config))
     with caplog.at_level(logging.WARNING):
