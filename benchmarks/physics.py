@@ -8,12 +8,13 @@ JEC training sample, and reports: QG accuracy, AUC, Rej@30%, Rej@50%; JEC resolu
 over Standard per pt range and the flavour-improvement metric; training time per model.
 The table is written into benchmarks/RESULTS.md (between the physics markers) with the command.
 
-    python benchmarks/physics.py --qg-jets 20000 --jec-jets 50000 --epochs 8 --workers 2
+    python benchmarks/physics.py --qg-jets 20000 --jec-jets 50000 --qg-epochs 12 --jec-epochs 3 --workers 2
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import logging
 import shlex
@@ -38,12 +39,13 @@ FULL_PRESETS = {"particlenet": "particlenet", "transformer": "part"}
 MARKERS = ("<!-- physics:start -->", "<!-- physics:end -->")
 
 
-def sample(process: str, num_jets: int, seed: int, root: Path, workers: int) -> str:
-    """Glob of a generated sample, generated once and reused."""
+def sample(process: str, num_jets: int, seed: int, root: Path, workers: int) -> tuple[str, dict]:
+    """Glob of a generated sample (generated once, then reused) and its generation summary."""
     directory = root / f"{process}_{num_jets}_seed{seed}"
-    if not (directory / f"{process}_{seed}_generation.json").exists():
+    summary = directory / f"{process}_{seed}_generation.json"
+    if not summary.exists():
         generate(process, num_jets, directory, seed=seed, workers=workers, shard_size=max(1000, num_jets // workers))
-    return str(directory / "*.root")
+    return str(directory / "*.root"), json.loads(summary.read_text())
 
 
 def run_family(task: str, family: str, train_glob: str, test_glob: str, out: Path, epochs: int, full: bool) -> float:
@@ -59,6 +61,13 @@ def run_family(task: str, family: str, train_glob: str, test_glob: str, out: Pat
     seconds = time.perf_counter() - start
     predict(run, [test_glob], run / "pred.root")
     return seconds
+
+
+def epochs_run(run: Path) -> str:
+    """'<epochs trained> (best <epoch with the lowest val_loss>)' from the run's metrics.csv, epochs counted from 1."""
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    best = min(range(len(rows)), key=lambda i: float(rows[i]["val_loss"]))
+    return f"{len(rows)} ({best + 1})"
 
 
 def write_results(text: str) -> None:
@@ -78,7 +87,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--qg-jets", type=int, default=20000)
     parser.add_argument("--jec-jets", type=int, default=50000)
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=8, help="epochs for both tasks unless set per task")
+    parser.add_argument("--qg-epochs", type=int, help="epochs for quark/gluon tagging (default: --epochs)")
+    parser.add_argument("--jec-epochs", type=int, help="epochs for jet energy correction (default: --epochs)")
     parser.add_argument("--workers", type=int, default=2, help="generator processes")
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--full", action="store_true", help="full ParticleNet / ParT presets (for GPUs)")
@@ -87,18 +98,20 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     out, families = Path(args.out), [f.strip() for f in args.families.split(",")]
+    epochs = {"qg": args.qg_epochs or args.epochs, "jec": args.jec_epochs or args.epochs}
     samples = out / "samples"
+    generated = {name: sample(process, num_jets, seed, samples, args.workers) for name, process, num_jets, seed in (
+        ("qg_train", "qg", args.qg_jets, 11), ("qg_test", "qg", max(100, args.qg_jets // 4), 12),
+        ("jec_train", "jec", args.jec_jets, 13), ("jec_test", "jec", max(200, args.jec_jets // 4), 14))}
+    generation = {name: summary for name, (_, summary) in generated.items()}
     started = time.perf_counter()
-    qg_train = sample("qg", args.qg_jets, 11, samples, args.workers)
-    qg_test = sample("qg", max(100, args.qg_jets // 4), 12, samples, args.workers)
-    jec_train = sample("jec", args.jec_jets, 13, samples, args.workers)
-    jec_test = sample("jec", max(200, args.jec_jets // 4), 14, samples, args.workers)
-    generation_seconds = time.perf_counter() - started
 
     seconds: dict[str, float] = {}
-    for task, train_glob, test_glob in (("qg", qg_train, qg_test), ("jec", jec_train, jec_test)):
+    for task in ("qg", "jec"):
+        train_glob, test_glob = generated[f"{task}_train"][0], generated[f"{task}_test"][0]
         for family in families:
-            seconds[f"{task}_{family}"] = run_family(task, family, train_glob, test_glob, out, args.epochs, args.full)
+            seconds[f"{task}_{family}"] = run_family(task, family, train_glob, test_glob, out, epochs[task], args.full)
+    jec_train, jec_test = generated["jec_train"][0], generated["jec_test"][0]
     fit_and_apply([jec_train], [jec_test], out / "jec_standard")
 
     plot_models([str(out / f"qg_{f}") for f in families], families, out / "figures_qg")
@@ -111,18 +124,24 @@ def main() -> None:
     lines = [f"## Physics benchmark (CPU, {torch.get_num_threads()} threads)", "",
              f"Command: `{command}`", "",
              f"Samples: QG {args.qg_jets} training jets (20% of them for validation) + {max(100, args.qg_jets // 4)} "
-             f"test jets; JEC {args.jec_jets} training + {max(200, args.jec_jets // 4)} test jets; {args.epochs} epochs; "
+             f"test jets; JEC {args.jec_jets} training + {max(200, args.jec_jets // 4)} test jets; epochs QG {epochs['qg']}, "
+             f"JEC {epochs['jec']} (early stopping as in the configs); "
              f"presets {'full' if args.full else 'as in configs/ (ParticleNet-Lite, small transformer)'}. "
-             f"Generation took {generation_seconds / 60:.1f} min, the whole run {(time.perf_counter() - started) / 60:.1f} min.",
+             f"Training, prediction and figures took {(time.perf_counter() - started) / 60:.1f} min. "
+             "Generation: " + ", ".join(
+                 f"{name.replace('_', ' ')} {s['wall_seconds'] / 60:.1f} min on {s['workers']} processes "
+                 f"({s['jets_per_cpu_second']} jets per CPU s)"
+                 for name, s in generation.items()) + ".",
              "", "| model | QG acc | QG AUC | QG Rej@30% | QG Rej@50% | JEC res. impr. pt>30 | 30-100 | 100-300 | 300-1000 "
-             "| flavour impr. | train time QG / JEC [s] |", "|---" * 11 + "|"]
+             "| flavour impr. | train time QG / JEC [s] | epochs QG / JEC (best) |", "|---" * 12 + "|"]
     for family in families:
         q, j = qg[family], jec[family]
         lines.append(f"| {family} | {q['accuracy']:.3f} | {q['auc']:.4f} | {q['rej30']:.1f} | {q['rej50']:.1f} | "
                      f"{j['resolution_improvement_pt>30_%']:.1f}% | {j['resolution_improvement_30-100_%']:.1f}% | "
                      f"{j['resolution_improvement_100-300_%']:.1f}% | {j['resolution_improvement_300-1000_%']:.1f}% | "
                      f"{j.get('flavour_improvement_%', float('nan')):.0f}% | "
-                     f"{seconds[f'qg_{family}']:.0f} / {seconds[f'jec_{family}']:.0f} |")
+                     f"{seconds[f'qg_{family}']:.0f} / {seconds[f'jec_{family}']:.0f} | "
+                     f"{epochs_run(out / f'qg_{family}')} / {epochs_run(out / f'jec_{family}')} |")
     s = jec["Standard"]
     lines.append(f"\nStandard correction (|eta|<2.5): resolution IQR/median {s['resolution_pt>30']:.4f} for pt>30 GeV, "
                  f"median response {s['median_response_pt>30']:.3f}.")
@@ -130,8 +149,7 @@ def main() -> None:
     print(text)
     if not args.no_write:
         write_results(text)
-    print(json.dumps({"qg": qg, "jec": jec, "train_seconds": seconds,
-                      "generation_seconds": round(generation_seconds, 1)}, default=float))
+    print(json.dumps({"qg": qg, "jec": jec, "train_seconds": seconds, "generation": generation}, default=float))
 
 
 if __name__ == "__main__":
