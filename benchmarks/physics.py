@@ -48,26 +48,27 @@ def sample(process: str, num_jets: int, seed: int, root: Path, workers: int) -> 
     return str(directory / "*.root"), json.loads(summary.read_text())
 
 
-def run_family(task: str, family: str, train_glob: str, test_glob: str, out: Path, epochs: int, full: bool) -> float:
-    """Train + predict one family; returns training seconds."""
+def run_family(task: str, family: str, train_glob: str, test_glob: str, out: Path, epochs: int, full: bool) -> None:
+    """Train one family with configs/<task>_<family>.yaml and predict the test sample into <run>/pred.root."""
     config = load_config(ROOT / "configs" / f"{task}_{family}.yaml")
     config["data"]["train"] = [train_glob]
     config["data"]["cache_dir"] = str(out / "cache")
     if full and family in FULL_PRESETS:
         config["model"] = {"name": family, "preset": FULL_PRESETS[family]}
     run = out / f"{task}_{family}"
-    start = time.perf_counter()
     train(validate_config(config), run, epochs=epochs)
-    seconds = time.perf_counter() - start
     predict(run, [test_glob], run / "pred.root")
-    return seconds
 
 
-def epochs_run(run: Path) -> str:
-    """'<epochs trained> (best <epoch with the lowest val_loss>)' from the run's metrics.csv, epochs counted from 1."""
-    rows = list(csv.DictReader((run / "metrics.csv").open()))
+def training_record(run: Path) -> dict[str, float]:
+    """From the run's metrics.csv: seconds of the training passes summed over epochs (validation excluded),
+    epochs trained and the best epoch (lowest val_loss), epochs counted from 1."""
+    path = run / "metrics.csv"
+    if not path.exists():
+        raise SystemExit(f"{run}: no metrics.csv; train it first (run without --report-only)")
+    rows = list(csv.DictReader(path.open()))
     best = min(range(len(rows)), key=lambda i: float(rows[i]["val_loss"]))
-    return f"{len(rows)} ({best + 1})"
+    return {"seconds": sum(float(r["seconds"]) for r in rows), "epochs": len(rows), "best_epoch": best + 1}
 
 
 def write_results(text: str) -> None:
@@ -95,6 +96,8 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="full ParticleNet / ParT presets (for GPUs)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "physics_runs"))
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    parser.add_argument("--report-only", action="store_true",
+                        help="no training: rebuild figures and table from the runs already in --out")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     out, families = Path(args.out), [f.strip() for f in args.families.split(",")]
@@ -106,15 +109,17 @@ def main() -> None:
     generation = {name: summary for name, (_, summary) in generated.items()}
     started = time.perf_counter()
 
-    seconds: dict[str, float] = {}
-    for task in ("qg", "jec"):
-        train_glob, test_glob = generated[f"{task}_train"][0], generated[f"{task}_test"][0]
-        for family in families:
-            seconds[f"{task}_{family}"] = run_family(task, family, train_glob, test_glob, out, epochs[task], args.full)
-    jec_train, jec_test = generated["jec_train"][0], generated["jec_test"][0]
-    fit_and_apply([jec_train], [jec_test], out / "jec_standard")
+    if not args.report_only:
+        for task in ("qg", "jec"):
+            train_glob, test_glob = generated[f"{task}_train"][0], generated[f"{task}_test"][0]
+            for family in families:
+                run_family(task, family, train_glob, test_glob, out, epochs[task], args.full)
+        fit_and_apply([generated["jec_train"][0]], [generated["jec_test"][0]], out / "jec_standard")
+    records = {f"{task}_{f}": training_record(out / f"{task}_{f}") for task in ("qg", "jec") for f in families}
 
-    plot_models([str(out / f"qg_{f}") for f in families], families, out / "figures_qg")
+    # DeepSets first: every other model's AUC difference is taken to it, on the same test jets
+    qg_order = sorted(families, key=lambda f: f != "deepsets")
+    plot_models([str(out / f"qg_{f}") for f in qg_order], qg_order, out / "figures_qg")
     qg = json.loads((out / "figures_qg" / "classification_metrics.json").read_text())
     plot_models([str(out / f"jec_{f}") for f in families] + [str(out / "jec_standard")], [*families, "Standard"],
                 out / "figures_jec")
@@ -124,24 +129,33 @@ def main() -> None:
     lines = [f"## Physics benchmark (CPU, {torch.get_num_threads()} threads)", "",
              f"Command: `{command}`", "",
              f"Samples: QG {args.qg_jets} training jets (20% of them for validation) + {max(100, args.qg_jets // 4)} "
-             f"test jets; JEC {args.jec_jets} training + {max(200, args.jec_jets // 4)} test jets; epochs QG {epochs['qg']}, "
-             f"JEC {epochs['jec']} (early stopping as in the configs); "
+             f"test jets; JEC {args.jec_jets} training + {max(200, args.jec_jets // 4)} test jets; "
+             f"epochs QG {epochs['qg']}, JEC {epochs['jec']} (early stopping as in the configs); "
              f"presets {'full' if args.full else 'as in configs/ (ParticleNet-Lite, small transformer)'}. "
-             f"Training, prediction and figures took {(time.perf_counter() - started) / 60:.1f} min. "
+             + ("" if args.report_only else
+                f"Training, prediction and figures took {(time.perf_counter() - started) / 60:.1f} min. ") +
              "Generation: " + ", ".join(
                  f"{name.replace('_', ' ')} {s['wall_seconds'] / 60:.1f} min on {s['workers']} processes "
                  f"({s['jets_per_cpu_second']} jets per CPU s)"
                  for name, s in generation.items()) + ".",
-             "", "| model | QG acc | QG AUC | QG Rej@30% | QG Rej@50% | JEC res. impr. pt>30 | 30-100 | 100-300 | 300-1000 "
-             "| flavour impr. | train time QG / JEC [s] | epochs QG / JEC (best) |", "|---" * 12 + "|"]
+             "", f"QG AUC errors: bootstrap standard deviation over the {max(100, args.qg_jets // 4)} test jets; "
+             "AUC - DeepSets: difference on the same jets with its paired-bootstrap error. Train time: training "
+             "passes summed over epochs (validation excluded).",
+             "", "| model | QG acc | QG AUC | AUC - DeepSets | QG Rej@30% | QG Rej@50% | JEC res. impr. pt>30 | 30-100 "
+             "| 100-300 | 300-1000 | flavour impr. | train time QG / JEC [s] | epochs QG / JEC (best) |",
+             "|---" * 13 + "|"]
     for family in families:
         q, j = qg[family], jec[family]
-        lines.append(f"| {family} | {q['accuracy']:.3f} | {q['auc']:.4f} | {q['rej30']:.1f} | {q['rej50']:.1f} | "
+        rq, rj = records[f"qg_{family}"], records[f"jec_{family}"]
+        compared = "deepsets" in families and family != "deepsets"
+        delta = f"{q['delta_auc']:+.4f} ± {q['delta_auc_err']:.4f}" if compared else ""
+        lines.append(f"| {family} | {q['accuracy']:.3f} | {q['auc']:.4f} ± {q['auc_err']:.4f} | {delta} | "
+                     f"{q['rej30']:.1f} | {q['rej50']:.1f} | "
                      f"{j['resolution_improvement_pt>30_%']:.1f}% | {j['resolution_improvement_30-100_%']:.1f}% | "
                      f"{j['resolution_improvement_100-300_%']:.1f}% | {j['resolution_improvement_300-1000_%']:.1f}% | "
                      f"{j.get('flavour_improvement_%', float('nan')):.0f}% | "
-                     f"{seconds[f'qg_{family}']:.0f} / {seconds[f'jec_{family}']:.0f} | "
-                     f"{epochs_run(out / f'qg_{family}')} / {epochs_run(out / f'jec_{family}')} |")
+                     f"{rq['seconds']:.0f} / {rj['seconds']:.0f} | "
+                     f"{rq['epochs']} ({rq['best_epoch']}) / {rj['epochs']} ({rj['best_epoch']}) |")
     s = jec["Standard"]
     lines.append(f"\nStandard correction (|eta|<2.5): resolution IQR/median {s['resolution_pt>30']:.4f} for pt>30 GeV, "
                  f"median response {s['median_response_pt>30']:.3f}.")
@@ -149,7 +163,7 @@ def main() -> None:
     print(text)
     if not args.no_write:
         write_results(text)
-    print(json.dumps({"qg": qg, "jec": jec, "train_seconds": seconds, "generation": generation}, default=float))
+    print(json.dumps({"qg": qg, "jec": jec, "training": records, "generation": generation}, default=float))
 
 
 if __name__ == "__main__":

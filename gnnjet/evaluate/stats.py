@@ -11,7 +11,8 @@ from typing import Callable
 import numpy as np
 
 
-def roc_curve(scores: np.ndarray, is_signal: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def roc_curve(scores: np.ndarray, is_signal: np.ndarray,
+              weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(false positive rate, true positive rate) for all thresholds, both starting at 0 and ending at 1."""
     weights = np.ones(len(scores)) if weights is None else np.asarray(weights, dtype=np.float64)
     order = np.argsort(-np.asarray(scores), kind="stable")
@@ -30,6 +31,20 @@ def auc(scores: np.ndarray, is_signal: np.ndarray, weights: np.ndarray | None = 
     return float(np.trapezoid(tpr, fpr))
 
 
+def auc_difference(scores_a: np.ndarray, scores_b: np.ndarray, is_signal: np.ndarray, resamples: int = 30,
+                   seed: int = 0) -> tuple[float, float]:
+    """AUC(a) - AUC(b) of two classifiers on the same jets and its paired-bootstrap standard deviation.
+
+    Resampling the jets jointly cancels most of the test sample's fluctuation, which both AUCs share,
+    so the error of the difference is much smaller than either AUC's own error.
+    """
+    def difference(index: np.ndarray) -> float:
+        return auc(scores_a[index], is_signal[index]) - auc(scores_b[index], is_signal[index])
+
+    index = np.arange(len(is_signal))
+    return difference(index), bootstrap_std(index, difference, resamples, seed)
+
+
 def rejection_at(scores: np.ndarray, is_signal: np.ndarray, efficiency: float) -> float:
     """Background rejection 1 / FPR at signal efficiency (TPR) `efficiency`; inf if FPR is 0."""
     fpr, tpr = roc_curve(scores, is_signal)
@@ -37,8 +52,10 @@ def rejection_at(scores: np.ndarray, is_signal: np.ndarray, efficiency: float) -
     return float("inf") if false_positive_rate <= 0 else 1.0 / false_positive_rate
 
 
-def classification_summary(probabilities: np.ndarray, labels: np.ndarray, names: list[str]) -> dict[str, float]:
-    """accuracy plus, per class (one vs rest; only the first class for two classes), AUC and Rej@30/50%.
+def classification_summary(probabilities: np.ndarray, labels: np.ndarray, names: list[str],
+                           errors: bool = False) -> dict[str, float]:
+    """accuracy plus, per class (one vs rest; only the first class for two classes), AUC and Rej@30/50%;
+    with `errors`, also the AUC's bootstrap standard deviation (auc_err).
 
     Args: probabilities [J, C] (rows sum to 1), labels [J] class indices, names [C].
     """
@@ -50,6 +67,9 @@ def classification_summary(probabilities: np.ndarray, labels: np.ndarray, names:
             continue
         suffix = "" if len(names) == 2 else f"_{names[c]}"
         out[f"auc{suffix}"] = auc(probabilities[:, c], signal)
+        if errors:
+            out[f"auc_err{suffix}"] = bootstrap_std(np.arange(len(signal)),
+                                                    lambda i: auc(probabilities[i, c], signal[i]))  # noqa: B023
         out[f"rej30{suffix}"] = rejection_at(probabilities[:, c], signal, 0.3)
         out[f"rej50{suffix}"] = rejection_at(probabilities[:, c], signal, 0.5)
     return out

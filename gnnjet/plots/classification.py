@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gnnjet.evaluate.predictions import Predictions
-from gnnjet.evaluate.stats import classification_summary, roc_curve
+from gnnjet.evaluate.stats import auc_difference, classification_summary, roc_curve
 from gnnjet.fileio import atomic_write_text
 from gnnjet.plots.style import label, markdown_table, save
 
@@ -66,11 +66,18 @@ def score_distributions(model: Predictions, out: Path) -> list[Path]:
 
 
 def summary(models: list[Predictions], out: Path) -> dict[str, Any]:
+    """Metrics per model with bootstrap AUC errors; every model after the first also gets its AUC difference
+    to the first one (delta_auc) with a paired-bootstrap error (the jets are the same in every file)."""
     out.mkdir(parents=True, exist_ok=True)
     table = {}
+    reference_scores, _, _ = _probabilities(models[0])
     for m in models:
         scores, truth, names = _probabilities(m)
-        table[m.name] = classification_summary(scores, truth, names)
+        table[m.name] = classification_summary(scores, truth, names, errors=True)
+        for c in signal_classes(names):
+            suffix = "" if len(names) == 2 else f"_{names[c]}"
+            delta, error = auc_difference(scores[:, c], reference_scores[:, c], truth == c)
+            table[m.name][f"delta_auc{suffix}"], table[m.name][f"delta_auc_err{suffix}"] = delta, error
     atomic_write_text(out / "classification_metrics.json", json.dumps(table, indent=1))
     atomic_write_text(out / "classification_metrics.md", "\n".join(markdown_table(table)) + "\n")
     return table

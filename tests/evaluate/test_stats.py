@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from gnnjet.evaluate.stats import auc, bootstrap_std, classification_summary, median, rejection_at, resolution, roc_curve
+from gnnjet.evaluate.stats import (auc, auc_difference, bootstrap_std, classification_summary, median, rejection_at,
+                                   resolution, roc_curve)
 
 
 def test_gaussian_response_median_and_resolution():
@@ -51,3 +52,26 @@ def test_bootstrap_errors_shrink_with_sample_size():
     large = bootstrap_std(rng.normal(1, 0.1, 10_000), np.median, resamples=50)
     assert large < small / 5
     assert small == pytest.approx(1.2533 * 0.1 / 10, rel=0.4)
+
+
+def test_auc_error_matches_the_mann_whitney_variance_of_a_random_classifier():
+    rng = np.random.default_rng(3)
+    labels = np.repeat([0, 1], 500)
+    probabilities = rng.uniform(size=1000)
+    out = classification_summary(np.stack([probabilities, 1 - probabilities], axis=1), labels, ["q", "g"], errors=True)
+    # Var(AUC) = (n_s + n_b + 1) / (12 n_s n_b) for scores independent of the label
+    assert out["auc_err"] == pytest.approx(np.sqrt(1001 / (12 * 500 * 500)), rel=0.35)
+
+
+def test_paired_auc_difference():
+    rng = np.random.default_rng(4)
+    signal = rng.uniform(size=4000) < 0.5
+    good = signal + rng.normal(0, 1.0, 4000)
+    worse = good + rng.normal(0, 1.0, 4000)
+    assert auc_difference(good, good, signal) == (0.0, 0.0)
+    delta, error = auc_difference(good, worse, signal)
+    assert delta == pytest.approx(auc(good, signal) - auc(worse, signal))
+    assert delta > 5 * error > 0
+    # pairing removes the shared fluctuation: the difference is known better than either AUC
+    single = bootstrap_std(np.arange(4000), lambda i: auc(good[i], signal[i]))
+    assert error < single
