@@ -125,9 +125,11 @@ def main() -> None:
                 out / "figures_jec")
     jec = json.loads((out / "figures_jec" / "jec_summary.json").read_text())["models"]
 
-    command = "python benchmarks/physics.py " + shlex.join(sys.argv[1:])
+    arguments = [a for a in sys.argv[1:] if a not in ("--report-only", "--no-write")]
+    command = "python benchmarks/physics.py " + shlex.join(arguments)
+    rebuilt = " (this table rebuilt from its runs with `--report-only`)" if args.report_only else ""
     lines = [f"## Physics benchmark (CPU, {torch.get_num_threads()} threads)", "",
-             f"Command: `{command}`", "",
+             f"Command: `{command}`{rebuilt}", "",
              f"Samples: QG {args.qg_jets} training jets (20% of them for validation) + {max(100, args.qg_jets // 4)} "
              f"test jets; JEC {args.jec_jets} training + {max(200, args.jec_jets // 4)} test jets; "
              f"epochs QG {epochs['qg']}, JEC {epochs['jec']} (early stopping as in the configs); "
