@@ -79,6 +79,9 @@ def load_all(entries: list[str], names: list[str]) -> list[Predictions]:
         raise DataError(f"cannot compare files of different tasks: {listing}")
     if len(models) == 1:
         return models
+    if tasks == {"classification"} and len({tuple(m.labels) for m in models}) > 1:
+        listing = ", ".join(f"{m.path} ({', '.join(m.labels)})" for m in models)
+        raise DataError(f"cannot compare classifiers of different classes: {listing}")
     for m in models:
         if "pt" not in m.columns or "eta" not in m.columns:
             raise DataError(f"{m.path}: needs pt and eta observer branches to match jets across files")

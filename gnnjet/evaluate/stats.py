@@ -52,16 +52,21 @@ def rejection_at(scores: np.ndarray, is_signal: np.ndarray, efficiency: float) -
     return float("inf") if false_positive_rate <= 0 else 1.0 / false_positive_rate
 
 
-def classification_summary(probabilities: np.ndarray, labels: np.ndarray, names: list[str],
-                           errors: bool = False) -> dict[str, float]:
-    """accuracy plus, per class (one vs rest; only the first class for two classes), AUC and Rej@30/50%;
-    with `errors`, also the AUC's bootstrap standard deviation (auc_err).
+def signal_classes(names: list[str]) -> list[int]:
+    """Classes taken as signal one vs rest: the first class only for two classes, else every class."""
+    return [0] if len(names) == 2 else list(range(len(names)))
 
-    Args: probabilities [J, C] (rows sum to 1), labels [J] class indices, names [C].
+
+def classification_summary(probabilities: np.ndarray, labels: np.ndarray, names: list[str], errors: bool = False,
+                           reference: np.ndarray | None = None) -> dict[str, float]:
+    """accuracy plus, per signal class (`signal_classes`), AUC and Rej@30/50%; with `errors`, also the AUC's
+    bootstrap standard deviation (auc_err); with `reference` (another classifier's probabilities on the same
+    jets), also AUC - AUC(reference) and its paired-bootstrap error (delta_auc, delta_auc_err).
+
+    Args: probabilities and reference [J, C] (rows sum to 1), labels [J] class indices, names [C].
     """
     out = {"accuracy": float(np.mean(probabilities.argmax(axis=1) == labels))}
-    classes = range(1) if len(names) == 2 else range(len(names))
-    for c in classes:
+    for c in signal_classes(names):
         signal = labels == c
         if signal.all() or not signal.any():
             continue
@@ -70,6 +75,9 @@ def classification_summary(probabilities: np.ndarray, labels: np.ndarray, names:
         if errors:
             out[f"auc_err{suffix}"] = bootstrap_std(np.arange(len(signal)),
                                                     lambda i: auc(probabilities[i, c], signal[i]))  # noqa: B023
+        if reference is not None:
+            out[f"delta_auc{suffix}"], out[f"delta_auc_err{suffix}"] = auc_difference(
+                probabilities[:, c], reference[:, c], signal)
         out[f"rej30{suffix}"] = rejection_at(probabilities[:, c], signal, 0.3)
         out[f"rej50{suffix}"] = rejection_at(probabilities[:, c], signal, 0.5)
     return out

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gnnjet.evaluate.predictions import Predictions
-from gnnjet.evaluate.stats import auc_difference, classification_summary, roc_curve
+from gnnjet.evaluate.stats import classification_summary, roc_curve, signal_classes
 from gnnjet.fileio import atomic_write_text
 from gnnjet.plots.style import label, markdown_table, save
 
@@ -23,11 +23,6 @@ def _probabilities(m: Predictions) -> tuple[np.ndarray, np.ndarray, list[str]]:
         raise ValueError(f"{m.path}: truth branches {missing} missing")
     truth = np.stack([m.columns[label] for label in labels], axis=1).argmax(axis=1)
     return scores, truth, [label.removeprefix("label_") for label in labels]
-
-
-def signal_classes(names: list[str]) -> list[int]:
-    """One-vs-rest curves: the first class only for two classes, else every class."""
-    return [0] if len(names) == 2 else list(range(len(names)))
 
 
 def roc(models: list[Predictions], out: Path) -> list[Path]:
@@ -70,14 +65,10 @@ def summary(models: list[Predictions], out: Path) -> dict[str, Any]:
     to the first one (delta_auc) with a paired-bootstrap error (the jets are the same in every file)."""
     out.mkdir(parents=True, exist_ok=True)
     table = {}
-    reference_scores, _, _ = _probabilities(models[0])
+    reference, _, _ = _probabilities(models[0])
     for m in models:
         scores, truth, names = _probabilities(m)
-        table[m.name] = classification_summary(scores, truth, names, errors=True)
-        for c in signal_classes(names):
-            suffix = "" if len(names) == 2 else f"_{names[c]}"
-            delta, error = auc_difference(scores[:, c], reference_scores[:, c], truth == c)
-            table[m.name][f"delta_auc{suffix}"], table[m.name][f"delta_auc_err{suffix}"] = delta, error
+        table[m.name] = classification_summary(scores, truth, names, errors=True, reference=reference)
     atomic_write_text(out / "classification_metrics.json", json.dumps(table, indent=1))
     atomic_write_text(out / "classification_metrics.md", "\n".join(markdown_table(table)) + "\n")
     return table

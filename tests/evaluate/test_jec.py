@@ -81,6 +81,10 @@ def test_incompatible_prediction_files(tmp_path):
         load_all([a, str(tmp_path / "cls.root")], ["A", "B"])
     with pytest.raises(DataError, match="2 input"):
         load_all([a, a], ["A"])
+    write_jets(tmp_path / "flavour.root", {"score_label_b": np.zeros(5, np.float32), "label_b": np.zeros(5, np.int32),
+                                           "pt": np.ones(5, np.float32), "eta": np.zeros(5, np.float32)})
+    with pytest.raises(DataError, match=r"different classes: .*cls\.root \(label_q\), .*flavour\.root \(label_b\)"):
+        load_all([str(tmp_path / "cls.root"), str(tmp_path / "flavour.root")], ["A", "B"])
 
 
 def test_fit_and_apply_writes_a_predictions_file(tmp_path):

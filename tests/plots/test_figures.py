@@ -1,5 +1,7 @@
 """bin/plot.py and bin/visualize_data.py produce every figure, non-empty, PNG and PDF."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -39,12 +41,19 @@ def test_classification_figures(tmp_path):
     rng = np.random.default_rng(1)
     truth = rng.integers(0, 2, 2000)
     score = np.clip(truth * 0.3 + rng.uniform(0, 0.7, 2000), 0, 1).astype(np.float32)
-    write_jets(tmp_path / "p.root", {"score_label_q": score, "score_label_g": 1 - score,
-                                     "label_q": truth.astype(np.int32), "label_g": 1 - truth.astype(np.int32),
-                                     "pt": rng.uniform(500, 550, 2000).astype(np.float32),
-                                     "eta": rng.uniform(-1, 1, 2000).astype(np.float32)})
-    paths = plot_models([str(tmp_path / "p.root")], ["model"], tmp_path / "figs")
+    jets_and_truth = {"label_q": truth.astype(np.int32), "label_g": 1 - truth.astype(np.int32),
+                      "pt": rng.uniform(500, 550, 2000).astype(np.float32),
+                      "eta": rng.uniform(-1, 1, 2000).astype(np.float32)}
+    better = np.clip(truth * 0.5 + rng.uniform(0, 0.5, 2000), 0, 1).astype(np.float32)
+    for name, q in (("p", score), ("better", better)):
+        write_jets(tmp_path / f"{name}.root", {"score_label_q": q, "score_label_g": 1 - q, **jets_and_truth})
+    paths = plot_models([str(tmp_path / "p.root"), str(tmp_path / "better.root")], ["model", "better"],
+                        tmp_path / "figs")
     assert {"roc_q.png", "scores_model.png", "classification_metrics.md"} <= {p.name for p in paths}
+    metrics = json.loads((tmp_path / "figs" / "classification_metrics.json").read_text())
+    assert metrics["model"]["delta_auc"] == metrics["model"]["delta_auc_err"] == 0.0
+    assert metrics["better"]["delta_auc"] == pytest.approx(metrics["better"]["auc"] - metrics["model"]["auc"])
+    assert metrics["better"]["delta_auc"] > 5 * metrics["better"]["delta_auc_err"] > 0
 
 
 @pytest.fixture
