@@ -14,9 +14,10 @@ from typing import Any
 import yaml
 
 from gnnjet.errors import ConfigError
-from gnnjet.schema import REQUIRED, ListOf, MapOf, OneOf, Record, Scalar, Spec
+from gnnjet.schema import REQUIRED, ListOf, OneOf, Record, Scalar, Spec
 
-NODE_TYPES = ("charged", "neutral", "sv")  # index = node_type code in the columnar store
+NODE_TYPES = ("charged", "neutral", "sv")  # the conventional node types of the gnnjet schema (any names work)
+MAX_NODE_TYPES = 16
 
 _number = Scalar(float)
 _string = Scalar(str)
@@ -41,17 +42,47 @@ FEATURE = OneOf(
     what="a feature: an expression string or a mapping {name, expr, center, scale, clip}",
 )
 
+_optional_expr = Scalar(str, nullable=True, what="an expression string or null")
 NODE_TYPE = Record(
     {
+        "select": (_optional_expr, None),
         "max_nodes": (Scalar(int, check=lambda v: v > 0, what="a positive integer"), REQUIRED),
-        "pt": (_expr, REQUIRED),
-        "eta": (_expr, REQUIRED),
-        "phi": (_expr, REQUIRED),
+        "pt": (_optional_expr, None),
+        "eta": (_optional_expr, None),
+        "phi": (_optional_expr, None),
         "mass": (OneOf([_number, _expr], what="a number or an expression"), 0.0),
+        "px": (_optional_expr, None),
+        "py": (_optional_expr, None),
+        "pz": (_optional_expr, None),
+        "energy": (_optional_expr, None),
+        "coordinates": (ListOf(_expr, min_length=1, nullable=True), None),
         "features": (ListOf(FEATURE, min_length=1), REQUIRED),
     },
-    what="a node type {max_nodes, pt, eta, phi, mass, features}",
+    what="a node type {select, max_nodes, pt/eta/phi/mass or px/py/pz/energy, coordinates, features}",
 )
+KINEMATICS = {"pt/eta/phi": ("pt", "eta", "phi"), "px/py/pz/energy": ("px", "py", "pz", "energy")}
+
+
+class NodeTypes(Spec):
+    """The node types: a mapping from names chosen by the config (charged, neutral, sv, hits, ...) to node types.
+
+    A type's code is its position in the mapping.
+    """
+
+    description = "a mapping from node type names to node types"
+
+    def validate(self, value: Any, path: str) -> Any:
+        if not isinstance(value, dict) or not value:
+            raise self.fail(value, path)
+        if len(value) > MAX_NODE_TYPES:
+            raise ConfigError(f"{path}: at most {MAX_NODE_TYPES} node types, got {len(value)}")
+        out = {}
+        for name, entry in value.items():
+            if not isinstance(name, str) or not name.isidentifier():
+                raise ConfigError(f"{path}: node type name {name!r} must be a plain identifier (e.g. charged)")
+            out[name] = NODE_TYPE.validate(entry, f"{path}.{name}")
+        return out
+
 
 DATA = Record(
     {
@@ -62,7 +93,7 @@ DATA = Record(
         "tree": (_string, "Jets"),
         "selection": (Scalar(str, nullable=True), None),
         "jet_axis": (Record({"eta": (_expr, "eta"), "phi": (_expr, "phi")}), {}),
-        "node_types": (MapOf(NODE_TYPES, NODE_TYPE), REQUIRED),
+        "node_types": (NodeTypes(), REQUIRED),
         "jet_features": (ListOf(FEATURE), []),
         "observers": (ListOf(_expr), []),
         "cache_dir": (Scalar(str, nullable=True), None),
@@ -145,6 +176,7 @@ def _check_consistency(config: dict[str, Any]) -> None:
     task = config["task"]
     if task["type"] == "classification" and not task["labels"]:
         raise ConfigError("task.labels: classification needs a list of one-hot label branches, e.g. [label_q, label_g]")
+    _check_node_types(config["data"]["node_types"])
     seen: dict[str, tuple[str, dict[str, Any]]] = {}
     for type_name, node_type in config["data"]["node_types"].items():
         for i, feature in enumerate(node_type["features"]):
@@ -156,6 +188,28 @@ def _check_consistency(config: dict[str, Any]) -> None:
                     "but has different center/scale/clip; give it another name or the same preprocessing"
                 )
             seen.setdefault(feature["name"], (path, spec))
+
+
+def _check_node_types(node_types: dict[str, Any]) -> None:
+    """Each node type gives its kinematics in one form (or none, with coordinates); coordinates agree in size."""
+    sizes = {}
+    for name, node_type in node_types.items():
+        path = f"data.node_types.{name}"
+        given = {form: [k for k in keys if node_type[k] is not None] for form, keys in KINEMATICS.items()}
+        complete = [form for form, keys in KINEMATICS.items() if len(given[form]) == len(keys)]
+        partial = [form for form in KINEMATICS if given[form] and form not in complete]
+        if partial or len(complete) > 1:
+            form = (partial or complete)[-1]
+            missing = [k for k in KINEMATICS[form] if node_type[k] is None]
+            what = f"is missing {', '.join(missing)}" if missing else "is given together with pt/eta/phi"
+            raise ConfigError(f"{path}: give the kinematics as pt/eta/phi(/mass) or as px/py/pz/energy; {form} {what}")
+        if not complete and node_type["coordinates"] is None:
+            raise ConfigError(f"{path}: a node type without kinematics (pt/eta/phi or px/py/pz/energy) needs "
+                              "coordinates: the expressions its graph is built in")
+        sizes[name] = len(node_type["coordinates"] or ["deta", "dphi"])
+    if len(set(sizes.values())) > 1:
+        raise ConfigError("data.node_types: every node type needs the same number of coordinates, got "
+                          + ", ".join(f"{n}: {c}" for n, c in sizes.items()))
 
 
 def validate_config(raw: Any) -> dict[str, Any]:

@@ -50,9 +50,29 @@ def test_bool_is_not_an_integer(base_config):
         validate_config(base_config)
 
 
-def test_unknown_node_type(base_config):
-    base_config["data"]["node_types"]["photons"] = base_config["data"]["node_types"]["neutral"]
-    with pytest.raises(ConfigError, match=r"data\.node_types\.photons: unknown key"):
+def test_node_type_names_come_from_the_config(base_config):
+    base_config["data"]["node_types"]["photons"] = dict(base_config["data"]["node_types"]["neutral"])
+    config = validate_config(base_config)
+    assert list(config["data"]["node_types"]) == ["charged", "neutral", "sv", "photons"]
+    base_config["data"]["node_types"]["bad name"] = base_config["data"]["node_types"]["neutral"]
+    with pytest.raises(ConfigError, match=r"node type name 'bad name'"):
+        validate_config(base_config)
+
+
+def test_node_type_kinematics_in_one_form(base_config):
+    charged = base_config["data"]["node_types"]["charged"]
+    charged["px"] = "ch_px"
+    with pytest.raises(ConfigError, match=r"data\.node_types\.charged: .*px/py/pz/energy is missing py, pz, energy"):
+        validate_config(base_config)
+    for key in ("pt", "eta", "phi"):
+        del charged[key]
+    with pytest.raises(ConfigError, match=r"is missing py, pz, energy"):
+        validate_config(base_config)
+    del charged["px"]
+    with pytest.raises(ConfigError, match=r"without kinematics .* needs coordinates"):
+        validate_config(base_config)
+    charged["coordinates"] = ["ch_x", "ch_y", "ch_z"]
+    with pytest.raises(ConfigError, match=r"same number of coordinates.*charged: 3, neutral: 2"):
         validate_config(base_config)
 
 

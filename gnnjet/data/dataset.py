@@ -28,8 +28,8 @@ GRAPH_KEYS = ("u", "y")
 class JetDataset(torch.utils.data.Dataset):
     """Preprocessed jets of one store as torch tensors (memory-mapped, not loaded into RAM).
 
-    Each jet j owns node rows ptr[j]:ptr[j+1] of x [N, F], node_type [N] (0 charged, 1 neutral,
-    2 SV), pos [N, 2] (deta, dphi), p4 [N, 4] (px, py, pz, E in GeV); u [J, G] are jet features and
+    Each jet j owns node rows ptr[j]:ptr[j+1] of x [N, F], node_type [N] (the position of the node's
+    type in the config: 0 charged, 1 neutral, 2 SV by convention), pos [N, D] (deta, dphi by default), p4 [N, 4] (px, py, pz, E in GeV); u [J, G] are jet features and
     y [J] the class index (int64) or regression target (float32). obs [J, O] holds observers.
     """
 

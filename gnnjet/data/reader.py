@@ -18,7 +18,7 @@ import numpy as np
 import uproot
 
 from gnnjet.data.expressions import Expression
-from gnnjet.data.spec import DataSpec
+from gnnjet.data.spec import DataSpec, NodeTypeSpec
 from gnnjet.errors import ConfigError, DataError
 
 @dataclass
@@ -100,16 +100,74 @@ def _jet_values(value: Any, num_jets: int, expr: Expression) -> np.ndarray:
     return array.astype(np.float64)
 
 
-def _node_values(value: Any, reference: ak.Array, order: ak.Array, expr: Expression) -> np.ndarray:
-    """A per-node expression result, ordered and capped like `reference` -> flat float64."""
-    try:
-        value = ak.broadcast_arrays(ak.Array(value) if not np.isscalar(value) else value, reference)[0]
-        return ak.to_numpy(ak.flatten(value[order])).astype(np.float64)
-    except ValueError:
-        raise ConfigError(
-            f"{expr.path}: {expr.text!r} does not have one value per constituent of this node type "
-            "(does it mix branches of different collections?)"
-        ) from None
+def _is_jagged(value: Any) -> bool:
+    return isinstance(value, ak.Array) and value.ndim == 2
+
+
+@dataclass
+class _Constituents:
+    """The constituents of one node type in a chunk: its collection, the selected ones and their order.
+
+    `reference` [J, var] is an array of the type's collection, `mask` [J, var] the `select:`
+    result (None: all), `order` [J, <= max_nodes] indices into the selected constituents,
+    pt-ordered (file order without kinematics) and capped.
+    """
+
+    spec: NodeTypeSpec
+    reference: ak.Array
+    mask: ak.Array | None
+    order: ak.Array
+
+    @classmethod
+    def of(cls, spec: NodeTypeSpec, arrays: ak.Array) -> "_Constituents":
+        first = spec.kinematics[0] if spec.kinematics else spec.coordinates[0]  # type: ignore[index]
+        reference = _evaluate(first, arrays)
+        if not _is_jagged(reference):
+            raise ConfigError(f"{first.path}: {first.text!r} is not a per-constituent quantity (one value per jet); "
+                              f"node type {spec.name!r} needs a collection")
+        mask = None
+        if spec.select is not None:
+            mask = _evaluate(spec.select, arrays)
+            if not _is_jagged(mask) or not np.array_equal(ak.to_numpy(ak.num(mask)), ak.to_numpy(ak.num(reference))):
+                raise ConfigError(f"{spec.select.path}: {spec.select.text!r} must give one value per constituent "
+                                  f"of the collection of {first.path} ({first.text!r}), not per jet or of another "
+                                  "collection")
+            mask = mask != 0
+        selected = reference if mask is None else reference[mask]
+        if spec.form is None:
+            order = ak.local_index(selected, axis=1)[:, : spec.max_nodes]
+        else:
+            pt = selected if spec.form == "pt/eta/phi" else _pt_of(spec, arrays, mask)
+            order = ak.argsort(pt, axis=1, ascending=False, stable=True)[:, : spec.max_nodes]
+        return cls(spec, reference, mask, order)
+
+    def counts(self) -> np.ndarray:
+        """[J] nodes per jet after selection and cap."""
+        return ak.to_numpy(ak.num(self.order, axis=1)).astype(np.int64)
+
+    def restrict(self, keep: np.ndarray) -> "_Constituents":
+        return _Constituents(self.spec, self.reference[keep], None if self.mask is None else self.mask[keep],
+                             self.order[keep])
+
+    def values(self, expr: Expression, arrays: ak.Array) -> np.ndarray:
+        """An expression of this type's constituents, selected, ordered and capped -> flat float64."""
+        value = _evaluate(expr, arrays)
+        try:
+            value = ak.broadcast_arrays(ak.Array(value) if not np.isscalar(value) else value, self.reference)[0]
+            if self.mask is not None:
+                value = value[self.mask]
+            return ak.to_numpy(ak.flatten(value[self.order])).astype(np.float64)
+        except ValueError:
+            raise ConfigError(
+                f"{expr.path}: {expr.text!r} does not have one value per constituent of node type {self.spec.name!r} "
+                "(does it mix branches of different collections?)"
+            ) from None
+
+
+def _pt_of(spec: NodeTypeSpec, arrays: ak.Array, mask: ak.Array | None) -> ak.Array:
+    px, py = (_evaluate(e, arrays) for e in spec.kinematics[:2])
+    pt = np.hypot(px, py)
+    return pt if mask is None else pt[mask]
 
 
 def _targets(spec: DataSpec, arrays: ak.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -140,47 +198,52 @@ def columnarise(spec: DataSpec, arrays: ak.Array, stats: ReadStats) -> dict[str,
     stats.invalid_target += int((keep & ~valid).sum())
     keep &= valid
 
-    type_pts = [_evaluate(t.pt, arrays) for t in spec.node_types]
-    type_counts = [np.minimum(ak.to_numpy(ak.num(pt, axis=1)), t.max_nodes) for pt, t in zip(type_pts, spec.node_types)]
+    blocks = [_Constituents.of(t, arrays) for t in spec.node_types]
+    type_counts = [b.counts() for b in blocks]
     empty = keep & (np.sum(type_counts, axis=0) == 0)
     stats.no_nodes += int(empty.sum())
     keep &= ~empty
 
     arrays, y = arrays[keep], y[keep]
-    type_pts = [pt[keep] for pt in type_pts]
+    blocks = [b.restrict(keep) for b in blocks]
     type_counts = [c[keep] for c in type_counts]
     num_jets = len(arrays)
     counts = np.sum(type_counts, axis=0).astype(np.int64) if type_counts else np.zeros(num_jets, np.int64)
     num_nodes = int(counts.sum())
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
 
-    jet_eta = _jet_values(_evaluate(spec.jet_eta, arrays), num_jets, spec.jet_eta)
-    jet_phi = _jet_values(_evaluate(spec.jet_phi, arrays), num_jets, spec.jet_phi)
+    if spec.needs_jet_axis:
+        jet_eta = _jet_values(_evaluate(spec.jet_eta, arrays), num_jets, spec.jet_eta)
+        jet_phi = _jet_values(_evaluate(spec.jet_phi, arrays), num_jets, spec.jet_phi)
     x = np.zeros((num_nodes, len(spec.columns)), dtype=np.float32)
     node_type = np.zeros(num_nodes, dtype=np.int8)
-    pos = np.zeros((num_nodes, 2), dtype=np.float32)
+    pos = np.zeros((num_nodes, spec.num_coordinates), dtype=np.float32)
     p4 = np.zeros((num_nodes, 4), dtype=np.float32)
     offset_in_jet = np.zeros(num_jets, dtype=np.int64)
-    for node_spec, pt, n in zip(spec.node_types, type_pts, type_counts):
-        order = ak.argsort(pt, axis=1, ascending=False, stable=True)[:, : node_spec.max_nodes]
+    for block, n in zip(blocks, type_counts):
+        node_spec = block.spec
         jet_of_node = np.repeat(np.arange(num_jets), n)
         rank = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
         dest = starts[jet_of_node] + offset_in_jet[jet_of_node] + rank
         offset_in_jet += n
-
-        def values(expr: Expression) -> np.ndarray:
-            return _node_values(_evaluate(expr, arrays), pt, order, expr)
-
         for feature, column in node_spec.features:
-            x[dest, column] = values(feature.expr)
+            x[dest, column] = block.values(feature.expr, arrays)
         node_type[dest] = node_spec.code
-        c_pt, c_eta, c_phi, c_mass = (values(e) for e in (node_spec.pt, node_spec.eta, node_spec.phi, node_spec.mass))
-        pos[dest, 0] = c_eta - jet_eta[jet_of_node]
-        pos[dest, 1] = (c_phi - jet_phi[jet_of_node] + np.pi) % (2 * np.pi) - np.pi
-        p4[dest, 0] = c_pt * np.cos(c_phi)
-        p4[dest, 1] = c_pt * np.sin(c_phi)
-        p4[dest, 2] = c_pt * np.sinh(c_eta)
-        p4[dest, 3] = np.sqrt((c_pt * np.cosh(c_eta)) ** 2 + c_mass**2)
+        kinematics = [block.values(e, arrays) for e in node_spec.kinematics]
+        if node_spec.form == "pt/eta/phi":
+            c_pt, c_eta, c_phi, c_mass = kinematics
+            p4[dest] = np.stack([c_pt * np.cos(c_phi), c_pt * np.sin(c_phi), c_pt * np.sinh(c_eta),
+                                 np.sqrt((c_pt * np.cosh(c_eta)) ** 2 + c_mass**2)], axis=1)
+        elif node_spec.form == "px/py/pz/energy":
+            p4[dest] = np.stack(kinematics, axis=1)
+            with np.errstate(all="ignore"):  # a zero-pt constituent has no direction: its pos is not finite
+                c_pt = np.hypot(kinematics[0], kinematics[1])
+                c_eta, c_phi = np.arcsinh(kinematics[2] / c_pt), np.arctan2(kinematics[1], kinematics[0])
+        if node_spec.coordinates is not None:
+            pos[dest] = np.stack([block.values(e, arrays) for e in node_spec.coordinates], axis=1)
+        else:
+            pos[dest, 0] = c_eta - jet_eta[jet_of_node]
+            pos[dest, 1] = (c_phi - jet_phi[jet_of_node] + np.pi) % (2 * np.pi) - np.pi
 
     u = np.zeros((num_jets, len(spec.jet_features)), dtype=np.float32)
     for column, feature in enumerate(spec.jet_features):

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from gnnjet.config import NODE_TYPES
+from gnnjet.config import KINEMATICS
 from gnnjet.data.expressions import Expression
 
 
@@ -33,16 +33,25 @@ class Feature:
 
 @dataclass
 class NodeTypeSpec:
-    """One constituent collection (charged, neutral or sv) and its features."""
+    """One node type: constituents of a collection (optionally a selection of them) and their features.
+
+    Kinematics come as (pt, eta, phi, mass) or as (px, py, pz, energy) (`form`), or not at all for
+    point clouds that are not jets (then `coordinates` must be given and nodes keep the file order).
+    """
 
     code: int
     name: str
     max_nodes: int
-    pt: Expression
-    eta: Expression
-    phi: Expression
-    mass: Expression
+    select: Expression | None
+    form: str | None  # "pt/eta/phi", "px/py/pz/energy" or None
+    kinematics: list[Expression]  # 4 expressions in the order of `form`; empty without kinematics
+    coordinates: list[Expression] | None  # None: (deta, dphi) to the jet axis
     features: list[tuple[Feature, int]]  # (feature, column in x)
+
+    def expressions(self) -> list[Expression]:
+        """Every expression of this node type (all per constituent of one collection)."""
+        exprs = ([self.select] if self.select else []) + self.kinematics + (self.coordinates or [])
+        return exprs + [f.expr for f, _ in self.features]
 
 
 @dataclass
@@ -52,7 +61,7 @@ class DataSpec:
     tree: str
     node_types: list[NodeTypeSpec]
     columns: list[Feature]  # one per column of x, the first feature seen with that name
-    type_columns: np.ndarray  # [3, F] bool: which columns each node type fills
+    type_columns: np.ndarray  # [T, F] bool: which columns each node type fills
     jet_features: list[Feature]
     jet_eta: Expression
     jet_phi: Expression
@@ -75,10 +84,8 @@ class DataSpec:
         columns: list[Feature] = []
         column_of: dict[str, int] = {}
         node_types = []
-        for code, name in enumerate(NODE_TYPES):
-            if name not in data["node_types"]:
-                continue
-            entry, base = data["node_types"][name], f"data.node_types.{name}"
+        for code, (name, entry) in enumerate(data["node_types"].items()):
+            base = f"data.node_types.{name}"
             placed = []
             for i, feat_entry in enumerate(entry["features"]):
                 feat = feature(feat_entry, f"{base}.features[{i}]")
@@ -86,15 +93,21 @@ class DataSpec:
                     column_of[feat.name] = len(columns)
                     columns.append(feat)
                 placed.append((feat, column_of[feat.name]))
+            form = next((f for f, keys in KINEMATICS.items() if entry[keys[0]] is not None), None)
+            keys = {"pt/eta/phi": ("pt", "eta", "phi", "mass"), "px/py/pz/energy": KINEMATICS["px/py/pz/energy"]}
+            kinematics = [Expression(entry[k], f"{base}.{k}") for k in keys[form]] if form else []
+            coordinates = entry["coordinates"]
             node_types.append(
                 NodeTypeSpec(
                     code, name, entry["max_nodes"],
-                    Expression(entry["pt"], f"{base}.pt"), Expression(entry["eta"], f"{base}.eta"),
-                    Expression(entry["phi"], f"{base}.phi"), Expression(entry["mass"], f"{base}.mass"),
+                    Expression(entry["select"], f"{base}.select") if entry["select"] else None,
+                    form, kinematics,
+                    [Expression(c, f"{base}.coordinates[{i}]") for i, c in enumerate(coordinates)]
+                    if coordinates else None,
                     placed,
                 )
             )
-        type_columns = np.zeros((len(NODE_TYPES), len(columns)), dtype=bool)
+        type_columns = np.zeros((len(node_types), len(columns)), dtype=bool)
         for node_type in node_types:
             for _, column in node_type.features:
                 type_columns[node_type.code, column] = True
@@ -118,16 +131,29 @@ class DataSpec:
         spec.branches = spec._collect_branches()
         return spec
 
+    @property
+    def needs_jet_axis(self) -> bool:
+        """True when a node type's graph coordinates are the default (deta, dphi) to the jet axis."""
+        return any(t.coordinates is None for t in self.node_types)
+
+    @property
+    def num_coordinates(self) -> int:
+        """D of pos [N, D] (2 for the default (deta, dphi))."""
+        return len(self.node_types[0].coordinates or [None, None])
+
+    @property
+    def has_four_vectors(self) -> bool:
+        return all(t.form is not None for t in self.node_types)
+
     def expressions(self) -> list[Expression]:
         """Every expression the reader evaluates, in a stable order."""
-        exprs = [self.jet_eta, self.jet_phi]
+        exprs = [self.jet_eta, self.jet_phi] if self.needs_jet_axis else []
         if self.selection is not None:
             exprs.append(self.selection)
         if self.target is not None:
             exprs.append(self.target)
         for node_type in self.node_types:
-            exprs += [node_type.pt, node_type.eta, node_type.phi, node_type.mass]
-            exprs += [f.expr for f, _ in node_type.features]
+            exprs += node_type.expressions()
         exprs += [f.expr for f in self.jet_features]
         exprs += self.observers
         return exprs
@@ -147,10 +173,12 @@ class DataSpec:
     def fingerprint(self) -> str:
         """Hash of everything that changes the cached (unpreprocessed) arrays."""
         payload = {
-            "version": 1,
+            "version": 2,
             "tree": self.tree,
             "exprs": [e.text for e in self.expressions()],
-            "caps": [(t.name, t.max_nodes) for t in self.node_types],
+            "caps": [(t.name, t.max_nodes, t.form) for t in self.node_types],
+            "select": [t.select.text if t.select else None for t in self.node_types],
+            "coordinates": [[c.text for c in t.coordinates] if t.coordinates else None for t in self.node_types],
             "columns": [f.name for f in self.columns],
             "layout": [[(f.name, c) for f, c in t.features] for t in self.node_types],
             "labels": self.labels,

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch
 from torch_geometric.nn import MLP, AttentionalAggregation, global_add_pool, global_max_pool, global_mean_pool
 
-NUM_NODE_TYPES = 3  # charged, neutral, SV
+NUM_NODE_TYPES = 3  # charged, neutral, SV: the gnnjet schema's types (a config may define others)
 
 
 class InputEmbedding(nn.Module):
@@ -21,10 +21,10 @@ class InputEmbedding(nn.Module):
     separate projection per type; features shared by name share weights.
     """
 
-    def __init__(self, in_features: int, dim: int):
+    def __init__(self, in_features: int, dim: int, num_node_types: int = NUM_NODE_TYPES):
         super().__init__()
         self.linear = nn.Linear(in_features, dim)
-        self.type_embedding = nn.Embedding(NUM_NODE_TYPES, dim)
+        self.type_embedding = nn.Embedding(num_node_types, dim)
 
     def forward(self, x: Tensor, node_type: Tensor) -> Tensor:
         return self.linear(x) + self.type_embedding(node_type)

@@ -33,20 +33,26 @@ def largest_jet(ptr: Tensor) -> int:
 
 
 def knn_padded(x: Tensor, k: int, ptr: Tensor, batch: Tensor | None = None,
-               max_num_nodes: int | None = None) -> Tensor:
+               max_num_nodes: int | None = None, zero_neighbours: bool = False) -> Tensor:
     """k nearest neighbours of every node within its jet, padded with dummy edges.
 
     Args:
         x: [N, D] coordinates. ptr: [B + 1] CSR offsets. batch: [N] jet index (derived if None).
         max_num_nodes: P, the largest jet (computed if None, which syncs on GPU).
+        zero_neighbours: weaver-core's convention. Every node gets exactly k neighbours; in a jet of
+            k or fewer nodes the missing ones are the dummy node N (an edge (N, i)), which message
+            passing sees as a neighbour with zero features, as weaver gathers zero-feature padding.
     Returns: edge_index [2, N * k'] (row 0 source = neighbour j, row 1 target = node i), k' =
-        min(k, P - 1); an edge (N, N) stands for "no neighbour".
+        min(k, P - 1) (k with zero_neighbours); without zero_neighbours an edge (N, N) stands for
+        "no neighbour".
     """
     num_nodes, num_jets = x.size(0), ptr.numel() - 1
     if batch is None:
         batch = batch_vector(ptr, num_nodes)
     if max_num_nodes is None:
         max_num_nodes = largest_jet(ptr)
+    if zero_neighbours:
+        max_num_nodes = max(max_num_nodes, k + 1)
     k_eff = min(k, max_num_nodes - 1)
     if k_eff <= 0 or num_nodes == 0:
         return torch.full((2, 0), num_nodes, dtype=torch.long, device=x.device)
@@ -62,7 +68,8 @@ def knn_padded(x: Tensor, k: int, ptr: Tensor, batch: Tensor | None = None,
     valid = torch.isfinite(neighbour_distance)
     source = torch.where(valid, source, torch.full_like(source, num_nodes))
     target = torch.arange(num_nodes, device=x.device).unsqueeze(1).expand(-1, k_eff)
-    target = torch.where(valid, target, torch.full_like(target, num_nodes))
+    if not zero_neighbours:
+        target = torch.where(valid, target, torch.full_like(target, num_nodes))
     return torch.stack([source.reshape(-1), target.reshape(-1)])
 
 

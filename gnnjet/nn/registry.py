@@ -14,7 +14,7 @@ from typing import Any
 from torch import nn
 
 from gnnjet.errors import ConfigError
-from gnnjet.nn.blocks import Pooling
+from gnnjet.nn.blocks import NUM_NODE_TYPES, Pooling
 from gnnjet.nn.models import deepsets, gat, gcn, particlenet, transformer
 from gnnjet.schema import ListOf, Record, Scalar, Spec
 
@@ -38,7 +38,8 @@ FAMILIES: dict[str, Family] = {
     "transformer": Family(transformer.ParticleTransformer, transformer.DEFAULTS, transformer.PRESETS,
                           "ParT-like attention with pairwise interaction bias"),
 }
-_CHOICES = {"pooling": Pooling.KINDS, "aggr": ("mean", "max", "add"), "norm": ("batch_norm", "layer_norm")}
+_CHOICES = {"pooling": Pooling.KINDS, "aggr": ("mean", "max", "add"), "norm": ("batch_norm", "layer_norm"),
+            "layout": particlenet.LAYOUTS}
 
 
 def _spec_for(key: str, default: Any) -> Spec:
@@ -80,11 +81,13 @@ def validate_model_section(section: Any, path: str = "model") -> dict[str, Any]:
     return Record(fields, what=f"a {name} model section").validate(section, path)
 
 
-def build_model(section: dict[str, Any], num_node_features: int, num_jet_features: int, out_dim: int) -> nn.Module:
+def build_model(section: dict[str, Any], num_node_features: int, num_jet_features: int, out_dim: int,
+                num_node_types: int = NUM_NODE_TYPES) -> nn.Module:
     """Instantiate a (validated) model section; forward(batch) -> [B, out_dim]."""
     section = validate_model_section(section)
     params = {k: v for k, v in section.items() if k not in ("name", "preset")}
-    return FAMILIES[section["name"]].cls(num_node_features, num_jet_features, out_dim, **params)
+    return FAMILIES[section["name"]].cls(num_node_features, num_jet_features, out_dim, num_node_types=num_node_types,
+                                         **params)
 
 
 def count_parameters(model: nn.Module) -> int:

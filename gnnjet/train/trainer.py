@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 
 def model_inputs(dataset: JetDataset) -> dict[str, int]:
     """Input sizes a model directory records so that predict can rebuild the model."""
-    return {"num_node_features": dataset.num_node_features, "num_jet_features": dataset.num_jet_features}
+    return {"num_node_features": dataset.num_node_features, "num_jet_features": dataset.num_jet_features,
+            "num_node_types": len(dataset.spec.node_types)}
 
 
 @torch.no_grad()

@@ -6,6 +6,14 @@ cat(x_i, x_j - x_i) (1x1 convolutions without bias + BatchNorm + ReLU, as weaver
 over neighbours and adds a shortcut (Linear + BatchNorm). Masked mean pooling and an FC head
 follow. The presets reproduce weaver-core's parameter counts (366k full, 26k Lite for 7 inputs
 and 2 classes) when ``embed_dim`` is null (= the number of input features).
+
+``layout: weaver`` (preset ``weaver``) is weaver-core's ParticleNet exactly, so that its checkpoints
+(the JetClass-pretrained ParticleNet_*.pt) give the same scores: no gnnjet input embedding (no
+Linear, no node-type vector), a BatchNorm over the input features (``use_fts_bn``), an identity
+shortcut where a block keeps its width, and always k neighbours per node. weaver pads every jet to
+the input length and, in a jet of k or fewer particles, gathers padded particles (zero features)
+as the missing neighbours; here those are edges from a dummy node with zero features
+(`knn_padded(..., zero_neighbours=True)`), so the mean over k neighbours is the same.
 """
 
 from __future__ import annotations
@@ -17,15 +25,18 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch
 from torch_geometric.nn import EdgeConv
 
-from gnnjet.nn.blocks import InputEmbedding, JetModel, Pooling, max_nodes, num_jets
+from gnnjet.nn.blocks import NUM_NODE_TYPES, InputEmbedding, JetModel, Pooling, max_nodes, num_jets
 from gnnjet.nn.knn import knn_padded
 
 DEFAULTS: dict[str, Any] = {"embed_dim": None, "k": 16, "blocks": [[64, 64, 64], [128, 128, 128], [256, 256, 256]],
-                            "aggr": "mean", "pooling": "mean", "head": [256], "dropout": 0.1}
+                            "aggr": "mean", "pooling": "mean", "head": [256], "dropout": 0.1, "layout": "gnnjet"}
 PRESETS = {
     "particlenet": {},
     "lite": {"k": 7, "blocks": [[32, 32, 32], [64, 64, 64]], "head": [128]},
+    # the ParT repository's example_ParticleNet.py (JetClass-pretrained ParticleNet_*.pt)
+    "weaver": {"layout": "weaver"},
 }
+LAYOUTS = ("gnnjet", "weaver")
 
 
 def _edge_mlp(in_dim: int, channels: list[int]) -> nn.Sequential:
@@ -38,15 +49,18 @@ def _edge_mlp(in_dim: int, channels: list[int]) -> nn.Sequential:
 class EdgeConvBlock(nn.Module):
     """knn graph + EdgeConv + shortcut: [N, C_in] -> [N, channels[-1]]."""
 
-    def __init__(self, in_dim: int, channels: list[int], k: int, aggr: str):
+    def __init__(self, in_dim: int, channels: list[int], k: int, aggr: str, weaver: bool = False):
         super().__init__()
-        self.k = k
+        self.k, self.zero_neighbours = k, weaver
         self.conv = EdgeConv(_edge_mlp(in_dim, channels), aggr=aggr)
-        self.shortcut = nn.Sequential(nn.Linear(in_dim, channels[-1], bias=False), nn.BatchNorm1d(channels[-1]))
+        if weaver and in_dim == channels[-1]:
+            self.shortcut: nn.Module = nn.Identity()
+        else:
+            self.shortcut = nn.Sequential(nn.Linear(in_dim, channels[-1], bias=False), nn.BatchNorm1d(channels[-1]))
         self.act = nn.ReLU()
 
     def forward(self, h: Tensor, coordinates: Tensor, ptr: Tensor, batch: Tensor, largest: int | None) -> Tensor:
-        edges = knn_padded(coordinates, self.k, ptr, batch, largest)
+        edges = knn_padded(coordinates, self.k, ptr, batch, largest, self.zero_neighbours)
         padded = torch.cat([h, h.new_zeros(1, h.size(1))])  # row N is the dummy node of missing neighbours
         out = self.conv(padded, edges)[:-1]
         return self.act(out + self.shortcut(h))
@@ -56,19 +70,30 @@ class ParticleNet(JetModel):
     """Dynamic graph CNN over the jet's nodes."""
 
     def __init__(self, num_node_features: int, num_jet_features: int, out_dim: int, embed_dim: int | None, k: int,
-                 blocks: list[list[int]], aggr: str, pooling: str, head: list[int], dropout: float):
+                 blocks: list[list[int]], aggr: str, pooling: str, head: list[int], dropout: float,
+                 layout: str = "gnnjet", num_node_types: int = NUM_NODE_TYPES):
         super().__init__(num_jet_features, out_dim, head, dropout)
+        self.layout = layout
+        weaver = layout == "weaver"
         dim = embed_dim or num_node_features
-        self.embedding = InputEmbedding(num_node_features, dim)
+        if weaver:
+            if embed_dim is not None:
+                raise ValueError("particlenet: layout 'weaver' has no input embedding; leave embed_dim null")
+            self.embedding: nn.Module = nn.BatchNorm1d(num_node_features)
+        else:
+            self.embedding = InputEmbedding(num_node_features, dim, num_node_types)
         self.blocks = nn.ModuleList()
         for channels in blocks:
-            self.blocks.append(EdgeConvBlock(dim, channels, k, aggr))
+            self.blocks.append(EdgeConvBlock(dim, channels, k, aggr, weaver))
             dim = channels[-1]
         self.pool = Pooling(pooling, dim)
         self.build_head(dim)
 
     def encode(self, batch: Batch) -> Tensor:
-        h = self.embedding(batch.x, batch.node_type)
+        if isinstance(self.embedding, InputEmbedding):
+            h = self.embedding(batch.x, batch.node_type)
+        else:
+            h = self.embedding(batch.x)
         coordinates, largest = batch.pos, max_nodes(batch)
         for block in self.blocks:
             h = block(h, coordinates, batch.ptr, batch.batch, largest)

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch
 from torch_geometric.utils import to_dense_batch
 
-from gnnjet.nn.blocks import InputEmbedding, JetModel, max_nodes, num_jets
+from gnnjet.nn.blocks import NUM_NODE_TYPES, InputEmbedding, JetModel, max_nodes, num_jets
 from gnnjet.nn.knn import largest_jet
 
 DEFAULTS: dict[str, Any] = {"embed_dims": [32, 64], "pair_dims": [16, 16], "heads": 4, "blocks": 2,
@@ -127,12 +127,12 @@ class ParticleTransformer(JetModel):
 
     def __init__(self, num_node_features: int, num_jet_features: int, out_dim: int, embed_dims: list[int],
                  pair_dims: list[int], heads: int, blocks: int, class_blocks: int, ffn_ratio: int, head: list[int],
-                 dropout: float):
+                 dropout: float, num_node_types: int = NUM_NODE_TYPES):
         super().__init__(num_jet_features, out_dim, head, dropout)
         dim = embed_dims[-1]
         if dim % heads:
             raise ValueError(f"transformer: embedding width {dim} must be divisible by heads={heads}")
-        self.input = InputEmbedding(num_node_features, embed_dims[0])
+        self.input = InputEmbedding(num_node_features, embed_dims[0], num_node_types)
         stages: list[nn.Module] = [nn.GELU()]
         for a, b in zip(embed_dims[:-1], embed_dims[1:]):
             stages += [nn.LayerNorm(a), nn.Linear(a, b), nn.GELU()]
