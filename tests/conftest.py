@@ -137,3 +137,46 @@ def fake_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def cache_root(tmp_path: Path) -> Path:
     return tmp_path / "cache"
+
+
+JETCLASS_LABELS = ("label_QCD", "label_Hbb", "label_Hcc", "label_Hgg", "label_H4q", "label_Hqql", "label_Zqq",
+                   "label_Wqq", "label_Tbqq", "label_Tbl")
+
+
+def write_jetclass(path: Path, num_jets: int, seed: int = 0, min_particles: int = 1, max_particles: int = 60) -> Path:
+    """A JetClass-schema ROOT file (tree `tree`, one `part_*` collection, ten one-hot labels) of random jets.
+
+    Particles are pt-ordered like JetClass's; about 60% are charged. Not physics: for I/O and model tests.
+    """
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(min_particles, max_particles + 1, num_jets)
+    n = int(counts.sum())
+    jet_pt, jet_eta, jet_phi = rng.uniform(500, 1000, num_jets), rng.uniform(-2, 2, num_jets), rng.uniform(-3, 3, num_jets)
+    jet_of = np.repeat(np.arange(num_jets), counts)
+    fraction = np.concatenate([np.sort(rng.exponential(1.0, c))[::-1] for c in counts])
+    pt = jet_pt[jet_of] * fraction / np.repeat(np.add.reduceat(fraction, np.cumsum(counts) - counts), counts)
+    deta, dphi = rng.normal(0, 0.2, n), rng.normal(0, 0.2, n)
+    eta, phi = jet_eta[jet_of] + deta, jet_phi[jet_of] + dphi
+    charge = rng.choice([-1, 0, 1], n, p=[0.3, 0.4, 0.3])
+    kind = rng.integers(0, 10, n)
+    is_electron = (charge != 0) & (kind == 0)
+    is_muon = (charge != 0) & (kind == 1)
+    is_photon = (charge == 0) & (kind < 6)
+    columns = {
+        "px": pt * np.cos(phi), "py": pt * np.sin(phi), "pz": pt * np.sinh(eta), "energy": pt * np.cosh(eta),
+        "deta": deta, "dphi": dphi, "d0val": rng.normal(0, 0.05, n) * (charge != 0),
+        "d0err": rng.uniform(0.01, 0.05, n) * (charge != 0), "dzval": rng.normal(0, 0.05, n) * (charge != 0),
+        "dzerr": rng.uniform(0.01, 0.05, n) * (charge != 0), "charge": charge.astype(np.float64),
+        "isChargedHadron": ((charge != 0) & ~is_electron & ~is_muon).astype(np.float64),
+        "isNeutralHadron": ((charge == 0) & ~is_photon).astype(np.float64), "isPhoton": is_photon.astype(np.float64),
+        "isElectron": is_electron.astype(np.float64), "isMuon": is_muon.astype(np.float64),
+    }
+    part = ak.unflatten(ak.zip({k: v.astype(np.float32) for k, v in columns.items()}), counts)
+    label = rng.integers(0, len(JETCLASS_LABELS), num_jets)
+    branches: dict[str, Any] = {"jet_pt": jet_pt, "jet_eta": jet_eta, "jet_phi": jet_phi,
+                                "jet_energy": jet_pt * np.cosh(jet_eta) * 1.01,
+                                "jet_nparticles": counts.astype(np.float64), "jet_sdmass": rng.uniform(0, 200, num_jets)}
+    branches |= {name: (label == i).astype(np.bool_) for i, name in enumerate(JETCLASS_LABELS)}
+    branches["part"] = part
+    write_jets(path, branches, tree="tree")
+    return path

@@ -1,4 +1,4 @@
-"""ROOT ntuples -> columnar jet chunks: uproot reads only the needed branches, chunk by chunk.
+"""ROOT or Parquet ntuples -> columnar jet chunks: only the needed branches are read, chunk by chunk.
 
 Each chunk becomes flat numpy arrays (DESIGN.md, "Columnar jets"): nodes of a jet are contiguous,
 charged first, then neutral, then SV, each block ordered by decreasing pt and capped at
@@ -18,6 +18,7 @@ import numpy as np
 import uproot
 
 from gnnjet.data.expressions import Expression
+from gnnjet.data.parquet import is_parquet, iter_parquet
 from gnnjet.data.spec import DataSpec, NodeTypeSpec
 from gnnjet.errors import ConfigError, DataError
 
@@ -64,9 +65,17 @@ def check_branches(tree: Any, spec: DataSpec, path: str | Path) -> None:
 
 
 def iter_chunks(spec: DataSpec, files: list[str], stats: ReadStats) -> Iterator[dict[str, np.ndarray]]:
-    """Yield columnar chunks (see `columnarise`) of all jets in `files`, in file order."""
+    """Yield columnar chunks (see `columnarise`) of all jets in `files`, in file order.
+
+    The format follows the suffix: ``.parquet`` files are read by `gnnjet.data.parquet` (row group
+    by row group), everything else as ROOT (tree ``spec.tree``).
+    """
     branches = sorted(spec.branches)
     for path in files:
+        if is_parquet(path):
+            for arrays in iter_parquet(path, spec.branches, spec.step_size):
+                yield columnarise(spec, arrays, stats)
+            continue
         tree = open_tree(path, spec.tree)
         check_branches(tree, spec, path)
         if tree.num_entries == 0:

@@ -22,6 +22,7 @@ from typing import Any, BinaryIO
 import numpy as np
 from gnnjet.progress import progress_bar
 
+from gnnjet.data.parquet import SUFFIXES as PARQUET_SUFFIXES
 from gnnjet.data.reader import ReadStats, iter_chunks
 from gnnjet.data.spec import DataSpec
 from gnnjet.errors import DataError
@@ -46,9 +47,10 @@ def expand_files(patterns: list[str]) -> list[str]:
             raise DataError(f"no input file matches {pattern!r}")
         for match in matches:
             if os.path.isdir(match):
-                found = sorted(glob.glob(os.path.join(match, "*.root")))
+                found = sorted(f for suffix in ("*.root", *(f"*{s}" for s in PARQUET_SUFFIXES))
+                               for f in glob.glob(os.path.join(match, suffix)))
                 if not found:
-                    raise DataError(f"input directory {match} contains no .root files")
+                    raise DataError(f"input directory {match} contains no .root or .parquet files")
                 files += found
             else:
                 files.append(match)

@@ -1,34 +1,84 @@
-"""Write jet ntuples in the gnnjet ROOT schema (tree `Jets`), atomically."""
+"""Write jet ntuples in the gnnjet schema (ROOT tree `Jets`, or Parquet), atomically and chunk by chunk."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Iterator, Mapping, Union
 
 import awkward as ak
 import numpy as np
 import uproot
 
+from gnnjet.data.parquet import is_parquet
 from gnnjet.fileio import atomic_path
 
+Branches = Mapping[str, Union[np.ndarray, ak.Array]]
 
-def write_jets(path: str | Path, branches: Mapping[str, np.ndarray | ak.Array], tree: str = "Jets") -> None:
-    """Write one row per jet to `path`.
+
+def write_jets(path: str | Path, branches: Branches, tree: str = "Jets") -> None:
+    """Write one row per jet to `path` (ROOT, or Parquet for a ``.parquet`` suffix).
 
     Args:
         branches: jet-level name -> [J] numpy array, or collection prefix -> jagged awkward record
             array (``{"ch": ak.zip({"pt": ..., "eta": ...})}`` becomes branches ``ch_pt ch_eta`` with
             one shared counter ``nch``).
     """
-    types = {}
+    write_jet_chunks(path, [branches], tree)
+
+
+def write_jet_chunks(path: str | Path, chunks: Iterable[Branches], tree: str = "Jets") -> int:
+    """Write chunks of jets (each as in `write_jets`, all with the same branches) to one file; returns the jets written.
+
+    Memory stays bounded by one chunk. Parquet gets one row group per chunk and the same column
+    names as the ROOT branches (``ch_pt``, counter ``nch``), so one config reads either format.
+    """
+    with atomic_path(path) as tmp:
+        if is_parquet(path):
+            counter = _Counter(chunks)
+            ak.to_parquet_row_groups((_flat_record(c) for c in counter), str(tmp))
+            return counter.total
+        with uproot.recreate(tmp) as file:
+            out, total = None, 0
+            for branches in chunks:
+                if out is None:
+                    out = file.mktree(tree, _types(branches), field_name=lambda outer, inner: f"{outer}_{inner}",
+                                      counter_name=lambda counted: f"n{counted}")
+                if len(next(iter(branches.values()), [])):
+                    out.extend(dict(branches))
+                    total += len(next(iter(branches.values())))
+            return total
+
+
+def _types(branches: Branches) -> dict[str, object]:
+    types: dict[str, object] = {}
     for name, values in branches.items():
         if isinstance(values, ak.Array) and values.ndim > 1:
             types[name] = values.type.content
         else:
             types[name] = np.asarray(values).dtype
-    with atomic_path(path) as tmp:
-        with uproot.recreate(tmp) as file:
-            out = file.mktree(tree, types, field_name=lambda outer, inner: f"{outer}_{inner}",
-                              counter_name=lambda counted: f"n{counted}")
-            if len(next(iter(branches.values()), [])):
-                out.extend(dict(branches))
+    return types
+
+
+def _flat_record(branches: Branches) -> ak.Array:
+    """One chunk as a flat record array: collections become ``prefix_field`` columns plus ``nprefix`` counts."""
+    columns: dict[str, object] = {}
+    for name, values in branches.items():
+        if isinstance(values, ak.Array) and values.ndim > 1:
+            columns[f"n{name}"] = ak.to_numpy(ak.num(values, axis=1)).astype(np.int32)
+            for field in values.fields:
+                columns[f"{name}_{field}"] = values[field]
+        else:
+            columns[name] = np.asarray(values)
+    return ak.zip(columns, depth_limit=1)
+
+
+class _Counter:
+    """Iterates chunks and counts their jets."""
+
+    def __init__(self, chunks: Iterable[Branches]):
+        self.chunks, self.total = chunks, 0
+
+    def __iter__(self) -> Iterator[Branches]:
+        for chunk in self.chunks:
+            self.total += len(next(iter(chunk.values()), []))
+            yield chunk
