@@ -6,9 +6,11 @@ DEMO_DIR ?= demo_output
 
 .PHONY: install test demo sample clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-bench.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements-dev.txt
+	# weaver-core (its model modules need only torch): the reference the weight-interchange tests compare to
+	$(PY) -m pip install -q --no-deps -r requirements-bench.txt
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 

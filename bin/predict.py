@@ -16,14 +16,16 @@ from gnnjet.errors import GnnjetError
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-m", "--model", required=True, help="run directory written by bin/train.py")
-    parser.add_argument("-i", "--input", nargs="+", help="ROOT files/globs to predict on")
+    parser.add_argument("-i", "--input", nargs="+", help="ROOT or Parquet files/globs to predict on")
     parser.add_argument("-o", "--output", help="predictions ROOT file")
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--export-onnx", metavar="FILE", help="export the model to ONNX (dynamic batch and node axes)")
+    parser.add_argument("--export-weaver", metavar="FILE",
+                        help="write the weights as a weaver-core ParticleNet state dict (particlenet, preset weaver)")
     args = parser.parse_args()
-    if bool(args.input) != bool(args.output) or not (args.input or args.export_onnx):
-        raise GnnjetError("give -i INPUT and -o OUTPUT, and/or --export-onnx FILE")
+    if bool(args.input) != bool(args.output) or not (args.input or args.export_onnx or args.export_weaver):
+        raise GnnjetError("give -i INPUT and -o OUTPUT, and/or --export-onnx FILE / --export-weaver FILE")
     if args.input:
         from gnnjet.predict import predict
 
@@ -32,6 +34,11 @@ def main() -> None:
         from gnnjet.export import export_onnx
 
         export_onnx(args.model, args.export_onnx)
+    if args.export_weaver:
+        from gnnjet.predict import load_trained
+        from gnnjet.train.pretrained import export_weaver
+
+        export_weaver(load_trained(args.model).model, args.export_weaver)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import numpy as np
 
 from gnnjet.data.spec import DataSpec, Feature
 from gnnjet.data.store import ColumnarStore
+from gnnjet.errors import ConfigError
 from gnnjet.fileio import atomic_path, atomic_write_text
 
 _FIT_ROWS = 1_000_000  # rows sampled per array to fit `auto` parameters
@@ -111,6 +112,18 @@ class Preprocessing:
         node = _fit(spec.columns, x, [owned[:, j] for j in range(x.shape[1])])
         u = np.asarray(store.arrays["u"][jets])
         jet = _fit(spec.jet_features, u, [slice(None)] * u.shape[1])
+        return cls(node, jet, [f.name for f in spec.columns], [f.name for f in spec.jet_features])
+
+    @classmethod
+    def manual(cls, spec: DataSpec) -> "Preprocessing":
+        """Parameters from the config alone (no data); a feature with ``auto`` is a ConfigError naming it."""
+        features = [*spec.columns, *spec.jet_features]
+        for feature in features:
+            if "auto" in (feature.center, feature.scale):
+                raise ConfigError(f"{feature.path}: needs fixed preprocessing (numbers or null), not 'auto', "
+                                  "because there is no training data to fit it on")
+        node = _fit(spec.columns, np.zeros((0, len(spec.columns))), [slice(None)] * len(spec.columns))
+        jet = _fit(spec.jet_features, np.zeros((0, len(spec.jet_features))), [slice(None)] * len(spec.jet_features))
         return cls(node, jet, [f.name for f in spec.columns], [f.name for f in spec.jet_features])
 
     def to_json(self) -> dict[str, Any]:

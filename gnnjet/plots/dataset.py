@@ -8,7 +8,6 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gnnjet.config import NODE_TYPES
 from gnnjet.data.dataset import JetDataset
 from gnnjet.evaluate.predictions import flavour_groups
 from gnnjet.plots.style import label, save
@@ -61,12 +60,12 @@ def multiplicity(dataset: JetDataset, out: Path) -> list[Path]:
     node_type = dataset.node_type.numpy()
     jet_of_node = np.repeat(np.arange(len(dataset)), np.diff(dataset.ptr.numpy()))
     fig, ax = plt.subplots()
-    for code, name in enumerate(NODE_TYPES):
+    for code, name in enumerate(t.name for t in dataset.spec.node_types):
         if not (node_type == code).any():
             continue
         counts = np.bincount(jet_of_node[node_type == code], minlength=len(dataset))
         ax.hist(counts, bins=np.arange(counts.max() + 2) - 0.5, histtype="step", linewidth=2,
-                color=TYPE_COLOURS[code], label=f"{name} (mean {counts.mean():.1f})")
+                color=TYPE_COLOURS[code % len(TYPE_COLOURS)], label=f"{name} (mean {counts.mean():.1f})")
     ax.set(xlabel="Nodes per jet (after the per-type cap)", ylabel="Jets", yscale="log")
     ax.legend()
     label(ax)
@@ -80,12 +79,13 @@ def particle_cloud(dataset: JetDataset, out: Path, jet: int | None = None) -> li
     data = dataset[jet]
     pt = np.hypot(data.p4[:, 0].numpy(), data.p4[:, 1].numpy())
     fig, ax = plt.subplots()
-    for code, name in enumerate(NODE_TYPES):
+    for code, name in enumerate(t.name for t in dataset.spec.node_types):
         chosen = data.node_type.numpy() == code
         if chosen.any():
             ax.scatter(data.pos[chosen, 0], data.pos[chosen, 1], s=30 + 400 * pt[chosen] / pt.max(),
-                       color=TYPE_COLOURS[code], alpha=0.6, edgecolor="k", label=f"{name} ({chosen.sum()})")
-    ax.set(xlabel=r"$\Delta\eta$ to the jet axis", ylabel=r"$\Delta\phi$ to the jet axis", xlim=(-0.5, 0.5),
+                       color=TYPE_COLOURS[code % len(TYPE_COLOURS)], alpha=0.6, edgecolor="k", label=f"{name} ({chosen.sum()})")
+    ax.set(xlabel=r"$\Delta\eta$ to the jet axis" + ("" if dataset.spec.needs_jet_axis else " (or 1st coordinate)"),
+           ylabel=r"$\Delta\phi$ to the jet axis" + ("" if dataset.spec.needs_jet_axis else " (or 2nd)"), xlim=(-0.5, 0.5),
            ylim=(-0.5, 0.5), aspect="equal")
     ax.legend(title=f"jet {jet}: marker area ~ $p_T$", fontsize=14)
     label(ax)

@@ -1,0 +1,30 @@
+#!/usr/bin/env python
+"""Import a weaver-core checkpoint (e.g. the ParT repository's JetClass-pretrained ParticleNet_kin.pt) as a gnnjet model directory.
+
+Example:
+  bin/import_weights.py --from weaver -w ParticleNet_kin.pt -c configs/public/jetclass_kin_particlenet.yaml -o models/pn_kin
+  bin/predict.py -m models/pn_kin -i "JetClass/test_20M/*.root" -o pn_kin_pred.root
+"""
+
+import argparse
+import sys
+
+from gnnjet.cli import run
+from gnnjet.config import load_config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--from", dest="source", choices=["weaver"], default="weaver", help="checkpoint format")
+    parser.add_argument("-w", "--weights", required=True, help="checkpoint file (.pt state dict)")
+    parser.add_argument("-c", "--config", required=True, help="gnnjet config with the matching model and inputs")
+    parser.add_argument("-o", "--output", required=True, help="model directory to write")
+    args = parser.parse_args()
+    config = load_config(args.config)
+    from gnnjet.train.pretrained import import_weaver  # torch only once the arguments are fine
+
+    import_weaver(args.weights, config, args.output)
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))
