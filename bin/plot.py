@@ -5,6 +5,7 @@ Inputs are run directories (their pred.root and metrics.csv are used) or predict
 the task (tagging or JEC) is detected from the branches.
 
 Example: bin/plot.py -i "runs/jec_pn, runs/jec_ds, runs/standard" -n "ParticleNet, DeepSets, Standard" -o figs/jec
+Multi-class tagging: bin/plot.py -i runs/flavour_pn -n ParticleNet -o figs/flavour -d b:uds+g -d c:uds+g -d uds:g
 """
 
 import argparse
@@ -20,10 +21,13 @@ def main() -> None:
     parser.add_argument("-i", "--inputs", required=True, help='comma-separated run dirs or predictions files')
     parser.add_argument("-n", "--names", help="comma-separated legend names (default: the inputs)")
     parser.add_argument("-o", "--output", required=True, help="figure directory")
+    parser.add_argument("-d", "--discriminant", action="append", default=[], metavar="SIG:BKG[+BKG...]",
+                        help="tagging: also plot/tabulate score_SIG / (score_SIG + sum score_BKG) on SIG and BKG jets "
+                             "only, e.g. b:uds+g (repeatable)")
     args = parser.parse_args()
     inputs = split_list(args.inputs)
     names = split_list(args.names) if args.names else inputs
-    paths = plot_models(inputs, names, args.output)
+    paths = plot_models(inputs, names, args.output, args.discriminant)
     logging.getLogger("gnnjet").info("wrote %d files to %s", len(paths), args.output)
 
 

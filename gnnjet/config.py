@@ -177,6 +177,7 @@ def _check_consistency(config: dict[str, Any]) -> None:
     if task["type"] == "classification" and not task["labels"]:
         raise ConfigError("task.labels: classification needs a list of one-hot label branches, e.g. [label_q, label_g]")
     _check_node_types(config["data"]["node_types"])
+    _check_pair_features(config)
     seen: dict[str, tuple[str, dict[str, Any]]] = {}
     for type_name, node_type in config["data"]["node_types"].items():
         for i, feature in enumerate(node_type["features"]):
@@ -188,6 +189,16 @@ def _check_consistency(config: dict[str, Any]) -> None:
                     "but has different center/scale/clip; give it another name or the same preprocessing"
                 )
             seen.setdefault(feature["name"], (path, spec))
+
+
+def _check_pair_features(config: dict[str, Any]) -> None:
+    """Pairwise (Lorentz) features need four-vectors: at least one node type with kinematics."""
+    node_types = config["data"]["node_types"]
+    uses_pairs = config["model"].get("pair_features") == "lorentz" and config["model"].get("pair_dims")
+    if uses_pairs and all(all(t[k] is None for keys in KINEMATICS.values() for k in keys) for t in node_types.values()):
+        raise ConfigError(f"model.pair_features: 'lorentz' pair features need four-vectors, but no node type "
+                          f"({', '.join(node_types)}) gives pt/eta/phi or px/py/pz/energy; set "
+                          "model.pair_features: none")
 
 
 def _check_node_types(node_types: dict[str, Any]) -> None:

@@ -6,9 +6,12 @@ Conventions follow REFERENCE.md: Rej@X% = 1 / FPR at TPR = X%; resolution = IQR(
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+
+from gnnjet.errors import GnnjetError
 
 
 def roc_curve(scores: np.ndarray, is_signal: np.ndarray,
@@ -52,34 +55,102 @@ def rejection_at(scores: np.ndarray, is_signal: np.ndarray, efficiency: float) -
     return float("inf") if false_positive_rate <= 0 else 1.0 / false_positive_rate
 
 
+def rejection_text(value: float, num_background: int) -> str:
+    """Rej@X% for a table: '> N' when no background jet passes (the rejection exceeds the N background jets
+    tested; 1/0 is not a measurement), else 4 significant digits."""
+    return f"> {num_background}" if value == float("inf") else f"{value:.4g}"
+
+
+def confusion_matrix(probabilities: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """[C, C] fraction of true-class-i jets (row i) whose highest score is class j (column j); rows sum to 1
+    (an empty row is all zeros).
+
+    Args: probabilities [J, C], labels [J] class indices.
+    """
+    counts = np.zeros((num_classes, num_classes))
+    np.add.at(counts, (labels, probabilities.argmax(axis=1)), 1)
+    return counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+
+
+@dataclass(frozen=True)
+class Discriminant:
+    """Signal class vs chosen background classes, e.g. b vs (uds, g): score_b / (score_b + score_uds + score_g),
+    evaluated on signal and background jets only (the other classes do not enter)."""
+
+    signal: str
+    backgrounds: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, text: str, names: list[str]) -> Discriminant:
+        """'b:uds+g' -> Discriminant('b', ('uds', 'g')); unknown or repeated classes are errors."""
+        signal, sep, rest = text.partition(":")
+        backgrounds = tuple(b.strip() for b in rest.split("+") if b.strip())
+        if not sep or not signal.strip() or not backgrounds:
+            raise GnnjetError(f"discriminant {text!r}: write SIGNAL:BACKGROUND[+BACKGROUND...], e.g. b:uds+g")
+        discriminant = cls(signal.strip(), backgrounds)
+        unknown = [c for c in (discriminant.signal, *backgrounds) if c not in names]
+        if unknown:
+            raise GnnjetError(f"discriminant {text!r}: unknown class(es) {unknown}; the classes are {names}")
+        if discriminant.signal in backgrounds or len(set(backgrounds)) != len(backgrounds):
+            raise GnnjetError(f"discriminant {text!r}: a class appears twice")
+        return discriminant
+
+    @property
+    def name(self) -> str:
+        return f"{self.signal}_vs_{'_'.join(self.backgrounds)}"
+
+    def evaluate(self, probabilities: np.ndarray, labels: np.ndarray,
+                 names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(discriminant [J'], is_signal [J']) for the J' jets of the signal and background classes."""
+        signal = names.index(self.signal)
+        backgrounds = [names.index(b) for b in self.backgrounds]
+        keep = np.isin(labels, [signal, *backgrounds])
+        numerator = probabilities[keep, signal]
+        denominator = numerator + probabilities[keep][:, backgrounds].sum(axis=1)
+        return numerator / np.maximum(denominator, 1e-30), labels[keep] == signal
+
+
 def signal_classes(names: list[str]) -> list[int]:
     """Classes taken as signal one vs rest: the first class only for two classes, else every class."""
     return [0] if len(names) == 2 else list(range(len(names)))
 
 
 def classification_summary(probabilities: np.ndarray, labels: np.ndarray, names: list[str], errors: bool = False,
-                           reference: np.ndarray | None = None) -> dict[str, float]:
-    """accuracy plus, per signal class (`signal_classes`), AUC and Rej@30/50%; with `errors`, also the AUC's
-    bootstrap standard deviation (auc_err); with `reference` (another classifier's probabilities on the same
-    jets), also AUC - AUC(reference) and its paired-bootstrap error (delta_auc, delta_auc_err).
+                           reference: np.ndarray | None = None,
+                           discriminants: tuple[Discriminant, ...] = ()) -> dict[str, float]:
+    """accuracy plus, per signal class one vs rest (`signal_classes`) and per discriminant, AUC and Rej@30/50%
+    (inf when no background passes: see `rejection_text`); with `errors`, also the AUC's bootstrap standard
+    deviation (auc_err); with `reference` (another classifier's probabilities on the same jets), also
+    AUC - AUC(reference) and its paired-bootstrap error (delta_auc, delta_auc_err).
 
+    Keys: `auc` for two classes, `auc_<class>` one vs rest, `auc_<signal>_vs_<backgrounds>` per discriminant.
     Args: probabilities and reference [J, C] (rows sum to 1), labels [J] class indices, names [C].
     """
     out = {"accuracy": float(np.mean(probabilities.argmax(axis=1) == labels))}
     for c in signal_classes(names):
-        signal = labels == c
-        if signal.all() or not signal.any():
-            continue
         suffix = "" if len(names) == 2 else f"_{names[c]}"
-        out[f"auc{suffix}"] = auc(probabilities[:, c], signal)
-        if errors:
-            out[f"auc_err{suffix}"] = bootstrap_std(np.arange(len(signal)),
-                                                    lambda i: auc(probabilities[i, c], signal[i]))  # noqa: B023
-        if reference is not None:
-            out[f"delta_auc{suffix}"], out[f"delta_auc_err{suffix}"] = auc_difference(
-                probabilities[:, c], reference[:, c], signal)
-        out[f"rej30{suffix}"] = rejection_at(probabilities[:, c], signal, 0.3)
-        out[f"rej50{suffix}"] = rejection_at(probabilities[:, c], signal, 0.5)
+        out.update(_separation(probabilities[:, c], labels == c, suffix, errors,
+                               None if reference is None else reference[:, c]))
+    for discriminant in discriminants:
+        score, signal = discriminant.evaluate(probabilities, labels, names)
+        reference_score = None if reference is None else discriminant.evaluate(reference, labels, names)[0]
+        out.update(_separation(score, signal, f"_{discriminant.name}", errors, reference_score))
+    return out
+
+
+def _separation(score: np.ndarray, signal: np.ndarray, suffix: str, errors: bool,
+                reference: np.ndarray | None) -> dict[str, float]:
+    """auc/auc_err/delta_auc/delta_auc_err/rej30/rej50 + suffix of one signal-vs-background score; empty when
+    the jets are all signal or all background."""
+    if signal.all() or not signal.any():
+        return {}
+    out = {f"auc{suffix}": auc(score, signal)}
+    if errors:
+        out[f"auc_err{suffix}"] = bootstrap_std(np.arange(len(signal)), lambda i: auc(score[i], signal[i]))
+    if reference is not None:
+        out[f"delta_auc{suffix}"], out[f"delta_auc_err{suffix}"] = auc_difference(score, reference, signal)
+    out[f"rej30{suffix}"] = rejection_at(score, signal, 0.3)
+    out[f"rej50{suffix}"] = rejection_at(score, signal, 0.5)
     return out
 
 

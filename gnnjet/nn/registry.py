@@ -39,7 +39,7 @@ FAMILIES: dict[str, Family] = {
                           "ParT-like attention with pairwise interaction bias"),
 }
 _CHOICES = {"pooling": Pooling.KINDS, "aggr": ("mean", "max", "add"), "norm": ("batch_norm", "layer_norm"),
-            "layout": particlenet.LAYOUTS}
+            "layout": particlenet.LAYOUTS, "pair_features": transformer.PAIR_FEATURES}
 
 
 def _spec_for(key: str, default: Any) -> Spec:

@@ -18,14 +18,22 @@ def split_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
-def plot_models(inputs: list[str], names: list[str], out: str | Path) -> list[Path]:
-    """Figures comparing the models (PNG + PDF) and metric tables in `out`; returns the files written."""
+def plot_models(inputs: list[str], names: list[str], out: str | Path,
+                discriminants: list[str] | None = None) -> list[Path]:
+    """Figures comparing the models (PNG + PDF) and metric tables in `out`; returns the files written.
+
+    `discriminants` (tagging only): extra signal-vs-chosen-backgrounds curves, e.g. ['b:uds+g', 'c:uds+g'].
+    """
     use_style()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     models = load_all(inputs, names)
     log.info("%s task, %d models, %d common jets", models[0].task, len(models), len(next(iter(models[0].columns.values()))))
-    module = classification if models[0].task == "classification" else regression
-    paths = module.plot_all(models, out)
+    if models[0].task == "classification":
+        paths = classification.plot_all(models, out, discriminants)
+    else:
+        if discriminants:
+            log.warning("--discriminant ignored: the inputs are regression (JEC) predictions")
+        paths = regression.plot_all(models, out)
     paths += training_curves({m.name: m.run_dir for m in models if m.run_dir is not None}, out)
     return paths

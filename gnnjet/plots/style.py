@@ -53,9 +53,19 @@ def log_pt_axis(ax: plt.Axes, label_text: str | None = None) -> None:
         ax.set_xlabel(label_text)
 
 
+def slug(name: str) -> str:
+    """A model name made safe for a file name: 'ParticleNet (kin)' -> 'ParticleNet__kin_'."""
+    return "".join(ch if ch.isalnum() else "_" for ch in name)
+
+
 def markdown_table(rows: dict[str, dict[str, Any]]) -> list[str]:
-    """Lines of a markdown table: one row per model, one column per key of the first row (4 significant digits)."""
+    """Lines of a markdown table: one row per model, one column per key of the first row; numbers with 4
+    significant digits, text (e.g. '> 800' for a rejection bound) as it is."""
     keys = list(next(iter(rows.values())))
     lines = ["| model | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
-    return lines + [f"| {name} | " + " | ".join(f"{row.get(k, float('nan')):.4g}" for k in keys) + " |"
+
+    def cell(value: Any) -> str:
+        return value if isinstance(value, str) else f"{value:.4g}"
+
+    return lines + [f"| {name} | " + " | ".join(cell(row.get(k, float("nan"))) for k in keys) + " |"
                     for name, row in rows.items()]

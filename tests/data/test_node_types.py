@@ -12,6 +12,7 @@ from gnnjet.data.dataset import JetDataset
 from gnnjet.data.spec import DataSpec
 from gnnjet.data.writer import write_jets
 from gnnjet.errors import ConfigError, DataError
+from gnnjet.nn.registry import build_model
 from gnnjet.train.trainer import train
 from tests.conftest import write_jetclass
 
@@ -143,7 +144,7 @@ HITS_CONFIG = {
 
 
 @pytest.mark.parametrize("model", [{"name": "particlenet", "preset": "lite"},
-                                   {"name": "transformer", "preset": "small", "pair_dims": []},
+                                   {"name": "transformer", "preset": "small", "pair_features": "none"},
                                    {"name": "gcn", "preset": "small"}])
 def test_point_cloud_without_eta_phi_trains(tmp_path, model):
     path = write_hits(tmp_path / "hits.root", 400)
@@ -156,3 +157,13 @@ def test_point_cloud_without_eta_phi_trains(tmp_path, model):
     assert np.allclose(dataset.pos.numpy()[: len(raw.hit_x[0]), 0], ak.to_numpy(raw.hit_x[0]) / 10, atol=1e-5)
     history = train(config, tmp_path / "run", progress=False)
     assert history[-1]["val_auc"] > 0.75  # concentrated vs spread clouds are easy to separate
+
+
+def test_lorentz_pair_features_need_four_vectors(tmp_path):
+    config = {**HITS_CONFIG, "data": {**HITS_CONFIG["data"], "train": ["hits.root"]}}
+    with pytest.raises(ConfigError, match="model.pair_features: 'lorentz' pair features need four-vectors.*"
+                                          "set model.pair_features: none"):
+        validate_config({**config, "model": {"name": "transformer", "preset": "small"}})
+    resolved = validate_config({**config, "model": {"name": "transformer", "preset": "small", "pair_features": "none"}})
+    model = build_model(resolved["model"], num_node_features=4, num_jet_features=0, out_dim=2, num_node_types=1)
+    assert model.pair is None and not any("pair" in name for name, _ in model.named_parameters())

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from gnnjet.evaluate.stats import (auc, auc_difference, bootstrap_std, classification_summary, median, rejection_at,
-                                   resolution, roc_curve)
+from gnnjet.errors import GnnjetError
+from gnnjet.evaluate.stats import (Discriminant, auc, auc_difference, bootstrap_std, classification_summary,
+                                   confusion_matrix, median, rejection_at, rejection_text, resolution, roc_curve)
 
 
 def test_gaussian_response_median_and_resolution():
@@ -75,3 +76,40 @@ def test_paired_auc_difference():
     # pairing removes the shared fluctuation: the difference is known better than either AUC
     single = bootstrap_std(np.arange(4000), lambda i: auc(good[i], signal[i]))
     assert error < single
+
+
+def test_discriminant_uses_only_chosen_classes():
+    names = ["b", "c", "uds", "g"]
+    probabilities = np.array([[0.6, 0.2, 0.1, 0.1],   # b
+                              [0.1, 0.7, 0.1, 0.1],   # c: not in b vs (uds, g)
+                              [0.2, 0.0, 0.6, 0.2],   # uds
+                              [0.62, 0.0, 0.0, 0.38]])  # g
+    labels = np.arange(4)
+    discriminant = Discriminant.parse("b: uds + g", names)
+    assert discriminant == Discriminant("b", ("uds", "g")) and discriminant.name == "b_vs_uds_g"
+    score, signal = discriminant.evaluate(probabilities, labels, names)
+    np.testing.assert_allclose(score, [0.6 / 0.8, 0.2 / 1.0, 0.62])
+    np.testing.assert_array_equal(signal, [True, False, False])
+    # the g jet has a higher b score than the b jet, but a lower b / (b + uds + g)
+    out = classification_summary(probabilities, labels, names, discriminants=(discriminant,))
+    assert out["auc_b_vs_uds_g"] == 1.0 and out["auc_b"] < 1.0
+
+
+@pytest.mark.parametrize("text, message", [("b", "SIGNAL:BACKGROUND"), ("b:", "SIGNAL:BACKGROUND"),
+                                           ("t:qcd", "unknown class"), ("b:b+g", "twice"), ("b:g+g", "twice")])
+def test_discriminant_errors(text, message):
+    with pytest.raises(GnnjetError, match=message):
+        Discriminant.parse(text, ["b", "c", "uds", "g"])
+
+
+def test_confusion_matrix_rows_are_fractions_of_the_true_class():
+    labels = np.array([0, 0, 0, 1, 1, 2])
+    predicted = np.array([0, 0, 1, 1, 1, 0])
+    matrix = confusion_matrix(np.eye(3)[predicted], labels, 3)
+    np.testing.assert_allclose(matrix, [[2 / 3, 1 / 3, 0], [0, 1, 0], [1, 0, 0]])
+    assert confusion_matrix(np.eye(3)[[0]], np.array([0]), 3)[1].sum() == 0  # no true class-1 jets
+
+
+def test_rejection_text_bounds_infinite_rejection():
+    assert rejection_text(float("inf"), 812) == "> 812"
+    assert rejection_text(123.456, 812) == "123.5"

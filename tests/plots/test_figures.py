@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from gnnjet.config import validate_config
+from gnnjet.errors import GnnjetError
 from gnnjet.data.dataset import JetDataset
 from gnnjet.data.spec import DataSpec
 from gnnjet.data.writer import write_jets
@@ -54,6 +55,31 @@ def test_classification_figures(tmp_path):
     assert metrics["model"]["delta_auc"] == metrics["model"]["delta_auc_err"] == 0.0
     assert metrics["better"]["delta_auc"] == pytest.approx(metrics["better"]["auc"] - metrics["model"]["auc"])
     assert metrics["better"]["delta_auc"] > 5 * metrics["better"]["delta_auc_err"] > 0
+
+
+def test_multiclass_figures_and_discriminants(tmp_path):
+    """4 classes: b is perfectly separated from uds and g but not from c, so Rej(b vs uds+g) is a bound."""
+    rng = np.random.default_rng(5)
+    names = ["b", "c", "uds", "g"]
+    truth = rng.integers(0, 4, 3000)
+    logits = rng.normal(0, 1, (3000, 4)) + 2.0 * np.eye(4)[truth]
+    logits[:, 0] = np.where(np.isin(truth, [0, 1]), logits[:, 0] + 10, logits[:, 0] - 10)
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    columns = {f"score_label_{n}": probabilities[:, i].astype(np.float32) for i, n in enumerate(names)}
+    columns.update({f"label_{n}": (truth == i).astype(np.int32) for i, n in enumerate(names)})
+    write_jets(tmp_path / "pred.root", {**columns, "pt": rng.uniform(30, 500, 3000).astype(np.float32),
+                                        "eta": rng.uniform(-2, 2, 3000).astype(np.float32)})
+    paths = plot_models([str(tmp_path / "pred.root")], ["PN"], tmp_path / "figs", ["b:uds+g", "uds:g"])
+    files = {p.name for p in paths}
+    assert {"roc_b.png", "roc_g.pdf", "roc_b_vs_uds_g.png", "roc_uds_vs_g.png", "confusion_PN.png",
+            "confusion_PN.pdf"} <= files
+    metrics = json.loads((tmp_path / "figs" / "classification_metrics.json").read_text())["PN"]
+    background = int(np.isin(truth, [2, 3]).sum())
+    assert metrics["auc_b_vs_uds_g"] == 1.0 and metrics["rej50_b_vs_uds_g"] == f"> {background}"
+    assert metrics["auc_b"] < 0.995 and isinstance(metrics["rej50_b"], float)
+    assert f"| > {background} |" in (tmp_path / "figs" / "classification_metrics.md").read_text()
+    with pytest.raises(GnnjetError, match="unknown class"):
+        plot_models([str(tmp_path / "pred.root")], ["PN"], tmp_path / "figs", ["t:qcd"])
 
 
 @pytest.fixture

@@ -21,8 +21,11 @@ from torch_geometric.utils import to_dense_batch
 from gnnjet.nn.blocks import NUM_NODE_TYPES, InputEmbedding, JetModel, max_nodes, num_jets
 from gnnjet.nn.knn import largest_jet
 
-DEFAULTS: dict[str, Any] = {"embed_dims": [32, 64], "pair_dims": [16, 16], "heads": 4, "blocks": 2,
-                            "class_blocks": 1, "ffn_ratio": 2, "head": [], "dropout": 0.1}
+DEFAULTS: dict[str, Any] = {"embed_dims": [32, 64], "pair_features": "lorentz", "pair_dims": [16, 16], "heads": 4,
+                            "blocks": 2, "class_blocks": 1, "ffn_ratio": 2, "head": [], "dropout": 0.1}
+# "lorentz": ln Delta, ln kT, ln z, ln m^2 from the nodes' four-vectors; "none": plain attention (point clouds
+# without four-vectors, e.g. detector hits)
+PAIR_FEATURES = ("lorentz", "none")
 PRESETS = {
     "small": {},
     # ParT as published: embedding 128-512-128, 8 blocks and 2 class blocks of 8 heads, pair 64-64-64
@@ -126,8 +129,8 @@ class ParticleTransformer(JetModel):
     """ParT-like transformer over the nodes of each jet."""
 
     def __init__(self, num_node_features: int, num_jet_features: int, out_dim: int, embed_dims: list[int],
-                 pair_dims: list[int], heads: int, blocks: int, class_blocks: int, ffn_ratio: int, head: list[int],
-                 dropout: float, num_node_types: int = NUM_NODE_TYPES):
+                 pair_features: str, pair_dims: list[int], heads: int, blocks: int, class_blocks: int, ffn_ratio: int,
+                 head: list[int], dropout: float, num_node_types: int = NUM_NODE_TYPES):
         super().__init__(num_jet_features, out_dim, head, dropout)
         dim = embed_dims[-1]
         if dim % heads:
@@ -137,7 +140,7 @@ class ParticleTransformer(JetModel):
         for a, b in zip(embed_dims[:-1], embed_dims[1:]):
             stages += [nn.LayerNorm(a), nn.Linear(a, b), nn.GELU()]
         self.embed = nn.Sequential(*stages)
-        self.pair = PairEmbedding(pair_dims, heads) if pair_dims else None
+        self.pair = PairEmbedding(pair_dims, heads) if pair_dims and pair_features == "lorentz" else None
         self.heads = heads
         self.blocks = nn.ModuleList(AttentionBlock(dim, heads, ffn_ratio, dropout) for _ in range(blocks))
         self.class_blocks = nn.ModuleList(AttentionBlock(dim, heads, ffn_ratio, dropout) for _ in range(class_blocks))
