@@ -1,8 +1,10 @@
 #!/usr/bin/env python
-"""Import a weaver-core checkpoint (e.g. the ParT repository's JetClass-pretrained ParticleNet_kin.pt) as a gnnjet model directory.
+"""Import a weaver-core checkpoint as a gnnjet model directory: the ParT repository's JetClass-pretrained
+ParticleNet_*.pt (model particlenet, preset weaver) and ParT_*.pt (model transformer, preset weaver).
 
 Example:
   bin/import_weights.py --from weaver -w ParticleNet_kin.pt -c configs/public/jetclass_kin_particlenet.yaml -o models/pn_kin
+  bin/import_weights.py --from weaver -w ParT_kin.pt -c configs/public/jetclass_kin_transformer.yaml -o models/part_kin
   bin/predict.py -m models/pn_kin -i "JetClass/test_20M/*.root" -o pn_kin_pred.root
 """
 

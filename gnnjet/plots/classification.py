@@ -147,8 +147,9 @@ def _markdown(table: dict[str, dict[str, Any]], specs: list[RocSpec]) -> str:
     lines = markdown_table({name: {"accuracy": row["accuracy"]} for name, row in table.items()})
     first = next(iter(table))
     for spec in specs:
+        difference = f"AUC - AUC({first})"
         rows = {name: {"AUC": with_error(row, f"auc{spec.suffix}"),
-                       **({f"AUC - AUC({first})": with_error(row, f"delta_auc{spec.suffix}")} if len(table) > 1 else {}),
+                       **({difference: with_error(row, f"delta_auc{spec.suffix}")} if len(table) > 1 else {}),
                        "Rej@30%": row.get(f"rej30{spec.suffix}", "-"), "Rej@50%": row.get(f"rej50{spec.suffix}", "-")}
                 for name, row in table.items()}
         lines += ["", f"**{spec.signal} vs {spec.background}**", "", *markdown_table(rows)]

@@ -19,6 +19,7 @@ from gnnjet.train.checkpoint import load_checkpoint
 from tests.conftest import write_jetclass
 
 weaver_pn = pytest.importorskip("weaver.nn.model.ParticleNet", reason="weaver-core not installed (make install)")
+weaver_part = pytest.importorskip("weaver.nn.model.ParticleTransformer", reason="weaver-core not installed")
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {"PYTHONPATH": str(ROOT), "GNNJET_CACHE": ""}
 
@@ -53,8 +54,58 @@ def padded_inputs(sizes: list[int], num_features: int = 7, length: int = 128, se
     return (points, features, mask), Batch.from_data_list(jets)
 
 
-def imported(reference: torch.nn.Module, num_features: int = 7, num_classes: int = 10) -> torch.nn.Module:
-    model = build_model({"name": "particlenet", "preset": "weaver"}, num_features, 0, num_classes, num_node_types=1)
+def _randomise_normalisation(model: torch.nn.Module, generator: torch.Generator) -> None:
+    """BatchNorm statistics and affine parameters, LayerNorm affines, ParT's head/residual scales off their
+    defaults, so that a mapping mistake in any of them changes the outputs."""
+    def uniform(tensor: torch.Tensor, low: float, high: float) -> None:
+        tensor.data.copy_(torch.rand(tensor.shape, generator=generator) * (high - low) + low)
+
+    for name, module in model.named_modules():
+        if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
+            uniform(module.running_mean, -0.5, 0.5)
+            uniform(module.running_var, 0.5, 2.0)
+        if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.LayerNorm)):
+            uniform(module.weight, 0.5, 1.5)
+            uniform(module.bias, -0.3, 0.3)
+    for name, parameter in model.named_parameters():
+        if name.endswith(("c_attn", "w_resid")):
+            uniform(parameter, 0.5, 1.5)
+
+
+def weaver_transformer(num_features: int = 7, num_classes: int = 10, seed: int = 0, **options) -> torch.nn.Module:
+    """weaver-core's ParticleTransformer as the ParT repository's example_ParticleTransformer.py builds it."""
+    torch.manual_seed(seed)
+    model = weaver_part.ParticleTransformer(
+        num_features, num_classes, pair_input_dim=4, use_pre_activation_pair=False, embed_dims=[128, 512, 128],
+        pair_embed_dims=[64, 64, 64], num_heads=8, num_layers=8, num_cls_layers=2, block_params=None,
+        cls_block_params={"dropout": 0, "attn_dropout": 0, "activation_dropout": 0}, fc_params=[],
+        activation="gelu", trim=True, **options)
+    _randomise_normalisation(model, torch.Generator().manual_seed(seed))
+    return model.eval()
+
+
+def jets_with_four_vectors(sizes: list[int], num_features: int = 7, length: int = 128, seed: int = 2):
+    """weaver's padded (features, four-vectors, mask) and the same jets as a PyG Batch (x, p4)."""
+    generator = torch.Generator().manual_seed(seed)
+    features, vectors = torch.zeros(len(sizes), num_features, length), torch.zeros(len(sizes), 4, length)
+    mask = torch.zeros(len(sizes), 1, length, dtype=torch.bool)
+    jets = []
+    for i, n in enumerate(sizes):
+        f = torch.randn(num_features, n, generator=generator)
+        pt = 1 + 50 * torch.rand(n, generator=generator)
+        eta, phi = 0.4 * torch.randn(n, generator=generator) + 1.0, 0.4 * torch.randn(n, generator=generator)
+        mass = 0.14 * (torch.rand(n, generator=generator) < 0.6)
+        pz = pt * torch.sinh(eta)
+        p4 = torch.stack([pt * torch.cos(phi), pt * torch.sin(phi), pz, torch.sqrt(pt**2 + pz**2 + mass**2)])
+        features[i, :, :n], vectors[i, :, :n], mask[i, :, :n] = f, p4, True
+        jets.append(Data(x=f.T.contiguous(), p4=p4.T.contiguous(), node_type=torch.zeros(n, dtype=torch.long),
+                         u=torch.zeros(1, 0)))
+    return (features, vectors, mask), Batch.from_data_list(jets)
+
+
+def imported(reference: torch.nn.Module, num_features: int = 7, num_classes: int = 10,
+             family: str = "particlenet") -> torch.nn.Module:
+    model = build_model({"name": family, "preset": "weaver"}, num_features, 0, num_classes, num_node_types=1)
     state = {f"mod.{k}": v for k, v in reference.state_dict().items()}  # as the ParT repository saves them
     model.load_state_dict(weaver_to_gnnjet({k[4:]: v for k, v in state.items()}, model))
     return model.eval()
@@ -80,6 +131,61 @@ def test_export_round_trip_loads_strictly():
         assert torch.equal(back.eval()(*weaver_inputs), reference(*weaver_inputs))
 
 
+def test_transformer_scores_equal_weavers_small_jets_included():
+    reference = weaver_transformer()
+    model = imported(reference, family="transformer")
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in reference.parameters())
+    weaver_inputs, batch = jets_with_four_vectors([3, 1, 2, 17, 40, 128, 5])
+    with torch.no_grad():
+        expected = torch.softmax(reference(*weaver_inputs), dim=1)
+        scores = torch.softmax(model(batch), dim=1)
+    assert torch.allclose(scores, expected, atol=1e-5, rtol=0)
+    assert not torch.allclose(scores[0], scores[1], atol=1e-3)
+
+
+def _emulate_weaver_before_0_5(block: torch.nn.Module, head_scale: torch.Tensor) -> None:
+    """Make a weaver-core 0.5 block compute as weaver-core < 0.5 did: the head scale applied with
+    einsum('tbhd,h->tbdh'), which transposes heads and channels (its own c_attn set to 1)."""
+    attention, heads = block.attn.forward, block.num_heads
+
+    def forward(*args, **kwargs):
+        out, weights = attention(*args, **kwargs)
+        batch, length, dim = out.shape
+        out = torch.einsum("bthd,h->btdh", out.view(batch, length, heads, dim // heads), head_scale)
+        return out.reshape(batch, length, dim), weights
+
+    block.attn.forward = forward
+    block.c_attn.data.fill_(1.0)
+
+
+def test_transformer_checkpoints_of_weaver_before_0_5_import_with_the_same_scores():
+    """The published ParT_*.pt come from nn.MultiheadAttention (in_proj_weight) and the transposing head scale."""
+    reference = weaver_transformer(seed=7)
+    legacy_state = {}
+    for key, value in reference.state_dict().items():
+        legacy_state[key.replace("attn.in_proj.weight", "attn.in_proj_weight")
+                     .replace("attn.in_proj.bias", "attn.in_proj_bias")] = value.clone()
+    for name, block in [*[(f"blocks.{i}", b) for i, b in enumerate(reference.blocks)],
+                        *[(f"cls_blocks.{i}", b) for i, b in enumerate(reference.cls_blocks)]]:
+        _emulate_weaver_before_0_5(block, legacy_state[f"{name}.c_attn"])
+    model = build_model({"name": "transformer", "preset": "weaver"}, 7, 0, 10, num_node_types=1)
+    model.load_state_dict(weaver_to_gnnjet(legacy_state, model))
+    weaver_inputs, batch = jets_with_four_vectors([2, 9, 60], seed=8)
+    with torch.no_grad():
+        expected = torch.softmax(reference(*weaver_inputs), dim=1)
+        scores = torch.softmax(model.eval()(batch), dim=1)
+    assert torch.allclose(scores, expected, atol=1e-5, rtol=0)
+
+
+def test_transformer_export_round_trip_loads_strictly():
+    reference = weaver_transformer(seed=3)
+    back = weaver_transformer(seed=4)
+    back.load_state_dict(gnnjet_to_weaver(imported(reference, family="transformer")), strict=True)
+    weaver_inputs, _ = jets_with_four_vectors([4, 30, 100])
+    with torch.no_grad():
+        assert torch.equal(back.eval()(*weaver_inputs), reference(*weaver_inputs))
+
+
 def test_wrong_checkpoints_are_refused(tmp_path):
     model = build_model({"name": "particlenet", "preset": "weaver"}, 7, 0, 10, num_node_types=1)
     other_features = {k: v for k, v in weaver_particlenet(num_features=17).state_dict().items()}
@@ -92,8 +198,15 @@ def test_wrong_checkpoints_are_refused(tmp_path):
     state = {**weaver_particlenet().state_dict(), "fusion_block.0.weight": torch.zeros(1)}
     with pytest.raises(GnnjetError, match=r"unexpected key fusion_block\.0\.weight"):
         weaver_to_gnnjet(state, model)
+    transformer = build_model({"name": "transformer", "preset": "weaver"}, 7, 0, 10, num_node_types=1)
+    with pytest.raises(GnnjetError, match=r"a weaver-core particlenet checkpoint needs model \{name: particlenet, "
+                                          r"preset: weaver\}, but the config's model is transformer"):
+        weaver_to_gnnjet(weaver_particlenet().state_dict(), transformer)
+    part_state = {k: v for k, v in weaver_transformer(num_features=17).state_dict().items()}
+    with pytest.raises(GnnjetError, match=r"embed\.input_bn\.weight has shape \(17,\) but the model expects \(7,\)"):
+        weaver_to_gnnjet(part_state, transformer)
     lite = build_model({"name": "particlenet", "preset": "lite"}, 7, 0, 10)
-    with pytest.raises(GnnjetError, match=r"needs model \{name: particlenet, preset: weaver\}"):
+    with pytest.raises(GnnjetError, match=r"only models \{name: particlenet, preset: weaver\}"):
         weaver_to_gnnjet(weaver_particlenet().state_dict(), lite)
     torch.save(weaver_particlenet().state_dict(), tmp_path / "pn.pt")
     (tmp_path / "truncated.pt").write_bytes((tmp_path / "pn.pt").read_bytes()[:5000])
@@ -117,41 +230,53 @@ def test_a_pickle_that_needs_code_is_refused_never_run(tmp_path):
     assert not marker.exists()
 
 
-def test_official_shaped_checkpoint_imports_and_predicts(tmp_path):
-    """A checkpoint shaped like ParticleNet_kin.pt (mod. prefix) + configs/public/jetclass_kin_particlenet.yaml."""
-    reference = weaver_particlenet(seed=5)
-    torch.save({f"mod.{k}": v for k, v in reference.state_dict().items()}, tmp_path / "ParticleNet_kin.pt")
-    data = write_jetclass(tmp_path / "jetclass.root", 30, seed=6, min_particles=2, max_particles=80)
-    run = [sys.executable, str(ROOT / "bin/import_weights.py"), "--from", "weaver", "-w", str(tmp_path / "ParticleNet_kin.pt"),
-           "-c", str(ROOT / "configs/public/jetclass_kin_particlenet.yaml"), "-o", str(tmp_path / "model")]
-    result = subprocess.run(run, capture_output=True, text=True, env={**ENV, "PATH": "/usr/bin"})
-    assert result.returncode == 0, result.stderr
-    result = subprocess.run([sys.executable, str(ROOT / "bin/predict.py"), "-m", str(tmp_path / "model"), "-i", str(data),
-                             "-o", str(tmp_path / "pred.root")], capture_output=True, text=True,
-                            env={**ENV, "PATH": "/usr/bin", "GNNJET_CACHE": str(tmp_path / "cache")})
-    assert result.returncode == 0, result.stderr
-    scores = uproot.open(tmp_path / "pred.root")["Jets"].arrays(library="np")
-    config = load_config(ROOT / "configs/public/jetclass_kin_particlenet.yaml")
-    labels = config["task"]["labels"]
-    predicted = np.stack([scores[f"score_{label}"] for label in labels], axis=1)
-    # the same jets through weaver-core, inputs built as the ParT repository's JetClass_kin.yaml builds them
-    raw = uproot.open(data)["tree"].arrays(library="ak")
+def jetclass_kin_inputs(path: Path) -> tuple[torch.Tensor, ...]:
+    """weaver's (points, features, four-vectors, mask) of a JetClass file, built as the ParT repository's
+    JetClass_kin.yaml builds them (independently of gnnjet's reader and preprocessing)."""
     import awkward as ak
 
+    raw = uproot.open(path)["tree"].arrays(library="ak")
     pt = np.hypot(raw.part_px, raw.part_py)
     variables = [(np.log(pt), 1.7, 0.7), (np.log(raw.part_energy), 2.0, 0.7), (np.log(pt / raw.jet_pt), -4.7, 0.7),
                  (np.log(raw.part_energy / raw.jet_energy), -4.7, 0.7),
                  (np.hypot(raw.part_deta, raw.part_dphi), 0.2, 4.0), (raw.part_deta, None, None),
                  (raw.part_dphi, None, None)]
+
+    def padded(values) -> np.ndarray:
+        return ak.to_numpy(ak.fill_none(ak.pad_none(values, 128, clip=True), 0.0)).astype(np.float32)
+
     counts = ak.to_numpy(ak.num(raw.part_px))
-    features = np.zeros((len(counts), 7, 128), np.float32)
-    points = np.zeros((len(counts), 2, 128), np.float32)
     mask = np.arange(128)[None, None, :] < counts[:, None, None]
-    for j, (values, center, scale) in enumerate(variables):
-        padded = ak.to_numpy(ak.fill_none(ak.pad_none(values, 128, clip=True), 0.0)).astype(np.float32)
-        features[:, j] = padded if center is None else np.clip((padded - center) * scale, -5, 5)
-    for j, values in enumerate((raw.part_deta, raw.part_dphi)):
-        points[:, j] = ak.to_numpy(ak.fill_none(ak.pad_none(values, 128, clip=True), 0.0))
+    features = np.stack([padded(v) if c is None else np.clip((padded(v) - c) * s, -5, 5) for v, c, s in variables], 1)
+    points = np.stack([padded(raw.part_deta), padded(raw.part_dphi)], axis=1)
+    vectors = np.stack([padded(raw[f"part_{c}"]) for c in ("px", "py", "pz", "energy")], axis=1)
+    return tuple(torch.from_numpy(a) for a in (points, features * mask, vectors * mask, mask))
+
+
+@pytest.mark.parametrize("family, file_name, config_name", [
+    ("particlenet", "ParticleNet_kin.pt", "jetclass_kin_particlenet"),
+    ("transformer", "ParT_kin.pt", "jetclass_kin_transformer")])
+def test_official_shaped_checkpoint_imports_and_predicts(tmp_path, family, file_name, config_name):
+    """A checkpoint shaped like the published *_kin.pt (mod. prefix) + configs/public/jetclass_kin_*.yaml."""
+    reference = weaver_particlenet(seed=5) if family == "particlenet" else weaver_transformer(seed=5)
+    torch.save({f"mod.{k}": v for k, v in reference.state_dict().items()}, tmp_path / file_name)
+    data = write_jetclass(tmp_path / "jetclass.root", 30, seed=6, min_particles=2, max_particles=80)
+    config = ROOT / f"configs/public/{config_name}.yaml"
+    run = [sys.executable, str(ROOT / "bin/import_weights.py"), "--from", "weaver", "-w", str(tmp_path / file_name),
+           "-c", str(config), "-o", str(tmp_path / "model")]
+    result = subprocess.run(run, capture_output=True, text=True, env={**ENV, "PATH": "/usr/bin"})
+    assert result.returncode == 0, result.stderr
+    result = subprocess.run([sys.executable, str(ROOT / "bin/predict.py"), "-m", str(tmp_path / "model"),
+                             "-i", str(data), "-o", str(tmp_path / "pred.root")], capture_output=True, text=True,
+                            env={**ENV, "PATH": "/usr/bin", "GNNJET_CACHE": str(tmp_path / "cache")})
+    assert result.returncode == 0, result.stderr
+    scores = uproot.open(tmp_path / "pred.root")["Jets"].arrays(library="np")
+    labels = load_config(config)["task"]["labels"]
+    predicted = np.stack([scores[f"score_{label}"] for label in labels], axis=1)
+    points, features, vectors, mask = jetclass_kin_inputs(data)
     with torch.no_grad():
-        expected = reference(torch.from_numpy(points), torch.from_numpy(features * mask), torch.from_numpy(mask)).numpy()
+        if family == "particlenet":
+            expected = reference(points, features, mask).numpy()
+        else:
+            expected = torch.softmax(reference(features, vectors, mask), dim=1).numpy()
     assert np.allclose(predicted, expected, atol=1e-5)

@@ -6,6 +6,15 @@ get a per-head bias U computed from the pair features ln Delta, ln kT, ln z, ln 
 four-vectors. Class-attention blocks let a learned class token attend to the nodes; its final
 state is the jet representation. Padding is masked everywhere, so results do not depend on the
 other jets of the batch.
+
+``layout: weaver`` (preset ``weaver``) is weaver-core's ParticleTransformer as the ParT repository's
+``example_ParticleTransformer.py`` builds it, so that its JetClass-pretrained checkpoints import
+(`gnnjet.nn.weaver`): input BatchNorm and LayerNorm -> Linear -> GELU from the raw features (no
+node-type embedding), the pair MLP ending in BatchNorm + GELU (``use_pre_activation_pair=False``),
+a learned scale per head on the attention output and per channel on the residual of the
+feed-forward branch (``c_attn``, ``w_resid``), dropout before the feed-forward LayerNorm, and class
+blocks whose query is the raw class token. Scores equal weaver-core's to 1e-5 (tested); weaver's
+dropout on the attention weights is left out in both layouts (see `Attention`).
 """
 
 from __future__ import annotations
@@ -22,7 +31,8 @@ from gnnjet.nn.blocks import NUM_NODE_TYPES, InputEmbedding, JetModel, max_nodes
 from gnnjet.nn.knn import largest_jet
 
 DEFAULTS: dict[str, Any] = {"embed_dims": [32, 64], "pair_features": "lorentz", "pair_dims": [16, 16], "heads": 4,
-                            "blocks": 2, "class_blocks": 1, "ffn_ratio": 2, "head": [], "dropout": 0.1}
+                            "blocks": 2, "class_blocks": 1, "ffn_ratio": 2, "head": [], "dropout": 0.1,
+                            "layout": "gnnjet"}
 # "lorentz": ln Delta, ln kT, ln z, ln m^2 from the nodes' four-vectors; "none": plain attention (point clouds
 # without four-vectors, e.g. detector hits)
 PAIR_FEATURES = ("lorentz", "none")
@@ -31,6 +41,9 @@ PRESETS = {
     # ParT as published: embedding 128-512-128, 8 blocks and 2 class blocks of 8 heads, pair 64-64-64
     "part": {"embed_dims": [128, 512, 128], "pair_dims": [64, 64, 64], "heads": 8, "blocks": 8, "class_blocks": 2,
              "ffn_ratio": 4},
+    # weaver-core's layout of the same (the ParT repository's example_ParticleTransformer.py): imports ParT_*.pt
+    "weaver": {"embed_dims": [128, 512, 128], "pair_dims": [64, 64, 64], "heads": 8, "blocks": 8, "class_blocks": 2,
+               "ffn_ratio": 4, "layout": "weaver"},
 }
 EPS = 1e-8
 
@@ -56,15 +69,18 @@ class PairEmbedding(nn.Module):
     """[B, P, P, 4] pair features -> [B, heads, P, P] attention bias.
 
     A pointwise MLP with BatchNorm (ParT's 1x1 convolutions, written as Linear layers on [pairs, C]
-    so that they run as plain matrix products).
+    so that they run as plain matrix products); `activate_last` ends it in BatchNorm + GELU as
+    weaver-core's ParT does.
     """
 
-    def __init__(self, dims: list[int], heads: int):
+    def __init__(self, dims: list[int], heads: int, activate_last: bool = False):
         super().__init__()
         layers: list[nn.Module] = [nn.BatchNorm1d(4)]
         for a, b in zip([4, *dims[:-1]], dims):
             layers += [nn.Linear(a, b), nn.BatchNorm1d(b), nn.GELU()]
         layers.append(nn.Linear(dims[-1], heads))
+        if activate_last:
+            layers += [nn.BatchNorm1d(heads), nn.GELU()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, pairs: Tensor, valid: Tensor) -> Tensor:
@@ -104,25 +120,44 @@ class Attention(nn.Module):
 
 
 class AttentionBlock(nn.Module):
-    """Pre-LN multi-head attention (with additive bias) and feed-forward, as a ParT block."""
+    """Pre-LN multi-head attention (with additive bias) and feed-forward, as a ParT block.
 
-    def __init__(self, dim: int, heads: int, ffn_ratio: int, dropout: float):
+    `weaver`: weaver-core's block (learned head scale and residual scale, dropout before the
+    feed-forward LayerNorm; in class attention the query is the class token itself, not normalised).
+    """
+
+    def __init__(self, dim: int, heads: int, ffn_ratio: int, dropout: float, weaver: bool = False):
         super().__init__()
-        self.heads = heads
+        self.heads, self.weaver = heads, weaver
         self.norm_attn = nn.LayerNorm(dim)
         self.attn = Attention(dim, heads)
         self.post_attn = nn.LayerNorm(dim)
         self.norm_ffn = nn.LayerNorm(dim)
-        self.ffn = nn.Sequential(nn.Linear(dim, ffn_ratio * dim), nn.GELU(), nn.LayerNorm(ffn_ratio * dim),
-                                 nn.Dropout(dropout), nn.Linear(ffn_ratio * dim, dim))
+        hidden = ffn_ratio * dim
+        if weaver:
+            self.ffn = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.LayerNorm(hidden),
+                                     nn.Linear(hidden, dim))
+            self.head_scale = nn.Parameter(torch.ones(heads))
+            self.residual_scale = nn.Parameter(torch.ones(dim))
+        else:
+            self.ffn = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.LayerNorm(hidden), nn.Dropout(dropout),
+                                     nn.Linear(hidden, dim))
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, bias: Tensor, context: Tensor | None = None) -> Tensor:
         """x [B, L, D] queries; context [B, S, D] keys/values (x itself if None); bias [B, heads, L, S]."""
         query = self.norm_attn(x)
         keys = query if context is None else self.norm_attn(context)
-        x = x + self.dropout(self.post_attn(self.attn(query, keys, bias)))
-        return x + self.dropout(self.ffn(self.norm_ffn(x)))
+        if self.weaver and context is not None:
+            query = x
+        attended = self.attn(query, keys, bias)
+        if self.weaver:
+            batch, length, dim = attended.shape
+            per_head = attended.view(batch, length, self.heads, -1) * self.head_scale.view(-1, 1)
+            attended = per_head.view(batch, length, dim)
+        x = x + self.dropout(self.post_attn(attended))
+        residual = x * self.residual_scale if self.weaver else x
+        return residual + self.dropout(self.ffn(self.norm_ffn(x)))
 
 
 class ParticleTransformer(JetModel):
@@ -130,20 +165,29 @@ class ParticleTransformer(JetModel):
 
     def __init__(self, num_node_features: int, num_jet_features: int, out_dim: int, embed_dims: list[int],
                  pair_features: str, pair_dims: list[int], heads: int, blocks: int, class_blocks: int, ffn_ratio: int,
-                 head: list[int], dropout: float, num_node_types: int = NUM_NODE_TYPES):
+                 head: list[int], dropout: float, layout: str = "gnnjet", num_node_types: int = NUM_NODE_TYPES):
         super().__init__(num_jet_features, out_dim, head, dropout)
+        self.layout = layout
+        weaver = layout == "weaver"
         dim = embed_dims[-1]
         if dim % heads:
             raise ValueError(f"transformer: embedding width {dim} must be divisible by heads={heads}")
-        self.input = InputEmbedding(num_node_features, embed_dims[0], num_node_types)
-        stages: list[nn.Module] = [nn.GELU()]
-        for a, b in zip(embed_dims[:-1], embed_dims[1:]):
+        if weaver:  # BatchNorm, then LayerNorm -> Linear -> GELU from the raw features
+            self.input: nn.Module = nn.BatchNorm1d(num_node_features)
+            widths, stages = [num_node_features, *embed_dims], []
+        else:
+            self.input = InputEmbedding(num_node_features, embed_dims[0], num_node_types)
+            widths, stages = embed_dims, [nn.GELU()]
+        for a, b in zip(widths[:-1], widths[1:]):
             stages += [nn.LayerNorm(a), nn.Linear(a, b), nn.GELU()]
         self.embed = nn.Sequential(*stages)
-        self.pair = PairEmbedding(pair_dims, heads) if pair_dims and pair_features == "lorentz" else None
+        uses_pairs = pair_dims and pair_features == "lorentz"
+        self.pair = PairEmbedding(pair_dims, heads, activate_last=weaver) if uses_pairs else None
         self.heads = heads
-        self.blocks = nn.ModuleList(AttentionBlock(dim, heads, ffn_ratio, dropout) for _ in range(blocks))
-        self.class_blocks = nn.ModuleList(AttentionBlock(dim, heads, ffn_ratio, dropout) for _ in range(class_blocks))
+        self.blocks = nn.ModuleList(AttentionBlock(dim, heads, ffn_ratio, dropout, weaver) for _ in range(blocks))
+        # weaver-core's class blocks have no dropout
+        self.class_blocks = nn.ModuleList(AttentionBlock(dim, heads, ffn_ratio, 0.0 if weaver else dropout, weaver)
+                                          for _ in range(class_blocks))
         self.class_token = nn.Parameter(torch.zeros(1, 1, dim))
         nn.init.trunc_normal_(self.class_token, std=0.02)
         self.norm = nn.LayerNorm(dim)
@@ -152,7 +196,7 @@ class ParticleTransformer(JetModel):
     def encode(self, batch: Batch) -> Tensor:
         jets = num_jets(batch)
         largest = max_nodes(batch) or largest_jet(batch.ptr)
-        h = self.embed(self.input(batch.x, batch.node_type))
+        h = self.embed(self.input(batch.x) if self.layout == "weaver" else self.input(batch.x, batch.node_type))
         x, mask = to_dense_batch(h, batch.batch, batch_size=jets, max_num_nodes=largest)  # [B, P, D], [B, P]
         pair_mask = mask.unsqueeze(2) & mask.unsqueeze(1)  # [B, P, P]
         key_padding = torch.zeros_like(pair_mask, dtype=x.dtype).masked_fill(~mask.unsqueeze(1), float("-inf"))
