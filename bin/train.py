@@ -6,6 +6,7 @@ Examples:
   bin/train.py -c configs/jec_deepsets.yaml -i "data/jec/*.root" -o runs/jec_ds --epochs 5
   bin/train.py -c configs/qg_particlenet.yaml -o runs/qg_pn --gpus 0 1     # DDP, one process per GPU
   bin/train.py -o runs/qg_pn --resume                                        # continue a killed run
+  bin/train.py -c configs/public/top_landscape_particlenet_finetune.yaml --pretrained ParticleNet_kin.pt -o runs/top_ft
 """
 
 import argparse
@@ -24,14 +25,22 @@ def main() -> None:
     parser.add_argument("--gpus", type=int, nargs="+", help="GPU indices; several start one DDP process each")
     parser.add_argument("--epochs", type=int, help="override training.epochs")
     parser.add_argument("--resume", action="store_true", help="continue from OUTPUT/last.pt")
+    parser.add_argument("--pretrained", metavar="CKPT_OR_MODEL_DIR",
+                        help="fine-tune: start from a weaver-core checkpoint or a gnnjet model directory "
+                             "(overrides training.pretrained)")
     args = parser.parse_args()
     if args.resume and not args.output:
         raise GnnjetError("--resume needs -o RUN_DIR")
+    if args.resume and args.pretrained:
+        raise GnnjetError("--pretrained starts a new run from other weights; --resume continues this run from its "
+                          "own last.pt: give one of them")
     if not args.resume and not args.config:
         raise GnnjetError("give a config with -c (or --resume -o RUN_DIR)")
     config = load_config(args.config) if args.config else load_config(f"{args.output}/config.yaml")
     if args.input:
         config["data"]["train"] = args.input
+    if args.pretrained:
+        config["training"]["pretrained"] = args.pretrained
     output = args.output or config["training"]["output_dir"]
     if not output:
         raise GnnjetError("no run directory: pass -o DIR or set training.output_dir")

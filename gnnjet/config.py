@@ -133,6 +133,11 @@ TRAINING = Record(
         "early_stopping_patience": (Scalar(int, nullable=True), None),
         "prefetch": (Scalar(int), 2),
         "output_dir": (Scalar(str, nullable=True), None),
+        # fine-tuning: start from a weaver-core checkpoint or a gnnjet model directory (bin/train.py --pretrained)
+        "pretrained": (Scalar(str, nullable=True), None),
+        "head_lr_mult": (Scalar(float, nullable=True, check=lambda v: v is None or v > 0, what="a positive number"),
+                         None),  # learning-rate factor of the output layer; null: 50 with `pretrained`, else 1
+        "freeze": (ListOf(Scalar(str, choices=("backbone",))), []),  # backbone: all but the head MLP
     },
     what="the training section",
 )

@@ -115,13 +115,12 @@ class Preprocessing:
         return cls(node, jet, [f.name for f in spec.columns], [f.name for f in spec.jet_features])
 
     @classmethod
-    def manual(cls, spec: DataSpec) -> "Preprocessing":
+    def manual(cls, spec: DataSpec, why: str = "there is no training data to fit it on") -> "Preprocessing":
         """Parameters from the config alone (no data); a feature with ``auto`` is a ConfigError naming it."""
         features = [*spec.columns, *spec.jet_features]
         for feature in features:
             if "auto" in (feature.center, feature.scale):
-                raise ConfigError(f"{feature.path}: needs fixed preprocessing (numbers or null), not 'auto', "
-                                  "because there is no training data to fit it on")
+                raise ConfigError(f"{feature.path}: needs fixed preprocessing (numbers or null), not 'auto': {why}")
         node = _fit(spec.columns, np.zeros((0, len(spec.columns))), [slice(None)] * len(spec.columns))
         jet = _fit(spec.jet_features, np.zeros((0, len(spec.jet_features))), [slice(None)] * len(spec.jet_features))
         return cls(node, jet, [f.name for f in spec.columns], [f.name for f in spec.jet_features])

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from gnnjet.errors import GnnjetError
+from gnnjet.nn.state import check_state
 
 PREFIXES = ("mod.", "module.")
 # gnnjet pair feature g is weaver pair feature PAIR_ORDER[g]: (Delta, kT, z, m^2) <- (kT, z, Delta, m^2)
@@ -236,25 +237,35 @@ def gnnjet_to_weaver(model: nn.Module) -> dict[str, Tensor]:
     return {k: v.clone() for k, v in CONVERTERS[family][0](state, _last_fc(state)).items()}
 
 
-def weaver_to_gnnjet(state: dict[str, Tensor], model: nn.Module, source: str = "checkpoint") -> dict[str, Tensor]:
-    """A weaver state dict (prefix stripped) -> `model`'s state dict; every key and shape must agree."""
+def output_layer_keys(model: nn.Module) -> list[str]:
+    """The gnnjet keys of the model's output layer (the last Linear of its head)."""
+    state = model.state_dict()
+    last = _last_fc(state)
+    return [k for k in state if k.startswith(f"head.lins.{last}.")]
+
+
+def weaver_to_gnnjet(state: dict[str, Tensor], model: nn.Module, source: str = "checkpoint",
+                     replace_output: bool = False) -> dict[str, Tensor]:
+    """A weaver state dict (prefix stripped) -> `model`'s state dict; every key and shape must agree.
+
+    With `replace_output`, an output layer of another shape (another number of classes) is left out
+    of the result (the model keeps its own, freshly initialised one); everything else must agree.
+    """
     found, family = architecture(state), _family(model)
     if found != family:
         raise GnnjetError(f"{source}: a weaver-core {found} checkpoint needs model {{name: {found}, preset: weaver}}, "
                           f"but the config's model is {family}")
     if family == "transformer":
         state = _modernise(state, model.heads)
+    to_weaver, from_weaver = CONVERTERS[family]
     target = model.state_dict()
-    expected = CONVERTERS[family][0](target, _last_fc(target))
-    for key, value in state.items():
-        if key not in expected:
-            raise GnnjetError(f"{source}: unexpected key {key} (shape {tuple(value.shape)}): the model has no "
-                              "such layer; the checkpoint is of another architecture or size")
-    for key, value in expected.items():
-        if key not in state:
-            raise GnnjetError(f"{source}: missing key {key} (the model expects shape {tuple(value.shape)}); "
-                              "the checkpoint is of another architecture or size")
-        if state[key].shape != value.shape:
-            raise GnnjetError(f"{source}: {key} has shape {tuple(state[key].shape)} but the model expects "
-                              f"{tuple(value.shape)}; the checkpoint is of another feature count, class count or size")
-    return CONVERTERS[family][1](state, target, _last_fc(target))
+    last_fc = _last_fc(target)
+    expected = to_weaver(target, last_fc)
+    if replace_output:
+        output = to_weaver({k: target[k] for k in output_layer_keys(model)}, last_fc)
+        if any(k in state and state[k].shape != v.shape for k, v in output.items()):
+            state = {k: v for k, v in state.items() if k not in output}
+            expected = {k: v for k, v in expected.items() if k not in output}
+            target = {k: v for k, v in target.items() if k not in output_layer_keys(model)}
+    check_state(state, expected, source)
+    return from_weaver(state, target, last_fc)

@@ -13,9 +13,19 @@ SECOND_PANEL = ("val_auc", "val_resolution", "val_accuracy")
 
 
 def read_metrics(path: Path) -> dict[str, list[float]]:
+    """Numeric columns of a metrics.csv (text columns such as pretrained_sha256 are left out)."""
     with open(path) as file:
         rows = list(csv.DictReader(file))
-    return {key: [float(row[key]) for row in rows if row.get(key) not in (None, "")] for key in rows[0]} if rows else {}
+
+    def number(text: str | None) -> float | None:
+        try:
+            return float(text) if text not in (None, "") else None
+        except ValueError:
+            return None
+
+    columns = {key: [number(row.get(key)) for row in rows] for key in (rows[0] if rows else {})}
+    return {key: [v for v in values if v is not None] for key, values in columns.items()
+            if any(v is not None for v in values)}
 
 
 def training_curves(runs: dict[str, Path], out: Path) -> list[Path]:

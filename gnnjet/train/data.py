@@ -32,8 +32,10 @@ def fraction_split(num_jets: int, fraction: float, seed: int) -> tuple[np.ndarra
     return np.sort(order[num_val:]), np.sort(order[:num_val])
 
 
-def prepare_split(config: dict[str, Any], spec: DataSpec, progress: bool = True) -> Split:
-    """Read (or reuse the cache of) the training data, split it and fit preprocessing on the training jets."""
+def prepare_split(config: dict[str, Any], spec: DataSpec, progress: bool = True,
+                  preprocessing: Preprocessing | None = None) -> Split:
+    """Read (or reuse the cache of) the training data, split it and fit preprocessing on the training jets
+    (or use `preprocessing`: a resumed run's own, or a pretrained model's)."""
     data, seed = config["data"], config["training"]["seed"]
     if not data["train"]:
         raise ConfigError("data.train: no training files given (set it in the config or pass -i)")
@@ -48,7 +50,8 @@ def prepare_split(config: dict[str, Any], spec: DataSpec, progress: bool = True)
     if len(train_index) == 0 or len(val_index) == 0:
         raise ConfigError(f"data: the split leaves {len(train_index)} training and {len(val_index)} validation "
                           "jets; give more jets, data.val files or another data.val_fraction")
-    preprocessing = Preprocessing.fit(spec, train_store, seed=seed, jets=train_index)
+    if preprocessing is None:
+        preprocessing = Preprocessing.fit(spec, train_store, seed=seed, jets=train_index)
     train = JetDataset(spec, train_store, preprocessing)
     val = train if val_store is train_store else JetDataset(spec, val_store, preprocessing)
     return Split(train, train_index, val, val_index)

@@ -8,8 +8,15 @@ from typing import Any
 import torch
 
 
-def build_optimizer(model: torch.nn.Module, training: dict[str, Any]) -> torch.optim.Optimizer:
-    params, lr, decay = model.parameters(), training["lr"], training["weight_decay"]
+def build_optimizer(model: torch.nn.Module, training: dict[str, Any], fast: frozenset[str] = frozenset(),
+                    multiplier: float = 1.0) -> torch.optim.Optimizer:
+    """The trainable parameters in two groups: "base" at training.lr, "fast" (the names in `fast`, e.g. a new
+    output layer when fine-tuning) at `multiplier` x training.lr; frozen parameters are left out."""
+    named = [(name, p) for name, p in model.named_parameters() if p.requires_grad]
+    lr, decay = training["lr"], training["weight_decay"]
+    params = [{"params": [p for name, p in named if name not in fast], "lr": lr, "name": "base"},
+              {"params": [p for name, p in named if name in fast], "lr": lr * multiplier, "name": "fast"}]
+    params = [group for group in params if group["params"]]
     if training["optimizer"] == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=decay)
     if training["optimizer"] == "adam":
@@ -33,7 +40,8 @@ def build_scheduler(optimizer: torch.optim.Optimizer, training: dict[str, Any], 
 
         return torch.optim.lr_scheduler.LambdaLR(optimizer, factor), True
     if kind == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=training["lr"], total_steps=total), True
+        max_lr = [group["lr"] for group in optimizer.param_groups]
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total), True
     if kind == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=training["gamma"],
                                                           patience=training["plateau_patience"]), False

@@ -1,25 +1,36 @@
-"""Pretrained weights: import a weaver-core checkpoint as a gnnjet model directory, export one back.
+"""Pretrained weights: import a weaver-core checkpoint as a gnnjet model directory, export one back, and
+start a training run from either (fine-tuning).
 
 A model directory written here is an ordinary one (config.yaml, preprocess.json, best.pt, last.pt)
 that `gnnjet.predict` reads; its checkpoint records where the weights came from and their sha256.
+
+Fine-tuning (the ParT repository's recipe): every tensor of the pretrained model is loaded except an
+output layer of another shape (another number of classes), which is replaced by a freshly
+initialised one; the output layer learns at `head_lr_mult` times the learning rate (50 by default
+when fine-tuning), and ``freeze: [backbone]`` keeps everything before the head MLP fixed (weights
+and BatchNorm statistics).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from gnnjet.config import dump_config
 from gnnjet.data.preprocess import Preprocessing
 from gnnjet.data.spec import DataSpec
+from gnnjet.errors import GnnjetError
 from gnnjet.nn.registry import build_model
-from gnnjet.nn.weaver import gnnjet_to_weaver, read_state_dict, weaver_to_gnnjet
+from gnnjet.nn.state import check_state
+from gnnjet.nn.weaver import gnnjet_to_weaver, output_layer_keys, read_state_dict, weaver_to_gnnjet
 from gnnjet.tasks import build_task
-from gnnjet.train.checkpoint import save_checkpoint
+from gnnjet.train.checkpoint import load_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -63,3 +74,66 @@ def export_weaver(model: torch.nn.Module, path: str | Path) -> None:
     state = gnnjet_to_weaver(model)
     save_checkpoint(path, state)
 
+
+
+@dataclass(frozen=True)
+class PretrainedWeights:
+    """A pretrained model read from disk: a weaver-core checkpoint or a gnnjet model directory."""
+
+    source: Path  # as given: the .pt file or the model directory
+    file: Path  # the file holding the weights
+    kind: str  # "weaver" or "gnnjet"
+    state: dict[str, torch.Tensor]  # as stored (weaver key names for "weaver")
+
+    @classmethod
+    def read(cls, source: str | Path) -> PretrainedWeights:
+        """Read the weights (weights-only); a missing or damaged file is a GnnjetError naming it."""
+        source = Path(source)
+        if source.is_dir():
+            if not (source / "best.pt").is_file():
+                raise GnnjetError(f"pretrained model directory {source} has no best.pt")
+            return cls(source, source / "best.pt", "gnnjet", load_checkpoint(source / "best.pt")["model"])
+        if not source.is_file():
+            raise GnnjetError(f"pretrained checkpoint {source} does not exist (give a weaver-core .pt file or a "
+                              "gnnjet model directory)")
+        return cls(source, source, "weaver", read_state_dict(source))
+
+    def preprocessing(self, spec: DataSpec) -> Preprocessing:
+        """The input preprocessing the pretrained network expects: a model directory's own preprocess.json, or,
+        for a weaver-core checkpoint, the config's fixed numbers (``auto`` would refit the inputs: refused)."""
+        if self.kind == "weaver":
+            return Preprocessing.manual(spec, why=f"fine-tuning {self.source} needs the fixed preprocessing it "
+                                                  "was trained with")
+        try:
+            return Preprocessing.load(self.source / "preprocess.json", spec)
+        except (OSError, KeyError, ValueError) as err:
+            raise GnnjetError(f"{self.source / 'preprocess.json'}: cannot reuse the pretrained model's "
+                              f"preprocessing for this config's features ({type(err).__name__}: {err})") from None
+
+    def load_into(self, model: nn.Module) -> dict[str, Any]:
+        """Load into `model` (in place), replacing an output layer of another shape; anything else that differs
+        is a GnnjetError naming the key and both shapes. Returns what train.log and metrics.csv record."""
+        output = output_layer_keys(model)
+        if self.kind == "weaver":
+            state = weaver_to_gnnjet(self.state, model, str(self.file), replace_output=True)
+        else:
+            state, target = self.state, model.state_dict()
+            if any(k in state and state[k].shape != target[k].shape for k in output):
+                state = {k: v for k, v in state.items() if k not in output}
+                target = {k: v for k, v in target.items() if k not in output}
+            check_state(state, target, str(self.file))
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        assert not unexpected and set(missing) <= set(output), (missing, unexpected)
+        return {"pretrained": str(self.source.resolve()), "pretrained_sha256": sha256(self.file),
+                "tensors": len(state), "replaced_output": bool(missing)}
+
+
+def freeze(model: nn.Module, parts: list[str]) -> list[nn.Module]:
+    """Stop gradients to `parts` (only "backbone": every module but the head MLP); returns the frozen modules,
+    which the trainer keeps in eval mode so that their BatchNorm statistics stay as pretrained too."""
+    if "backbone" not in parts:
+        return []
+    for name, parameter in model.named_parameters():
+        if not name.startswith("head."):
+            parameter.requires_grad_(False)
+    return [module for name, module in model.named_children() if name != "head"]

@@ -27,15 +27,18 @@ from gnnjet.progress import progress_bar
 from gnnjet.config import dump_config
 from gnnjet.data.dataset import JetDataset
 from gnnjet.data.loader import JetLoader
+from gnnjet.data.preprocess import Preprocessing
 from gnnjet.data.spec import DataSpec
 from gnnjet.errors import GnnjetError
 from gnnjet.fileio import atomic_write_text
 from gnnjet.nn.registry import build_model, count_parameters
+from gnnjet.nn.weaver import output_layer_keys
 from gnnjet.tasks import Task, build_task
 from gnnjet.train.checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint, seed_everything
 from gnnjet.train.data import prepare_split
 from gnnjet.train.distributed import Context, barrier, init_context, shutdown
 from gnnjet.train.optim import build_optimizer, build_scheduler
+from gnnjet.train.pretrained import PretrainedWeights, freeze
 
 log = logging.getLogger(__name__)
 
@@ -91,22 +94,45 @@ class Trainer:
             self.training["epochs"] = self.epochs_override
         seed_everything(self.training["seed"])
         spec = DataSpec.from_config(self.config)
+        pretrained = self.training["pretrained"]
+        weights = PretrainedWeights.read(pretrained) if pretrained and checkpoint is None else None
+        preprocessing = None
+        if checkpoint is not None and (self.output_dir / "preprocess.json").exists():
+            preprocessing = Preprocessing.load(self.output_dir / "preprocess.json", spec)  # the run's own
+        elif weights is not None:
+            preprocessing = weights.preprocessing(spec)  # what the pretrained network expects
         if self.context.is_main:  # rank 0 fills the cache; the others then read it
             self.output_dir.mkdir(parents=True, exist_ok=True)
             self._add_log_file()
-            split = prepare_split(self.config, spec, self.progress)
+            split = prepare_split(self.config, spec, self.progress, preprocessing)
             barrier(self.context)
         else:
             barrier(self.context)
-            split = prepare_split(self.config, spec, progress=False)
+            split = prepare_split(self.config, spec, progress=False, preprocessing=preprocessing)
         self.split = split
         self.model = build_model(self.config["model"], **model_inputs(split.train), out_dim=self.task.out_dim)
+        self.pretrained_record: dict[str, str] = {}
+        if weights is not None:
+            loaded = weights.load_into(self.model)
+            self.pretrained_record = {k: loaded[k] for k in ("pretrained", "pretrained_sha256")}
+            if self.context.is_main:
+                log.info("fine-tuning from %s (%s, sha256 %s): %d tensors loaded%s", loaded["pretrained"],
+                         weights.kind, loaded["pretrained_sha256"], loaded["tensors"],
+                         f", output layer replaced ({self.task.out_dim} outputs)" if loaded["replaced_output"] else "")
+        elif checkpoint is not None:
+            self.pretrained_record = checkpoint.get("pretrained", {})
+        self.frozen = freeze(self.model, self.training["freeze"])
         self.model.to(self.context.device)
         self.train_loader = JetLoader(split.train, self.training["batch_size"], shuffle=True,
                                       seed=self.training["seed"], indices=split.train_index, drop_last=False,
                                       rank=self.context.rank, world_size=self.context.world_size,
                                       prefetch=self.training["prefetch"])
-        self.optimizer = build_optimizer(self.model, self.training)
+        head_lr_mult = self.training["head_lr_mult"] or (50.0 if pretrained else 1.0)
+        self.optimizer = build_optimizer(self.model, self.training, frozenset(output_layer_keys(self.model)),
+                                         head_lr_mult)
+        if self.context.is_main and (pretrained or self.frozen or head_lr_mult != 1.0):
+            log.info("output layer learning rate x%g%s", head_lr_mult,
+                     f"; frozen: {', '.join(self.training['freeze'])}" if self.frozen else "")
         self.scheduler, self.step_per_batch = build_scheduler(self.optimizer, self.training, len(self.train_loader))
         if checkpoint is not None:
             self._restore(checkpoint)
@@ -159,7 +185,7 @@ class Trainer:
             seconds = time.perf_counter() - start
             if self.context.is_main:
                 row = {"epoch": epoch, "lr": self.optimizer.param_groups[0]["lr"], "train_loss": train_loss,
-                       **self._validate(), "seconds": seconds, "jets_per_s": jets / seconds}
+                       **self._validate(), "seconds": seconds, "jets_per_s": jets / seconds, **self.pretrained_record}
                 self._end_epoch(epoch, row)
             barrier(self.context)
         if self.context.is_main and hasattr(self, "_log_handler"):
@@ -168,6 +194,8 @@ class Trainer:
 
     def _train_epoch(self, epoch: int) -> tuple[float, int]:
         self.network.train()
+        for module in self.frozen:  # frozen layers keep their (pretrained) BatchNorm statistics, no dropout
+            module.eval()
         self.train_loader.set_epoch(epoch)
         device, amp = self.context.device, self.training["amp"]
         global_sizes = self.train_loader.global_batch_sizes()
@@ -219,13 +247,13 @@ class Trainer:
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), "scaler": None, "epoch": epoch, "best": self.best,
                  "stale_epochs": self.stale_epochs, "history": self.history, "rng": rng_states(),
-                 "config": self.config, "inputs": model_inputs(self.split.train)}
+                 "config": self.config, "inputs": model_inputs(self.split.train), "pretrained": self.pretrained_record}
         save_checkpoint(self.output_dir / "last.pt", state)
         if improved:
             save_checkpoint(self.output_dir / "best.pt", state)
         self._write_metrics()
-        log.info("epoch %d: %s%s", epoch, ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch"),
-                 " (best)" if improved else "")
+        numbers = ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch" and not isinstance(v, str))
+        log.info("epoch %d: %s%s", epoch, numbers, " (best)" if improved else "")
 
     def _write_metrics(self) -> None:
         keys = list(dict.fromkeys(k for row in self.history for k in row))
@@ -237,7 +265,7 @@ class Trainer:
         with SummaryWriter(self.output_dir / "tensorboard") as board:
             row = self.history[-1]
             for key, value in row.items():
-                if key != "epoch" and math.isfinite(value):
+                if key != "epoch" and isinstance(value, (int, float)) and math.isfinite(value):
                     board.add_scalar(key, value, int(row["epoch"]))
 
 

@@ -280,3 +280,16 @@ def test_official_shaped_checkpoint_imports_and_predicts(tmp_path, family, file_
         else:
             expected = torch.softmax(reference(features, vectors, mask), dim=1).numpy()
     assert np.allclose(predicted, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", ["particlenet", "transformer"])
+def test_output_layer_of_another_class_count_is_replaced_only_on_request(family):
+    reference = weaver_particlenet() if family == "particlenet" else weaver_transformer()
+    model = build_model({"name": family, "preset": "weaver"}, 7, 0, 2, num_node_types=1)
+    last = len(model.head.lins) - 1
+    with pytest.raises(GnnjetError, match=rf"fc\.{last}\.weight has shape \(10, \d+\) but the model expects \(2, "):
+        weaver_to_gnnjet(reference.state_dict(), model)
+    state = weaver_to_gnnjet(reference.state_dict(), model, replace_output=True)
+    assert set(model.state_dict()) - set(state) == {f"head.lins.{last}.weight", f"head.lins.{last}.bias"}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    assert not unexpected and len(missing) == 2

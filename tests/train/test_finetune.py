@@ -1,0 +1,104 @@
+"""Fine-tuning (training.pretrained / bin/train.py --pretrained): weights loaded, output layer replaced, its learning
+rate multiplied, the backbone frozen on request, the start recorded; mismatches are one-line errors."""
+
+import csv
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from gnnjet.config import validate_config
+from gnnjet.errors import GnnjetError
+from gnnjet.train.checkpoint import load_checkpoint
+from gnnjet.train.distributed import init_context
+from gnnjet.train.pretrained import sha256
+from gnnjet.train.trainer import Trainer, train
+from tests.train.test_trainer import ENV, ROOT, tiny_config
+
+
+@pytest.fixture(scope="module")
+def pretrained_run(tmp_path_factory):
+    """A 2-class q/g model directory (DeepSets with BatchNorm, so that frozen statistics can be checked)."""
+    tmp = tmp_path_factory.mktemp("pretrained")
+    config = tiny_config(tmp, epochs=1)
+    config["model"]["norm"] = "batch_norm"
+    train(validate_config(config), tmp / "run", progress=False)
+    return tmp / "run"
+
+
+def regression_config(tmp_path, pretrained, **training):
+    """The same inputs and model as the pretrained run, but JEC regression: 1 output instead of 2."""
+    config = tiny_config(tmp_path, epochs=2, seed=1)
+    config["model"]["norm"] = "batch_norm"
+    config["task"] = {"type": "regression", "target": "log(pt_gen / pt)", "loss": "huber", "labels": None,
+                      "target_abs_max": None}
+    config["training"].update(pretrained=str(pretrained), **training)
+    return validate_config(config)
+
+
+def trainer_for(config, out):
+    trainer = Trainer(config, out, init_context(None), progress=False)
+    trainer.setup(resume=False)
+    return trainer
+
+
+def test_loads_weights_replaces_output_layer_and_multiplies_its_learning_rate(pretrained_run, tmp_path):
+    trainer = trainer_for(regression_config(tmp_path, pretrained_run), tmp_path / "ft")
+    source = load_checkpoint(pretrained_run / "best.pt")["model"]
+    state = trainer.model.state_dict()
+    output = [k for k in state if k.startswith(f"head.lins.{len(trainer.model.head.lins) - 1}.")]
+    assert state[output[0]].shape[0] == 1 and source[output[0]].shape[0] == 2  # replaced: 2 classes -> 1 output
+    assert all(torch.equal(state[k], source[k]) for k in state if k not in output)
+    groups = {g["name"]: g for g in trainer.optimizer.param_groups}
+    assert groups["fast"]["lr"] == pytest.approx(50 * groups["base"]["lr"])
+    assert {id(p) for p in groups["fast"]["params"]} == {id(p) for n, p in trainer.model.named_parameters()
+                                                         if n in output}
+    # the pretrained preprocessing is reused, not refitted on the new jets
+    assert (tmp_path / "ft" / "preprocess.json").read_text() == (pretrained_run / "preprocess.json").read_text()
+
+
+def test_frozen_backbone_keeps_weights_and_batchnorm_statistics(pretrained_run, tmp_path):
+    config = regression_config(tmp_path, pretrained_run, freeze=["backbone"], head_lr_mult=10.0)
+    trainer = trainer_for(config, tmp_path / "ft")
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.fit()
+    after = trainer.model.state_dict()
+    backbone = [k for k in before if not k.startswith("head.")]
+    assert any("running_mean" in k for k in backbone)
+    assert all(torch.equal(before[k], after[k]) for k in backbone)
+    assert any(not torch.equal(before[k], after[k]) for k in after if k.startswith("head."))
+    groups = {g["name"]: g["lr"] for g in trainer.optimizer.param_groups}
+    assert groups["fast"] == pytest.approx(10 * groups["base"], rel=1e-6)
+    assert all(p.requires_grad == n.startswith("head.") for n, p in trainer.model.named_parameters())
+
+
+def test_unfrozen_fine_tuning_changes_the_backbone_and_records_the_start(pretrained_run, tmp_path):
+    history = train(regression_config(tmp_path, pretrained_run), tmp_path / "ft", progress=False)
+    first = load_checkpoint(pretrained_run / "best.pt")["model"]
+    tuned = load_checkpoint(tmp_path / "ft" / "best.pt")["model"]
+    assert not torch.equal(first["phi.lins.0.weight"], tuned["phi.lins.0.weight"])
+    digest = sha256(pretrained_run / "best.pt")
+    rows = list(csv.DictReader(open(tmp_path / "ft" / "metrics.csv")))
+    assert len(rows) == len(history) == 2 and all(r["pretrained_sha256"] == digest for r in rows)
+    assert f"sha256 {digest}" in (tmp_path / "ft" / "train.log").read_text()
+
+
+def test_cli_pretrained_and_errors(pretrained_run, tmp_path):
+    config = tiny_config(tmp_path, epochs=1)
+    config["model"]["norm"] = "batch_norm"
+    config["data"]["node_types"]["charged"]["features"] = config["data"]["node_types"]["charged"]["features"][:-1]
+    (tmp_path / "fewer.yaml").write_text(yaml.safe_dump(config))
+    command = [sys.executable, str(ROOT / "bin/train.py"), "-c", str(tmp_path / "fewer.yaml"), "-o", str(tmp_path / "x")]
+    result = subprocess.run([*command, "--pretrained", str(pretrained_run)], capture_output=True, text=True, env=ENV)
+    assert result.returncode == 1 and "best.pt: embedding.linear.weight has shape" in result.stderr, result.stderr
+    (tmp_path / "broken.pt").write_bytes((pretrained_run / "best.pt").read_bytes()[:1000])
+    result = subprocess.run([*command, "--pretrained", str(tmp_path / "broken.pt")], capture_output=True, text=True,
+                            env=ENV)
+    assert result.returncode == 1 and "broken.pt" in result.stderr and "Traceback" not in result.stderr
+    result = subprocess.run([*command, "--pretrained", str(pretrained_run), "--resume"], capture_output=True,
+                            text=True, env=ENV)
+    assert result.returncode == 1 and "give one of them" in result.stderr
+    with pytest.raises(GnnjetError, match="does not exist"):
+        trainer_for(regression_config(tmp_path, tmp_path / "nothing.pt"), tmp_path / "y")
