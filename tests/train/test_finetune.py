@@ -102,3 +102,36 @@ def test_cli_pretrained_and_errors(pretrained_run, tmp_path):
     assert result.returncode == 1 and "give one of them" in result.stderr
     with pytest.raises(GnnjetError, match="does not exist"):
         trainer_for(regression_config(tmp_path, tmp_path / "nothing.pt"), tmp_path / "y")
+
+
+@pytest.mark.parametrize("config_name, family", [
+    ("top_landscape_particlenet_finetune", "particlenet"), ("energyflow_qg_transformer_finetune", "transformer"),
+    ("top_landscape_transformer_finetune", "transformer"), ("energyflow_qg_particlenet_finetune", "particlenet")])
+def test_shipped_finetune_configs_start_from_a_jetclass_shaped_weaver_checkpoint(tmp_path, config_name, family):
+    """A random-weight weaver-core model of the published *_kin.pt shape (7 inputs, 10 classes, `mod.` prefix)
+    fine-tunes on converted public-dataset files: the 10-class output layer becomes a 2-class one."""
+    from tests.convert.test_converters import write_energyflow, write_top_landscape
+    from tests.nn.test_weaver import weaver_particlenet, weaver_transformer
+    from gnnjet.convert import convert
+
+    if config_name.startswith("top"):
+        write_top_landscape(tmp_path / "train.h5", 96)
+        (data,) = convert("top-landscape", [str(tmp_path / "train.h5")], tmp_path / "converted", progress=False)
+    else:
+        write_energyflow(tmp_path / "QG_jets.npz", 96)
+        (data,) = convert("energyflow-qg", [str(tmp_path / "QG_jets.npz")], tmp_path / "converted", progress=False)
+    reference = weaver_particlenet() if family == "particlenet" else weaver_transformer()
+    torch.save({f"mod.{k}": v for k, v in reference.state_dict().items()}, tmp_path / "kin.pt")
+    config = yaml.safe_load((ROOT / f"configs/public/{config_name}.yaml").read_text())
+    config["data"] |= {"train": [str(data)], "val": [], "test": [], "val_fraction": 0.25,
+                       "cache_dir": str(tmp_path / "cache")}
+    config["training"] |= {"pretrained": str(tmp_path / "kin.pt"), "epochs": 1, "batch_size": 24, "prefetch": 0}
+    trainer = trainer_for(validate_config(config), tmp_path / "ft")
+    weaver_state = reference.state_dict()
+    assert torch.equal(trainer.model.state_dict()["head.lins.0.weight"] if family == "particlenet"
+                       else trainer.model.state_dict()["norm.weight"],
+                       weaver_state["fc.0.0.weight"] if family == "particlenet" else weaver_state["norm.weight"])
+    assert trainer.model.head.lins[-1].out_channels == 2
+    history = trainer.fit()
+    assert len(history) == 1 and history[0]["pretrained_sha256"] == sha256(tmp_path / "kin.pt")
+    assert "output layer replaced (2 outputs)" in (tmp_path / "ft" / "train.log").read_text()
