@@ -71,10 +71,11 @@ def training_record(run: Path) -> dict[str, float]:
     return {"seconds": sum(float(r["seconds"]) for r in rows), "epochs": len(rows), "best_epoch": best + 1}
 
 
-def write_results(text: str) -> None:
+def write_results(text: str, markers: tuple[str, str] = MARKERS) -> None:
+    """Put `text` into benchmarks/RESULTS.md between `markers` (replacing what was there, else appended)."""
     path = ROOT / "benchmarks" / "RESULTS.md"
     current = path.read_text() if path.exists() else "# Benchmark results\n"
-    start, end = MARKERS
+    start, end = markers
     block = f"{start}\n{text}\n{end}"
     if start in current:
         before, rest = current.split(start, 1)
@@ -146,13 +147,16 @@ def main() -> None:
              "", "| model | QG acc | QG AUC | AUC - DeepSets | QG Rej@30% | QG Rej@50% | JEC res. impr. pt>30 | 30-100 "
              "| 100-300 | 300-1000 | flavour impr. | train time QG / JEC [s] | epochs QG / JEC (best) |",
              "|---" * 13 + "|"]
+    def rejection(value: float | str) -> str:  # '> N' when no background jet passed
+        return value if isinstance(value, str) else f"{value:.1f}"
+
     for family in families:
         q, j = qg[family], jec[family]
         rq, rj = records[f"qg_{family}"], records[f"jec_{family}"]
         compared = "deepsets" in families and family != "deepsets"
         delta = f"{q['delta_auc']:+.4f} ± {q['delta_auc_err']:.4f}" if compared else ""
         lines.append(f"| {family} | {q['accuracy']:.3f} | {q['auc']:.4f} ± {q['auc_err']:.4f} | {delta} | "
-                     f"{q['rej30']:.1f} | {q['rej50']:.1f} | "
+                     f"{rejection(q['rej30'])} | {rejection(q['rej50'])} | "
                      f"{j['resolution_improvement_pt>30_%']:.1f}% | {j['resolution_improvement_30-100_%']:.1f}% | "
                      f"{j['resolution_improvement_100-300_%']:.1f}% | {j['resolution_improvement_300-1000_%']:.1f}% | "
                      f"{j.get('flavour_improvement_%', float('nan')):.0f}% | "

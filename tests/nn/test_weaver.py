@@ -15,7 +15,9 @@ from gnnjet.config import load_config
 from gnnjet.errors import GnnjetError
 from gnnjet.nn.registry import build_model
 from gnnjet.nn.weaver import gnnjet_to_weaver, read_state_dict, weaver_to_gnnjet
+from gnnjet.predict import predict
 from gnnjet.train.checkpoint import load_checkpoint
+from gnnjet.train.pretrained import import_weaver
 from tests.conftest import write_jetclass
 
 weaver_pn = pytest.importorskip("weaver.nn.model.ParticleNet", reason="weaver-core not installed (make install)")
@@ -230,50 +232,72 @@ def test_a_pickle_that_needs_code_is_refused_never_run(tmp_path):
     assert not marker.exists()
 
 
-def jetclass_kin_inputs(path: Path) -> tuple[torch.Tensor, ...]:
+PID = ["part_charge", "part_isChargedHadron", "part_isNeutralHadron", "part_isPhoton", "part_isElectron",
+       "part_isMuon"]
+
+
+def jetclass_inputs(path: Path, variant: str) -> tuple[torch.Tensor, ...]:
     """weaver's (points, features, four-vectors, mask) of a JetClass file, built as the ParT repository's
-    JetClass_kin.yaml builds them (independently of gnnjet's reader and preprocessing)."""
+    JetClass_{kin,kinpid,full}.yaml build them (independently of gnnjet's reader and preprocessing):
+    (x - subtract) * multiply clipped to [lo, hi] (default +-5), or the raw value for `null`."""
     import awkward as ak
 
     raw = uproot.open(path)["tree"].arrays(library="ak")
     pt = np.hypot(raw.part_px, raw.part_py)
     variables = [(np.log(pt), 1.7, 0.7), (np.log(raw.part_energy), 2.0, 0.7), (np.log(pt / raw.jet_pt), -4.7, 0.7),
                  (np.log(raw.part_energy / raw.jet_energy), -4.7, 0.7),
-                 (np.hypot(raw.part_deta, raw.part_dphi), 0.2, 4.0), (raw.part_deta, None, None),
-                 (raw.part_dphi, None, None)]
+                 (np.hypot(raw.part_deta, raw.part_dphi), 0.2, 4.0)]
+    if variant in ("kinpid", "full"):
+        variables += [(raw[name], None, None) for name in PID]
+    if variant == "full":
+        variables += [(np.tanh(raw.part_d0val), None, None), (raw.part_d0err, 0.0, 1.0, 0.0, 1.0),
+                      (np.tanh(raw.part_dzval), None, None), (raw.part_dzerr, 0.0, 1.0, 0.0, 1.0)]
+    variables += [(raw.part_deta, None, None), (raw.part_dphi, None, None)]
 
     def padded(values) -> np.ndarray:
         return ak.to_numpy(ak.fill_none(ak.pad_none(values, 128, clip=True), 0.0)).astype(np.float32)
 
+    def transformed(values, subtract, multiply, lo=-5.0, hi=5.0) -> np.ndarray:
+        return padded(values) if subtract is None else np.clip((padded(values) - subtract) * multiply, lo, hi)
+
     counts = ak.to_numpy(ak.num(raw.part_px))
     mask = np.arange(128)[None, None, :] < counts[:, None, None]
-    features = np.stack([padded(v) if c is None else np.clip((padded(v) - c) * s, -5, 5) for v, c, s in variables], 1)
+    features = np.stack([transformed(*v) for v in variables], axis=1)
     points = np.stack([padded(raw.part_deta), padded(raw.part_dphi)], axis=1)
     vectors = np.stack([padded(raw[f"part_{c}"]) for c in ("px", "py", "pz", "energy")], axis=1)
     return tuple(torch.from_numpy(a) for a in (points, features * mask, vectors * mask, mask))
 
 
-@pytest.mark.parametrize("family, file_name, config_name", [
-    ("particlenet", "ParticleNet_kin.pt", "jetclass_kin_particlenet"),
-    ("transformer", "ParT_kin.pt", "jetclass_kin_transformer")])
-def test_official_shaped_checkpoint_imports_and_predicts(tmp_path, family, file_name, config_name):
-    """A checkpoint shaped like the published *_kin.pt (mod. prefix) + configs/public/jetclass_kin_*.yaml."""
-    reference = weaver_particlenet(seed=5) if family == "particlenet" else weaver_transformer(seed=5)
+@pytest.mark.parametrize("family, variant", [(f, v) for f in ("particlenet", "transformer")
+                                             for v in ("kin", "kinpid", "full")])
+def test_official_shaped_checkpoint_imports_and_predicts(tmp_path, family, variant):
+    """A checkpoint shaped like the published ParticleNet_/ParT_{kin,kinpid,full}.pt (mod. prefix) + the matching
+    configs/public/jetclass_<variant>_<family>.yaml predicts what weaver-core predicts on the same JetClass file."""
+    num_features = {"kin": 7, "kinpid": 13, "full": 17}[variant]
+    reference = (weaver_particlenet(num_features, seed=5) if family == "particlenet"
+                 else weaver_transformer(num_features, seed=5))
+    file_name = f"{'ParticleNet' if family == 'particlenet' else 'ParT'}_{variant}.pt"
     torch.save({f"mod.{k}": v for k, v in reference.state_dict().items()}, tmp_path / file_name)
-    data = write_jetclass(tmp_path / "jetclass.root", 30, seed=6, min_particles=2, max_particles=80)
-    config = ROOT / f"configs/public/{config_name}.yaml"
-    run = [sys.executable, str(ROOT / "bin/import_weights.py"), "--from", "weaver", "-w", str(tmp_path / file_name),
-           "-c", str(config), "-o", str(tmp_path / "model")]
-    result = subprocess.run(run, capture_output=True, text=True, env={**ENV, "PATH": "/usr/bin"})
-    assert result.returncode == 0, result.stderr
-    result = subprocess.run([sys.executable, str(ROOT / "bin/predict.py"), "-m", str(tmp_path / "model"),
-                             "-i", str(data), "-o", str(tmp_path / "pred.root")], capture_output=True, text=True,
-                            env={**ENV, "PATH": "/usr/bin", "GNNJET_CACHE": str(tmp_path / "cache")})
-    assert result.returncode == 0, result.stderr
+    data = write_jetclass(tmp_path / "jetclass.root", 24, seed=6, min_particles=2, max_particles=80)
+    config = ROOT / f"configs/public/jetclass_{variant}_{family}.yaml"
+    if variant == "kin":  # through the command lines once per family
+        run = [sys.executable, str(ROOT / "bin/import_weights.py"), "--from", "weaver", "-w",
+               str(tmp_path / file_name), "-c", str(config), "-o", str(tmp_path / "model")]
+        result = subprocess.run(run, capture_output=True, text=True, env={**ENV, "PATH": "/usr/bin"})
+        assert result.returncode == 0, result.stderr
+        result = subprocess.run([sys.executable, str(ROOT / "bin/predict.py"), "-m", str(tmp_path / "model"),
+                                 "-i", str(data), "-o", str(tmp_path / "pred.root")], capture_output=True, text=True,
+                                env={**ENV, "PATH": "/usr/bin", "GNNJET_CACHE": str(tmp_path / "cache")})
+        assert result.returncode == 0, result.stderr
+    else:
+        settings = load_config(config)
+        settings["data"]["cache_dir"] = str(tmp_path / "cache")
+        import_weaver(tmp_path / file_name, settings, tmp_path / "model")
+        predict(tmp_path / "model", [str(data)], tmp_path / "pred.root", progress=False)
     scores = uproot.open(tmp_path / "pred.root")["Jets"].arrays(library="np")
     labels = load_config(config)["task"]["labels"]
     predicted = np.stack([scores[f"score_{label}"] for label in labels], axis=1)
-    points, features, vectors, mask = jetclass_kin_inputs(data)
+    points, features, vectors, mask = jetclass_inputs(data, variant)
     with torch.no_grad():
         if family == "particlenet":
             expected = reference(points, features, mask).numpy()
