@@ -145,6 +145,11 @@ class DataSpec:
     def has_four_vectors(self) -> bool:
         return all(t.form is not None for t in self.node_types)
 
+    def model_inputs(self) -> dict[str, int]:
+        """Input sizes a model is built with (and a model directory records, so that predict can rebuild it)."""
+        return {"num_node_features": len(self.columns), "num_jet_features": len(self.jet_features),
+                "num_node_types": len(self.node_types)}
+
     def expressions(self) -> list[Expression]:
         """Every expression the reader evaluates, in a stable order."""
         exprs = [self.jet_eta, self.jet_phi] if self.needs_jet_axis else []

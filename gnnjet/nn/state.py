@@ -1,10 +1,28 @@
-"""Checking a state dict against the one a model expects, before anything is loaded."""
+"""Reading checkpoints without running code, and checking a state dict against the one a model expects."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+import torch
 from torch import Tensor
 
 from gnnjet.errors import GnnjetError
+
+
+def load_weights_only(path: str | Path, hint: str = "", device: torch.device | str = "cpu") -> Any:
+    """torch.load(weights_only=True): tensors and plain Python values only. A missing, truncated, zero-byte or
+    random-bytes file, or a pickle that would need code to load, is a GnnjetError naming the file (+ `hint`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise GnnjetError(f"checkpoint {path} does not exist")
+    try:
+        return torch.load(path, map_location=device, weights_only=True)
+    except Exception as err:  # damaged, not a torch file, or a pickle needing code (refused, never run)
+        reason = str(err).splitlines()[0] if str(err) else ""
+        raise GnnjetError(f"{path} is damaged or not a weights-only checkpoint (a file that needs code to unpickle "
+                          f"is refused, never run): {type(err).__name__}: {reason}{hint}") from None
 
 
 def check_state(found: dict[str, Tensor], expected: dict[str, Tensor], source: str) -> None:

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from gnnjet.errors import GnnjetError
-from gnnjet.nn.state import check_state
+from gnnjet.nn.state import check_state, load_weights_only
 
 PREFIXES = ("mod.", "module.")
 # gnnjet pair feature g is weaver pair feature PAIR_ORDER[g]: (Delta, kT, z, m^2) <- (kT, z, Delta, m^2)
@@ -44,14 +44,7 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     Accepts a plain state dict or a dict holding one under ``model``/``state_dict``. Damaged files
     and files that need code to unpickle raise GnnjetError naming the file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise GnnjetError(f"checkpoint {path} does not exist")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated, not a torch file, or a pickle needing code
-        raise GnnjetError(f"{path}: cannot read it as a weights-only PyTorch checkpoint (damaged, or it needs code "
-                          f"to unpickle, which is refused): {type(err).__name__}: {str(err).splitlines()[0]}") from None
+    state = load_weights_only(path)
     for key in ("model", "state_dict"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from gnnjet.errors import GnnjetError
 from gnnjet.fileio import atomic_path
+from gnnjet.nn.state import load_weights_only
 
 
 def rng_states() -> dict[str, Any]:
@@ -51,11 +51,4 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
 
 def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> dict[str, Any]:
     """Read a checkpoint with weights_only=True; a damaged file or one that needs code is a GnnjetError naming it."""
-    try:
-        return torch.load(path, map_location=device, weights_only=True)
-    except FileNotFoundError:
-        raise GnnjetError(f"checkpoint {path} does not exist") from None
-    except Exception as err:  # truncated/zero-byte/random bytes, or a pickle that would need code to load
-        raise GnnjetError(f"{path} is damaged or not a weights-only checkpoint (it is never unpickled with code): "
-                          f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}; use best.pt "
-                          "or start a fresh run") from None
+    return load_weights_only(path, hint="; use best.pt or start a fresh run", device=device)

@@ -52,8 +52,7 @@ def import_weaver(checkpoint: str | Path, config: dict[str, Any], out_dir: str |
     spec = DataSpec.from_config(config)
     preprocessing = Preprocessing.manual(spec)
     task = build_task(config["task"])
-    inputs = {"num_node_features": len(spec.columns), "num_jet_features": len(spec.jet_features),
-              "num_node_types": len(spec.node_types)}
+    inputs = spec.model_inputs()
     model = build_model(config["model"], **inputs, out_dim=task.out_dim)
     state = weaver_to_gnnjet(read_state_dict(checkpoint), model, source=str(checkpoint))
     model.load_state_dict(state)

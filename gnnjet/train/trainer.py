@@ -43,12 +43,6 @@ from gnnjet.train.pretrained import PretrainedWeights, freeze
 log = logging.getLogger(__name__)
 
 
-def model_inputs(dataset: JetDataset) -> dict[str, int]:
-    """Input sizes a model directory records so that predict can rebuild the model."""
-    return {"num_node_features": dataset.num_node_features, "num_jet_features": dataset.num_jet_features,
-            "num_node_types": len(dataset.spec.node_types)}
-
-
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, dataset: JetDataset, index: np.ndarray, batch_size: int,
              device: torch.device, amp: bool = False, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -110,7 +104,7 @@ class Trainer:
             barrier(self.context)
             split = prepare_split(self.config, spec, progress=False, preprocessing=preprocessing)
         self.split = split
-        self.model = build_model(self.config["model"], **model_inputs(split.train), out_dim=self.task.out_dim)
+        self.model = build_model(self.config["model"], **spec.model_inputs(), out_dim=self.task.out_dim)
         self.pretrained_record: dict[str, str] = {}
         if weights is not None:
             loaded = weights.load_into(self.model)
@@ -247,7 +241,7 @@ class Trainer:
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), "scaler": None, "epoch": epoch, "best": self.best,
                  "stale_epochs": self.stale_epochs, "history": self.history, "rng": rng_states(),
-                 "config": self.config, "inputs": model_inputs(self.split.train), "pretrained": self.pretrained_record}
+                 "config": self.config, "inputs": self.split.train.spec.model_inputs(), "pretrained": self.pretrained_record}
         save_checkpoint(self.output_dir / "last.pt", state)
         if improved:
             save_checkpoint(self.output_dir / "best.pt", state)
