@@ -24,13 +24,18 @@ def main() -> None:
     parser.add_argument("-o", "--output", help="run directory (overrides training.output_dir)")
     parser.add_argument("--gpus", type=int, nargs="+", help="GPU indices; several start one DDP process each")
     parser.add_argument("--epochs", type=int, help="override training.epochs")
-    parser.add_argument("--resume", action="store_true", help="continue from OUTPUT/last.pt")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from OUTPUT/last.pt with the run's own config (with -c, only training.epochs, "
+                             "early_stopping_patience, prefetch, output_dir and data.cache_dir may differ)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a run already in OUTPUT")
     parser.add_argument("--pretrained", metavar="CKPT_OR_MODEL_DIR",
                         help="fine-tune: start from a weaver-core checkpoint or a gnnjet model directory "
                              "(overrides training.pretrained)")
     args = parser.parse_args()
     if args.resume and not args.output:
         raise GnnjetError("--resume needs -o RUN_DIR")
+    if args.resume and args.overwrite:
+        raise GnnjetError("--resume continues the run in OUTPUT, --overwrite replaces it: give one of them")
     if args.resume and args.pretrained:
         raise GnnjetError("--pretrained starts a new run from other weights; --resume continues this run from its "
                           "own last.pt: give one of them")
@@ -46,7 +51,7 @@ def main() -> None:
         raise GnnjetError("no run directory: pass -o DIR or set training.output_dir")
     from gnnjet.train.launch import launch  # torch is imported only once the arguments are fine
 
-    launch(config, output, args.gpus, args.resume, args.epochs)
+    launch(config, output, args.gpus, args.resume, args.epochs, overwrite=args.overwrite)
 
 
 if __name__ == "__main__":

@@ -116,7 +116,8 @@ TASK = Record(
 TRAINING = Record(
     {
         "seed": (Scalar(int), 42),
-        "batch_size": (Scalar(int, check=lambda v: v > 0, what="a positive integer"), 512),
+        "batch_size": (Scalar(int, check=lambda v: v > 1, what="an integer >= 2 (BatchNorm needs two jets a batch)"),
+                       512),
         "epochs": (Scalar(int, check=lambda v: v > 0, what="a positive integer"), 20),
         "optimizer": (Scalar(str, choices=("adamw", "adam", "sgd")), "adamw"),
         "lr": (_number, 1e-3),

@@ -30,18 +30,21 @@ class JetLoader:
         shuffle: reshuffle every epoch (seeded by ``seed + epoch``).
         indices: [n] jet indices to draw from (e.g. the training part of a split); default all.
         drop_last: drop a final global batch smaller than ``batch_size * world_size``.
+        min_last: drop a final batch that would give a rank fewer jets than this (training uses 2: BatchNorm
+            cannot normalise a batch of one jet).
         rank, world_size: this process's shard under DDP.
         prefetch: batches built ahead in a background thread (0 = build in the caller).
     """
 
     def __init__(self, dataset: JetDataset, batch_size: int = 512, shuffle: bool = False, seed: int = 0,
                  indices: np.ndarray | None = None, drop_last: bool = False, rank: int = 0,
-                 world_size: int = 1, prefetch: int = 2):
+                 world_size: int = 1, prefetch: int = 2, min_last: int = 1):
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} outside world of size {world_size}")
         self.dataset, self.batch_size, self.shuffle, self.seed = dataset, batch_size, shuffle, seed
         self.indices = np.arange(len(dataset)) if indices is None else np.asarray(indices, dtype=np.int64)
         self.drop_last, self.rank, self.world_size, self.prefetch = drop_last, rank, world_size, prefetch
+        self.min_last = min_last
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -57,7 +60,7 @@ class JetLoader:
         batches = []
         for lo in range(0, len(order), global_size):
             chunk = order[lo : lo + global_size]
-            if len(chunk) < global_size and (self.drop_last or len(chunk) < self.world_size):
+            if len(chunk) < global_size and (self.drop_last or len(chunk) < self.world_size * self.min_last):
                 break
             batches.append(np.array_split(chunk, self.world_size)[self.rank])
         return batches

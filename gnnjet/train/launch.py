@@ -20,17 +20,18 @@ def _free_port() -> int:
 
 
 def _worker(local_rank: int, config: dict[str, Any], output_dir: str, gpus: list[int], resume: bool,
-            epochs: int | None) -> None:
-    train(config, output_dir, gpus, resume, epochs, progress=local_rank == 0, local_rank=local_rank)
+            epochs: int | None, overwrite: bool) -> None:
+    train(config, output_dir, gpus, resume, epochs, progress=local_rank == 0, local_rank=local_rank,
+          overwrite=overwrite)
 
 
 def launch(config: dict[str, Any], output_dir: str | Path, gpus: list[int] | None = None, resume: bool = False,
-           epochs: int | None = None, progress: bool = True) -> None:
+           epochs: int | None = None, progress: bool = True, overwrite: bool = False) -> None:
     """Check the requested GPUs first, then train (spawning one process per GPU for several GPUs)."""
     check_gpus(gpus)
     if gpus and len(gpus) > 1 and not under_torchrun():
         os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
         os.environ.setdefault("MASTER_PORT", str(_free_port()))
-        mp.spawn(_worker, args=(config, str(output_dir), gpus, resume, epochs), nprocs=len(gpus), join=True)
+        mp.spawn(_worker, args=(config, str(output_dir), gpus, resume, epochs, overwrite), nprocs=len(gpus), join=True)
     else:
-        train(config, output_dir, gpus, resume, epochs, progress)
+        train(config, output_dir, gpus, resume, epochs, progress, overwrite=overwrite)

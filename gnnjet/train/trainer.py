@@ -24,7 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.tensorboard import SummaryWriter
 from gnnjet.progress import progress_bar
 
-from gnnjet.config import dump_config
+from gnnjet.config import dump_config, validate_config
 from gnnjet.data.dataset import JetDataset
 from gnnjet.data.loader import JetLoader
 from gnnjet.data.preprocess import Preprocessing
@@ -39,6 +39,7 @@ from gnnjet.train.data import prepare_split
 from gnnjet.train.distributed import Context, barrier, init_context, shutdown
 from gnnjet.train.optim import build_optimizer, build_scheduler
 from gnnjet.train.pretrained import PretrainedWeights, freeze
+from gnnjet.train.rundir import RunDirectory, resumed_config
 
 log = logging.getLogger(__name__)
 
@@ -66,24 +67,33 @@ class Trainer:
     """Trains the model of a validated config into `output_dir`."""
 
     def __init__(self, config: dict[str, Any], output_dir: str | Path, context: Context, progress: bool = True,
-                 epochs: int | None = None):
+                 epochs: int | None = None, overwrite: bool = False):
         self.config, self.output_dir, self.context, self.progress = config, Path(output_dir), context, progress
-        self.epochs_override = epochs
+        self.epochs_override, self.overwrite = epochs, overwrite
         self.training = config["training"]
         self.task: Task = build_task(config["task"])
         self.history: list[dict[str, float]] = []
         self.start_epoch, self.best, self.stale_epochs = 0, math.inf, 0
+        self.run_dir: RunDirectory | None = None
 
     # ------------------------------------------------------------------ set-up
     def setup(self, resume: bool) -> None:
+        """Claim the run directory (rank 0), read or resume the run's state, build data, model and optimizer.
+
+        `resume` continues from last.pt with the run's own config (`resumed_config`: only a few keys of the
+        given config may differ); without it a directory that already holds a run is refused unless
+        `overwrite`."""
+        if self.context.is_main:
+            self.run_dir = RunDirectory.claim(self.output_dir, resume, self.overwrite)
         checkpoint = None
         if resume:
             path = self.output_dir / "last.pt"
             if not path.exists():
                 raise GnnjetError(f"--resume: no {path} to resume from")
             checkpoint = load_checkpoint(path)
-            self.config = checkpoint["config"]
+            self.config = resumed_config(validate_config(checkpoint["config"]), self.config, self.output_dir)
             self.training = self.config["training"]
+            self.task = build_task(self.config["task"])
         if self.epochs_override:
             self.training["epochs"] = self.epochs_override
         seed_everything(self.training["seed"])
@@ -120,7 +130,7 @@ class Trainer:
         self.train_loader = JetLoader(split.train, self.training["batch_size"], shuffle=True,
                                       seed=self.training["seed"], indices=split.train_index, drop_last=False,
                                       rank=self.context.rank, world_size=self.context.world_size,
-                                      prefetch=self.training["prefetch"])
+                                      prefetch=self.training["prefetch"], min_last=2)
         head_lr_mult = self.training["head_lr_mult"] or (50.0 if pretrained else 1.0)
         self.optimizer = build_optimizer(self.model, self.training, frozenset(output_layer_keys(self.model)),
                                          head_lr_mult)
@@ -242,9 +252,9 @@ class Trainer:
                  "scheduler": self.scheduler.state_dict(), "scaler": None, "epoch": epoch, "best": self.best,
                  "stale_epochs": self.stale_epochs, "history": self.history, "rng": rng_states(),
                  "config": self.config, "inputs": self.split.train.spec.model_inputs(), "pretrained": self.pretrained_record}
-        save_checkpoint(self.output_dir / "last.pt", state)
-        if improved:
+        if improved:  # best.pt first: a kill between the two leaves last.pt one epoch behind, never ahead of best.pt
             save_checkpoint(self.output_dir / "best.pt", state)
+        save_checkpoint(self.output_dir / "last.pt", state)
         self._write_metrics()
         numbers = ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch" and not isinstance(v, str))
         log.info("epoch %d: %s%s", epoch, numbers, " (best)" if improved else "")
@@ -264,12 +274,19 @@ class Trainer:
 
 
 def train(config: dict[str, Any], output_dir: str | Path, gpus: list[int] | None = None, resume: bool = False,
-          epochs: int | None = None, progress: bool = True, local_rank: int = 0) -> list[dict[str, float]]:
-    """Train one process's part of a run (all of it without DDP); returns the epoch history."""
+          epochs: int | None = None, progress: bool = True, local_rank: int = 0,
+          overwrite: bool = False) -> list[dict[str, float]]:
+    """Train one process's part of a run (all of it without DDP); returns the epoch history.
+
+    `resume`: continue from output_dir/last.pt; `overwrite`: replace a run already in output_dir (else refused)."""
     context = init_context(gpus, local_rank)
     try:
-        trainer = Trainer(config, output_dir, context, progress, epochs)
-        trainer.setup(resume)
-        return trainer.fit()
+        trainer = Trainer(config, output_dir, context, progress, epochs, overwrite)
+        try:
+            trainer.setup(resume)
+            return trainer.fit()
+        finally:
+            if trainer.run_dir is not None:
+                trainer.run_dir.release()
     finally:
         shutdown(context)

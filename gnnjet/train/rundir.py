@@ -1,0 +1,109 @@
+"""One training per run directory: an exclusive lock for the whole run, no silent overwrite of a finished or
+killed run, resume with the run's own config, and removal of temporary files left by killed writes."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from gnnjet.errors import GnnjetError
+from gnnjet.fileio import remove_stale_temporaries
+
+log = logging.getLogger(__name__)
+
+RESULTS = ("best.pt", "last.pt", "metrics.csv")  # a directory with any of these holds a run
+RUN_FILES = ("config.yaml", "preprocess.json", *RESULTS, "train.log")
+RUN_DIRECTORIES = ("tensorboard",)
+# keys a --resume may change without changing what the run computes (documented in the README)
+RESUMABLE_KEYS = ("training.epochs", "training.early_stopping_patience", "training.prefetch", "training.output_dir",
+                  "data.cache_dir")
+
+
+class RunDirectory:
+    """Holds ``OUT/.lock`` (fcntl.flock) from `claim` until `release`: a second training into the same directory
+    stops at once naming the process that holds it. The lock ends with the process, however it ends."""
+
+    def __init__(self, path: Path, lock_file: Any):
+        self.path, self._lock_file = path, lock_file
+
+    @classmethod
+    def claim(cls, path: str | Path, resume: bool, overwrite: bool = False) -> RunDirectory:
+        """Lock `path` (created if needed); refuse a directory holding a run unless `resume` or `overwrite`
+        (which deletes that run's files first)."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        lock_file = open(path / ".lock", "a+")
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock_file.seek(0)
+            holder = lock_file.read().strip() or "another process"
+            lock_file.close()
+            raise GnnjetError(f"run directory {path} is in use by process {holder}: wait for it to finish or "
+                              "choose another -o") from None
+        lock_file.seek(0)
+        lock_file.truncate()
+        lock_file.write(str(os.getpid()))
+        lock_file.flush()
+        run = cls(path, lock_file)
+        try:
+            run._prepare(resume, overwrite)
+        except BaseException:
+            run.release()
+            raise
+        return run
+
+    def _prepare(self, resume: bool, overwrite: bool) -> None:
+        existing = [name for name in (*RUN_FILES, *RUN_DIRECTORIES) if (self.path / name).exists()]
+        results = [name for name in RESULTS if name in existing]
+        if results and not resume:
+            if not overwrite:
+                raise GnnjetError(f"{self.path} already holds a run ({', '.join(results)}): continue it with "
+                                  "--resume, replace it with --overwrite, or choose another -o")
+            for name in existing:
+                target = self.path / name
+                shutil.rmtree(target) if target.is_dir() else target.unlink()
+            log.info("--overwrite: removed the previous run's %s from %s", ", ".join(existing), self.path)
+        for stale in remove_stale_temporaries(self.path):
+            log.info("removed %s, left by a write that was killed", stale)
+
+    def release(self) -> None:
+        if not self._lock_file.closed:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+
+
+def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'a': {'b': 1}} -> {'a.b': 1} (lists stay values)."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out |= flatten(value, f"{path}.")
+        else:
+            out[path] = value
+    return out
+
+
+def resumed_config(run_config: dict[str, Any], given: dict[str, Any] | None, run_dir: Path) -> dict[str, Any]:
+    """The config a --resume continues with: the run's own, with the `RESUMABLE_KEYS` of `given` (a -c config)
+    applied. Any other difference is a GnnjetError listing the key paths."""
+    if given is None:
+        return run_config
+    ours, theirs = flatten(run_config), flatten(given)
+    differing = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
+    refused = [k for k in differing if k not in RESUMABLE_KEYS]
+    if refused:
+        shown = ", ".join(refused[:8]) + (f" and {len(refused) - 8} more" if len(refused) > 8 else "")
+        raise GnnjetError(f"--resume continues {run_dir} with its own config; the given config differs in {shown}. "
+                          f"Only {', '.join(RESUMABLE_KEYS)} may change on resume: start a new run (another -o) "
+                          "for anything else")
+    config = {section: dict(values) if isinstance(values, dict) else values for section, values in run_config.items()}
+    for key in differing:
+        section, name = key.split(".", 1)
+        config[section][name] = theirs.get(key)
+    return config
