@@ -23,6 +23,7 @@ from gnnjet.errors import GnnjetError
 from gnnjet.nn.registry import build_model
 from gnnjet.tasks import Task, build_task
 from gnnjet.train.checkpoint import load_checkpoint
+from gnnjet.train.distributed import parse_device
 from gnnjet.train.trainer import evaluate
 
 log = logging.getLogger(__name__)
@@ -59,11 +60,17 @@ def load_trained(model_dir: str | Path, checkpoint: str = "best.pt", device: str
 def predict(model_dir: str | Path, inputs: list[str], output: str | Path, batch_size: int = 512,
             device: str = "cpu", progress: bool = True) -> int:
     """Write the predictions of `model_dir` on `inputs` to `output` (atomically); returns the number of jets."""
-    trained = load_trained(model_dir, device=device)
+    torch_device = parse_device(device)
+    trained = load_trained(model_dir, device=torch_device)
     cache = trained.config["data"]["cache_dir"]
     dataset = JetDataset.from_files(trained.spec, inputs, trained.preprocessing, cache_root=cache, progress=progress)
-    outputs, targets = evaluate(trained.model, dataset, np.arange(len(dataset)), batch_size, torch.device(device),
-                                progress=progress)
+    if len(dataset):
+        outputs, targets = evaluate(trained.model, dataset, np.arange(len(dataset)), batch_size, torch_device,
+                                    progress=progress)
+    else:  # a valid, empty predictions tree: downstream tools see the columns and zero jets
+        log.warning("no jets in %s (after data.selection): writing an empty predictions tree", ", ".join(inputs))
+        outputs = np.zeros((0, trained.task.out_dim), np.float32)
+        targets = np.zeros(0, np.int64 if trained.spec.task_type == "classification" else np.float32)
     observers = {name: np.asarray(dataset.obs[:, i]) for i, name in enumerate(trained.spec.observer_names)}
     write_jets(output, trained.task.columns(outputs, targets, observers))
     log.info("wrote predictions for %d jets to %s", len(dataset), output)

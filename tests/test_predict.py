@@ -6,9 +6,11 @@ import sys
 import awkward as ak
 import numpy as np
 import pytest
+import torch
 import uproot
 
 from gnnjet.config import validate_config
+from gnnjet.data.writer import write_jets
 from gnnjet.errors import DataError, GnnjetError
 from gnnjet.predict import load_trained, predict
 from gnnjet.train.trainer import train
@@ -78,3 +80,22 @@ def test_cli(classifier, tmp_path):
                              "-o", str(tmp_path / "p.root")], env=ENV, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert uproot.open(tmp_path / "p.root")["Jets"].num_entries == 50
+
+
+def test_zero_jets_give_an_empty_predictions_tree(classifier, tmp_path):
+    path = write_fake(tmp_path / "some.root", 20)
+    jets = uproot.open(path)["Jets"].arrays()
+    write_jets(tmp_path / "empty.root", {name: jets[name][:0] for name in jets.fields})
+    assert predict(classifier, [str(tmp_path / "empty.root")], tmp_path / "pred.root", progress=False) == 0
+    tree = uproot.open(tmp_path / "pred.root")["Jets"]
+    assert tree.num_entries == 0 and {"score_label_q", "score_label_g", "label_q", "pt"} <= set(tree.keys())
+
+
+@pytest.mark.skipif(torch.cuda.device_count() > 3, reason="this machine has a cuda:3")
+@pytest.mark.parametrize("device, message", [("cuda:3", "not available"), ("gpu", "not a device"),
+                                             ("meta", "only cpu and cuda")])
+def test_unavailable_device_is_refused_before_any_work(classifier, tmp_path, device, message):
+    result = subprocess.run([sys.executable, str(ROOT / "bin/predict.py"), "-m", str(classifier), "-i",
+                             str(tmp_path / "never_read.root"), "-o", str(tmp_path / "p.root"), "--device", device],
+                            capture_output=True, text=True, env=ENV)
+    assert result.returncode == 1 and f"--device {device}: {message}" in result.stderr, result.stderr
