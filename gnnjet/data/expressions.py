@@ -2,7 +2,9 @@
 
 A config is input, not code: the text is parsed with `ast` and only a whitelist of node kinds
 (numbers, names, arithmetic, comparisons, boolean logic and calls of the functions in FUNCTIONS)
-is accepted. Names that are not functions or constants are branch names.
+is accepted. Names that are not functions or constants are branch names. Length and nesting are
+bounded (MAX_LENGTH, MAX_DEPTH) and numbers are numpy scalars (a power of a number is float64), so
+no expression can exhaust the stack or memory or hang in big-integer arithmetic.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "where": _where, "clip": _clip, "delta_phi": delta_phi,
 }
 CONSTANTS = {"pi": np.pi, "e": np.e}
+MAX_LENGTH = 2000  # characters
+MAX_DEPTH = 200  # nesting of the syntax tree (a + b + ... nests one level per term)
 
 _BINARY = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
@@ -57,6 +61,16 @@ _COMPARE = {
 _BOOL = {ast.And: operator.and_, ast.Or: operator.or_}
 
 
+def _depth(tree: ast.AST) -> int:
+    """Nesting depth of a syntax tree, walked without recursion."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
 class Expression:
     """A parsed, whitelisted expression.
 
@@ -68,10 +82,17 @@ class Expression:
     def __init__(self, text: str | float, path: str = "expression"):
         self.text = str(text)
         self.path = path
+        if len(self.text) > MAX_LENGTH:
+            raise ConfigError(f"{path}: expression of {len(self.text)} characters; at most {MAX_LENGTH} are allowed")
         try:
             tree = ast.parse(self.text.strip(), mode="eval")
         except SyntaxError as err:
-            raise ConfigError(f"{path}: cannot parse expression {self.text!r}: {err.msg}") from None
+            raise ConfigError(f"{path}: cannot parse expression {self.text[:80]!r}: {err.msg}") from None
+        except (RecursionError, MemoryError):
+            raise ConfigError(f"{path}: expression nested too deeply (at most {MAX_DEPTH} levels)") from None
+        if _depth(tree.body) > MAX_DEPTH:
+            raise ConfigError(f"{path}: expression nested too deeply (at most {MAX_DEPTH} levels): "
+                              f"{self.text[:80]!r}")
         self._check(tree.body)
         self._tree = tree.body
 
@@ -126,14 +147,17 @@ class Expression:
         return self._eval(self._tree, arrays)
 
     def _eval(self, node: ast.AST, arrays: Mapping[str, Any]) -> Any:
-        if isinstance(node, ast.Constant):
-            return node.value
+        if isinstance(node, ast.Constant):  # numpy scalars: fixed-size arithmetic, never a huge Python integer
+            return np.float64(node.value) if isinstance(node.value, float) else np.int64(node.value)
         if isinstance(node, ast.Name):
             if node.id in CONSTANTS:
                 return CONSTANTS[node.id]
             return arrays[node.id]
         if isinstance(node, ast.BinOp):
-            return _BINARY[type(node.op)](self._eval(node.left, arrays), self._eval(node.right, arrays))
+            left, right = self._eval(node.left, arrays), self._eval(node.right, arrays)
+            if isinstance(node.op, ast.Pow) and isinstance(left, np.integer):
+                left = np.float64(left)  # 10 ** 10 ** 10 -> inf, not an error on integer overflow
+            return _BINARY[type(node.op)](left, right)
         if isinstance(node, ast.UnaryOp):
             return _UNARY[type(node.op)](self._eval(node.operand, arrays))
         if isinstance(node, ast.Compare):

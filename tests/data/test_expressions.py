@@ -57,3 +57,22 @@ def test_rejects_unsafe_constructs(text, what):
 def test_syntax_error_names_path():
     with pytest.raises(ConfigError, match=r"task\.target: cannot parse expression"):
         Expression("log(pt_gen / ", "task.target")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("+".join(["ch_pt"] * 2000), "characters; at most 2000"),
+    ("*".join(["x"] * 500), "nested too deeply"),
+    ("-" * 1500 + "x", "nested too deeply"),
+    ("-" * 10000 + "x", "characters; at most 2000"),
+    ("(" * 300 + "x" + ")" * 300, "expression"),
+])
+def test_hostile_expressions_are_refused_at_parse_time(text, message):
+    with pytest.raises(ConfigError, match=message):
+        Expression(text, "data.node_types.charged.features[0]")
+
+
+def test_huge_powers_evaluate_in_float64_without_hanging():
+    with np.errstate(over="ignore"):
+        assert Expression("10 ** 10 ** 10").evaluate({}) == np.inf
+        assert Expression("2 ** 0.5 * x").evaluate({"x": np.array([2.0])})[0] == pytest.approx(2 ** 1.5)
+    assert Expression("+".join(["x"] * 150)).evaluate({"x": np.array([1.0])})[0] == 150  # long but legitimate
