@@ -86,6 +86,18 @@ def write_fake_with_nonfinite_dxy(path: Path, num_jets: int) -> Path:
     return write_fake(path, num_jets, ch=ch)
 
 
+def write_fake_with_nonfinite_kinematics(path: Path, num_jets: int) -> Path:
+    """`write_fake` with NaN pt for jet 2's only track, inf eta and NaN phi for two tracks of jet 0."""
+    raw = fake_jets(num_jets)
+    counts = ak.num(raw["ch"].pt)
+    fields = {f: ak.to_numpy(ak.flatten(raw["ch"][f])).copy() for f in raw["ch"].fields}
+    start = np.concatenate([[0], np.cumsum(ak.to_numpy(counts))[:-1]])
+    fields["pt"][start[2]] = np.nan
+    fields["eta"][start[0] + 1] = np.inf
+    fields["phi"][start[0] + 3] = np.nan
+    return write_fake(path, num_jets, ch=ak.zip({f: ak.unflatten(v, counts) for f, v in fields.items()}))
+
+
 BASE_CONFIG: dict[str, Any] = {
     "data": {
         "node_types": {

@@ -3,8 +3,9 @@
 Each chunk becomes flat numpy arrays (DESIGN.md, "Columnar jets"): nodes of a jet are contiguous,
 charged first, then neutral, then SV, each block ordered by decreasing pt and capped at
 ``max_nodes``. Jets failing the selection, with an invalid target, or with no nodes at all are
-dropped and counted in `ReadStats`; non-finite feature values are counted (the preprocessing
-replaces them).
+dropped and counted in `ReadStats`; constituents whose kinematics (p4) or graph coordinates (pos)
+are NaN/inf are dropped and counted (a jet left without any is dropped as having no nodes);
+non-finite feature values are counted (the preprocessing replaces them).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class ReadStats:
     failed_selection: int = 0
     invalid_target: int = 0
     no_nodes: int = 0
+    nonfinite_kinematics: int = 0  # constituents dropped
     nonfinite_x: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     nonfinite_u: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
@@ -37,6 +39,7 @@ class ReadStats:
         return {
             "jets_read": self.jets_read, "failed_selection": self.failed_selection,
             "invalid_target": self.invalid_target, "no_nodes": self.no_nodes,
+            "nonfinite_kinematics": self.nonfinite_kinematics,
             "nonfinite_x": self.nonfinite_x.tolist(), "nonfinite_u": self.nonfinite_u.tolist(),
         }
 
@@ -253,6 +256,15 @@ def columnarise(spec: DataSpec, arrays: ak.Array, stats: ReadStats) -> dict[str,
         else:
             pos[dest, 0] = c_eta - jet_eta[jet_of_node]
             pos[dest, 1] = (c_phi - jet_phi[jet_of_node] + np.pi) % (2 * np.pi) - np.pi
+
+    bad = ~(np.isfinite(p4).all(axis=1) & np.isfinite(pos).all(axis=1))
+    if bad.any():  # NaN/inf pt, eta, ... would reach the knn graph and the pair features: drop the constituent
+        stats.nonfinite_kinematics += int(bad.sum())
+        counts = counts - np.bincount(np.repeat(np.arange(num_jets), counts)[bad], minlength=num_jets)
+        x, node_type, pos, p4 = (a[~bad] for a in (x, node_type, pos, p4))
+        occupied = counts > 0
+        stats.no_nodes += int((~occupied).sum())
+        arrays, y, counts, num_jets = arrays[occupied], y[occupied], counts[occupied], int(occupied.sum())
 
     u = np.zeros((num_jets, len(spec.jet_features)), dtype=np.float32)
     for column, feature in enumerate(spec.jet_features):

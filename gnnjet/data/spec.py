@@ -178,7 +178,7 @@ class DataSpec:
     def fingerprint(self) -> str:
         """Hash of everything that changes the cached (unpreprocessed) arrays."""
         payload = {
-            "version": 2,
+            "version": 3,  # 3: constituents with non-finite kinematics are dropped
             "tree": self.tree,
             "exprs": [e.text for e in self.expressions()],
             "caps": [(t.name, t.max_nodes, t.form) for t in self.node_types],

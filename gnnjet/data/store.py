@@ -132,9 +132,12 @@ def _report(stats: ReadStats, spec: DataSpec, files: list[str]) -> None:
     where = f"{len(files)} file(s) starting {files[0]}" if files else "no files"
     for what, count in (("failed the selection", stats.failed_selection),
                         ("had no valid target/label", stats.invalid_target),
-                        ("had no constituents at all", stats.no_nodes)):
+                        ("had no constituents (or none with finite kinematics)", stats.no_nodes)):
         if count:
             log.warning("dropped %d of %d jets that %s (%s)", count, stats.jets_read, what, where)
+    if stats.nonfinite_kinematics:
+        log.warning("dropped %d constituents with NaN/inf kinematics or graph coordinates (%s)",
+                    stats.nonfinite_kinematics, where)
     for features, counts in ((spec.columns, stats.nonfinite_x), (spec.jet_features, stats.nonfinite_u)):
         for feature, count in zip(features, counts):
             if count:

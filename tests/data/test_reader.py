@@ -11,7 +11,7 @@ from gnnjet.data.reader import ReadStats, columnarise, iter_chunks
 from gnnjet.data.spec import DataSpec
 from gnnjet.data.store import build_store
 from gnnjet.errors import ConfigError, DataError
-from tests.conftest import fake_jets, write_fake, write_fake_with_nonfinite_dxy
+from tests.conftest import fake_jets, write_fake, write_fake_with_nonfinite_dxy, write_fake_with_nonfinite_kinematics
 
 
 def read_all(config, path):
@@ -86,7 +86,7 @@ def test_empty_jets_dropped_and_counted(base_config, tmp_path, caplog):
         store = build_store(spec, [str(path)], tmp_path / "cache", progress=False)
     assert store.num_jets == 18
     assert store.meta["stats"]["no_nodes"] == 2
-    assert "dropped 2 of 20 jets that had no constituents at all" in caplog.text
+    assert "dropped 2 of 20 jets that had no constituents (or none with finite kinematics)" in caplog.text
 
 
 def test_selection_and_regression_target(base_config, tmp_path):
@@ -154,3 +154,18 @@ def test_columnarise_on_in_memory_arrays(base_config):
     out = columnarise(spec, arrays, ReadStats())
     assert out["x"].shape == (int(out["counts"].sum()), len(spec.columns))
     assert out["obs"].shape == (5, 4)
+
+
+def test_constituents_with_nonfinite_kinematics_are_dropped_and_counted(base_config, tmp_path, caplog):
+    """NaN pt of jet 2's only constituent drops the jet; inf eta / NaN phi drop two constituents of jet 0."""
+    path = write_fake_with_nonfinite_kinematics(tmp_path / "bad_kinematics.root", 40)
+    base_config["data"]["node_types"]["charged"]["max_nodes"] = 64
+    _, out, stats = read_all(base_config, path)
+    _, clean, _ = read_all(base_config, write_fake(tmp_path / "clean.root", 40))
+    assert stats.nonfinite_kinematics == 3 and stats.no_nodes == 1
+    assert len(out["counts"]) == 39 and out["counts"][0] == clean["counts"][0] - 2
+    assert np.isfinite(out["p4"]).all() and np.isfinite(out["pos"]).all()
+    spec = DataSpec.from_config(validate_config(base_config))
+    with caplog.at_level(logging.WARNING):
+        build_store(spec, [str(path)], tmp_path / "cache", progress=False)
+    assert "dropped 3 constituents with NaN/inf kinematics" in caplog.text

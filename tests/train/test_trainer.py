@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -16,7 +17,7 @@ from gnnjet.errors import GnnjetError
 from gnnjet.train.checkpoint import load_checkpoint, save_checkpoint
 from gnnjet.train.distributed import check_gpus
 from gnnjet.train.trainer import train
-from tests.conftest import write_fake
+from tests.conftest import write_fake, write_fake_with_nonfinite_kinematics
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "GNNJET_CACHE": ""}
@@ -138,3 +139,12 @@ def test_cli_errors(tmp_path):
     output = result.communicate(timeout=120)[0]
     assert result.returncode == 1 and "not available" in output and "Traceback" not in output
     assert not (tmp_path / "x").exists(), "nothing is done before the GPU check"
+
+
+@pytest.mark.parametrize("model", [{"name": "transformer", "preset": "small"}, {"name": "particlenet", "preset": "lite"}])
+def test_nonfinite_kinematics_do_not_reach_the_loss(tmp_path, model):
+    config = tiny_config(tmp_path, epochs=3)
+    config["data"]["train"] = [str(write_fake_with_nonfinite_kinematics(tmp_path / "bad.root", 300))]
+    config["model"] = model
+    history = train(validate_config(config), tmp_path / "run", progress=False)
+    assert all(np.isfinite(row["train_loss"]) and np.isfinite(row["val_loss"]) for row in history)
