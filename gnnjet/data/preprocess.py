@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from gnnjet.fileio import atomic_path, atomic_write_text
 
 _FIT_ROWS = 1_000_000  # rows sampled per array to fit `auto` parameters
 _CHUNK_ROWS = 1 << 20
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -150,19 +153,30 @@ class Preprocessing:
         Columns a node's type does not own stay exactly 0.
         """
         tag = self.fingerprint()
-        x_path, u_path = store.path / f"x.{tag}.npy", store.path / f"u.{tag}.npy"
-        if not x_path.exists():
-            raw = store.arrays["x"]
-            owned = spec.type_columns.astype(np.float32)
+        raw, raw_u = store.arrays["x"], store.arrays["u"]
+        owned = spec.type_columns.astype(np.float32)
 
-            def process_x(lo: int, hi: int) -> np.ndarray:
-                return self.node.apply(raw[lo:hi]) * owned[store.arrays["node_type"][lo:hi]]
+        def process_x(lo: int, hi: int) -> np.ndarray:
+            return self.node.apply(raw[lo:hi]) * owned[store.arrays["node_type"][lo:hi]]
 
-            _write_processed(x_path, raw.shape, process_x)
-        if not u_path.exists():
-            raw_u = store.arrays["u"]
-            _write_processed(u_path, raw_u.shape, lambda lo, hi: self.jet.apply(raw_u[lo:hi]))
-        return np.load(x_path, mmap_mode="c"), np.load(u_path, mmap_mode="c")
+        x = _processed(store.path / f"x.{tag}.npy", raw.shape, process_x)
+        u = _processed(store.path / f"u.{tag}.npy", raw_u.shape, lambda lo, hi: self.jet.apply(raw_u[lo:hi]))
+        return x, u
+
+
+def _processed(path: Path, shape: tuple[int, ...], process: Any) -> np.ndarray:
+    """The memory-mapped processed array at `path`, (re)written first if missing or damaged (wrong shape,
+    truncated)."""
+    if path.exists():
+        try:
+            array = np.load(path, mmap_mode="c")
+            if array.shape == shape:
+                return array
+        except (ValueError, OSError):
+            pass
+        log.warning("%s is damaged: writing it again", path)
+    _write_processed(path, shape, process)
+    return np.load(path, mmap_mode="c")
 
 
 def _write_processed(path: Path, shape: tuple[int, ...], process: Any) -> None:

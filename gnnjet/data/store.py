@@ -4,6 +4,9 @@ A cache entry is a directory ``<cache_root>/<key>/`` where the key hashes the co
 and the input files' paths, sizes and modification times: a changed config or input file gives a
 new key, so a stale cache is never read. Arrays are streamed to disk chunk by chunk (data larger
 than RAM never has to fit in memory) and the entry is renamed into place only when complete.
+meta.json records every array file's size; an entry whose files are missing, truncated or whose
+meta.json is unreadable is damaged, and `build_store` rebuilds it and swaps it in atomically.
+`entries` / `remove_entry` list and clean a cache (bin/cache.py).
 """
 
 from __future__ import annotations
@@ -122,10 +125,32 @@ class ColumnarStore:
 
     @classmethod
     def open(cls, path: Path) -> "ColumnarStore":
+        """Memory-map an entry after checking it (`check_entry`); DamagedCache if it fails."""
+        meta = check_entry(path)
         # mmap_mode "c" (copy-on-write) gives writable views, so torch.from_numpy does not warn.
         arrays = {name: np.load(path / f"{name}.npy", mmap_mode="c") for name in ARRAYS}
-        meta = json.loads((path / "meta.json").read_text())
         return cls(path, arrays, meta)
+
+
+class DamagedCache(DataError):
+    """A cache entry that cannot be used as it is (rebuilt by `build_store`)."""
+
+
+def check_entry(path: Path) -> dict[str, Any]:
+    """meta.json of a cache entry, after checking that every array file exists with its recorded size."""
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+    except (OSError, ValueError) as err:
+        raise DamagedCache(f"cache entry {path}: meta.json unreadable ({type(err).__name__})") from None
+    sizes = meta.get("sizes")
+    if not isinstance(sizes, dict) or set(sizes) != {f"{name}.npy" for name in ARRAYS}:
+        raise DamagedCache(f"cache entry {path}: meta.json records no file sizes (written by an older gnnjet)")
+    for name, size in sizes.items():
+        actual = (path / name).stat().st_size if (path / name).exists() else None
+        if actual != size:
+            raise DamagedCache(f"cache entry {path}: {name} is {'missing' if actual is None else f'{actual} bytes'}, "
+                               f"expected {size} bytes")
+    return meta
 
 
 def _report(stats: ReadStats, spec: DataSpec, files: list[str]) -> None:
@@ -150,9 +175,13 @@ def build_store(spec: DataSpec, files: list[str], cache_root: Path | None = None
     """Return the cached store for `files`, reading the ROOT files only if no valid cache exists."""
     cache_root = Path(cache_root) if cache_root else default_cache_root()
     target = cache_root / cache_key(spec, files)
-    if (target / "meta.json").exists():
-        log.info("using cached jets in %s", target)
-        return ColumnarStore.open(target)
+    if target.exists():
+        try:
+            store = ColumnarStore.open(target)
+            log.info("using cached jets in %s", target)
+            return store
+        except DamagedCache as err:
+            log.warning("%s: rebuilding it", err)
     cache_root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=cache_root))
     try:
@@ -160,18 +189,79 @@ def build_store(spec: DataSpec, files: list[str], cache_root: Path | None = None
         _report(stats, spec, files)
         if stats.jets_read and stats.jets_read == stats.failed_selection + stats.invalid_target + stats.no_nodes:
             raise DataError(f"no jets left after selection/cleaning in {files}")
-        meta = {"files": files, "columns": [f.name for f in spec.columns],
+        meta = {"files": files, "stamps": _stamps(files), "columns": [f.name for f in spec.columns],
                 "jet_features": [f.name for f in spec.jet_features], "labels": spec.labels,
-                "observers": spec.observer_names, "task": spec.task_type, "stats": stats.as_dict()}
+                "observers": spec.observer_names, "task": spec.task_type, "stats": stats.as_dict(),
+                "sizes": {f"{name}.npy": (tmp / f"{name}.npy").stat().st_size for name in ARRAYS}}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
-        try:
-            os.rename(tmp, target)
-        except OSError:  # another process finished the same entry first: use theirs
-            shutil.rmtree(tmp, ignore_errors=True)
+        _swap_in(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return ColumnarStore.open(target)
+
+
+def _swap_in(new: Path, target: Path) -> None:
+    """Rename the complete entry `new` to `target`. A damaged `target` is first renamed aside (so readers see
+    the old entry or the new one, never a mix) and then removed; a valid `target` that another process finished
+    meanwhile is kept and `new` dropped."""
+    if target.exists():
+        try:
+            check_entry(target)
+            shutil.rmtree(new, ignore_errors=True)  # another process finished the same entry first: use theirs
+            return
+        except DamagedCache:
+            aside = target.with_name(f".{target.name}.damaged.{os.getpid()}")
+            try:
+                os.rename(target, aside)
+            except FileNotFoundError:
+                aside = None
+            if aside is not None:
+                shutil.rmtree(aside, ignore_errors=True)
+    try:
+        os.rename(new, target)
+    except OSError:  # created by another process between the check and the rename
+        shutil.rmtree(new, ignore_errors=True)
+
+
+def _stamps(files: list[str]) -> list[list[Any]]:
+    """[path, size, mtime_ns] of each input file (what the cache key hashes)."""
+    return [[os.path.abspath(f), os.stat(f).st_size, os.stat(f).st_mtime_ns] for f in files]
+
+
+@dataclass
+class CacheEntry:
+    """One entry of a cache directory, for listing and cleaning."""
+
+    path: Path
+    status: str  # "ok", "stale" (an input file changed or is gone), "damaged" or "unfinished" (a killed build)
+    num_jets: int
+    megabytes: float
+    files: list[str]
+
+
+def entries(cache_root: Path) -> list[CacheEntry]:
+    """Every entry (and leftover of a killed build) under `cache_root`, largest first."""
+    found = []
+    for path in sorted(p for p in Path(cache_root).iterdir() if p.is_dir()) if Path(cache_root).is_dir() else []:
+        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
+        if path.name.startswith("."):
+            found.append(CacheEntry(path, "unfinished", 0, size, []))
+            continue
+        try:
+            meta = check_entry(path)
+        except DamagedCache:
+            found.append(CacheEntry(path, "damaged", 0, size, []))
+            continue
+        stale = any(not os.path.exists(f) or [os.path.abspath(f), os.stat(f).st_size, os.stat(f).st_mtime_ns] != stamp
+                    for f, stamp in zip(meta["files"], meta.get("stamps", [None] * len(meta["files"]))))
+        num_jets = int(np.load(path / "ptr.npy", mmap_mode="r").shape[0]) - 1
+        found.append(CacheEntry(path, "stale" if stale else "ok", num_jets, size, meta["files"]))
+    return sorted(found, key=lambda e: -e.megabytes)
+
+
+def remove_entry(entry: CacheEntry) -> None:
+    shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def _write_arrays(spec: DataSpec, files: list[str], directory: Path, progress: bool) -> ReadStats:
@@ -188,7 +278,7 @@ def _write_arrays(spec: DataSpec, files: list[str], directory: Path, progress: b
                 if name != "ptr":
                     writers[name].append(chunk[name])
             bar.update(len(chunk["counts"]))
-    shapes = {"x": (len(spec.columns),), "pos": (2,), "p4": (4,), "u": (len(spec.jet_features),),
+    shapes = {"x": (len(spec.columns),), "pos": (spec.num_coordinates,), "p4": (4,), "u": (len(spec.jet_features),),
               "obs": (len(spec.observers),)}
     dtypes = {"node_type": np.int8, "ptr": np.int64, "y": y_dtype, "obs": np.float64}
     for name, writer in writers.items():

@@ -4,6 +4,7 @@ import os
 
 import numpy as np
 import pytest
+import torch
 
 import gnnjet.data.store as store_module
 from gnnjet.config import validate_config
@@ -78,3 +79,64 @@ def test_expand_files(tmp_path):
     assert expand_files([str(tmp_path)]) == [str(tmp_path / f"s{i}.root") for i in range(3)]
     with pytest.raises(DataError, match="no input file matches"):
         expand_files([str(tmp_path / "x*.root")])
+
+
+@pytest.mark.parametrize("damage", ["delete_npy", "truncate_npy", "delete_meta", "garble_meta"])
+def test_damaged_entry_is_rebuilt_in_place(base_config, fake_file, cache_root, caplog, damage):
+    spec = spec_of(base_config)
+    first = build_store(spec, [str(fake_file)], cache_root, progress=False)
+    expected = {name: np.array(first.arrays[name]) for name in ("x", "ptr", "p4")}
+    entry = first.path
+    if damage == "delete_npy":
+        (entry / "p4.npy").unlink()
+    elif damage == "truncate_npy":
+        os.truncate(entry / "x.npy", (entry / "x.npy").stat().st_size // 2)
+    elif damage == "delete_meta":
+        (entry / "meta.json").unlink()
+    else:
+        (entry / "meta.json").write_text("{not json")
+    with caplog.at_level("WARNING"):
+        again = build_store(spec, [str(fake_file)], cache_root, progress=False)
+    assert again.path == entry and "rebuilding it" in caplog.text
+    for name, values in expected.items():
+        np.testing.assert_array_equal(again.arrays[name], values)
+    assert [p.name for p in cache_root.iterdir()] == [entry.name]  # nothing left aside
+
+
+def test_damaged_processed_array_is_written_again(base_config, fake_file, cache_root, caplog):
+    from gnnjet.data.dataset import JetDataset
+
+    spec = spec_of(base_config)
+    first = JetDataset.from_files(spec, [str(fake_file)], cache_root=cache_root, progress=False)
+    expected = first.x.clone()
+    processed = next(first.store.path.glob("x.*.npy"))
+    os.truncate(processed, processed.stat().st_size - 100)
+    with caplog.at_level("WARNING"):
+        again = JetDataset.from_files(spec, [str(fake_file)], cache_root=cache_root, progress=False)
+    assert f"{processed} is damaged" in caplog.text
+    assert torch.equal(again.x, expected)
+
+
+def test_cache_cli_lists_and_cleans(base_config, tmp_path, cache_root):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    spec = spec_of(base_config)
+    ok = build_store(spec, [str(write_fake(tmp_path / "ok.root", 30))], cache_root, progress=False)
+    changed = tmp_path / "changed.root"
+    stale = build_store(spec, [str(write_fake(changed, 30))], cache_root, progress=False)
+    write_fake(changed, 31, seed=5)  # the input changed: that entry will never be used again
+    damaged = build_store(spec, [str(write_fake(tmp_path / "d.root", 30, seed=3))], cache_root, progress=False)
+    (damaged.path / "y.npy").unlink()
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    listing = subprocess.run([sys.executable, str(root / "bin/cache.py"), "--list", "--root", str(cache_root)],
+                             capture_output=True, text=True, env=env)
+    assert listing.returncode == 0, listing.stderr
+    status = {line.split()[5]: line.split()[0] for line in listing.stdout.splitlines()[1:]}
+    assert status == {ok.path.name: "ok", stale.path.name: "stale", damaged.path.name: "damaged"}
+    cleaned = subprocess.run([sys.executable, str(root / "bin/cache.py"), "--clean", "--root", str(cache_root)],
+                             capture_output=True, text=True, env=env)
+    assert cleaned.returncode == 0 and "removed 2 entries" in cleaned.stdout
+    assert [p.name for p in cache_root.iterdir()] == [ok.path.name]
