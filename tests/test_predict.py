@@ -54,10 +54,34 @@ def test_regression_predictions(regressor, tmp_path):
     assert "target" in out and len(out["pred"]) == 80
 
 
-def test_prediction_does_not_refit(classifier):
-    trained = load_trained(classifier)
+def test_prediction_does_not_refit(classifier, tmp_path):
+    """On jets of another distribution (charged pt x 5) the scores are those of the saved preprocessing, not of a
+    preprocessing fitted to the new jets (which would differ)."""
+    from gnnjet.data.dataset import JetDataset
+    from gnnjet.data.preprocess import Preprocessing
+    from gnnjet.train.trainer import evaluate
+
     saved = (classifier / "preprocess.json").read_text()
-    assert trained.preprocessing.to_json() == __import__("json").loads(saved)
+    raw = fake_jets(150, seed=11)
+    raw["ch"] = ak.zip({**{f: raw["ch"][f] for f in raw["ch"].fields}, "pt": raw["ch"].pt * 5})
+    shifted = write_fake(tmp_path / "shifted.root", 150, seed=11, ch=raw["ch"])
+    predict(classifier, [str(shifted)], tmp_path / "pred.root", progress=False)
+    scores = uproot.open(tmp_path / "pred.root")["Jets"]["score_label_q"].array(library="np")
+    assert (classifier / "preprocess.json").read_text() == saved
+
+    trained = load_trained(classifier)
+
+    def scores_with(preprocessing):
+        dataset = JetDataset.from_files(trained.spec, [str(shifted)], preprocessing, cache_root=tmp_path / "cache",
+                                        progress=False)
+        outputs, _ = evaluate(trained.model, dataset, np.arange(len(dataset)), 64, torch.device("cpu"))
+        return torch.softmax(torch.from_numpy(outputs), dim=1)[:, 0].numpy()
+
+    refit = Preprocessing.fit(trained.spec, JetDataset.from_files(
+        trained.spec, [str(shifted)], trained.preprocessing, cache_root=tmp_path / "cache", progress=False).store)
+    assert refit.to_json() != trained.preprocessing.to_json()
+    np.testing.assert_allclose(scores, scores_with(trained.preprocessing), atol=1e-6)
+    assert not np.allclose(scores, scores_with(refit), atol=1e-3)
 
 
 def test_missing_feature_branch_is_named(classifier, tmp_path):

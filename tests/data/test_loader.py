@@ -1,5 +1,7 @@
 """JetLoader: determinism, DDP sharding, prefetch."""
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -68,10 +70,17 @@ def test_prefetch_gives_same_batches(dataset):
 
 
 def test_prefetch_stops_when_consumer_breaks(dataset):
+    def prefetchers():
+        return [t for t in threading.enumerate() if t.name == "gnnjet-prefetch"]
+
     loader = JetLoader(dataset, 4, prefetch=1)
-    for i, _ in enumerate(loader):
+    iterator = iter(loader)
+    for i, _ in enumerate(iterator):
         if i == 2:
             break
+    assert prefetchers(), "the producer thread runs while the consumer holds the iterator"
+    iterator.close()  # what a `break` out of a for loop leads to once the generator is released
+    assert not prefetchers(), "the producer thread ended"
     assert len(list(loader)) == len(loader)
 
 

@@ -60,13 +60,30 @@ def test_no_cross_talk_between_jets(name):
 
 @pytest.mark.parametrize("pooling", ["mean", "sum", "max", "attention"])
 def test_pooling_choices(pooling):
+    """Each pooling is permutation invariant and really used: another pooling of the same weights differs."""
     model = small_model("deepsets", pooling=pooling).eval()
-    assert model(make_batch(standard_jets())).shape == (5, 3)
+    batch = make_batch(standard_jets(seed=7))
+    other = small_model("deepsets", pooling="sum" if pooling != "sum" else "mean").eval()
+    other.load_state_dict(model.state_dict(), strict=False)  # attention pooling has extra weights
+    with torch.no_grad():
+        out = model(batch)
+        permuted = model(permute_within_jets(batch, torch.Generator().manual_seed(8)))
+        assert out.shape == (5, 3)
+        torch.testing.assert_close(permuted, out, atol=1e-5, rtol=1e-5)
+        assert not torch.allclose(other(batch), out, atol=1e-3)
 
 
 def test_particlenet_max_aggregation():
-    model = small_model("particlenet", aggr="max")
-    assert model(make_batch(standard_jets())).shape == (5, 3)
+    """aggr: max is invariant to the order of nodes and gives other outputs than mean with the same weights."""
+    model = small_model("particlenet", aggr="max").eval()
+    mean = small_model("particlenet", aggr="mean").eval()
+    mean.load_state_dict(model.state_dict())
+    batch = make_batch(standard_jets(seed=9))
+    with torch.no_grad():
+        out = model(batch)
+        torch.testing.assert_close(model(permute_within_jets(batch, torch.Generator().manual_seed(10))), out,
+                                   atol=1e-5, rtol=1e-5)
+        assert not torch.allclose(mean(batch), out, atol=1e-3)
 
 
 # weaver-core / ParT figures from REFERENCE.md, for the same inputs and outputs

@@ -52,8 +52,14 @@ def test_classification_figures(tmp_path):
                         tmp_path / "figs")
     assert {"roc_q.png", "scores_model.png", "classification_metrics.md"} <= {p.name for p in paths}
     metrics = json.loads((tmp_path / "figs" / "classification_metrics.json").read_text())
-    assert metrics["model"]["delta_auc"] == metrics["model"]["delta_auc_err"] == 0.0
-    assert metrics["better"]["delta_auc"] == pytest.approx(metrics["better"]["auc"] - metrics["model"]["auc"])
+
+    def mann_whitney(scores):  # AUC = P(score of a quark > score of a gluon), ties counted half
+        quark, gluon = scores[truth == 1][:, None], scores[truth == 0][None, :]
+        return float(np.mean((quark > gluon) + 0.5 * (quark == gluon)))
+
+    assert metrics["model"]["auc"] == pytest.approx(mann_whitney(score), abs=1e-6)
+    assert metrics["better"]["auc"] == pytest.approx(mann_whitney(better), abs=1e-6)
+    assert metrics["better"]["delta_auc"] == pytest.approx(mann_whitney(better) - mann_whitney(score), abs=1e-6)
     assert metrics["better"]["delta_auc"] > 5 * metrics["better"]["delta_auc_err"] > 0
 
 
