@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Train and predict every config of a folder:
-#   run_configs.sh -c CONFIG_DIR -o RESULTS [-i DATA] [-g "0 1"] [-e EPOCHS]
+#   run_configs.sh -c CONFIG_DIR -o RESULTS [-i DATA] [-g "0 1"] [-e EPOCHS] [-f]
 # For each CONFIG_DIR/NAME.yaml: RESULTS/NAME/ is the run directory and RESULTS/NAME/pred.root the
 # predictions on DATA (default: each config's own data.train; use bin/predict.py for a test set).
+# A finished run (RESULTS/NAME/pred.root) is skipped, an unfinished one resumed; -f retrains everything.
 set -euo pipefail
-usage() { sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-1}"; }
-CONFIGS="" DATA="" RESULTS="" GPUS="" EPOCHS=""
-while getopts "c:i:o:g:e:h" opt; do
+usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-1}"; }
+CONFIGS="" DATA="" RESULTS="" GPUS="" EPOCHS="" FORCE=""
+while getopts "c:i:o:g:e:fh" opt; do
     case "$opt" in
         c) CONFIGS="$OPTARG" ;; i) DATA="$OPTARG" ;; o) RESULTS="$OPTARG" ;;
-        g) GPUS="$OPTARG" ;; e) EPOCHS="$OPTARG" ;; h) usage 0 ;; *) usage ;;
+        g) GPUS="$OPTARG" ;; e) EPOCHS="$OPTARG" ;; f) FORCE=1 ;; h) usage 0 ;; *) usage ;;
     esac
 done
 [ -n "$CONFIGS" ] && [ -n "$RESULTS" ] || usage
@@ -27,6 +28,11 @@ for config in "${configs[@]}"; do
         read -r -a inputs <<< "$("$PY" -c 'import sys; from gnnjet.config import load_config; print(" ".join(load_config(sys.argv[1])["data"]["train"]))' "$config")"
     fi
     args=(-c "$config" -i "${inputs[@]}" -o "$RESULTS/$name")
+    if [ -z "$FORCE" ] && [ -f "$RESULTS/$name/pred.root" ]; then
+        echo "=== $name already done (-f to retrain)"; continue
+    fi
+    if [ -n "$FORCE" ]; then args+=(--overwrite)
+    elif [ -f "$RESULTS/$name/last.pt" ]; then args=(-o "$RESULTS/$name" --resume); fi
     [ -n "$GPUS" ] && read -r -a gpu_list <<< "$GPUS" && args+=(--gpus "${gpu_list[@]}")
     [ -n "$EPOCHS" ] && args+=(--epochs "$EPOCHS")
     if "$PY" "$HERE/bin/train.py" "${args[@]}" && \

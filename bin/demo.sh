@@ -17,7 +17,7 @@ mkdir -p "$OUT"
 step() { printf '\n=== %s\n' "$*"; }
 # train_and_predict TASK FAMILY: train on data/TASK, predict the generated TASK test sample
 train_and_predict() {
-    "$PY" "$BIN/train.py" -c "$HERE/configs/$1_$2.yaml" -i "$HERE/data/$1/*.root" -o "$OUT/runs/$1_$2" --epochs "$EPOCHS"
+    "$PY" "$BIN/train.py" -c "$HERE/configs/$1_$2.yaml" -i "$HERE/data/$1/*.root" -o "$OUT/runs/$1_$2" --epochs "$EPOCHS" --overwrite
     "$PY" "$BIN/predict.py" -m "$OUT/runs/$1_$2" -i "$OUT/test/$1/*.root" -o "$OUT/runs/$1_$2/pred.root"
 }
 
