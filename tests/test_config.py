@@ -37,7 +37,7 @@ def test_missing_required_key(base_config):
 
 def test_wrong_type_and_bad_choice(base_config):
     base_config["training"] = {"batch_size": "big"}
-    with pytest.raises(ConfigError, match=r"training\.batch_size: expected a positive integer, got 'big'"):
+    with pytest.raises(ConfigError, match=r"training\.batch_size: expected an integer >= 2 .*, got 'big'"):
         validate_config(base_config)
     base_config["training"] = {"optimizer": "adamm"}
     with pytest.raises(ConfigError, match=r"training\.optimizer: .*did you mean 'adam'"):
