@@ -251,7 +251,8 @@ class Trainer:
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "scheduler": self.scheduler.state_dict(), "scaler": None, "epoch": epoch, "best": self.best,
                  "stale_epochs": self.stale_epochs, "history": self.history, "rng": rng_states(),
-                 "config": self.config, "inputs": self.split.train.spec.model_inputs(), "pretrained": self.pretrained_record}
+                 "config": self.config, "inputs": self.split.train.spec.model_inputs(),
+                 "pretrained": self.pretrained_record}
         if improved:  # best.pt first: a kill between the two leaves last.pt one epoch behind, never ahead of best.pt
             save_checkpoint(self.output_dir / "best.pt", state)
         save_checkpoint(self.output_dir / "last.pt", state)
