@@ -145,11 +145,15 @@ def main() -> None:
         return results[ours]["train_jets_per_s"] / results[theirs]["train_jets_per_s"]
 
     ratio, part_ratio = train_ratio("particlenet", "weaver_particlenet"), train_ratio("transformer", "weaver_part")
+    part_forward = (results["transformer"]["fwd_jets_per_s"] / results["weaver_part"]["fwd_jets_per_s"]
+                    if "transformer" in results else float("nan"))
     print(f"device {device}, {torch.get_num_threads()} threads, batch {args.batch_size}, {nodes:.1f} nodes/jet, "
           f"{features} node features; medians of {args.steps} steps")
-    print(f"ParticleNet training throughput gnnjet / weaver-core = {ratio:.2f}; ParT = {part_ratio:.2f}")
+    print(f"ParticleNet training throughput gnnjet / weaver-core = {ratio:.2f}; ParT = {part_ratio:.2f} "
+          f"(forward {part_forward:.2f})")
     out = {k: {m: round(v, 1) if isinstance(v, float) else v for m, v in r.items()} for k, r in results.items()}
     out.update(particlenet_train_ratio_vs_weaver=round(ratio, 3), part_train_ratio_vs_weaver=round(part_ratio, 3),
+               part_forward_ratio_vs_weaver=round(part_forward, 3),
                device=str(device), batch_size=args.batch_size, nodes_per_jet=round(nodes, 1))
     print(json.dumps(out))
 

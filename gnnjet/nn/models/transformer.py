@@ -23,9 +23,9 @@ import math
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import Batch
-from torch_geometric.utils import to_dense_batch
 
 from gnnjet.nn.blocks import NUM_NODE_TYPES, InputEmbedding, JetModel, max_nodes, num_jets
 from gnnjet.nn.knn import largest_jet
@@ -48,21 +48,24 @@ PRESETS = {
 EPS = 1e-8
 
 
-def pair_features(p4: Tensor) -> Tensor:
-    """ln Delta, ln kT, ln z, ln m^2 for all node pairs (ParT eq. 4). p4: [B, P, 4] (px, py, pz, E) -> [B, P, P, 4]."""
-    px, py, pz, energy = p4.unbind(-1)
-    pt = torch.sqrt(px**2 + py**2)
-    rapidity = 0.5 * torch.log((energy + pz).clamp(min=EPS) / (energy - pz).clamp(min=EPS))
-    phi = torch.atan2(py, px)
-    d_rapidity = rapidity.unsqueeze(2) - rapidity.unsqueeze(1)
-    d_phi = torch.remainder(phi.unsqueeze(2) - phi.unsqueeze(1) + math.pi, 2 * math.pi) - math.pi
-    delta = torch.sqrt(d_rapidity**2 + d_phi**2)
-    pt_min = torch.minimum(pt.unsqueeze(2), pt.unsqueeze(1))
-    kt = pt_min * delta
-    z = pt_min / (pt.unsqueeze(2) + pt.unsqueeze(1)).clamp(min=EPS)
-    summed = p4.unsqueeze(2) + p4.unsqueeze(1)
+def pair_features(a: Tensor, b: Tensor) -> Tensor:
+    """ln Delta, ln kT, ln z, ln m^2 of the particle pairs (a, b) (ParT eq. 4).
+
+    a, b: [..., 4] (px, py, pz, E), broadcastable -> [..., 4]. Symmetric in a and b.
+    """
+    def rapidity_phi_pt(p: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        px, py, pz, energy = p.unbind(-1)
+        rapidity = 0.5 * torch.log((energy + pz).clamp(min=EPS) / (energy - pz).clamp(min=EPS))
+        return rapidity, torch.atan2(py, px), torch.sqrt(px**2 + py**2)
+
+    (y_a, phi_a, pt_a), (y_b, phi_b, pt_b) = rapidity_phi_pt(a), rapidity_phi_pt(b)
+    d_phi = torch.remainder(phi_a - phi_b + math.pi, 2 * math.pi) - math.pi
+    delta = torch.sqrt((y_a - y_b) ** 2 + d_phi**2)
+    pt_min = torch.minimum(pt_a, pt_b)
+    summed = a + b
     mass2 = summed[..., 3] ** 2 - (summed[..., :3] ** 2).sum(-1)
-    return torch.stack([torch.log(x.clamp(min=EPS)) for x in (delta, kt, z, mass2)], dim=-1)
+    values = (delta, pt_min * delta, pt_min / (pt_a + pt_b).clamp(min=EPS), mass2)
+    return torch.stack([torch.log(v.clamp(min=EPS)) for v in values], dim=-1)
 
 
 class PairEmbedding(nn.Module):
@@ -83,20 +86,41 @@ class PairEmbedding(nn.Module):
             layers += [nn.BatchNorm1d(heads), nn.GELU()]
         self.net = nn.Sequential(*layers)
 
-    def forward(self, pairs: Tensor, valid: Tensor) -> Tensor:
-        """pairs [B, P, P, 4], valid [B, P, P] (both nodes real) -> bias [B, heads, P, P], 0 for padding."""
-        batch, size = pairs.shape[:2]
-        if self.training:  # only real pairs enter the BatchNorm statistics
-            bias = self.net(pairs[valid])  # [M, heads]
-            out = bias.new_zeros(batch, size, size, bias.size(1))
-            out[valid] = bias
-        else:  # running statistics: every pair can go through, padding is zeroed after (no data-dependent shapes)
-            out = self.net(pairs.reshape(-1, 4)).reshape(batch, size, size, -1) * valid.unsqueeze(-1)
+    def forward(self, p4: Tensor, mask: Tensor) -> Tensor:
+        """p4 [B, P, 4] (padding: anything), mask [B, P] (real nodes) -> bias [B, heads, P, P], 0 for padding.
+
+        The features are symmetric, so the MLP runs once per real pair i <= j (BatchNorm statistics from
+        those alone, as weaver-core's) and the result is mirrored: no work on padding. Under torch.export
+        (data-dependent sizes are not exportable) every pair goes through the MLP with running statistics,
+        which gives the same numbers in eval mode.
+        """
+        batch, size = mask.shape
+        if torch.compiler.is_exporting():
+            valid = (mask.unsqueeze(2) & mask.unsqueeze(1)).unsqueeze(-1)
+            bias = self.net(pair_features(p4.unsqueeze(2), p4.unsqueeze(1)).reshape(-1, 4))
+            return (bias.reshape(batch, size, size, -1) * valid).permute(0, 3, 1, 2)
+        jet, i, j = torch.nonzero((mask.unsqueeze(2) & mask.unsqueeze(1)).triu()).unbind(1)
+        bias = self.net(pair_features(p4[jet, i], p4[jet, j]))  # [M, heads]
+        out = bias.new_zeros(batch, size, size, bias.size(1))
+        out[jet, i, j] = bias
+        out[jet, j, i] = bias
         return out.permute(0, 3, 1, 2)
 
 
+def _attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor) -> Tensor:
+    """softmax(q k^T / sqrt(d) + bias) v for q [B, H, L, d], k, v [B, H, S, d], bias [B, H, L, S].
+
+    `scaled_dot_product_attention` (fused kernels) when running; written out while exporting to ONNX,
+    where the exporter's decomposition of the fused op fails (tested equal through onnxruntime).
+    """
+    if torch.compiler.is_exporting():
+        return torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.size(-1)) + bias, dim=-1) @ v
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+
+
 class Attention(nn.Module):
-    """Multi-head attention with an additive bias: softmax(QK^T / sqrt(d) + bias) V (ParT eq. 3).
+    """Multi-head attention with an additive bias: softmax(QK^T / sqrt(d) + bias) V (ParT eq. 3), computed by
+    `scaled_dot_product_attention` (fused kernels on CPU and GPU).
 
     No dropout on the [B, heads, L, S] attention weights: on CPUs drawing that mask cost a quarter
     of a training step; the block applies dropout to its residual branches instead.
@@ -112,11 +136,20 @@ class Attention(nn.Module):
     def forward(self, x: Tensor, context: Tensor, bias: Tensor) -> Tensor:
         """x [B, L, D], context [B, S, D], bias [B, heads, L, S] -> [B, L, D]."""
         batch, length, dim = x.shape
-        head_dim = dim // self.heads
-        q = self.query(x).reshape(batch, length, self.heads, head_dim).transpose(1, 2)
-        k, v = self.key_value(context).reshape(batch, -1, 2, self.heads, head_dim).permute(2, 0, 3, 1, 4).unbind(0)
-        weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(head_dim) + bias, dim=-1)
-        return self.out((weights @ v).transpose(1, 2).reshape(batch, length, dim))
+        q = self.query(x).reshape(batch, length, self.heads, -1).transpose(1, 2)
+        k, v = self.key_value(context).reshape(batch, -1, 2, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
+        attended = _attention(q, k, v, bias)
+        return self.out(attended.transpose(1, 2).reshape(batch, length, dim))
+
+    def packed(self, h: Tensor, bias: Tensor, slots: Tensor, jets: int, size: int) -> Tensor:
+        """Self-attention of packed nodes: h [N, D] -> [N, D]; `slots` [N] are their places in the padded
+        [B * P] layout (B = jets, P = size). Projections run on the N real nodes only."""
+        dim = h.size(1)
+        qkv = torch.cat([self.query(h), self.key_value(h)], dim=1)  # [N, 3D]: q, k, v
+        dense = qkv.new_zeros(jets * size, 3 * dim).index_copy(0, slots, qkv)
+        q, k, v = dense.view(jets, size, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
+        attended = _attention(q, k, v, bias)  # [B, heads, P, D / heads]
+        return self.out(attended.transpose(1, 2).reshape(jets * size, dim).index_select(0, slots))
 
 
 class AttentionBlock(nn.Module):
@@ -144,17 +177,20 @@ class AttentionBlock(nn.Module):
                                      nn.Linear(hidden, dim))
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, bias: Tensor, context: Tensor | None = None) -> Tensor:
-        """x [B, L, D] queries; context [B, S, D] keys/values (x itself if None); bias [B, heads, L, S]."""
-        query = self.norm_attn(x)
-        keys = query if context is None else self.norm_attn(context)
-        if self.weaver and context is not None:
-            query = x
-        attended = self.attn(query, keys, bias)
+    def forward(self, h: Tensor, bias: Tensor, slots: Tensor, jets: int, size: int) -> Tensor:
+        """Particle attention of packed nodes h [N, D] (see `Attention.packed`); bias [B, heads, P, P]."""
+        return self._residuals(h, self.attn.packed(self.norm_attn(h), bias, slots, jets, size))
+
+    def attend_class(self, token: Tensor, x: Tensor, bias: Tensor) -> Tensor:
+        """Class attention: token [B, 1, D] attends to itself and the padded nodes x [B, P, D]; bias [B, heads, 1, 1 + P]."""
+        keys = self.norm_attn(torch.cat([token, x], dim=1))
+        query = token if self.weaver else keys[:, :1]
+        return self._residuals(token, self.attn(query, keys, bias))
+
+    def _residuals(self, x: Tensor, attended: Tensor) -> Tensor:
         if self.weaver:
-            batch, length, dim = attended.shape
-            per_head = attended.view(batch, length, self.heads, -1) * self.head_scale.view(-1, 1)
-            attended = per_head.view(batch, length, dim)
+            per_head = attended.unflatten(-1, (self.heads, -1)) * self.head_scale.view(-1, 1)
+            attended = per_head.flatten(-2)
         x = x + self.dropout(self.post_attn(attended))
         residual = x * self.residual_scale if self.weaver else x
         return residual + self.dropout(self.ffn(self.norm_ffn(x)))
@@ -194,21 +230,26 @@ class ParticleTransformer(JetModel):
         self.build_head(dim)
 
     def encode(self, batch: Batch) -> Tensor:
+        """Nodes stay packed [N, D] (no work on padding) except inside attention, which sees [B, P] with P
+        the largest jet of the batch."""
         jets = num_jets(batch)
-        largest = max_nodes(batch) or largest_jet(batch.ptr)
+        size = max_nodes(batch) or largest_jet(batch.ptr)
         h = self.embed(self.input(batch.x) if self.layout == "weaver" else self.input(batch.x, batch.node_type))
-        x, mask = to_dense_batch(h, batch.batch, batch_size=jets, max_num_nodes=largest)  # [B, P, D], [B, P]
-        pair_mask = mask.unsqueeze(2) & mask.unsqueeze(1)  # [B, P, P]
-        key_padding = torch.zeros_like(pair_mask, dtype=x.dtype).masked_fill(~mask.unsqueeze(1), float("-inf"))
-        bias = key_padding.unsqueeze(1).expand(-1, self.heads, -1, -1)  # [B, heads, P, P]
+        slots = batch.batch * size + torch.arange(h.size(0), device=h.device) - batch.ptr[batch.batch]  # [N]
+        mask = torch.zeros(jets * size, dtype=torch.bool, device=h.device).index_fill(0, slots, True)
+        mask = mask.view(jets, size)
+        key_padding = torch.zeros(mask.shape, dtype=h.dtype, device=h.device).masked_fill(~mask, float("-inf"))
+        bias = key_padding[:, None, None, :].expand(-1, self.heads, size, -1)  # [B, heads, P, P]
         if self.pair is not None:
-            p4, _ = to_dense_batch(batch.p4, batch.batch, batch_size=jets, max_num_nodes=largest)
-            bias = bias + self.pair(pair_features(p4), pair_mask)
+            p4 = batch.p4.new_zeros(jets * size, 4).index_copy(0, slots, batch.p4).view(jets, size, 4)
+            bias = bias + self.pair(p4, mask).to(h.dtype)
+        bias = bias.contiguous()  # once here, not inside every block's attention kernel
         for block in self.blocks:
-            x = block(x, bias)
+            h = block(h, bias, slots, jets, size)
+        x = h.new_zeros(jets * size, h.size(1)).index_copy(0, slots, h).view(jets, size, -1)
         token = self.class_token.expand(jets, -1, -1)
-        class_mask = torch.cat([torch.zeros_like(key_padding[:, :1, :1]), key_padding[:, :1, :]], dim=2)
-        class_bias = class_mask.unsqueeze(1).expand(-1, self.heads, -1, -1)  # [B, heads, 1, 1 + P]
+        class_bias = torch.cat([torch.zeros_like(key_padding[:, :1]), key_padding], dim=1)
+        class_bias = class_bias[:, None, None, :].expand(-1, self.heads, -1, -1)  # [B, heads, 1, 1 + P]
         for block in self.class_blocks:
-            token = block(token, class_bias, context=torch.cat([token, x], dim=1))
+            token = block.attend_class(token, x, class_bias)
         return self.norm(token.squeeze(1))
