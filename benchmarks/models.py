@@ -32,7 +32,8 @@ from gnnjet.data.dataset import JetDataset  # noqa: E402
 from gnnjet.data.spec import DataSpec  # noqa: E402
 from gnnjet.nn.registry import FAMILIES, build_model, count_parameters  # noqa: E402
 
-GNNJET_PRESETS = {"particlenet": "particlenet", "gcn": None, "gat": None, "deepsets": "pfn", "transformer": "part"}
+GNNJET_PRESETS = {"particlenet": "particlenet", "gcn": None, "gat": None, "deepsets": "pfn", "transformer": "part",
+                  "mipart": "mipart"}
 PARTICLENET_BLOCKS = [(16, (64, 64, 64)), (16, (128, 128, 128)), (16, (256, 256, 256))]
 
 

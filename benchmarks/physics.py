@@ -35,7 +35,7 @@ from gnnjet.plots.compare import plot_models  # noqa: E402
 from gnnjet.predict import predict  # noqa: E402
 from gnnjet.train.trainer import train  # noqa: E402
 
-FULL_PRESETS = {"particlenet": "particlenet", "transformer": "part"}
+FULL_PRESETS = {"particlenet": "particlenet", "transformer": "part", "mipart": "mipart"}
 MARKERS = ("<!-- physics:start -->", "<!-- physics:end -->")
 
 

@@ -200,9 +200,10 @@ def _check_consistency(config: dict[str, Any]) -> None:
 def _check_pair_features(config: dict[str, Any]) -> None:
     """Pairwise (Lorentz) features need four-vectors: at least one node type with kinematics."""
     node_types = config["data"]["node_types"]
-    uses_pairs = config["model"].get("pair_features") == "lorentz" and config["model"].get("pair_dims")
+    model = config["model"]
+    uses_pairs = model["name"] == "mipart" or (model.get("pair_features") == "lorentz" and model.get("pair_dims"))
     if uses_pairs and all(all(t[k] is None for keys in KINEMATICS.values() for k in keys) for t in node_types.values()):
-        raise ConfigError(f"model.pair_features: 'lorentz' pair features need four-vectors, but no node type "
+        raise ConfigError(f"model.pair_features: {model['name']}'s pair features need four-vectors, but no node type "
                           f"({', '.join(node_types)}) gives pt/eta/phi or px/py/pz/energy; set "
                           "model.pair_features: none")
 

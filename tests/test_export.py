@@ -12,7 +12,8 @@ from tests.nn.conftest import NUM_FEATURES, NUM_JET_FEATURES, make_batch, make_j
 pytestmark = pytest.mark.skipif(not WITH_ONNX, reason="onnx, onnxscript and onnxruntime are needed")
 
 
-@pytest.mark.parametrize("name, preset", [("particlenet", "lite"), ("deepsets", "small"), ("transformer", "small")])
+@pytest.mark.parametrize("name, preset", [("particlenet", "lite"), ("deepsets", "small"), ("transformer", "small"),
+                                          ("mipart", "small")])
 def test_onnx_matches_torch(name, preset, tmp_path):
     import onnxruntime
 

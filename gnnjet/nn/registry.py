@@ -15,7 +15,7 @@ from torch import nn
 
 from gnnjet.errors import ConfigError
 from gnnjet.nn.blocks import NUM_NODE_TYPES, Pooling
-from gnnjet.nn.models import deepsets, gat, gcn, particlenet, transformer
+from gnnjet.nn.models import deepsets, gat, gcn, mipart, particlenet, transformer
 from gnnjet.schema import ListOf, Record, Scalar, Spec
 
 
@@ -37,6 +37,8 @@ FAMILIES: dict[str, Family] = {
     "deepsets": Family(deepsets.DeepSets, deepsets.DEFAULTS, deepsets.PRESETS, "per-node MLP + pooling (PFN)"),
     "transformer": Family(transformer.ParticleTransformer, transformer.DEFAULTS, transformer.PRESETS,
                           "ParT-like attention with pairwise interaction bias"),
+    "mipart": Family(mipart.MIParT, mipart.DEFAULTS, mipart.PRESETS,
+                     "More-Interaction Particle Transformer: interaction-only attention, then ParT blocks"),
 }
 _CHOICES = {"pooling": Pooling.KINDS, "aggr": ("mean", "max", "add"), "norm": ("batch_norm", "layer_norm"),
             "layout": particlenet.LAYOUTS, "pair_features": transformer.PAIR_FEATURES}

@@ -161,7 +161,7 @@ def test_point_cloud_without_eta_phi_trains(tmp_path, model):
 
 def test_lorentz_pair_features_need_four_vectors(tmp_path):
     config = {**HITS_CONFIG, "data": {**HITS_CONFIG["data"], "train": ["hits.root"]}}
-    with pytest.raises(ConfigError, match="model.pair_features: 'lorentz' pair features need four-vectors.*"
+    with pytest.raises(ConfigError, match="model.pair_features: transformer's pair features need four-vectors.*"
                                           "set model.pair_features: none"):
         validate_config({**config, "model": {"name": "transformer", "preset": "small"}})
     resolved = validate_config({**config, "model": {"name": "transformer", "preset": "small", "pair_features": "none"}})

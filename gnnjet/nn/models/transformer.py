@@ -20,6 +20,7 @@ dropout on the attention weights is left out in both layouts (see `Attention`).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -86,8 +87,9 @@ class PairEmbedding(nn.Module):
             layers += [nn.BatchNorm1d(heads), nn.GELU()]
         self.net = nn.Sequential(*layers)
 
-    def forward(self, p4: Tensor, mask: Tensor) -> Tensor:
-        """p4 [B, P, 4] (padding: anything), mask [B, P] (real nodes) -> bias [B, heads, P, P], 0 for padding.
+    def forward(self, p4: Tensor, mask: Tensor, taps: tuple[int, ...] = ()) -> Tensor | list[Tensor]:
+        """p4 [B, P, 4] (padding: anything), mask [B, P] (real nodes) -> bias [B, heads, P, P], 0 for padding;
+        with `taps`, the outputs after each of those layers of `net` instead, [B, C, P, P] each.
 
         The features are symmetric, so the MLP runs once per real pair i <= j (BatchNorm statistics from
         those alone, as weaver-core's) and the result is mirrored: no work on padding. Under torch.export
@@ -95,16 +97,29 @@ class PairEmbedding(nn.Module):
         which gives the same numbers in eval mode.
         """
         batch, size = mask.shape
+        stops = taps or (len(self.net),)
         if torch.compiler.is_exporting():
             valid = (mask.unsqueeze(2) & mask.unsqueeze(1)).unsqueeze(-1)
-            bias = self.net(pair_features(p4.unsqueeze(2), p4.unsqueeze(1)).reshape(-1, 4))
-            return (bias.reshape(batch, size, size, -1) * valid).permute(0, 3, 1, 2)
-        jet, i, j = torch.nonzero((mask.unsqueeze(2) & mask.unsqueeze(1)).triu()).unbind(1)
-        bias = self.net(pair_features(p4[jet, i], p4[jet, j]))  # [M, heads]
-        out = bias.new_zeros(batch, size, size, bias.size(1))
-        out[jet, i, j] = bias
-        out[jet, j, i] = bias
-        return out.permute(0, 3, 1, 2)
+            values = self._run(pair_features(p4.unsqueeze(2), p4.unsqueeze(1)).reshape(-1, 4), stops)
+            outs = [(v.reshape(batch, size, size, -1) * valid).permute(0, 3, 1, 2) for v in values]
+        else:
+            jet, i, j = torch.nonzero((mask.unsqueeze(2) & mask.unsqueeze(1)).triu()).unbind(1)
+            outs = []
+            for value in self._run(pair_features(p4[jet, i], p4[jet, j]), stops):  # [M, C] each
+                out = value.new_zeros(batch, size, size, value.size(1))
+                out[jet, i, j] = value
+                out[jet, j, i] = value
+                outs.append(out.permute(0, 3, 1, 2))
+        return outs if taps else outs[0]
+
+    def _run(self, x: Tensor, stops: tuple[int, ...]) -> list[Tensor]:
+        """Apply `net`, keeping the output after layer index stop - 1 for each stop."""
+        outputs, start = [], 0
+        for stop in stops:
+            x = self.net[start:stop](x)
+            outputs.append(x)
+            start = stop
+        return outputs
 
 
 def _attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor) -> Tensor:
@@ -159,11 +174,12 @@ class AttentionBlock(nn.Module):
     feed-forward LayerNorm; in class attention the query is the class token itself, not normalised).
     """
 
-    def __init__(self, dim: int, heads: int, ffn_ratio: int, dropout: float, weaver: bool = False):
+    def __init__(self, dim: int, heads: int, ffn_ratio: int, dropout: float, weaver: bool = False,
+                 attention: nn.Module | None = None):
         super().__init__()
         self.heads, self.weaver = heads, weaver
         self.norm_attn = nn.LayerNorm(dim)
-        self.attn = Attention(dim, heads)
+        self.attn = attention if attention is not None else Attention(dim, heads)
         self.post_attn = nn.LayerNorm(dim)
         self.norm_ffn = nn.LayerNorm(dim)
         hidden = ffn_ratio * dim
@@ -194,6 +210,20 @@ class AttentionBlock(nn.Module):
         x = x + self.dropout(self.post_attn(attended))
         residual = x * self.residual_scale if self.weaver else x
         return residual + self.dropout(self.ffn(self.norm_ffn(x)))
+
+
+@dataclass
+class PackedNodes:
+    """Embedded nodes h [N, D] of a batch of B = `jets` jets and their padded layout [B, P = `size`]:
+    `slots` [N] places in B * P, `mask` [B, P] real nodes, `key_padding` [B, P] 0 or -inf, `p4` [B, P, 4]."""
+
+    h: Tensor
+    slots: Tensor
+    mask: Tensor
+    key_padding: Tensor
+    p4: Tensor
+    jets: int
+    size: int
 
 
 class ParticleTransformer(JetModel):
@@ -232,6 +262,14 @@ class ParticleTransformer(JetModel):
     def encode(self, batch: Batch) -> Tensor:
         """Nodes stay packed [N, D] (no work on padding) except inside attention, which sees [B, P] with P
         the largest jet of the batch."""
+        nodes = self.nodes(batch)
+        bias = nodes.key_padding[:, None, None, :].expand(-1, self.heads, nodes.size, -1)  # [B, heads, P, P]
+        if self.pair is not None:
+            bias = bias + self.pair(nodes.p4, nodes.mask).to(nodes.h.dtype)
+        return self.read_out(nodes, self.attend(nodes.h, nodes, self.blocks, bias))
+
+    def nodes(self, batch: Batch) -> PackedNodes:
+        """Embedded nodes and their places in the padded [B, P] layout."""
         jets = num_jets(batch)
         size = max_nodes(batch) or largest_jet(batch.ptr)
         h = self.embed(self.input(batch.x) if self.layout == "weaver" else self.input(batch.x, batch.node_type))
@@ -239,16 +277,24 @@ class ParticleTransformer(JetModel):
         mask = torch.zeros(jets * size, dtype=torch.bool, device=h.device).index_fill(0, slots, True)
         mask = mask.view(jets, size)
         key_padding = torch.zeros(mask.shape, dtype=h.dtype, device=h.device).masked_fill(~mask, float("-inf"))
-        bias = key_padding[:, None, None, :].expand(-1, self.heads, size, -1)  # [B, heads, P, P]
-        if self.pair is not None:
-            p4 = batch.p4.new_zeros(jets * size, 4).index_copy(0, slots, batch.p4).view(jets, size, 4)
-            bias = bias + self.pair(p4, mask).to(h.dtype)
-        bias = bias.contiguous()  # once here, not inside every block's attention kernel
-        for block in self.blocks:
-            h = block(h, bias, slots, jets, size)
-        x = h.new_zeros(jets * size, h.size(1)).index_copy(0, slots, h).view(jets, size, -1)
-        token = self.class_token.expand(jets, -1, -1)
-        class_bias = torch.cat([torch.zeros_like(key_padding[:, :1]), key_padding], dim=1)
+        p4 = batch.p4.new_zeros(jets * size, 4).index_copy(0, slots, batch.p4).view(jets, size, 4)
+        return PackedNodes(h, slots, mask, key_padding, p4, jets, size)
+
+    @staticmethod
+    def attend(h: Tensor, nodes: PackedNodes, blocks: nn.ModuleList, bias: Tensor) -> Tensor:
+        """Run `blocks` on packed nodes h [N, D] laid out as `nodes`, with one attention bias (made contiguous
+        once, not in every block)."""
+        bias = bias.contiguous()
+        for block in blocks:
+            h = block(h, bias, nodes.slots, nodes.jets, nodes.size)
+        return h
+
+    def read_out(self, nodes: PackedNodes, h: Tensor) -> Tensor:
+        """Class-attention blocks over the final nodes h [N, D] -> jet representation [B, D]."""
+        x = h.new_zeros(nodes.jets * nodes.size, h.size(1)).index_copy(0, nodes.slots, h)
+        x = x.view(nodes.jets, nodes.size, -1)
+        token = self.class_token.expand(nodes.jets, -1, -1)
+        class_bias = torch.cat([torch.zeros_like(nodes.key_padding[:, :1]), nodes.key_padding], dim=1)
         class_bias = class_bias[:, None, None, :].expand(-1, self.heads, -1, -1)  # [B, heads, 1, 1 + P]
         for block in self.class_blocks:
             token = block.attend_class(token, x, class_bias)

@@ -1,0 +1,82 @@
+"""More-Interaction Particle Transformer (MIParT; Wu, Wang, Li, Qu, Zhu, arXiv:2407.08682).
+
+The pair MLP of ParT (ln Delta, ln kT, ln z, ln m^2 -> BatchNorm/Linear/GELU stages) is tapped twice:
+its last hidden layer gives the interaction matrix U1 with D1 = pair_dims[-1] channels, its output U2
+with D2 = heads channels. K more-interaction blocks attend with weights computed from the interaction
+alone, MIA(U1, V) = softmax(U1) V (one head per channel of U1, V a bias-free projection, no output
+projection), then L ParT blocks attend with softmax(QK^T / sqrt(d) + U2) V, then class-attention
+blocks read out the jet. Blocks are laid out as the authors' (weaver-core's ParT blocks: pre- and
+post-attention LayerNorm, learned head and residual scales, GELU feed-forward with a LayerNorm),
+the input is embedded as ParT's (BatchNorm, then LayerNorm -> Linear -> GELU stages). Nodes stay
+packed outside attention, as in `transformer`.
+
+The authors' default (embedding 128-512-64, pair 64-64-64, D1 = 64, D2 = 8, K = L = 5, 2 class blocks)
+is the preset `mipart`; its parameter count equals that of their example_MIParticleTransformer.py
+(tests/nn/test_models.py derives it layer by layer). Dropout on attention weights is left out, as in
+`transformer`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Batch
+
+from gnnjet.nn.blocks import NUM_NODE_TYPES
+from gnnjet.nn.models.transformer import AttentionBlock, ParticleTransformer
+
+DEFAULTS: dict[str, Any] = {"embed_dims": [32, 32], "pair_dims": [16, 16, 16], "heads": 4, "mi_blocks": 2,
+                            "blocks": 2, "class_blocks": 1, "ffn_ratio": 2, "head": [], "dropout": 0.1}
+PRESETS = {
+    "small": {},
+    # the paper's MIParT (and the authors' example network): K = L = 5, D1 = 64, D2 = 8
+    "mipart": {"embed_dims": [128, 512, 64], "pair_dims": [64, 64, 64], "heads": 8, "mi_blocks": 5, "blocks": 5,
+               "class_blocks": 2, "ffn_ratio": 4},
+}
+
+
+class InteractionAttention(nn.Module):
+    """MIA(U, V) = softmax(U) V with the weights given: one head per channel of U, V = h W (no bias)."""
+
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.value = nn.Linear(dim, dim, bias=False)
+
+    def packed(self, h: Tensor, weights: Tensor, slots: Tensor, jets: int, size: int) -> Tensor:
+        """h [N, D] packed nodes, weights [B, heads, P, P] (rows sum to 1 over real nodes) -> [N, D]."""
+        dim = h.size(1)
+        value = h.new_zeros(jets * size, dim).index_copy(0, slots, self.value(h))
+        value = value.view(jets, size, self.heads, dim // self.heads).transpose(1, 2)  # [B, heads, P, D / heads]
+        return (weights @ value).transpose(1, 2).reshape(jets * size, dim).index_select(0, slots)
+
+
+class MIParT(ParticleTransformer):
+    """K more-interaction blocks, L ParT blocks and class attention over the jet's nodes."""
+
+    def __init__(self, num_node_features: int, num_jet_features: int, out_dim: int, embed_dims: list[int],
+                 pair_dims: list[int], heads: int, mi_blocks: int, blocks: int, class_blocks: int, ffn_ratio: int,
+                 head: list[int], dropout: float, num_node_types: int = NUM_NODE_TYPES):
+        dim, interaction_heads = embed_dims[-1], pair_dims[-1]
+        if dim % interaction_heads:
+            raise ValueError(f"mipart: embedding width {dim} must be divisible by pair_dims[-1]={interaction_heads} "
+                             "(one more-interaction head per channel of the interaction matrix)")
+        super().__init__(num_node_features, num_jet_features, out_dim, embed_dims, "lorentz", pair_dims, heads,
+                         blocks, class_blocks, ffn_ratio, head, dropout, layout="weaver",
+                         num_node_types=num_node_types)
+        self.mi_blocks = nn.ModuleList(
+            AttentionBlock(dim, interaction_heads, ffn_ratio, dropout, weaver=True,
+                           attention=InteractionAttention(dim, interaction_heads)) for _ in range(mi_blocks))
+        self.interaction_tap = 1 + 3 * len(pair_dims)  # the pair MLP after its last hidden GELU
+
+    def encode(self, batch: Batch) -> Tensor:
+        nodes = self.nodes(batch)
+        assert self.pair is not None
+        interaction, bias = self.pair(nodes.p4, nodes.mask, taps=(self.interaction_tap, len(self.pair.net)))
+        padding = nodes.key_padding[:, None, None, :]
+        weights = torch.softmax(interaction.to(nodes.h.dtype) + padding, dim=-1)  # [B, D1, P, P]
+        h = self.attend(nodes.h, nodes, self.mi_blocks, weights)
+        h = self.attend(h, nodes, self.blocks, bias.to(nodes.h.dtype) + padding)
+        return self.read_out(nodes, h)
