@@ -1,11 +1,12 @@
 """Particle Transformer (Qu, Li, Qian, arXiv:2202.03772): attention with a pairwise interaction bias.
 
-Nodes are embedded (LayerNorm -> Linear -> GELU per stage), scattered into a padded [B, P, D]
-tensor with `to_dense_batch`, and passed through particle-attention blocks whose attention logits
-get a per-head bias U computed from the pair features ln Delta, ln kT, ln z, ln m^2 of the nodes'
-four-vectors. Class-attention blocks let a learned class token attend to the nodes; its final
-state is the jet representation. Padding is masked everywhere, so results do not depend on the
-other jets of the batch.
+Nodes are embedded (LayerNorm -> Linear -> GELU per stage) and passed through particle-attention
+blocks whose attention logits get a per-head bias U computed from the pair features ln Delta,
+ln kT, ln z, ln m^2 of the nodes' four-vectors. Class-attention blocks let a learned class token
+attend to the nodes; its final state is the jet representation. Nodes stay packed [N, D] (every
+per-node layer runs on real nodes only); only attention sees the padded [B, P] layout (P = the
+largest jet of the batch), where padding is masked, so results do not depend on the other jets of
+the batch.
 
 ``layout: weaver`` (preset ``weaver``) is weaver-core's ParticleTransformer as the ParT repository's
 ``example_ParticleTransformer.py`` builds it, so that its JetClass-pretrained checkpoints import
@@ -70,7 +71,7 @@ def pair_features(a: Tensor, b: Tensor) -> Tensor:
 
 
 class PairEmbedding(nn.Module):
-    """[B, P, P, 4] pair features -> [B, heads, P, P] attention bias.
+    """Four-vectors of the nodes [B, P, 4] -> attention bias [B, heads, P, P] via the pair features.
 
     A pointwise MLP with BatchNorm (ParT's 1x1 convolutions, written as Linear layers on [pairs, C]
     so that they run as plain matrix products); `activate_last` ends it in BatchNorm + GELU as
