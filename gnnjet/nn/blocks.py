@@ -70,6 +70,11 @@ class JetModel(nn.Module):
         head, dropout, out_dim = self._head_spec
         self.head = mlp([encoder_dim + self.num_jet_features, *head, out_dim], dropout=dropout)
 
+    def output_layer_keys(self) -> list[str]:
+        """State-dict keys of the output layer (the head's last Linear): what fine-tuning replaces."""
+        prefix = f"head.lins.{len(self.head.lins) - 1}."
+        return [key for key in self.state_dict() if key.startswith(prefix)]
+
     def encode(self, batch: Batch) -> Tensor:
         raise NotImplementedError
 

@@ -38,3 +38,13 @@ def check_state(found: dict[str, Tensor], expected: dict[str, Tensor], source: s
         if found[key].shape != value.shape:
             raise GnnjetError(f"{source}: {key} has shape {tuple(found[key].shape)} but the model expects "
                               f"{tuple(value.shape)}; the checkpoint is of another feature count, class count or size")
+
+
+def without_replaced(found: dict[str, Tensor], expected: dict[str, Tensor],
+                     layer: set[str]) -> tuple[dict[str, Tensor], dict[str, Tensor], bool]:
+    """(found, expected, replaced): both without the keys of `layer` when any of them differs in shape (a layer
+    that is to be replaced, e.g. an output layer for another number of classes), else unchanged."""
+    if not any(k in found and k in expected and found[k].shape != expected[k].shape for k in layer):
+        return found, expected, False
+    return ({k: v for k, v in found.items() if k not in layer}, {k: v for k, v in expected.items() if k not in layer},
+            True)

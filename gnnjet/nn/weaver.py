@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from gnnjet.errors import GnnjetError
-from gnnjet.nn.state import check_state, load_weights_only
+from gnnjet.nn.state import check_state, load_weights_only, without_replaced
 
 PREFIXES = ("mod.", "module.")
 # gnnjet pair feature g is weaver pair feature PAIR_ORDER[g]: (Delta, kT, z, m^2) <- (kT, z, Delta, m^2)
@@ -230,13 +230,6 @@ def gnnjet_to_weaver(model: nn.Module) -> dict[str, Tensor]:
     return {k: v.clone() for k, v in CONVERTERS[family][0](state, _last_fc(state)).items()}
 
 
-def output_layer_keys(model: nn.Module) -> list[str]:
-    """The gnnjet keys of the model's output layer (the last Linear of its head)."""
-    state = model.state_dict()
-    last = _last_fc(state)
-    return [k for k in state if k.startswith(f"head.lins.{last}.")]
-
-
 def weaver_to_gnnjet(state: dict[str, Tensor], model: nn.Module, source: str = "checkpoint",
                      replace_output: bool = False) -> dict[str, Tensor]:
     """A weaver state dict (prefix stripped) -> `model`'s state dict; every key and shape must agree.
@@ -255,10 +248,10 @@ def weaver_to_gnnjet(state: dict[str, Tensor], model: nn.Module, source: str = "
     last_fc = _last_fc(target)
     expected = to_weaver(target, last_fc)
     if replace_output:
-        output = to_weaver({k: target[k] for k in output_layer_keys(model)}, last_fc)
-        if any(k in state and state[k].shape != v.shape for k, v in output.items()):
-            state = {k: v for k, v in state.items() if k not in output}
-            expected = {k: v for k, v in expected.items() if k not in output}
-            target = {k: v for k, v in target.items() if k not in output_layer_keys(model)}
+        output = model.output_layer_keys()
+        state, expected, replaced = without_replaced(state, expected, set(to_weaver({k: target[k] for k in output},
+                                                                                     last_fc)))
+        if replaced:
+            target = {k: v for k, v in target.items() if k not in output}
     check_state(state, expected, source)
     return from_weaver(state, target, last_fc)

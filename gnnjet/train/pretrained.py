@@ -27,8 +27,8 @@ from gnnjet.data.preprocess import Preprocessing
 from gnnjet.data.spec import DataSpec
 from gnnjet.errors import GnnjetError
 from gnnjet.nn.registry import build_model
-from gnnjet.nn.state import check_state
-from gnnjet.nn.weaver import gnnjet_to_weaver, output_layer_keys, read_state_dict, weaver_to_gnnjet
+from gnnjet.nn.state import check_state, without_replaced
+from gnnjet.nn.weaver import gnnjet_to_weaver, read_state_dict, weaver_to_gnnjet
 from gnnjet.tasks import build_task
 from gnnjet.train.checkpoint import load_checkpoint, save_checkpoint
 
@@ -69,10 +69,10 @@ def import_weaver(checkpoint: str | Path, config: dict[str, Any], out_dir: str |
 
 
 def export_weaver(model: torch.nn.Module, path: str | Path) -> None:
-    """Write `model`'s weights as a state dict that weaver-core's ParticleNet loads with strict=True."""
+    """Write `model`'s weights as a state dict that weaver-core's ParticleNet / ParticleTransformer loads with
+    strict=True (a model of layout weaver)."""
     state = gnnjet_to_weaver(model)
     save_checkpoint(path, state)
-
 
 
 @dataclass(frozen=True)
@@ -112,14 +112,11 @@ class PretrainedWeights:
     def load_into(self, model: nn.Module) -> dict[str, Any]:
         """Load into `model` (in place), replacing an output layer of another shape; anything else that differs
         is a GnnjetError naming the key and both shapes. Returns what train.log and metrics.csv record."""
-        output = output_layer_keys(model)
+        output = model.output_layer_keys()
         if self.kind == "weaver":
             state = weaver_to_gnnjet(self.state, model, str(self.file), replace_output=True)
         else:
-            state, target = self.state, model.state_dict()
-            if any(k in state and state[k].shape != target[k].shape for k in output):
-                state = {k: v for k, v in state.items() if k not in output}
-                target = {k: v for k, v in target.items() if k not in output}
+            state, target, _ = without_replaced(self.state, model.state_dict(), set(output))
             check_state(state, target, str(self.file))
         missing, unexpected = model.load_state_dict(state, strict=False)
         assert not unexpected and set(missing) <= set(output), (missing, unexpected)

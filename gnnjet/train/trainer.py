@@ -32,7 +32,6 @@ from gnnjet.data.spec import DataSpec
 from gnnjet.errors import GnnjetError
 from gnnjet.fileio import atomic_write_text
 from gnnjet.nn.registry import build_model, count_parameters
-from gnnjet.nn.weaver import output_layer_keys
 from gnnjet.tasks import Task, build_task
 from gnnjet.train.checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint, seed_everything
 from gnnjet.train.data import prepare_split
@@ -132,7 +131,7 @@ class Trainer:
                                       rank=self.context.rank, world_size=self.context.world_size,
                                       prefetch=self.training["prefetch"], min_last=2)
         head_lr_mult = self.training["head_lr_mult"] or (50.0 if pretrained else 1.0)
-        self.optimizer = build_optimizer(self.model, self.training, frozenset(output_layer_keys(self.model)),
+        self.optimizer = build_optimizer(self.model, self.training, frozenset(self.model.output_layer_keys()),
                                          head_lr_mult)
         if self.context.is_main and (pretrained or self.frozen or head_lr_mult != 1.0):
             log.info("output layer learning rate x%g%s", head_lr_mult,

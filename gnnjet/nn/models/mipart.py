@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch
 
 from gnnjet.nn.blocks import NUM_NODE_TYPES
-from gnnjet.nn.models.transformer import AttentionBlock, ParticleTransformer
+from gnnjet.nn.models.transformer import AttentionBlock, ParticleTransformer, padded
 
 DEFAULTS: dict[str, Any] = {"embed_dims": [32, 32], "pair_dims": [16, 16, 16], "heads": 4, "mi_blocks": 2,
                             "blocks": 2, "class_blocks": 1, "ffn_ratio": 2, "head": [], "dropout": 0.1}
@@ -48,7 +48,7 @@ class InteractionAttention(nn.Module):
     def packed(self, h: Tensor, weights: Tensor, slots: Tensor, jets: int, size: int) -> Tensor:
         """h [N, D] packed nodes, weights [B, heads, P, P] (rows sum to 1 over real nodes) -> [N, D]."""
         dim = h.size(1)
-        value = h.new_zeros(jets * size, dim).index_copy(0, slots, self.value(h))
+        value = padded(self.value(h), slots, jets, size)
         value = value.view(jets, size, self.heads, dim // self.heads).transpose(1, 2)  # [B, heads, P, D / heads]
         return (weights @ value).transpose(1, 2).reshape(jets * size, dim).index_select(0, slots)
 

@@ -123,6 +123,11 @@ class PairEmbedding(nn.Module):
         return outputs
 
 
+def padded(values: Tensor, slots: Tensor, jets: int, size: int) -> Tensor:
+    """Packed rows values [N, C] -> the padded layout [B * P, C] (B = jets, P = size), zeros at padding."""
+    return values.new_zeros(jets * size, values.size(1)).index_copy(0, slots, values)
+
+
 def _attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor) -> Tensor:
     """softmax(q k^T / sqrt(d) + bias) v for q [B, H, L, d], k, v [B, H, S, d], bias [B, H, L, S].
 
@@ -162,8 +167,7 @@ class Attention(nn.Module):
         [B * P] layout (B = jets, P = size). Projections run on the N real nodes only."""
         dim = h.size(1)
         qkv = torch.cat([self.query(h), self.key_value(h)], dim=1)  # [N, 3D]: q, k, v
-        dense = qkv.new_zeros(jets * size, 3 * dim).index_copy(0, slots, qkv)
-        q, k, v = dense.view(jets, size, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = padded(qkv, slots, jets, size).view(jets, size, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
         attended = _attention(q, k, v, bias)  # [B, heads, P, D / heads]
         return self.out(attended.transpose(1, 2).reshape(jets * size, dim).index_select(0, slots))
 
@@ -278,7 +282,7 @@ class ParticleTransformer(JetModel):
         mask = torch.zeros(jets * size, dtype=torch.bool, device=h.device).index_fill(0, slots, True)
         mask = mask.view(jets, size)
         key_padding = torch.zeros(mask.shape, dtype=h.dtype, device=h.device).masked_fill(~mask, float("-inf"))
-        p4 = batch.p4.new_zeros(jets * size, 4).index_copy(0, slots, batch.p4).view(jets, size, 4)
+        p4 = padded(batch.p4, slots, jets, size).view(jets, size, 4)
         return PackedNodes(h, slots, mask, key_padding, p4, jets, size)
 
     @staticmethod
@@ -292,8 +296,7 @@ class ParticleTransformer(JetModel):
 
     def read_out(self, nodes: PackedNodes, h: Tensor) -> Tensor:
         """Class-attention blocks over the final nodes h [N, D] -> jet representation [B, D]."""
-        x = h.new_zeros(nodes.jets * nodes.size, h.size(1)).index_copy(0, nodes.slots, h)
-        x = x.view(nodes.jets, nodes.size, -1)
+        x = padded(h, nodes.slots, nodes.jets, nodes.size).view(nodes.jets, nodes.size, -1)
         token = self.class_token.expand(nodes.jets, -1, -1)
         class_bias = torch.cat([torch.zeros_like(nodes.key_padding[:, :1]), nodes.key_padding], dim=1)
         class_bias = class_bias[:, None, None, :].expand(-1, self.heads, -1, -1)  # [B, heads, 1, 1 + P]
