@@ -248,12 +248,13 @@ def columnarise(spec: DataSpec, arrays: ak.Array, stats: ReadStats) -> dict[str,
                                  np.sqrt((c_pt * np.cosh(c_eta)) ** 2 + c_mass**2)], axis=1)
         elif node_spec.form == "px/py/pz/energy":
             p4[dest] = np.stack(kinematics, axis=1)
-            with np.errstate(all="ignore"):  # a zero-pt constituent has no direction: its pos is not finite
-                c_pt = np.hypot(kinematics[0], kinematics[1])
-                c_eta, c_phi = np.arcsinh(kinematics[2] / c_pt), np.arctan2(kinematics[1], kinematics[0])
         if node_spec.coordinates is not None:
             pos[dest] = np.stack([block.values(e, arrays) for e in node_spec.coordinates], axis=1)
         else:
+            if node_spec.form == "px/py/pz/energy":  # direction from the four-vector
+                with np.errstate(all="ignore"):  # a zero-pt constituent has no direction: its pos is not finite
+                    c_eta = np.arcsinh(kinematics[2] / np.hypot(kinematics[0], kinematics[1]))
+                    c_phi = np.arctan2(kinematics[1], kinematics[0])
             pos[dest, 0] = c_eta - jet_eta[jet_of_node]
             pos[dest, 1] = (c_phi - jet_phi[jet_of_node] + np.pi) % (2 * np.pi) - np.pi
 

@@ -60,15 +60,20 @@ def expand_files(patterns: list[str]) -> list[str]:
     return files
 
 
+def _stamp(path: str) -> list[Any]:
+    """[absolute path, size, mtime_ns] of an input file: what the cache key hashes, and meta.json records."""
+    st = os.stat(path)
+    return [os.path.abspath(path), st.st_size, st.st_mtime_ns]
+
+
 def cache_key(spec: DataSpec, files: list[str]) -> str:
     """Hash of the data spec and each input file's absolute path, size and mtime."""
     stamps = []
     for path in files:
         try:
-            st = os.stat(path)
+            stamps.append(_stamp(path))
         except FileNotFoundError:
             raise DataError(f"input file {path} does not exist") from None
-        stamps.append((os.path.abspath(path), st.st_size, st.st_mtime_ns))
     payload = json.dumps({"spec": spec.fingerprint(), "files": stamps}).encode()
     return hashlib.sha256(payload).hexdigest()[:20]
 
@@ -189,7 +194,7 @@ def build_store(spec: DataSpec, files: list[str], cache_root: Path | None = None
         _report(stats, spec, files)
         if stats.jets_read and stats.jets_read == stats.failed_selection + stats.invalid_target + stats.no_nodes:
             raise DataError(f"no jets left after selection/cleaning in {files}")
-        meta = {"files": files, "stamps": _stamps(files), "columns": [f.name for f in spec.columns],
+        meta = {"files": files, "stamps": [_stamp(f) for f in files], "columns": [f.name for f in spec.columns],
                 "jet_features": [f.name for f in spec.jet_features], "labels": spec.labels,
                 "observers": spec.observer_names, "task": spec.task_type, "stats": stats.as_dict(),
                 "sizes": {f"{name}.npy": (tmp / f"{name}.npy").stat().st_size for name in ARRAYS}}
@@ -224,11 +229,6 @@ def _swap_in(new: Path, target: Path) -> None:
         shutil.rmtree(new, ignore_errors=True)
 
 
-def _stamps(files: list[str]) -> list[list[Any]]:
-    """[path, size, mtime_ns] of each input file (what the cache key hashes)."""
-    return [[os.path.abspath(f), os.stat(f).st_size, os.stat(f).st_mtime_ns] for f in files]
-
-
 @dataclass
 class CacheEntry:
     """One entry of a cache directory, for listing and cleaning."""
@@ -253,7 +253,7 @@ def entries(cache_root: Path) -> list[CacheEntry]:
         except DamagedCache:
             found.append(CacheEntry(path, "damaged", 0, size, []))
             continue
-        stale = any(not os.path.exists(f) or [os.path.abspath(f), os.stat(f).st_size, os.stat(f).st_mtime_ns] != stamp
+        stale = any(not os.path.exists(f) or _stamp(f) != stamp
                     for f, stamp in zip(meta["files"], meta.get("stamps", [None] * len(meta["files"]))))
         num_jets = int(np.load(path / "ptr.npy", mmap_mode="r").shape[0]) - 1
         found.append(CacheEntry(path, "stale" if stale else "ok", num_jets, size, meta["files"]))
