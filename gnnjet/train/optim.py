@@ -1,4 +1,4 @@
-"""Optimizers (AdamW, Adam, SGD with momentum) and learning-rate schedules from the training section."""
+"""Optimizers (AdamW, Adam, SGD with momentum, Ranger) and learning-rate schedules from the training section."""
 
 from __future__ import annotations
 
@@ -6,6 +6,12 @@ import math
 from typing import Any
 
 import torch
+
+# weaver-core's Ranger for ParT: RAdam with these betas/eps, wrapped in Lookahead (every k steps the weights move
+# halfway, alpha, back towards the slow weights). torch has RAdam but no Lookahead: pytorch_optimizer's is a
+# torch Optimizer (the schedulers and the AMP scaler work on it) whose state_dict loads with weights_only=True.
+RANGER_BETAS, RANGER_EPS, LOOKAHEAD_K, LOOKAHEAD_ALPHA = (0.95, 0.999), 1e-5, 6, 0.5
+FLAT_DECAY_FRACTION, FLAT_DECAY_FINAL = 0.3, 0.01  # weaver's flat+decay: the last 30% of epochs decay the lr 100x
 
 
 def build_optimizer(model: torch.nn.Module, training: dict[str, Any], fast: frozenset[str] = frozenset(),
@@ -21,12 +27,20 @@ def build_optimizer(model: torch.nn.Module, training: dict[str, Any], fast: froz
         return torch.optim.AdamW(params, lr=lr, weight_decay=decay)
     if training["optimizer"] == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=decay)
+    if training["optimizer"] == "ranger":
+        from pytorch_optimizer import Lookahead
+
+        radam = torch.optim.RAdam(params, lr=lr, betas=RANGER_BETAS, eps=RANGER_EPS, weight_decay=decay,
+                                  decoupled_weight_decay=True)
+        return Lookahead(radam, k=LOOKAHEAD_K, alpha=LOOKAHEAD_ALPHA)
     return torch.optim.SGD(params, lr=lr, momentum=training["momentum"], weight_decay=decay, nesterov=True)
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, training: dict[str, Any], steps_per_epoch: int) -> tuple[Any, bool]:
     """(scheduler, stepped per batch?). cosine (with linear warm-up) and onecycle step per batch;
-    plateau (on the validation loss), step and none per epoch."""
+    plateau (on the validation loss), step, flat_decay and none per epoch. flat_decay is weaver-core's
+    `flat+decay`: the lr stays flat, then the last n = max(1, int(0.3 x epochs)) epochs run at lr x (1/100)^(i/n),
+    i = 1..n (the last epoch at 1/100); a one-epoch run stays flat."""
     kind, epochs = training["scheduler"], training["epochs"]
     total = max(1, epochs * steps_per_epoch)
     if kind == "cosine":
@@ -45,6 +59,13 @@ def build_scheduler(optimizer: torch.optim.Optimizer, training: dict[str, Any], 
     if kind == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=training["gamma"],
                                                           patience=training["plateau_patience"]), False
+    if kind == "flat_decay":
+        if epochs < 2:  # weaver-core would run a single epoch at 1/100 of the lr
+            return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0), False
+        decay_epochs = max(1, int(epochs * FLAT_DECAY_FRACTION))
+        milestones = list(range(epochs - decay_epochs, epochs))
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones,
+                                                    gamma=FLAT_DECAY_FINAL ** (1 / decay_epochs)), False
     if kind == "step":
         return torch.optim.lr_scheduler.StepLR(optimizer, step_size=training["step_epochs"], gamma=training["gamma"]), False
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0), False
