@@ -1,10 +1,12 @@
 #!/usr/bin/env python
-"""List or clean gnnjet's jet cache (the columnar copies of input files that training and prediction reuse).
+"""Build, list or clean gnnjet's jet cache (the columnar copies of input files that training and prediction reuse).
 
 Status: ok; stale (an input file changed or is gone: the entry will never be used again); damaged (files
 missing or truncated: rebuilt automatically when needed); unfinished (left by a killed build).
 
 Examples:
+  bin/cache.py --build -c configs/jec_particlenet.yaml --workers 32   # fill it before training (data.train, data.val)
+  bin/cache.py --build -c configs/jec_particlenet.yaml -i "/data/jec/*.root"
   bin/cache.py --list                       # $GNNJET_CACHE or ~/.cache/gnnjet
   bin/cache.py --clean                      # remove stale, damaged and unfinished entries
   bin/cache.py --clean --all --root /scratch/cache
@@ -16,19 +18,28 @@ import time
 from pathlib import Path
 
 from gnnjet.cli import run
-from gnnjet.data.store import default_cache_root, entries, remove_entry
+from gnnjet.data.store import build_store, default_cache_root, entries, expand_files, remove_entry, remove_idle_locks
 
 UNFINISHED_AGE_S = 3600  # a build in progress writes continuously: older leftovers are from killed builds
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--root", help="cache directory (default: $GNNJET_CACHE or ~/.cache/gnnjet)")
+    parser.add_argument("--root", help="cache directory (default: data.cache_dir, else $GNNJET_CACHE or "
+                        "~/.cache/gnnjet)")
     action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--build", action="store_true", help="fill the cache for a config's files (-c, -i)")
     action.add_argument("--list", action="store_true", help="list entries with status, jets and size")
     action.add_argument("--clean", action="store_true", help="remove stale, damaged and unfinished entries")
     parser.add_argument("--all", action="store_true", help="with --clean: remove every entry")
+    parser.add_argument("-c", "--config", help="with --build: the training config")
+    parser.add_argument("-i", "--input", nargs="+", help="with --build: training files or globs, as "
+                        "bin/train.py -i (replace data.train; data.val is built too)")
+    parser.add_argument("--workers", type=int, help="with --build: reading processes (default: data.workers, "
+                        "else every available core)")
     args = parser.parse_args()
+    if args.build:
+        return build(parser, args)
     root = Path(args.root) if args.root else default_cache_root()
     found = entries(root)
     if args.list:
@@ -43,7 +54,28 @@ def main() -> None:
         if args.all or (e.status != "ok" and not recent):
             remove_entry(e)
             removed.append(e)
+    remove_idle_locks(root)
     print(f"removed {len(removed)} entries ({sum(e.megabytes for e in removed):.1f} MB) from {root}")
+
+
+def build(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Fill the cache entries a training with this config (and -i files) will read."""
+    from gnnjet.config import load_config
+    from gnnjet.data.spec import DataSpec
+
+    if not args.config:
+        parser.error("--build needs -c CONFIG")
+    config = load_config(args.config)
+    data = config["data"]
+    root = Path(args.root or data["cache_dir"] or default_cache_root())
+    workers = args.workers or data["workers"]
+    spec = DataSpec.from_config(config)
+    if args.input:
+        data["train"] = args.input
+    for files in (f for f in (data["train"], data["val"]) if f):
+        start = time.perf_counter()
+        store = build_store(spec, expand_files(files), root, workers=workers)
+        print(f"{store.num_jets} jets in {store.path} ({time.perf_counter() - start:.1f} s)")
 
 
 if __name__ == "__main__":

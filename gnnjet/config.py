@@ -98,6 +98,9 @@ DATA = Record(
         "observers": (ListOf(_expr), []),
         "cache_dir": (Scalar(str, nullable=True), None),
         "step_size": (Scalar(int, check=lambda v: v > 0, what="a positive integer"), 100_000),
+        # processes that fill the cache (null: every available core; small samples use fewer)
+        "workers": (Scalar(int, nullable=True, check=lambda v: v is None or v > 0, what="a positive integer or null"),
+                    None),
     },
     what="the data section",
 )

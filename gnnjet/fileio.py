@@ -1,8 +1,9 @@
-"""Atomic file writes: write to a temporary name beside the target, then rename over it."""
+"""Atomic file writes (write to a temporary name beside the target, then rename over it) and file locks."""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 from pathlib import Path
 from typing import Iterator
@@ -39,6 +40,34 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive flock on `path` (created if missing), waiting while another process holds it: on this
+    machine, or on another node sharing the file system (NFSv4, Lustre and GPFS implement flock across nodes).
+
+    The file is deleted on release. A process that was already waiting then holds a lock on the deleted file
+    while a newcomer may lock a new one: callers must tolerate that rare overlap (the cache does: whoever
+    finishes second keeps the first one's entry)."""
+    with open(path, "a") as file:
+        fcntl.flock(file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            Path(path).unlink(missing_ok=True)
+            fcntl.flock(file, fcntl.LOCK_UN)
+
+
+def remove_if_unlocked(path: str | Path) -> bool:
+    """Delete the lock file `path` unless a process holds it; True if deleted."""
+    try:
+        with open(path, "a") as file:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            Path(path).unlink()
+            return True
+    except (BlockingIOError, FileNotFoundError):
+        return False
 
 
 def remove_stale_temporaries(directory: str | Path) -> list[Path]:

@@ -63,7 +63,8 @@ def predict(model_dir: str | Path, inputs: list[str], output: str | Path, batch_
     torch_device = parse_device(device)
     trained = load_trained(model_dir, device=torch_device)
     cache = trained.config["data"]["cache_dir"]
-    dataset = JetDataset.from_files(trained.spec, inputs, trained.preprocessing, cache_root=cache, progress=progress)
+    dataset = JetDataset.from_files(trained.spec, inputs, trained.preprocessing, cache_root=cache, progress=progress,
+                                    workers=trained.config["data"].get("workers"))
     if len(dataset):
         outputs, targets = evaluate(trained.model, dataset, np.arange(len(dataset)), batch_size, torch_device,
                                     progress=progress)

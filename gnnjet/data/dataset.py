@@ -48,9 +48,12 @@ class JetDataset(torch.utils.data.Dataset):
 
     @classmethod
     def from_files(cls, spec: DataSpec, files: Sequence[str], preprocessing: Preprocessing | None = None,
-                   cache_root: str | Path | None = None, seed: int = 0, progress: bool = True) -> "JetDataset":
-        """Read (or reuse the cache of) `files`; fit preprocessing on them if none is given."""
-        store = build_store(spec, expand_files(list(files)), Path(cache_root) if cache_root else None, progress)
+                   cache_root: str | Path | None = None, seed: int = 0, progress: bool = True,
+                   workers: int | None = None) -> "JetDataset":
+        """Read (or reuse the cache of) `files` with `workers` processes (None: all cores); fit preprocessing on
+        them if none is given."""
+        store = build_store(spec, expand_files(list(files)), Path(cache_root) if cache_root else None, progress,
+                            workers)
         if preprocessing is None:
             preprocessing = Preprocessing.fit(spec, store, seed=seed)
         return cls(spec, store, preprocessing)

@@ -30,27 +30,30 @@ def parquet_metadata(path: str | Path) -> dict[str, Any]:
         raise DataError(f"cannot read Parquet file {path}: {type(err).__name__}: {err}") from None
 
 
-def iter_parquet(path: str | Path, branches: Mapping[str, str], step_size: int) -> Iterator[ak.Array]:
-    """Yield the columns `branches` (name -> config key that needs it) of `path` in chunks of whole row groups.
-
-    Row groups are grouped until they hold about `step_size` jets (one group if it is larger).
-    """
+def parquet_chunks(path: str | Path, branches: Mapping[str, str], step_size: int) -> list[tuple[int, ...]]:
+    """Row groups of `path` in consecutive runs of about `step_size` jets (one group if it is larger), after
+    checking that the columns `branches` (name -> config key that needs it) exist."""
     meta = parquet_metadata(path)
     group_rows = meta["col_counts"]
     for branch, key in branches.items():
         if branch not in meta["form"].fields:
             raise DataError(f"{path}: column {branch!r} (needed by {key}) is not in the Parquet file")
-    wanted = sorted(branches)
+    chunks: list[tuple[int, ...]] = []
     pending: list[int] = []
     rows = 0
-    for group in range(len(group_rows)):
+    for group, count in enumerate(group_rows):
         pending.append(group)
-        rows += group_rows[group]
+        rows += count
         if rows >= step_size or group == len(group_rows) - 1:
-            try:
-                chunk = ak.from_parquet(str(path), columns=wanted, row_groups=pending)
-            except Exception as err:
-                raise DataError(f"cannot read Parquet file {path}: {type(err).__name__}: {err}") from None
-            if len(chunk):
-                yield chunk
+            if rows:
+                chunks.append(tuple(pending))
             pending, rows = [], 0
+    return chunks
+
+
+def read_parquet(path: str | Path, columns: list[str], row_groups: tuple[int, ...]) -> ak.Array:
+    """The `columns` of the rows in `row_groups` of `path`."""
+    try:
+        return ak.from_parquet(str(path), columns=columns, row_groups=list(row_groups))
+    except Exception as err:
+        raise DataError(f"cannot read Parquet file {path}: {type(err).__name__}: {err}") from None

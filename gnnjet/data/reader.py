@@ -19,7 +19,7 @@ import numpy as np
 import uproot
 
 from gnnjet.data.expressions import Expression
-from gnnjet.data.parquet import is_parquet, iter_parquet
+from gnnjet.data.parquet import is_parquet, parquet_chunks, parquet_metadata, read_parquet
 from gnnjet.data.spec import DataSpec, NodeTypeSpec
 from gnnjet.errors import ConfigError, DataError
 
@@ -34,6 +34,13 @@ class ReadStats:
     nonfinite_kinematics: int = 0  # constituents dropped
     nonfinite_x: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     nonfinite_u: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def add(self, other: "ReadStats") -> None:
+        """Add the counts of `other` (e.g. a chunk read in another process)."""
+        for name in ("jets_read", "failed_selection", "invalid_target", "no_nodes", "nonfinite_kinematics"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.nonfinite_x = _add(self.nonfinite_x, other.nonfinite_x) if other.nonfinite_x.size else self.nonfinite_x
+        self.nonfinite_u = _add(self.nonfinite_u, other.nonfinite_u) if other.nonfinite_u.size else self.nonfinite_u
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -67,30 +74,62 @@ def check_branches(tree: Any, spec: DataSpec, path: str | Path) -> None:
             raise DataError(f"{path}: branch {branch!r} (needed by {key}) is not in tree {spec.tree!r}")
 
 
-def iter_chunks(spec: DataSpec, files: list[str], stats: ReadStats) -> Iterator[dict[str, np.ndarray]]:
-    """Yield columnar chunks (see `columnarise`) of all jets in `files`, in file order.
+@dataclass(frozen=True)
+class ChunkRef:
+    """A slice of one input file that is read and converted as one chunk: entries [start, stop) of a ROOT
+    tree, or whole Parquet row groups (`row_groups`; start/stop then count rows within the file)."""
 
-    The format follows the suffix: ``.parquet`` files are read by `gnnjet.data.parquet` (row group
-    by row group), everything else as ROOT (tree ``spec.tree``).
+    path: str
+    start: int
+    stop: int
+    row_groups: tuple[int, ...] = ()
+
+    @property
+    def num_jets(self) -> int:
+        return self.stop - self.start
+
+
+def plan_chunks(spec: DataSpec, files: list[str], jets_per_chunk: int) -> list[ChunkRef]:
+    """The chunks of all jets in `files`, in file order, after checking every file and its branches.
+
+    Chunks only cut the jet sequence: concatenated in order they give the same arrays whatever their size.
+    The format follows the suffix: ``.parquet`` files by row groups, everything else as ROOT (tree
+    ``spec.tree``) in `jets_per_chunk` entries.
     """
-    branches = sorted(spec.branches)
+    chunks: list[ChunkRef] = []
     for path in files:
         if is_parquet(path):
-            for arrays in iter_parquet(path, spec.branches, spec.step_size):
-                yield columnarise(spec, arrays, stats)
+            rows = parquet_metadata(path)["col_counts"]
+            first = 0
+            for groups in parquet_chunks(path, spec.branches, jets_per_chunk):
+                size = sum(rows[g] for g in groups)
+                chunks.append(ChunkRef(path, first, first + size, groups))
+                first += size
             continue
         tree = open_tree(path, spec.tree)
         check_branches(tree, spec, path)
-        if tree.num_entries == 0:
-            continue
-        try:
-            chunks = tree.iterate(branches, step_size=spec.step_size, library="ak")
-            for arrays in chunks:
-                yield columnarise(spec, arrays, stats)
-        except (DataError, ConfigError):
-            raise
-        except Exception as err:
-            raise DataError(f"cannot read ROOT file {path}: {type(err).__name__}: {err}") from None
+        chunks += [ChunkRef(path, lo, min(lo + jets_per_chunk, tree.num_entries))
+                   for lo in range(0, tree.num_entries, jets_per_chunk)]
+    return chunks
+
+
+def read_chunk(spec: DataSpec, chunk: ChunkRef, stats: ReadStats) -> dict[str, np.ndarray]:
+    """The columnar arrays (see `columnarise`) of one chunk; its counts are added to `stats`."""
+    branches = sorted(spec.branches)
+    if chunk.row_groups:
+        return columnarise(spec, read_parquet(chunk.path, branches, chunk.row_groups), stats)
+    tree = open_tree(chunk.path, spec.tree)
+    try:
+        arrays = tree.arrays(branches, entry_start=chunk.start, entry_stop=chunk.stop, library="ak")
+    except Exception as err:  # uproot raises many kinds for damaged baskets
+        raise DataError(f"cannot read ROOT file {chunk.path}: {type(err).__name__}: {err}") from None
+    return columnarise(spec, arrays, stats)
+
+
+def iter_chunks(spec: DataSpec, files: list[str], stats: ReadStats) -> Iterator[dict[str, np.ndarray]]:
+    """Yield columnar chunks (see `columnarise`) of all jets in `files`, in file order, one process."""
+    for chunk in plan_chunks(spec, files, spec.step_size):
+        yield read_chunk(spec, chunk, stats)
 
 
 def _evaluate(expr: Expression, arrays: ak.Array) -> Any:
@@ -106,6 +145,8 @@ def _jet_values(value: Any, num_jets: int, expr: Expression) -> np.ndarray:
     """A jet-level expression result -> float64 [num_jets]."""
     if np.isscalar(value):
         return np.full(num_jets, float(value))
+    if isinstance(value, ak.Array) and value.ndim != 1:  # jagged: ak.to_numpy would fail with awkward's message
+        raise ConfigError(f"{expr.path}: {expr.text!r} is not a per-jet quantity (it has constituent structure)")
     array = ak.to_numpy(value) if isinstance(value, ak.Array) else np.asarray(value)
     if array.ndim != 1:
         raise ConfigError(f"{expr.path}: {expr.text!r} is not a per-jet quantity (it has constituent structure)")

@@ -2,8 +2,10 @@
 
 A cache entry is a directory ``<cache_root>/<key>/`` where the key hashes the compiled data spec
 and the input files' paths, sizes and modification times: a changed config or input file gives a
-new key, so a stale cache is never read. Arrays are streamed to disk chunk by chunk (data larger
-than RAM never has to fit in memory) and the entry is renamed into place only when complete.
+new key, so a stale cache is never read. Input chunks are read in parallel processes (`parallel`) and
+streamed to disk in input order, chunk by chunk (data larger than RAM never has to fit in memory; the
+entry is the same whatever the number of processes); the entry is renamed into place only when complete,
+and a lock file beside it makes concurrent builders (DDP ranks, nodes sharing the cache) build it once.
 meta.json records every array file's size; an entry whose files are missing, truncated or whose
 meta.json is unreadable is damaged, and `build_store` rebuilds it and swaps it in atomically.
 `entries` / `remove_entry` list and clean a cache (bin/cache.py).
@@ -25,10 +27,12 @@ from typing import Any, BinaryIO
 import numpy as np
 from gnnjet.progress import progress_bar
 
+from gnnjet.data.parallel import PARALLEL_CHUNK_JETS, read_chunks, workers_for
 from gnnjet.data.parquet import SUFFIXES as PARQUET_SUFFIXES
-from gnnjet.data.reader import ReadStats, iter_chunks
+from gnnjet.data.reader import ChunkRef, ReadStats, plan_chunks
 from gnnjet.data.spec import DataSpec
 from gnnjet.errors import DataError
+from gnnjet.fileio import exclusive_lock, remove_if_unlocked
 
 log = logging.getLogger(__name__)
 
@@ -176,21 +180,50 @@ def _report(stats: ReadStats, spec: DataSpec, files: list[str]) -> None:
 
 
 def build_store(spec: DataSpec, files: list[str], cache_root: Path | None = None,
-                progress: bool = True) -> ColumnarStore:
-    """Return the cached store for `files`, reading the ROOT files only if no valid cache exists."""
+                progress: bool = True, workers: int | None = None) -> ColumnarStore:
+    """Return the cached store for `files`, reading them only if no valid cache exists.
+
+    Reading uses `workers` processes (None: every available core; fewer for small samples, see
+    `parallel.workers_for`). Builds of one entry are serialised by a lock file beside it, so processes (DDP
+    ranks, or nodes sharing the cache's file system) that ask for it together build it once.
+    """
     cache_root = Path(cache_root) if cache_root else default_cache_root()
     target = cache_root / cache_key(spec, files)
-    if target.exists():
-        try:
-            store = ColumnarStore.open(target)
-            log.info("using cached jets in %s", target)
-            return store
-        except DamagedCache as err:
-            log.warning("%s: rebuilding it", err)
+    store = _open_valid(target)
+    if store is not None:
+        return store
     cache_root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=cache_root))
+    with exclusive_lock(cache_root / f".{target.name}.lock"):
+        store = _open_valid(target)  # built by another process while this one waited for the lock
+        if store is None:
+            _build(spec, files, target, progress, workers)
+            store = ColumnarStore.open(target)
+    return store
+
+
+def _open_valid(target: Path) -> ColumnarStore | None:
+    """The store at `target` if it exists and is intact (a damaged one is logged and left to be rebuilt)."""
+    if not target.exists():
+        return None
     try:
-        stats = _write_arrays(spec, files, tmp, progress)
+        store = ColumnarStore.open(target)
+    except DamagedCache as err:
+        log.warning("%s: rebuilding it", err)
+        return None
+    log.info("using cached jets in %s", target)
+    return store
+
+
+def _build(spec: DataSpec, files: list[str], target: Path, progress: bool, requested_workers: int | None) -> None:
+    """Read `files` into a new entry beside `target` and swap it in."""
+    chunks = plan_chunks(spec, files, spec.step_size)
+    workers = workers_for(requested_workers, sum(c.num_jets for c in chunks))
+    if workers > 1:
+        chunks = plan_chunks(spec, files, min(spec.step_size, PARALLEL_CHUNK_JETS))
+        log.info("reading %d jets in %d processes", sum(c.num_jets for c in chunks), workers)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        stats = _write_arrays(spec, chunks, workers, tmp, progress)
         _report(stats, spec, files)
         if stats.jets_read and stats.jets_read == stats.failed_selection + stats.invalid_target + stats.no_nodes:
             raise DataError(f"no jets left after selection/cleaning in {files}")
@@ -203,7 +236,6 @@ def build_store(spec: DataSpec, files: list[str], cache_root: Path | None = None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return ColumnarStore.open(target)
 
 
 def _swap_in(new: Path, target: Path) -> None:
@@ -264,20 +296,28 @@ def remove_entry(entry: CacheEntry) -> None:
     shutil.rmtree(entry.path, ignore_errors=True)
 
 
-def _write_arrays(spec: DataSpec, files: list[str], directory: Path, progress: bool) -> ReadStats:
+def remove_idle_locks(cache_root: Path) -> int:
+    """Delete the lock files of entries no process is building; returns how many."""
+    return sum(remove_if_unlocked(lock) for lock in Path(cache_root).glob(".*.lock"))
+
+
+def _write_arrays(spec: DataSpec, chunks: list[ChunkRef], workers: int, directory: Path,
+                  progress: bool) -> ReadStats:
     stats = ReadStats()
     writers = {name: _NpyAppender(directory / f"{name}.npy") for name in ARRAYS}
     writers["ptr"].append(np.zeros(1, dtype=np.int64))
     num_nodes = 0
     y_dtype = np.int64 if spec.task_type == "classification" else np.float32
-    with progress_bar(None, progress, desc="reading jets", unit=" jets", leave=False) as bar:
-        for chunk in iter_chunks(spec, files, stats):
+    total = sum(c.num_jets for c in chunks)
+    with progress_bar(None, progress, total=total, desc="reading jets", unit=" jets", leave=False) as bar:
+        for chunk, chunk_stats in read_chunks(spec, chunks, workers):
+            stats.add(chunk_stats)
             writers["ptr"].append(num_nodes + np.cumsum(chunk["counts"]))
             num_nodes += int(chunk["counts"].sum())
             for name in ARRAYS:
                 if name != "ptr":
                     writers[name].append(chunk[name])
-            bar.update(len(chunk["counts"]))
+            bar.update(chunk_stats.jets_read)
     shapes = {"x": (len(spec.columns),), "pos": (spec.num_coordinates,), "p4": (4,), "u": (len(spec.jet_features),),
               "obs": (len(spec.observers),)}
     dtypes = {"node_type": np.int8, "ptr": np.int64, "y": y_dtype, "obs": np.float64}

@@ -40,9 +40,9 @@ def prepare_split(config: dict[str, Any], spec: DataSpec, progress: bool = True,
     if not data["train"]:
         raise ConfigError("data.train: no training files given (set it in the config or pass -i)")
     cache = Path(data["cache_dir"]) if data["cache_dir"] else None
-    train_store = build_store(spec, expand_files(data["train"]), cache, progress)
+    train_store = build_store(spec, expand_files(data["train"]), cache, progress, data["workers"])
     if data["val"]:
-        val_store = build_store(spec, expand_files(data["val"]), cache, progress)
+        val_store = build_store(spec, expand_files(data["val"]), cache, progress, data["workers"])
         train_index, val_index = np.arange(train_store.num_jets), np.arange(val_store.num_jets)
     else:
         val_store = train_store

@@ -20,7 +20,7 @@ RUN_FILES = ("config.yaml", "preprocess.json", *RESULTS, "train.log")
 RUN_DIRECTORIES = ("tensorboard",)
 # keys a --resume may change without changing what the run computes (documented in the README)
 RESUMABLE_KEYS = ("training.epochs", "training.early_stopping_patience", "training.prefetch", "training.output_dir",
-                  "data.cache_dir")
+                  "data.cache_dir", "data.workers")
 
 
 class RunDirectory:

@@ -25,7 +25,7 @@ def test_second_build_skips_root(base_config, fake_file, cache_root, monkeypatch
     def fail(*args, **kwargs):
         raise AssertionError("ROOT was read although a valid cache exists")
 
-    monkeypatch.setattr(store_module, "iter_chunks", fail)
+    monkeypatch.setattr(store_module, "read_chunks", fail)
     second = build_store(spec, [str(fake_file)], cache_root, progress=False)
     assert second.path == first.path
     np.testing.assert_array_equal(second.arrays["x"], first.arrays["x"])
@@ -140,3 +140,26 @@ def test_cache_cli_lists_and_cleans(base_config, tmp_path, cache_root):
                              capture_output=True, text=True, env=env)
     assert cleaned.returncode == 0 and "removed 2 entries" in cleaned.stdout
     assert [p.name for p in cache_root.iterdir()] == [ok.path.name]
+
+
+def test_cache_cli_builds_the_entries_training_reads(base_config, tmp_path, cache_root, monkeypatch):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    files = [str(write_fake(tmp_path / "a.root", 40)), str(write_fake(tmp_path / "b.root", 30, seed=2))]
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({**base_config, "data": {**base_config["data"], "train": []}}))
+    built = subprocess.run([sys.executable, str(root / "bin/cache.py"), "--build", "-c", str(tmp_path / "c.yaml"),
+                            "-i", *files, "--root", str(cache_root), "--workers", "2"],
+                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(root)})
+    assert built.returncode == 0, built.stderr
+    assert built.stdout.startswith("70 jets in ")
+
+    def fail(*args, **kwargs):
+        raise AssertionError("the input files were read again")
+
+    monkeypatch.setattr(store_module, "read_chunks", fail)
+    assert build_store(spec_of(base_config), files, cache_root, progress=False).num_jets == 70
