@@ -136,6 +136,9 @@ TRAINING = Record(
         "compile": (Scalar(bool), False),
         "early_stopping_patience": (Scalar(int, nullable=True), None),
         "prefetch": (Scalar(int), 2),
+        # null: shuffle jet by jet; N: shuffle blocks of N consecutive jets (stores larger than the page cache)
+        "shuffle_blocks": (Scalar(int, nullable=True, check=lambda v: v is None or v > 0,
+                                  what="a positive number of jets or null"), None),
         "output_dir": (Scalar(str, nullable=True), None),
         # fine-tuning: start from a weaver-core checkpoint or a gnnjet model directory (bin/train.py --pretrained)
         "pretrained": (Scalar(str, nullable=True), None),

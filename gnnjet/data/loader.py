@@ -6,6 +6,11 @@ global batch. So all ranks see the same number of batches (DDP needs that), thei
 disjoint, and one process with ``world_size=1`` and ``batch_size * world_size`` sees exactly the
 same global batches. Only when the last global batch has fewer jets than ranks are those few jets
 left out of that epoch.
+
+With ``block_size`` the shuffle is by blocks, as weaver-core does for data larger than memory: the jet
+indices are cut into consecutive blocks of that many jets, the blocks are shuffled, and each group of
+`BLOCKS_MIXED` blocks is shuffled jet by jet. An epoch then reads the store block by block (sequential
+disk reads that the page cache can hold) instead of jumping through all of it for every batch.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import torch
 from torch_geometric.data import Batch
 
 from gnnjet.data.dataset import JetDataset
+
+BLOCKS_MIXED = 4  # blocks whose jets are shuffled together with block_size
 
 
 class JetLoader:
@@ -34,13 +41,18 @@ class JetLoader:
             cannot normalise a batch of one jet).
         rank, world_size: this process's shard under DDP.
         prefetch: batches built ahead in a background thread (0 = build in the caller).
+        block_size: with shuffle, shuffle blocks of this many consecutive jets (see the module docstring);
+            None shuffles jet by jet.
     """
 
     def __init__(self, dataset: JetDataset, batch_size: int = 512, shuffle: bool = False, seed: int = 0,
                  indices: np.ndarray | None = None, drop_last: bool = False, rank: int = 0,
-                 world_size: int = 1, prefetch: int = 2, min_last: int = 1):
+                 world_size: int = 1, prefetch: int = 2, min_last: int = 1, block_size: int | None = None):
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} outside world of size {world_size}")
+        if block_size is not None and block_size < 1:
+            raise ValueError(f"block_size must be a positive number of jets, not {block_size}")
+        self.block_size = block_size
         self.dataset, self.batch_size, self.shuffle, self.seed = dataset, batch_size, shuffle, seed
         self.indices = np.arange(len(dataset)) if indices is None else np.asarray(indices, dtype=np.int64)
         self.drop_last, self.rank, self.world_size, self.prefetch = drop_last, rank, world_size, prefetch
@@ -55,7 +67,8 @@ class JetLoader:
         """This rank's batches of jet indices for the current epoch."""
         order = self.indices
         if self.shuffle:
-            order = order[np.random.default_rng(self.seed + self.epoch).permutation(len(order))]
+            rng = np.random.default_rng(self.seed + self.epoch)
+            order = order[rng.permutation(len(order)) if self.block_size is None else self._block_order(rng)]
         global_size = self.batch_size * self.world_size
         batches = []
         for lo in range(0, len(order), global_size):
@@ -64,6 +77,17 @@ class JetLoader:
                 break
             batches.append(np.array_split(chunk, self.world_size)[self.rank])
         return batches
+
+    def _block_order(self, rng: np.random.Generator) -> np.ndarray:
+        """Positions into `indices`: blocks of `block_size` shuffled, jets shuffled within groups of blocks."""
+        total, size = len(self.indices), self.block_size
+        starts = np.arange(0, total, size)
+        starts = starts[rng.permutation(len(starts))]
+        groups = []
+        for first in range(0, len(starts), BLOCKS_MIXED):
+            group = np.concatenate([np.arange(lo, min(lo + size, total)) for lo in starts[first : first + BLOCKS_MIXED]])
+            groups.append(group[rng.permutation(len(group))])
+        return np.concatenate(groups) if groups else np.zeros(0, np.int64)
 
     def global_batch_sizes(self) -> list[int]:
         """Jets in each step's global batch (all ranks together), for exact loss weighting under DDP."""

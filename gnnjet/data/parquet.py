@@ -7,7 +7,7 @@ ignored. Missing columns and unreadable files raise DataError naming the column 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 import awkward as ak
 

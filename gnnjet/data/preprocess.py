@@ -23,6 +23,7 @@ from gnnjet.errors import ConfigError
 from gnnjet.fileio import atomic_path, atomic_write_text
 
 _FIT_ROWS = 1_000_000  # rows sampled per array to fit `auto` parameters
+_FIT_JETS = 100_000  # jets whose nodes are sampled: bounds the fit's memory whatever the size of the dataset
 _CHUNK_ROWS = 1 << 20
 
 log = logging.getLogger(__name__)
@@ -85,10 +86,11 @@ def _fit(features: list[Feature], sample: np.ndarray, rows_of: list[np.ndarray])
     return params
 
 
-def _sample_rows(length: int, seed: int) -> np.ndarray:
-    if length <= _FIT_ROWS:
+def _sample_rows(length: int, seed: int, size: int = _FIT_ROWS) -> np.ndarray:
+    """Sorted positions of a seeded sample of `size` of `length` rows (all if there are fewer)."""
+    if length <= size:
         return np.arange(length)
-    return np.sort(np.random.default_rng(seed).choice(length, _FIT_ROWS, replace=False))
+    return np.sort(np.random.default_rng(seed).choice(length, size, replace=False))
 
 
 @dataclass
@@ -102,12 +104,14 @@ class Preprocessing:
 
     @classmethod
     def fit(cls, spec: DataSpec, store: ColumnarStore, seed: int = 0, jets: np.ndarray | None = None) -> "Preprocessing":
-        """Fit on the jets `jets` of a store (all if None); `auto` entries use at most 1M sampled rows."""
+        """Fit on the jets `jets` of a store (all if None); `auto` entries use a seeded sample of at most 100k jets
+        for the node features and 1M jets for the jet features (memory bounded whatever the dataset's size)."""
         jets = np.arange(store.num_jets) if jets is None else np.sort(np.asarray(jets))
         jets = jets[_sample_rows(len(jets), seed)]
+        node_jets = jets[_sample_rows(len(jets), seed, _FIT_JETS)]
         ptr = store.arrays["ptr"]
-        counts = ptr[jets + 1] - ptr[jets]
-        node_rows = np.repeat(ptr[jets] - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
+        counts = ptr[node_jets + 1] - ptr[node_jets]
+        node_rows = np.repeat(ptr[node_jets] - np.cumsum(counts) + counts, counts) + np.arange(int(counts.sum()))
         rows = node_rows[_sample_rows(len(node_rows), seed)]
         x = np.asarray(store.arrays["x"][rows])
         node_type = np.asarray(store.arrays["node_type"][rows])
@@ -185,9 +189,8 @@ def _write_processed(path: Path, shape: tuple[int, ...], process: Any) -> None:
         if shape[0] == 0 or 0 in shape[1:]:
             np.save(tmp, np.zeros(shape, dtype=np.float32))
             return
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=shape)
-        for lo in range(0, shape[0], _CHUNK_ROWS):
-            hi = min(lo + _CHUNK_ROWS, shape[0])
-            out[lo:hi] = process(lo, hi)
-        out.flush()
-        del out
+        # plain writes, not a writable memory map: written pages would count in the process's RSS
+        with open(tmp, "wb") as file:
+            np.lib.format.write_array_header_1_0(file, {"descr": "<f4", "fortran_order": False, "shape": shape})
+            for lo in range(0, shape[0], _CHUNK_ROWS):
+                file.write(np.ascontiguousarray(process(lo, min(lo + _CHUNK_ROWS, shape[0])), np.float32).tobytes())

@@ -129,7 +129,8 @@ class Trainer:
         self.train_loader = JetLoader(split.train, self.training["batch_size"], shuffle=True,
                                       seed=self.training["seed"], indices=split.train_index, drop_last=False,
                                       rank=self.context.rank, world_size=self.context.world_size,
-                                      prefetch=self.training["prefetch"], min_last=2)
+                                      prefetch=self.training["prefetch"], min_last=2,
+                                      block_size=self.training["shuffle_blocks"])
         head_lr_mult = self.training["head_lr_mult"] or (50.0 if pretrained else 1.0)
         self.optimizer = build_optimizer(self.model, self.training, frozenset(self.model.output_layer_keys()),
                                          head_lr_mult)

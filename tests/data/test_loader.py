@@ -96,3 +96,29 @@ def test_prefetch_propagates_errors(dataset, monkeypatch):
 def test_bad_rank():
     with pytest.raises(ValueError):
         JetLoader(None, 8, rank=2, world_size=2)
+
+
+def test_block_shuffle_keeps_every_jet_and_reads_few_blocks_per_batch(dataset):
+    indices = np.arange(0, len(dataset), 2)[:96]  # e.g. a training split: every other jet; 12 blocks of 8
+    loader = JetLoader(dataset, 10, shuffle=True, seed=4, indices=indices, block_size=8)
+    first = loader.batch_indices()
+    order = np.concatenate(first)
+    assert sorted(order) == sorted(indices)  # a permutation of the split
+    assert not np.array_equal(order, indices)
+    block_of = {jet: position // 8 for position, jet in enumerate(indices)}
+    groups = [{block_of[j] for j in order[lo : lo + 32]} for lo in range(0, 96, 32)]
+    assert [len(g) for g in groups] == [4, 4, 4] and len(set().union(*groups)) == 12  # 4 whole blocks mixed
+    for batch in first:
+        assert len({block_of[j] for j in batch}) <= 8  # 10 jets from at most 2 groups of 4 blocks
+    loader.set_epoch(1)
+    assert not np.array_equal(np.concatenate(loader.batch_indices()), order)  # reshuffled each epoch
+    loader.set_epoch(0)
+    assert all(np.array_equal(a, b) for a, b in zip(loader.batch_indices(), first))  # seeded
+
+
+def test_block_shuffle_shards_like_the_jet_shuffle(dataset):
+    shards = [JetLoader(dataset, 5, shuffle=True, seed=2, rank=r, world_size=2, block_size=16).batch_indices()
+              for r in range(2)]
+    single = JetLoader(dataset, 10, shuffle=True, seed=2, block_size=16).batch_indices()
+    for step, global_batch in enumerate(single):
+        np.testing.assert_array_equal(np.concatenate([s[step] for s in shards]), global_batch)
