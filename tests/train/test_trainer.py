@@ -169,3 +169,31 @@ def test_mipart_trains_and_predicts_through_the_command_lines(tmp_path):
     scores = uproot.open(tmp_path / "p.root")["Jets"].arrays(["score_label_q", "score_label_g"], library="np")
     assert len(scores["score_label_q"]) == 50
     np.testing.assert_allclose(scores["score_label_q"] + scores["score_label_g"], 1.0, rtol=1e-5)
+
+
+def test_two_nodes_with_torchrun_match_single_process(tmp_path):
+    """2 "nodes" x 2 processes on localhost, joined by torchrun's c10d rendezvous, each node with its own local
+    cache (GNNJET_CACHE); the result equals one process on the same global batches."""
+    config = tiny_config(tmp_path, num_jets=260, epochs=1, batch_size=8, scheduler="none", grad_clip=None)
+    config["data"]["cache_dir"] = None
+    (tmp_path / "ddp.yaml").write_text(yaml.safe_dump(config))
+    single = dict(config, training={**config["training"], "batch_size": 32})
+    single["data"] = {**config["data"], "cache_dir": str(tmp_path / "single_cache")}
+    port = 29000 + os.getpid() % 1000
+    nodes = []
+    for node in range(2):
+        command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "2",
+                   "--rdzv-backend", "c10d", "--rdzv-endpoint", f"127.0.0.1:{port}", "--rdzv-id", "gnnjet-test",
+                   "--local-addr", "127.0.0.1", str(ROOT / "bin" / "train.py"), "-c", str(tmp_path / "ddp.yaml"),
+                   "-o", str(tmp_path / "ddp")]
+        env = {**ENV, "GNNJET_CACHE": str(tmp_path / f"node{node}_cache")}
+        nodes.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outputs = [node.communicate(timeout=300)[0] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], "\n".join(outputs)
+    assert "4 process(es)" in (tmp_path / "ddp" / "train.log").read_text()
+    for node in range(2):  # each node filled its own local cache once
+        assert len([p for p in (tmp_path / f"node{node}_cache").iterdir() if p.is_dir()]) == 1
+    train(validate_config(single), tmp_path / "single", progress=False)
+    a, b = load_checkpoint(tmp_path / "ddp" / "last.pt"), load_checkpoint(tmp_path / "single" / "last.pt")
+    for key, value in b["model"].items():
+        torch.testing.assert_close(a["model"][key], value, rtol=1e-4, atol=1e-5)
