@@ -1,34 +1,56 @@
-"""Read and convert input chunks in worker processes, handing them back in input order.
+"""Fill a store's arrays from input chunks in worker processes that write their rows in place.
 
-The cache fill is CPU-bound (decompression, awkward, the feature expressions), so `workers` spawned
-processes each read whole chunks (`reader.read_chunk`) while the caller writes the finished ones to the
-store in order: the store is the same, bit for bit, whatever the number of workers, and it is written
-once. At most ``2 x workers`` chunks are in flight, so memory stays bounded by the chunk size.
+The cache fill is CPU-bound (decompression, awkward, the feature expressions). Each of `workers`
+processes converts whole chunks (`reader.read_chunk`); a chunk's first node and jet row are
+the previous chunk's last + 1, so a worker waits only for its predecessor to publish where it ends,
+publishes its own end, and then writes its rows straight into the store's files (`ChunkWriter`). The
+rows land where one process reading the chunks in order would put them: the store is the same, bit
+for bit, whatever the number of workers, it is written once, and the parent process only collects
+counters. Memory is bounded by one chunk per worker.
 """
 
 from __future__ import annotations
 
 import multiprocessing
 import os
-from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Iterator
+from typing import Any, Iterator, NamedTuple, Protocol
 
 import numpy as np
 
 from gnnjet.data.reader import ChunkRef, ReadStats, read_chunk
 from gnnjet.data.spec import DataSpec
+from gnnjet.errors import DataError
 
-# Below this many jets per worker a pool is not worth starting (spawning imports numpy/awkward/uproot, ~1 s).
+# Below this many jets per worker a pool is not worth starting.
 MIN_JETS_PER_WORKER = 20_000
-# Chunk size when reading in parallel: small enough to keep every worker busy, large enough that uproot's
-# per-call overhead stays negligible.
-PARALLEL_CHUNK_JETS = 16_384
+# Chunks per worker when reading in parallel: enough to keep every worker busy to the end; the chunks are as
+# large as that allows (up to data.step_size), since converting large chunks costs less per jet.
+CHUNKS_PER_WORKER = 4
+MIN_CHUNK_JETS = 4_096
+
+
+class ChunkWriter(Protocol):
+    """Writes one chunk's columnar arrays (see `reader.columnarise`) at its first node and jet row."""
+
+    def __call__(self, arrays: dict[str, np.ndarray], node_start: int, jet_start: int) -> None: ...
+
+
+class Written(NamedTuple):
+    """What one chunk added to the store: its read counters, node rows and jet rows."""
+
+    stats: ReadStats
+    nodes: int
+    jets: int
 
 
 def available_cores() -> int:
     """CPU cores this process may run on (its affinity mask, e.g. a batch system's allocation)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def parallel_chunk_jets(step_size: int, num_jets: int, workers: int) -> int:
+    """Jets per chunk when `workers` processes read `num_jets` jets: about CHUNKS_PER_WORKER chunks each."""
+    return max(MIN_CHUNK_JETS, min(step_size, -(-num_jets // (CHUNKS_PER_WORKER * workers))))
 
 
 def workers_for(requested: int | None, num_jets: int) -> int:
@@ -38,29 +60,74 @@ def workers_for(requested: int | None, num_jets: int) -> int:
     return max(1, min(wanted, num_jets // MIN_JETS_PER_WORKER))
 
 
-def _read(spec: DataSpec, chunk: ChunkRef) -> tuple[dict[str, np.ndarray], ReadStats]:
-    stats = ReadStats()
-    return read_chunk(spec, chunk, stats), stats
-
-
-def read_chunks(spec: DataSpec, chunks: list[ChunkRef], workers: int) -> Iterator[tuple[dict[str, np.ndarray], ReadStats]]:
-    """Yield (columnar arrays, their ReadStats) of every chunk, in order, read by `workers` processes (1: here)."""
+def fill(spec: DataSpec, chunks: list[ChunkRef], workers: int, write: ChunkWriter) -> Iterator[Written]:
+    """Convert and `write` every chunk (in this process when `workers` is 1); yields what each chunk added, in
+    input order, once it is written."""
     if workers <= 1:
+        node_start = jet_start = 0
         for chunk in chunks:
-            yield _read(spec, chunk)
+            stats = ReadStats()
+            arrays = read_chunk(spec, chunk, stats)
+            write(arrays, node_start, jet_start)
+            written = Written(stats, int(arrays["counts"].sum()), len(arrays["counts"]))
+            node_start, jet_start = node_start + written.nodes, jet_start + written.jets
+            yield written
         return
-    # spawn, not fork: the caller may already run torch's thread pools, which do not survive a fork.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        pending: deque[Future] = deque()
-        todo = iter(chunks)
+    yield from _fill_in_workers(spec, chunks, workers, write)
+
+
+# ----------------------------------------------------------------------------- worker side
+# offsets[2k], offsets[2k + 1]: first node and jet row of chunk k (-1 until published); offsets[-1] = 1 once a
+# chunk failed, so that workers waiting for it give up.
+_shared: dict[str, Any] = {}
+
+
+def _init_worker(offsets: Any, condition: Any) -> None:
+    _shared.update(offsets=offsets, condition=condition)
+
+
+def _convert_and_write(spec: DataSpec, chunk: ChunkRef, index: int, write: ChunkWriter) -> Written:
+    offsets, condition = _shared["offsets"], _shared["condition"]
+    stats = ReadStats()
+    try:
+        arrays = read_chunk(spec, chunk, stats)
+        with condition:
+            condition.wait_for(lambda: offsets[2 * index + 1] >= 0 or offsets[-1])
+            if offsets[-1]:
+                raise DataError("cache fill abandoned: another chunk failed")
+            node_start, jet_start = offsets[2 * index], offsets[2 * index + 1]
+            offsets[2 * index + 2] = node_start + int(arrays["counts"].sum())
+            offsets[2 * index + 3] = jet_start + len(arrays["counts"])
+            condition.notify_all()
+        write(arrays, node_start, jet_start)
+    except BaseException:
+        with condition:
+            offsets[-1] = 1
+            condition.notify_all()
+        raise
+    return Written(stats, int(arrays["counts"].sum()), len(arrays["counts"]))
+
+
+def _fill_in_workers(spec: DataSpec, chunks: list[ChunkRef], workers: int, write: ChunkWriter) -> Iterator[Written]:
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork where there is one (Linux), as torch's DataLoader does: spawn would re-run the caller's script in every
+    # worker, which breaks scripts without an `if __name__ == "__main__":` guard. The workers only run the reader
+    # (numpy, awkward, uproot), never torch, so the parent's torch threads do not matter to them.
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    offsets = context.Array("q", [0, 0] + [-1] * (2 * len(chunks)) + [0], lock=False)
+    condition = context.Condition()
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                             initargs=(offsets, condition)) as pool:
+        # tasks start in submission order, so chunk k's predecessor is always running or done: no deadlock
+        futures = [pool.submit(_convert_and_write, spec, chunk, index, write) for index, chunk in enumerate(chunks)]
         try:
-            for chunk in todo:
-                pending.append(pool.submit(_read, spec, chunk))
-                if len(pending) >= 2 * workers:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
+            for future in futures:
+                yield future.result()
         finally:
-            for future in pending:  # an error or an abandoned iteration: do not read the rest
+            with condition:
+                if any(not f.done() for f in futures):
+                    offsets[-1] = 1  # an error or an abandoned fill: release the waiting workers
+                    condition.notify_all()
+            for future in futures:
                 future.cancel()

@@ -22,12 +22,12 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 from gnnjet.progress import progress_bar
 
-from gnnjet.data.parallel import PARALLEL_CHUNK_JETS, read_chunks, workers_for
+from gnnjet.data.parallel import fill, parallel_chunk_jets, workers_for
 from gnnjet.data.parquet import SUFFIXES as PARQUET_SUFFIXES
 from gnnjet.data.reader import ChunkRef, ReadStats, plan_chunks
 from gnnjet.data.spec import DataSpec
@@ -82,39 +82,65 @@ def cache_key(spec: DataSpec, files: list[str]) -> str:
     return hashlib.sha256(payload).hexdigest()[:20]
 
 
-class _NpyAppender:
-    """Writes a .npy file row block by row block; the header is patched with the final shape."""
+NODE_ARRAYS, JET_ARRAYS = ("x", "node_type", "pos", "p4"), ("u", "y", "obs")
 
-    def __init__(self, path: Path):
-        self.path = path
-        self.file: BinaryIO | None = None
-        self.rows = 0
-        self.dtype: np.dtype | None = None
-        self.row_shape: tuple[int, ...] = ()
 
-    def append(self, block: np.ndarray) -> None:
-        if self.file is None:
-            self.file = open(self.path, "wb")
-            self.file.write(b"\0" * _HEADER_BYTES)
-            self.dtype, self.row_shape = block.dtype, block.shape[1:]
-        self.file.write(np.ascontiguousarray(block, dtype=self.dtype).tobytes())
-        self.rows += len(block)
+@dataclass(frozen=True)
+class ArrayFiles:
+    """The npy files of an entry being built, written at given row offsets by any process (`parallel.fill`);
+    `finish` writes the headers once the row counts are known. Picklable: it holds only names and layouts."""
 
-    def close(self, dtype: np.dtype, row_shape: tuple[int, ...]) -> None:
-        if self.file is None:  # no rows at all: still write a valid empty array
-            self.file = open(self.path, "wb")
-            self.file.write(b"\0" * _HEADER_BYTES)
-            self.dtype, self.row_shape = np.dtype(dtype), row_shape
-        assert self.dtype is not None
-        header = {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
-                  "shape": (self.rows, *self.row_shape)}
-        text = repr(header).encode("latin1")
-        prefix = b"\x93NUMPY\x01\x00"
-        pad = _HEADER_BYTES - len(prefix) - 2 - len(text) - 1
-        assert pad >= 0, f"npy header of {self.path} does not fit {_HEADER_BYTES} bytes"
-        self.file.seek(0)
-        self.file.write(prefix + np.uint16(_HEADER_BYTES - len(prefix) - 2).tobytes() + text + b" " * pad + b"\n")
-        self.file.close()
+    directory: Path
+    dtypes: dict[str, str]
+    row_shapes: dict[str, tuple[int, ...]]
+
+    @classmethod
+    def create(cls, directory: Path, spec: DataSpec) -> "ArrayFiles":
+        """Empty files for the arrays of `spec` in `directory`."""
+        row_shapes = {"x": (len(spec.columns),), "node_type": (), "pos": (spec.num_coordinates,), "p4": (4,),
+                      "ptr": (), "u": (len(spec.jet_features),), "y": (), "obs": (len(spec.observers),)}
+        dtypes = {"x": "<f4", "node_type": "|i1", "pos": "<f4", "p4": "<f4", "ptr": "<i8", "u": "<f4",
+                  "y": "<i8" if spec.task_type == "classification" else "<f4", "obs": "<f8"}
+        for name in ARRAYS:
+            (directory / f"{name}.npy").write_bytes(b"")
+        return cls(directory, dtypes, row_shapes)
+
+    def _row_bytes(self, name: str) -> int:
+        return np.dtype(self.dtypes[name]).itemsize * int(np.prod(self.row_shapes[name], dtype=np.int64))
+
+    def __call__(self, arrays: dict[str, np.ndarray], node_start: int, jet_start: int) -> None:
+        """Write one chunk (`reader.columnarise`'s arrays) whose first node is `node_start`, first jet `jet_start`."""
+        blocks = {"ptr": (jet_start + 1, node_start + np.cumsum(arrays["counts"], dtype=np.int64)),
+                  **{name: (node_start, arrays[name]) for name in NODE_ARRAYS},
+                  **{name: (jet_start, arrays[name]) for name in JET_ARRAYS}}
+        for name, (first_row, block) in blocks.items():
+            self._write(name, first_row, block)
+
+    def _write(self, name: str, first_row: int, block: np.ndarray) -> None:
+        data = memoryview(np.ascontiguousarray(block, dtype=self.dtypes[name]).reshape(-1).view(np.uint8))
+        offset = _HEADER_BYTES + first_row * self._row_bytes(name)
+        fd = os.open(self.directory / f"{name}.npy", os.O_WRONLY)
+        try:
+            while data:  # pwrite may write less than asked
+                written = os.pwrite(fd, data, offset)
+                data, offset = data[written:], offset + written
+        finally:
+            os.close(fd)
+
+    def finish(self, num_nodes: int, num_jets: int) -> None:
+        """Headers with the final shapes, ptr[0] = 0, and every file cut to exactly its rows."""
+        self._write("ptr", 0, np.zeros(1, np.int64))
+        for name in ARRAYS:
+            rows = num_jets + 1 if name == "ptr" else num_nodes if name in NODE_ARRAYS else num_jets
+            path = self.directory / f"{name}.npy"
+            os.truncate(path, _HEADER_BYTES + rows * self._row_bytes(name))
+            header = {"descr": self.dtypes[name], "fortran_order": False, "shape": (rows, *self.row_shapes[name])}
+            text = repr(header).encode("latin1")
+            prefix = b"\x93NUMPY\x01\x00"
+            pad = _HEADER_BYTES - len(prefix) - 2 - len(text) - 1
+            assert pad >= 0, f"npy header of {path} does not fit {_HEADER_BYTES} bytes"
+            with open(path, "r+b") as file:
+                file.write(prefix + np.uint16(_HEADER_BYTES - len(prefix) - 2).tobytes() + text + b" " * pad + b"\n")
 
 
 @dataclass
@@ -217,10 +243,11 @@ def _open_valid(target: Path) -> ColumnarStore | None:
 def _build(spec: DataSpec, files: list[str], target: Path, progress: bool, requested_workers: int | None) -> None:
     """Read `files` into a new entry beside `target` and swap it in."""
     chunks = plan_chunks(spec, files, spec.step_size)
-    workers = workers_for(requested_workers, sum(c.num_jets for c in chunks))
+    num_jets = sum(c.num_jets for c in chunks)
+    workers = workers_for(requested_workers, num_jets)
     if workers > 1:
-        chunks = plan_chunks(spec, files, min(spec.step_size, PARALLEL_CHUNK_JETS))
-        log.info("reading %d jets in %d processes", sum(c.num_jets for c in chunks), workers)
+        chunks = plan_chunks(spec, files, parallel_chunk_jets(spec.step_size, num_jets, workers))
+        log.info("reading %d jets in %d processes", num_jets, workers)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         stats = _write_arrays(spec, chunks, workers, tmp, progress)
@@ -303,24 +330,13 @@ def remove_idle_locks(cache_root: Path) -> int:
 
 def _write_arrays(spec: DataSpec, chunks: list[ChunkRef], workers: int, directory: Path,
                   progress: bool) -> ReadStats:
-    stats = ReadStats()
-    writers = {name: _NpyAppender(directory / f"{name}.npy") for name in ARRAYS}
-    writers["ptr"].append(np.zeros(1, dtype=np.int64))
-    num_nodes = 0
-    y_dtype = np.int64 if spec.task_type == "classification" else np.float32
-    total = sum(c.num_jets for c in chunks)
-    with progress_bar(None, progress, total=total, desc="reading jets", unit=" jets", leave=False) as bar:
-        for chunk, chunk_stats in read_chunks(spec, chunks, workers):
-            stats.add(chunk_stats)
-            writers["ptr"].append(num_nodes + np.cumsum(chunk["counts"]))
-            num_nodes += int(chunk["counts"].sum())
-            for name in ARRAYS:
-                if name != "ptr":
-                    writers[name].append(chunk[name])
-            bar.update(chunk_stats.jets_read)
-    shapes = {"x": (len(spec.columns),), "pos": (spec.num_coordinates,), "p4": (4,), "u": (len(spec.jet_features),),
-              "obs": (len(spec.observers),)}
-    dtypes = {"node_type": np.int8, "ptr": np.int64, "y": y_dtype, "obs": np.float64}
-    for name, writer in writers.items():
-        writer.close(np.dtype(dtypes.get(name, np.float32)), shapes.get(name, ()))
+    stats, nodes, jets = ReadStats(), 0, 0
+    files = ArrayFiles.create(directory, spec)
+    with progress_bar(None, progress, total=sum(c.num_jets for c in chunks), desc="reading jets", unit=" jets",
+                      leave=False) as bar:
+        for written in fill(spec, chunks, workers, files):
+            stats.add(written.stats)
+            nodes, jets = nodes + written.nodes, jets + written.jets
+            bar.update(written.stats.jets_read)
+    files.finish(nodes, jets)
     return stats

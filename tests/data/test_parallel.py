@@ -41,7 +41,8 @@ def test_plan_covers_every_jet_once_in_order(spec, inputs):
 
 def test_store_is_identical_for_any_number_of_workers(spec, inputs, tmp_path, monkeypatch):
     monkeypatch.setattr(parallel, "MIN_JETS_PER_WORKER", 1)
-    monkeypatch.setattr(store_module, "PARALLEL_CHUNK_JETS", 70)  # many chunks, finishing out of order
+    monkeypatch.setattr(parallel, "MIN_CHUNK_JETS", 70)  # many chunks, finishing out of order
+    monkeypatch.setattr(parallel, "CHUNKS_PER_WORKER", 5)
     one = build_store(spec, inputs, tmp_path / "one", progress=False, workers=1)
     two = build_store(spec, inputs, tmp_path / "two", progress=False, workers=3)
     assert one.num_jets == 900

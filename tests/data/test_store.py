@@ -25,7 +25,7 @@ def test_second_build_skips_root(base_config, fake_file, cache_root, monkeypatch
     def fail(*args, **kwargs):
         raise AssertionError("ROOT was read although a valid cache exists")
 
-    monkeypatch.setattr(store_module, "read_chunks", fail)
+    monkeypatch.setattr(store_module, "fill", fail)
     second = build_store(spec, [str(fake_file)], cache_root, progress=False)
     assert second.path == first.path
     np.testing.assert_array_equal(second.arrays["x"], first.arrays["x"])
@@ -161,5 +161,5 @@ def test_cache_cli_builds_the_entries_training_reads(base_config, tmp_path, cach
     def fail(*args, **kwargs):
         raise AssertionError("the input files were read again")
 
-    monkeypatch.setattr(store_module, "read_chunks", fail)
+    monkeypatch.setattr(store_module, "fill", fail)
     assert build_store(spec_of(base_config), files, cache_root, progress=False).num_jets == 70
