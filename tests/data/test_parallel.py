@@ -59,10 +59,13 @@ def test_an_error_in_a_worker_reaches_the_caller_and_leaves_no_entry(inputs, tmp
     assert list((tmp_path / "cache").iterdir()) == []
 
 
-def test_small_samples_are_read_in_this_process():
-    assert parallel.workers_for(8, 5_000) == 1
+def test_worker_count_and_chunk_size():
+    assert parallel.workers_for(8, 5_000) == 1  # small samples are read in this process
     assert parallel.workers_for(8, 3 * parallel.MIN_JETS_PER_WORKER) == 3
     assert parallel.workers_for(2, 10**8) == 2
+    assert parallel.parallel_chunk_jets(100_000, 200_000, 2) == 25_000  # 4 chunks per worker
+    assert parallel.parallel_chunk_jets(100_000, 10**8, 32) == 100_000  # never above data.step_size
+    assert parallel.parallel_chunk_jets(100_000, 30_000, 2) == parallel.MIN_CHUNK_JETS
 
 
 def test_concurrent_builders_of_one_entry_build_it_once(spec, inputs, tmp_path, monkeypatch):
