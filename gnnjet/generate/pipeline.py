@@ -16,14 +16,14 @@ import awkward as ak
 import numpy as np
 
 from gnnjet.generate.detector import ECAL, TRACK, Detector
-from gnnjet.generate.jets import cluster, flavours, gather, ghost_inputs, kinematics, match
+from gnnjet.generate.jets import cluster, delta_phi, flavours, gather, ghost_inputs, kinematics, match
 from gnnjet.generate.pythia import ChargeTable, particle_table, visible_final_state
 
 JET_RADIUS = 0.4
 GEN_MIN_PT = 10.0  # GeV, generator-level jets considered
 RECO_MIN_PT = 5.0  # GeV, detector-level jets considered for matching
 MATCH_DR = 0.2
-BOOKKEEPING = ("event", "rank", "hard_id", "y_gen")  # used for selections, not written
+BOOKKEEPING = ("event", "rank", "hard_id", "y_gen", "top_dr", "hard_quarks")  # used for selections, not written
 
 
 @dataclass
@@ -56,17 +56,20 @@ def _flat(array: ak.Array) -> np.ndarray:
     return ak.to_numpy(ak.flatten(array, axis=None))
 
 
-def simulate(events: ak.Array, charge: ChargeTable, detector: Detector, rng: np.random.Generator) -> JetTable:
-    """All generator-level jets (pt > 10 GeV) of `events` that match a detector-level jet.
+def simulate(events: ak.Array, charge: ChargeTable, detector: Detector, rng: np.random.Generator,
+             radius: float = JET_RADIUS) -> JetTable:
+    """All generator-level anti-kT jets of `radius` (pt > 10 GeV) of `events` that match a detector-level jet.
 
     Jet-level fields: pt eta phi mass (detector level), pt_gen eta_gen y_gen phi_gen mass_gen,
     hadron_flavor parton_flavor, weight (event weight), event (index in the batch), rank
-    (pt rank of the generator-level jet in its event, 0 = leading).
+    (pt rank of the generator-level jet in its event, 0 = leading), top_dr (Delta R to the closest top
+    quark of the hard process, inf without one) and hard_quarks (quarks of the hard process and its
+    resonance decays, Pythia status 23, within `radius`: 3 for a fully contained t -> bqq').
     """
     particles = particle_table(events, charge)
     visible = visible_final_state(particles)
     ghosts = ghost_inputs(particles, visible)
-    gen_jets, gen_index = cluster(ghosts, JET_RADIUS, GEN_MIN_PT)
+    gen_jets, gen_index = cluster(ghosts, radius, GEN_MIN_PT)
     hadron, parton = flavours(gather(ghosts, gen_index))
     gen = kinematics(gen_jets)
 
@@ -80,7 +83,7 @@ def simulate(events: ak.Array, charge: ChargeTable, detector: Detector, rng: np.
     pt, eta, phi = candidates["pt"], candidates["eta"], candidates["phi"]
     candidates.update(px=pt * np.cos(phi), py=pt * np.sin(phi), pz=pt * np.sinh(eta), E=pt * np.cosh(eta))
     reco_particles = ak.unflatten(ak.zip({k: v for k, v in candidates.items()}), kept_counts)
-    reco_jets, reco_index = cluster(reco_particles, JET_RADIUS, RECO_MIN_PT)
+    reco_jets, reco_index = cluster(reco_particles, radius, RECO_MIN_PT)
     reco_kin = kinematics(reco_jets)
 
     best, _ = match(ak.zip({"eta": gen["eta"], "phi": gen["phi"]}),
@@ -103,7 +106,21 @@ def simulate(events: ak.Array, charge: ChargeTable, detector: Detector, rng: np.
     }
     jets["weight"] = weights[jets["event"]]
     jets["hard_id"] = _hard_outgoing(particles)[jets["event"]]
+    jets["top_dr"], jets["hard_quarks"] = _hard_partons_near(particles, jets, radius)
     return JetTable(jets, _collections(members, jets, detector, rng))
+
+
+def _hard_partons_near(particles: ak.Array, jets: dict[str, np.ndarray], radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per jet: Delta R to the closest hard-process top (status -22) and the number of hard-process quarks
+    (status 23: the outgoing partons and the products of resonance decays, e.g. t -> b W(-> q q')) within
+    `radius` of the generator-level jet axis."""
+    abs_id, status = abs(particles.id), particles.status
+    hard = particles[((abs_id == 6) & (status == -22)) | ((abs_id <= 5) & (abs(status) == 23))]
+    hard = hard[jets["event"]]  # one row of hard partons per jet
+    dr = np.hypot(hard.eta - jets["eta_gen"], delta_phi(hard.phi, jets["phi_gen"]))
+    is_top = abs(hard.id) == 6
+    top_dr = ak.to_numpy(ak.fill_none(ak.min(dr[is_top], axis=1), np.inf)).astype(np.float64)
+    return top_dr, ak.to_numpy(ak.sum((dr < radius) & ~is_top, axis=1)).astype(np.int32)
 
 
 def _hard_outgoing(particles: ak.Array) -> np.ndarray:
@@ -124,7 +141,7 @@ def _collections(members: ak.Array, jets: dict[str, np.ndarray], detector: Detec
     jet_of_track = np.repeat(np.arange(num_jets), track_counts)
     t = {k: _flat(tracks[k]) for k in tracks.fields}
     true = {"vx": t["true_vx"], "vy": t["true_vy"], "vz": t["true_vz"], "px": t["true_px"], "py": t["true_py"],
-            "pz": t["true_pz"], "pt": t["pt"], "eta": t["eta"], "phi": t["phi"]}
+            "pz": t["true_pz"], "pt": t["pt"], "eta": t["eta"], "phi": t["phi"], "charge": t["true_charge"]}
     ip = detector.impact_parameters(true, jet_px[jet_of_track], jet_py[jet_of_track], rng)
     abs_id = np.abs(t["true_id"])
     pf_id = np.where((abs_id == 11) | (abs_id == 13), abs_id, 211) * np.sign(t["true_charge"]).astype(np.int32)

@@ -21,9 +21,13 @@ QUIET = (
     "Init:showChangedSettings = off",
     "Init:showProcesses = off",
 )
-# Keep K0S, Lambda etc. stable (tau0 > 10 mm) as CMS/ATLAS generator configs do, so that
-# displaced tracks come from B and D decays, not from V0s.
-STABLE_LONG_LIVED = ("ParticleDecays:limitTau0 = on", "ParticleDecays:tau0Max = 10")
+# Long-lived hadrons decay where they would in a detector: K0S (c tau 26.8 mm), Lambda (78.9 mm), Sigma,
+# Xi and Omega decay at their displaced vertices if that vertex lies inside the tracker volume (r < 1.2 m,
+# |z| < 2.8 m); charged pions and kaons and K0L (c tau > 3 m) and anything decaying further out are left to
+# the detector. The displaced daughters become tracks (with an efficiency falling with radius, `Detector`)
+# and V0 secondary vertices, as in real light-flavour jets.
+LONG_LIVED_DECAYS = ("ParticleDecays:limitTau0 = on", "ParticleDecays:tau0Max = 1000",
+                     "ParticleDecays:limitCylinder = on", "ParticleDecays:xyMax = 1200", "ParticleDecays:zMax = 2800")
 
 
 def make_pythia(settings: Sequence[str], seed: int) -> Any:

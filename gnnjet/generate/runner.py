@@ -65,7 +65,7 @@ def generate_shard(task: ShardTask) -> dict[str, Any]:
         while any(wanted[c] for c in source.classes):
             events = pythia.nextBatch(source.batch_events)
             stats["events"] += len(events)
-            table = simulate(events, charge, task.detector, rng)
+            table = simulate(events, charge, task.detector, rng, process.jet_radius)
             for cls, index in process.select(table, source).items():
                 taken = index[: wanted[cls]]
                 if len(taken):

@@ -1,6 +1,7 @@
 """Sanity figures of generated (or any schema-conforming) samples, straight from the ntuples:
-constituent multiplicities per class, track impact parameters and SV rates by flavour, and the raw
-jet response vs pt_gen for light-quark and gluon jets."""
+constituent multiplicities per class, track impact parameters, SV rates and SV masses by flavour (a K0S
+peak at 0.498 GeV in light jets without the V0 veto), and the raw jet response vs pt_gen for light-quark
+and gluon jets."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from gnnjet.evaluate import jec
 from gnnjet.evaluate.predictions import flavour_groups
 from gnnjet.plots.style import FLAVOUR_COLOURS, label, log_pt_axis, save
 
-BRANCHES = ("pt", "pt_gen", "eta_gen", "hadron_flavor", "parton_flavor", "ch_pt", "ne_pt", "sv_pt", "ch_dxy",
-            "ch_dxy_significance")
+BRANCHES = ("pt", "pt_gen", "eta_gen", "hadron_flavor", "parton_flavor", "ch_pt", "ne_pt", "sv_pt", "sv_mass",
+            "ch_dxy", "ch_dxy_significance")
+K0S_MASS = 0.49761  # GeV
 
 
 def read_sample(patterns: list[str]) -> ak.Array:
@@ -71,6 +73,26 @@ def impact_parameters(jets: ak.Array, classes: dict[str, np.ndarray], out: Path,
     return save(fig, out, f"{tag}_impact_parameters")
 
 
+def secondary_vertex_mass(jets: ak.Array, classes: dict[str, np.ndarray], out: Path, tag: str) -> list[Path]:
+    """SV mass (pion masses assumed) per class, normalised to the number of jets: the area is the SV rate."""
+    if "sv_mass" not in jets.fields:
+        return []
+    fig, ax = plt.subplots()
+    bins = np.linspace(0, 5, 101)
+    for name, mask in classes.items():
+        if not mask.any():
+            continue
+        mass = ak.to_numpy(ak.flatten(jets.sv_mass[mask]))
+        weights = np.full(len(mass), 1.0 / mask.sum() / (bins[1] - bins[0]))
+        ax.hist(np.clip(mass, 0, 4.999), bins=bins, weights=weights, histtype="step", linewidth=2,
+                color=FLAVOUR_COLOURS.get(name), label=f"{name}: {len(mass) / mask.sum():.3f} SV per jet")
+    ax.axvline(K0S_MASS, color="grey", linestyle=":", linewidth=1, label=r"$K^0_S$ mass")
+    ax.set(xlabel="Secondary vertex mass [GeV]", ylabel="SVs per jet per GeV", yscale="log")
+    ax.legend(fontsize=13)
+    label(ax)
+    return save(fig, out, f"{tag}_sv_mass")
+
+
 def raw_response(jets: ak.Array, out: Path, tag: str) -> list[Path]:
     if "pt_gen" not in jets.fields or "parton_flavor" not in jets.fields:
         return []
@@ -98,4 +120,4 @@ def sample_checks(patterns: list[str], out: str | Path, tag: str) -> list[Path]:
     jets = read_sample(patterns)
     classes = jet_classes(jets)
     return (multiplicities(jets, classes, out, tag) + impact_parameters(jets, classes, out, tag)
-            + raw_response(jets, out, tag))
+            + secondary_vertex_mass(jets, classes, out, tag) + raw_response(jets, out, tag))

@@ -66,7 +66,7 @@ def test_prompt_tracks_follow_resolution():
 
 
 def test_secondary_vertices_group_tracks_by_vertex_and_jet():
-    always = dataclasses.replace(Detector(), sv_efficiency=1.0)
+    always = dataclasses.replace(Detector(), sv_efficiency=1.0, sv_fake_rate=0.0)
     track = {"vx": np.array([2.0, 2.0, 2.0, 2.0, 0.0, 5.0]), "vy": np.zeros(6), "vz": np.zeros(6),
              "pt": np.array([5.0, 4.0, 3.0, 6.0, 9.0, 2.0]), "eta": np.zeros(6), "phi": np.zeros(6)}
     jet = np.array([0, 0, 0, 1, 1, 1])  # jet 1: one track at the same vertex, one prompt, one alone
@@ -83,3 +83,52 @@ def test_detector_yaml(tmp_path):
     (tmp_path / "bad.yaml").write_text("h_over_ee: 0.8\n")
     with pytest.raises(ConfigError, match="unknown detector parameter"):
         Detector.from_yaml(tmp_path / "bad.yaml")
+
+
+def test_tracking_efficiency_falls_with_production_radius():
+    n = 20000
+    for radius, expected in ((0.0, 1.0), (300.0, 0.5), (700.0, 0.0)):
+        p = particles(pt=np.full(n, 50.0), charge=np.ones(n))
+        p["vx"], p["vy"] = np.full(n, radius), np.zeros(n)
+        kind = Detector(tracking_radius=600.0).simulate(p, np.random.default_rng(3))["kind"]
+        assert np.mean(kind == TRACK) == pytest.approx(expected, abs=0.02)
+        assert np.all((kind == TRACK) | (kind == HCAL))  # a missed charged hadron still reaches the HCAL
+
+
+def two_track_vertex(mass, p_hard, p_soft, hard_mass, soft_mass, vertex_x, jet):
+    """Two opposite-charge tracks at eta 0 from (vertex_x, 0, 0) mm whose pair has `mass` (GeV) with these masses."""
+    e_hard, e_soft = np.hypot(p_hard, hard_mass), np.hypot(p_soft, soft_mass)
+    cos_angle = (e_hard * e_soft - (mass**2 - hard_mass**2 - soft_mass**2) / 2) / (p_hard * p_soft)
+    angle = np.arccos(cos_angle)
+    return {"vx": [vertex_x] * 2, "vy": [0.0] * 2, "vz": [0.0] * 2, "pt": [p_hard, p_soft], "eta": [0.0] * 2,
+            "phi": [0.0, angle], "charge": [1.0, -1.0]}, [jet, jet]
+
+
+def test_v0_veto_drops_k0s_and_lambda_vertices_only():
+    pion, proton = 0.13957, 0.93827
+    pieces = [two_track_vertex(0.4976, 3.0, 2.0, pion, pion, 5.0, 0),  # K0S -> pi pi
+              two_track_vertex(1.1157, 5.0, 1.0, proton, pion, 9.0, 1),  # Lambda -> p pi (proton harder)
+              two_track_vertex(1.8, 4.0, 3.0, pion, pion, 2.0, 2)]  # a D-like vertex
+    track = {k: np.concatenate([np.asarray(t[k], float) for t, _ in pieces]) for k in pieces[0][0]}
+    jet = np.concatenate([j for _, j in pieces])
+    plain = Detector(sv_efficiency=1.0, sv_fake_rate=0.0)
+    sv, per_jet = plain.secondary_vertices(track, jet, 3, np.random.default_rng(0))
+    assert list(per_jet) == [1, 1, 1]
+    assert sv["mass"][0] == pytest.approx(0.4976, abs=1e-3)  # the K0S peak, pion masses assumed
+    vetoed, per_jet = dataclasses.replace(plain, sv_v0_veto=True).secondary_vertices(track, jet, 3,
+                                                                                     np.random.default_rng(0))
+    assert list(per_jet) == [0, 0, 1] and vetoed["mass"][0] == pytest.approx(1.8, abs=1e-3)
+
+
+def test_fake_vertices_come_at_the_configured_rate_from_pairs_of_the_jets_tracks():
+    num_jets = 20000
+    track = {"vx": np.zeros(3 * num_jets), "vy": np.zeros(3 * num_jets), "vz": np.zeros(3 * num_jets),
+             "pt": np.tile([5.0, 3.0, 0.5], num_jets), "eta": np.zeros(3 * num_jets),
+             "phi": np.tile([0.0, 0.1, 0.2], num_jets)}
+    jet = np.repeat(np.arange(num_jets), 3)
+    detector = Detector(sv_fake_rate=0.4, sv_fake_lxy=2.0)
+    sv, per_jet = detector.secondary_vertices(track, jet, num_jets, np.random.default_rng(5))
+    assert per_jet.mean() == pytest.approx(0.4, abs=0.015)  # prompt tracks: every vertex is fake
+    assert np.all(sv["num_tracks"] == 2)
+    assert np.allclose(sv["pt"], np.hypot(5 + 3 * np.cos(0.1), 3 * np.sin(0.1)))  # never the 0.5 GeV track
+    assert np.mean(sv["distance"]) == pytest.approx(0.2, rel=0.05)  # 2 mm = 0.2 cm

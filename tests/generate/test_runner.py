@@ -35,6 +35,11 @@ def flavour(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def top(tmp_path_factory):
+    return generated(tmp_path_factory, "top", 40, seed=3)
+
+
+@pytest.fixture(scope="module")
 def jec(tmp_path_factory):
     return generated(tmp_path_factory, "jec", 1500, seed=13)
 
@@ -64,8 +69,35 @@ def test_flavour_sample(flavour):
     assert ak.all((flavour.pt_gen > 30) & (flavour.pt_gen < 1000))
     b, light = flavour[flavour.label_b == 1], flavour[(flavour.label_uds == 1) | (flavour.label_g == 1)]
     assert ak.all(b.hadron_flavor == 5)
-    assert ak.mean(abs(ak.flatten(b.ch_dxy))) > 3 * ak.mean(abs(ak.flatten(light.ch_dxy)))
+    def tagging_dxy(jets):  # b-tagging's track selection, |dxy| < 2 mm, leaves out V0 daughters
+        dxy = abs(ak.to_numpy(ak.flatten(jets.ch_dxy)))
+        return dxy[dxy < 0.2].mean()
+
+    assert tagging_dxy(b) > 3 * tagging_dxy(light)
     assert ak.mean(ak.num(b.sv_pt)) > ak.mean(ak.num(light.sv_pt)) + 0.3
+    assert ak.sum(ak.num(light.sv_pt)) > 0, "light jets have V0 and fake vertices"
+
+
+def test_top_sample(top):
+    check_schema(top, ("top", "qcd"))
+    assert len(top) == 40 and ak.sum(top.label_top) == 20 and ak.all(top.label_top + top.label_qcd == 1)
+    assert ak.all((top.pt > 550) & (top.pt < 650) & (abs(top.eta) < 2))
+    assert not {"top_dr", "hard_quarks"} & set(top.fields), "selection bookkeeping is not written"
+    mass = {c: np.median(ak.to_numpy(top.mass_gen[top[f"label_{c}"] == 1])) for c in ("top", "qcd")}
+    assert 150 < mass["top"] < 200 and mass["qcd"] < mass["top"] - 50  # contained t -> bqq' vs QCD jets
+    dphi = (top.ch_phi - top.phi + np.pi) % (2 * np.pi) - np.pi
+    width = np.median(ak.to_numpy(ak.fill_none(ak.max(np.hypot(top.ch_eta - top.eta, dphi), axis=1), 0)))
+    assert width > 0.4, "R = 0.8 jets reach beyond the R = 0.4 cone"
+
+
+def test_top_labels_need_the_top_and_its_three_quarks_in_the_jet():
+    from gnnjet.generate.processes import PROCESSES
+
+    jets = {"pt": np.array([600.0, 600, 600, 600, 700]), "eta": np.array([0.0, 0, 0, 2.5, 0]),
+            "top_dr": np.array([0.1, 0.1, 1.2, 0.1, 0.1]), "hard_quarks": np.array([3, 2, 3, 3, 3])}
+    selected = PROCESSES["top"].selector(jets)
+    np.testing.assert_array_equal(selected["top"], [True, False, False, False, False])
+    np.testing.assert_array_equal(selected["qcd"], [True, True, True, False, False])  # the window only
 
 
 def test_jec_sample_response(jec):  # the flavour dependence needs more jets: see test_sample.py

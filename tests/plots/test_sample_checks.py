@@ -12,5 +12,6 @@ def test_sample_checks_cli(tmp_path):
                              str(ROOT / "data" / "flavour"), "-o", str(tmp_path)], capture_output=True, text=True,
                             timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert result.returncode == 0, result.stderr
-    for name in ("jec_raw_response", "jec_multiplicity", "flavour_impact_parameters", "flavour_multiplicity"):
+    for name in ("jec_raw_response", "jec_multiplicity", "flavour_impact_parameters", "flavour_multiplicity",
+                 "flavour_sv_mass"):
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000, name
