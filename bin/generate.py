@@ -23,9 +23,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="parallel worker processes")
     parser.add_argument("--shard-size", type=int, default=1000, help="jets per output file")
     parser.add_argument("--detector", help="YAML file overriding detector parameters (see gnnjet/generate/detector.py)")
+    parser.add_argument("--pileup", type=float, default=0.0, metavar="MU",
+                        help="overlay Poisson(MU) minimum-bias interactions on every event (default 0: none)")
     args = parser.parse_args()
     detector = Detector.from_yaml(args.detector) if args.detector else Detector()
-    files = generate(args.process, args.num_jets, args.output, args.seed, args.workers, args.shard_size, detector)
+    files = generate(args.process, args.num_jets, args.output, args.seed, args.workers, args.shard_size, detector,
+                     pileup=args.pileup)
     logging.getLogger("gnnjet").info("wrote %d file(s) to %s", len(files), args.output)
 
 

@@ -8,6 +8,7 @@ particle (vectorised over flat numpy arrays):
   pt smeared by ``track_pt_resolution (+) track_pt_resolution_slope * pt``; impact parameters from the
   true production vertex (straight line) smeared by ``d0_resolution (+) d0_resolution_ms / pt``.
   A charged hadron that is not tracked (outside the tracker, or displaced and missed) reaches the HCAL.
+  A track is associated with the primary vertex (``ch_from_pv``) if its measured |dz| < ``pv_dz_max``.
 * photons (and electrons outside the tracker) -> ECAL: sigma/E = ecal_stochastic/sqrt(E) (+)
   ecal_constant, energy threshold, small angular smearing.
 * neutral hadrons (and charged hadrons outside the tracker) -> HCAL with the non-compensating
@@ -53,6 +54,7 @@ class Detector:
     d0_resolution_ms: float = 0.030
     dz_resolution: float = 0.020
     dz_resolution_ms: float = 0.060
+    pv_dz_max: float = 1.0
     ecal_eta: float = 3.0
     ecal_stochastic: float = 0.10
     ecal_constant: float = 0.01

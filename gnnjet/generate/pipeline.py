@@ -17,12 +17,14 @@ import numpy as np
 
 from gnnjet.generate.detector import ECAL, TRACK, Detector
 from gnnjet.generate.jets import cluster, delta_phi, flavours, gather, ghost_inputs, kinematics, match
+from gnnjet.generate.pileup import FIELDS, PileUp
 from gnnjet.generate.pythia import ChargeTable, particle_table, visible_final_state
 
 JET_RADIUS = 0.4
 GEN_MIN_PT = 10.0  # GeV, generator-level jets considered
 RECO_MIN_PT = 5.0  # GeV, detector-level jets considered for matching
 MATCH_DR = 0.2
+RHO_ETA_MAX, RHO_ETA_CELLS, RHO_PHI_CELLS = 2.5, 10, 12  # the grid of the median pt density rho
 BOOKKEEPING = ("event", "rank", "hard_id", "y_gen", "top_dr", "hard_quarks")  # used for selections, not written
 
 
@@ -57,14 +59,17 @@ def _flat(array: ak.Array) -> np.ndarray:
 
 
 def simulate(events: ak.Array, charge: ChargeTable, detector: Detector, rng: np.random.Generator,
-             radius: float = JET_RADIUS) -> JetTable:
+             radius: float = JET_RADIUS, pileup: PileUp | None = None) -> JetTable:
     """All generator-level anti-kT jets of `radius` (pt > 10 GeV) of `events` that match a detector-level jet.
 
     Jet-level fields: pt eta phi mass (detector level), pt_gen eta_gen y_gen phi_gen mass_gen,
     hadron_flavor parton_flavor, weight (event weight), event (index in the batch), rank
     (pt rank of the generator-level jet in its event, 0 = leading), top_dr (Delta R to the closest top
     quark of the hard process, inf without one) and hard_quarks (quarks of the hard process and its
-    resonance decays, Pythia status 23, within `radius`: 3 for a fully contained t -> bqq').
+    resonance decays, Pythia status 23, within `radius`: 3 for a fully contained t -> bqq'), rho (median pt
+    density of the event's reconstructed candidates, GeV per unit area) and npv (1 + pile-up interactions).
+    With `pileup`, its particles enter the detector (and so the detector-level jets), never the
+    generator-level jets.
     """
     particles = particle_table(events, charge)
     visible = visible_final_state(particles)
@@ -74,7 +79,10 @@ def simulate(events: ak.Array, charge: ChargeTable, detector: Detector, rng: np.
     gen = kinematics(gen_jets)
 
     counts = ak.to_numpy(ak.num(visible.pt))
-    flat = {k: _flat(visible[k]) for k in ("pt", "eta", "phi", "id", "charge", "px", "py", "pz", "vx", "vy", "vz")}
+    flat = {k: _flat(visible[k]) for k in FIELDS}
+    interactions = np.zeros(len(counts), np.int64)
+    if pileup is not None:
+        flat, counts, interactions = _with_pileup(flat, counts, pileup, rng)
     reco = detector.simulate(flat, rng)
     keep = reco["kind"] > 0
     kept_counts = np.bincount(np.repeat(np.arange(len(counts)), counts)[keep], minlength=len(counts))
@@ -105,9 +113,36 @@ def simulate(events: ak.Array, charge: ChargeTable, detector: Detector, rng: np.
         "rank": _flat(ak.local_index(gen["pt"])[matched]).astype(np.int32),
     }
     jets["weight"] = weights[jets["event"]]
+    jets["rho"] = _rho(candidates, kept_counts)[jets["event"]]
+    jets["npv"] = (1 + interactions[jets["event"]]).astype(np.int32)
     jets["hard_id"] = _hard_outgoing(particles)[jets["event"]]
     jets["top_dr"], jets["hard_quarks"] = _hard_partons_near(particles, jets, radius)
     return JetTable(jets, _collections(members, jets, detector, rng))
+
+
+def _with_pileup(flat: dict[str, np.ndarray], counts: np.ndarray, pileup: PileUp,
+                 rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The events' particles followed, event by event, by their pile-up particles; the new counts per event and
+    the number of pile-up interactions per event."""
+    extra, extra_counts, interactions = pileup.overlay(len(counts), rng)
+    events = np.arange(len(counts))
+    order = np.argsort(np.concatenate([np.repeat(events, counts), np.repeat(events, extra_counts)]), kind="stable")
+    merged = {k: np.concatenate([flat[k], extra[k].astype(flat[k].dtype)])[order] for k in flat}
+    return merged, counts + extra_counts, interactions
+
+
+def _rho(candidates: dict[str, np.ndarray], counts: np.ndarray) -> np.ndarray:
+    """Per event, the median over a grid of |eta| < 2.5 cells of the candidates' pt per unit eta-phi area
+    (CMS's fixed-grid rho): the diffuse pile-up and underlying-event density, in GeV."""
+    cells = RHO_ETA_CELLS * RHO_PHI_CELLS
+    event = np.repeat(np.arange(len(counts)), counts)
+    inside = np.abs(candidates["eta"]) < RHO_ETA_MAX
+    eta_cell = ((candidates["eta"][inside] + RHO_ETA_MAX) / (2 * RHO_ETA_MAX) * RHO_ETA_CELLS).astype(np.int64)
+    phi_cell = ((candidates["phi"][inside] + np.pi) / (2 * np.pi) * RHO_PHI_CELLS).astype(np.int64) % RHO_PHI_CELLS
+    index = event[inside] * cells + np.minimum(eta_cell, RHO_ETA_CELLS - 1) * RHO_PHI_CELLS + phi_cell
+    pt_sum = np.bincount(index, weights=candidates["pt"][inside], minlength=len(counts) * cells)
+    area = (2 * RHO_ETA_MAX / RHO_ETA_CELLS) * (2 * np.pi / RHO_PHI_CELLS)
+    return np.median(pt_sum.reshape(len(counts), cells), axis=1) / area
 
 
 def _hard_partons_near(particles: ak.Array, jets: dict[str, np.ndarray], radius: float) -> tuple[np.ndarray, np.ndarray]:
@@ -146,7 +181,8 @@ def _collections(members: ak.Array, jets: dict[str, np.ndarray], detector: Detec
     abs_id = np.abs(t["true_id"])
     pf_id = np.where((abs_id == 11) | (abs_id == 13), abs_id, 211) * np.sign(t["true_charge"]).astype(np.int32)
     ch = {"pt": t["pt"], "eta": t["eta"], "phi": t["phi"], "id": pf_id.astype(np.int32),
-          "charge": t["true_charge"].astype(np.int32), **ip}
+          "charge": t["true_charge"].astype(np.int32), **ip,
+          "from_pv": (np.abs(ip["dz"]) < 0.1 * detector.pv_dz_max).astype(np.int32)}  # dz in cm, pv_dz_max in mm
 
     neutrals = members[members.kind != TRACK]
     n = {k: _flat(neutrals[k]) for k in ("pt", "eta", "phi", "kind", "hcal_frac")}

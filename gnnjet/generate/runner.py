@@ -25,6 +25,7 @@ from gnnjet.data.writer import write_jets
 from gnnjet.errors import GnnjetError
 from gnnjet.fileio import atomic_write_text
 from gnnjet.generate.detector import Detector, as_dict
+from gnnjet.generate.pileup import PileUp, beam_settings
 from gnnjet.generate.pipeline import JetTable, simulate
 from gnnjet.generate.processes import PROCESSES, Process
 from gnnjet.generate.pythia import ChargeTable, make_pythia
@@ -41,6 +42,7 @@ class ShardTask:
     seed: int
     path: str
     detector: Detector
+    pileup: float = 0.0  # mean pile-up interactions per event
 
 
 def quotas(num_jets: int, classes: tuple[str, ...]) -> dict[str, int]:
@@ -57,6 +59,8 @@ def generate_shard(task: ShardTask) -> dict[str, Any]:
     chosen: list[JetTable] = []
     stats: dict[str, Any] = {"events": 0, "seconds": 0.0}
     start = time.perf_counter()
+    pileup = (PileUp.generate(task.pileup, beam_settings(process.sources[0].settings), seed=task.seed * 7 + 5)
+              if task.pileup > 0 else None)
     for number, source in enumerate(process.sources):
         if not any(wanted[c] for c in source.classes):
             continue
@@ -65,7 +69,7 @@ def generate_shard(task: ShardTask) -> dict[str, Any]:
         while any(wanted[c] for c in source.classes):
             events = pythia.nextBatch(source.batch_events)
             stats["events"] += len(events)
-            table = simulate(events, charge, task.detector, rng, process.jet_radius)
+            table = simulate(events, charge, task.detector, rng, process.jet_radius, pileup)
             for cls, index in process.select(table, source).items():
                 taken = index[: wanted[cls]]
                 if len(taken):
@@ -91,19 +95,23 @@ def _init_worker(progress: Any) -> None:
 
 
 def generate(process_name: str, num_jets: int, out_dir: str | Path, seed: int = 1, workers: int = 1,
-             shard_size: int = 1000, detector: Detector | None = None, progress: bool = True) -> list[Path]:
-    """Generate `num_jets` jets of a process into ROOT shards in `out_dir`; returns their paths."""
+             shard_size: int = 1000, detector: Detector | None = None, progress: bool = True,
+             pileup: float = 0.0) -> list[Path]:
+    """Generate `num_jets` jets of a process into ROOT shards in `out_dir`, with Poisson(`pileup`) minimum-bias
+    interactions overlaid on every event; returns their paths."""
     if process_name not in PROCESSES:
         raise GnnjetError(f"unknown process {process_name!r}; choose one of {', '.join(PROCESSES)}")
     if num_jets <= 0 or shard_size <= 0:
         raise GnnjetError("the number of jets and the shard size must be positive")
+    if not 0 <= pileup <= 1000:
+        raise GnnjetError(f"--pileup {pileup}: the mean number of pile-up interactions must be in [0, 1000]")
     process: Process = PROCESSES[process_name]
     detector = detector or Detector()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     num_shards = math.ceil(num_jets / shard_size)
     tasks = [ShardTask(process_name, min(shard_size, num_jets - i * shard_size), seed * 100_003 + i,
-                       str(out_dir / f"{process_name}_{seed}_{i:04d}.root"), detector) for i in range(num_shards)]
+                       str(out_dir / f"{process_name}_{seed}_{i:04d}.root"), detector, pileup) for i in range(num_shards)]
     start = time.perf_counter()
     with progress_bar(None, progress, total=num_jets, desc=f"generating {process_name} jets", unit=" jets") as bar:
         if workers <= 1 or num_shards == 1:  # in-process: no start-up cost, works from any __main__
@@ -116,7 +124,7 @@ def generate(process_name: str, num_jets: int, out_dir: str | Path, seed: int = 
             results = _run_pool(tasks, workers, bar, progress)
     seconds = time.perf_counter() - start
     summary = {
-        "process": process_name, "description": process.description, "jets": num_jets, "seed": seed,
+        "process": process_name, "description": process.description, "jets": num_jets, "seed": seed, "pileup": pileup,
         "shards": [Path(t.path).name for t in tasks], "workers": workers, "wall_seconds": round(seconds, 1),
         "cpu_seconds": round(sum(r["seconds"] for r in results), 1), "events": sum(r["events"] for r in results),
         "jets_per_cpu_second": round(num_jets / max(sum(r["seconds"] for r in results), 1e-9), 1),
