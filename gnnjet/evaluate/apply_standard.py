@@ -15,7 +15,7 @@ from gnnjet.evaluate.standard import StandardCorrection
 
 log = logging.getLogger(__name__)
 NEEDED = ("pt", "eta", "pt_gen")
-OBSERVERS = ("pt", "eta", "phi", "mass", "pt_gen", "eta_gen", "hadron_flavor", "parton_flavor", "weight")
+OBSERVERS = ("pt", "eta", "phi", "mass", "pt_gen", "eta_gen", "hadron_flavor", "parton_flavor", "weight", "rho", "npv")
 
 
 def read_jets(patterns: list[str], tree: str) -> dict[str, np.ndarray]:
@@ -33,19 +33,25 @@ def read_jets(patterns: list[str], tree: str) -> dict[str, np.ndarray]:
 
 
 def fit_and_apply(train: list[str], inputs: list[str], output: str | Path, tree: str = "Jets") -> StandardCorrection:
-    """Fit on `train`, save output/standard.json, write output/pred.root for `inputs`."""
+    """Fit on `train`, save output/standard.json, write output/pred.root for `inputs`. With pile-up (a `rho`
+    branch that varies) the correction starts with an offset step in rho."""
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     fit_jets = read_jets(train, tree)
     valid = (fit_jets["pt"] > 0) & (fit_jets["pt_gen"] > 0)
-    correction = StandardCorrection.fit(fit_jets["pt"][valid], fit_jets["eta"][valid], fit_jets["pt_gen"][valid])
+    rho = fit_jets["rho"][valid] if "rho" in fit_jets else None
+    correction = StandardCorrection.fit(fit_jets["pt"][valid], fit_jets["eta"][valid], fit_jets["pt_gen"][valid], rho)
     correction.save(output / "standard.json")
     jets = read_jets(inputs, tree)
-    log_factor = correction.log_factor(jets["pt"], jets["eta"])
+    if correction.has_offset and "rho" not in jets:
+        raise DataError(f"the standard correction fitted on {train} subtracts a pile-up offset in rho, but {inputs} "
+                        "have no rho branch")
+    log_factor = correction.log_factor(jets["pt"], jets["eta"], jets.get("rho"))
     with np.errstate(divide="ignore"):
         target = np.log(jets["pt_gen"] / jets["pt"])
     columns = {"pred": log_factor.astype(np.float32), "target": target.astype(np.float32),
                "pt_corr": (jets["pt"] * np.exp(log_factor)).astype(np.float32), **jets}
     write_jets(output / "pred.root", columns)
-    log.info("standard correction fitted on %d jets, applied to %d jets -> %s", int(valid.sum()), len(jets["pt"]), output)
+    log.info("standard correction%s fitted on %d jets, applied to %d jets -> %s",
+             " (with a pile-up offset step)" if correction.has_offset else "", int(valid.sum()), len(jets["pt"]), output)
     return correction

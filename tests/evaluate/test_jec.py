@@ -93,3 +93,39 @@ def test_fit_and_apply_writes_a_predictions_file(tmp_path):
     fit_and_apply([str(tmp_path / "train.root")], [str(tmp_path / "test.root")], tmp_path / "std")
     (model,) = load_all([str(tmp_path / "std")], ["Standard"])
     assert model.task == "regression" and len(model.columns["pt_corr"]) == 3000
+
+
+def jets_with_pileup(n=40000, seed=0):
+    """`jets` plus rho in [5, 40] GeV adding 0.5 GeV of pt per GeV of rho (an effective area of 0.5)."""
+    sample = jets(n, seed)
+    rho = np.random.default_rng(seed + 100).uniform(5, 40, n)
+    sample["pt"] = (sample["pt"] + 0.5 * rho).astype(np.float32)
+    return {**sample, "rho": rho.astype(np.float32)}
+
+
+def test_offset_step_removes_the_pileup_dependence_of_the_response(tmp_path):
+    train, test = jets_with_pileup(), jets_with_pileup(seed=1)
+    with_l1 = StandardCorrection.fit(train["pt"], train["eta"], train["pt_gen"], train["rho"])
+    without = StandardCorrection.fit(train["pt"], train["eta"], train["pt_gen"])
+    assert with_l1.has_offset and not without.has_offset
+    assert np.median(np.concatenate(with_l1.l1_slope)) == pytest.approx(0.5, abs=0.05)
+    low_pt = (test["pt_gen"] > 25) & (test["pt_gen"] < 60) & (np.abs(test["eta"]) < 2.5)
+    quiet, busy = low_pt & (test["rho"] < 15), low_pt & (test["rho"] > 30)
+
+    def response(correction, mask):
+        log_factor = correction.log_factor(test["pt"], test["eta"], test["rho"])
+        return np.median(test["pt"][mask] * np.exp(log_factor[mask]) / test["pt_gen"][mask])
+
+    assert abs(response(with_l1, busy) - response(with_l1, quiet)) < 0.02
+    assert response(without, busy) - response(without, quiet) > 0.15  # L2L3 alone averages over rho
+    with_l1.save(tmp_path / "s.json")
+    np.testing.assert_allclose(StandardCorrection.load(tmp_path / "s.json").log_factor(test["pt"], test["eta"], test["rho"]),
+                               with_l1.log_factor(test["pt"], test["eta"], test["rho"]))
+    with pytest.raises(DataError, match="needs the jets' rho"):
+        with_l1.log_factor(test["pt"], test["eta"])
+
+
+def test_no_offset_step_without_pileup():
+    sample = jets()
+    correction = StandardCorrection.fit(sample["pt"], sample["eta"], sample["pt_gen"], np.full(len(sample["pt"]), 1.5))
+    assert not correction.has_offset
