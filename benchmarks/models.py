@@ -8,13 +8,20 @@ timing (its own loader delivers those), gnnjet gets its Batch. The ParticleNet p
 k=16, EdgeConv blocks (64,64,64)(128,128,128)(256,256,256), FC 256, no fusion, same inputs.
 Medians over the timed steps; prints a table and, last, one JSON line.
 
+Modes (`--modes`; eager always runs and keeps the published JSON keys): `bf16` = the same under
+`torch.autocast(bfloat16)` (forward and loss, as training.amp does), `compile` = `torch.compile(dynamic=True)`
+after a warm-up call on every distinct batch (compilation is excluded from the timing). Their figures get the
+mode as a prefix (`bf16_train_jets_per_s`) and their ratios to weaver-core the mode as a suffix
+(`part_train_ratio_vs_weaver_bf16`). On CUDA all three modes run by default.
+
     pip install --no-deps -r requirements-bench.txt      # weaver-core, without its heavy extras
-    python benchmarks/models.py [--steps 5] [--device cuda]
+    python benchmarks/models.py [--steps 5] [--device cuda] [--modes eager,bf16,compile]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -35,6 +42,7 @@ from gnnjet.nn.registry import FAMILIES, build_model, count_parameters  # noqa: 
 GNNJET_PRESETS = {"particlenet": "particlenet", "gcn": None, "gat": None, "deepsets": "pfn", "transformer": "part",
                   "mipart": "mipart"}
 PARTICLENET_BLOCKS = [(16, (64, 64, 64)), (16, (128, 128, 128)), (16, (256, 256, 256))]
+MODES = ("eager", "bf16", "compile")
 
 
 def synchronize(device: torch.device) -> None:
@@ -42,9 +50,10 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure(step: Callable[[int], None], batches: int, steps: int, device: torch.device) -> float:
-    """Median seconds of step(i) over `steps` calls after one warm-up call."""
-    step(0)
+def measure(step: Callable[[int], None], batches: int, steps: int, device: torch.device, warmups: int = 1) -> float:
+    """Median seconds of step(i) over `steps` calls after `warmups` untimed calls on batches 0, 1, ..."""
+    for i in range(warmups):
+        step(i % batches)
     synchronize(device)
     times = []
     for i in range(steps):
@@ -56,25 +65,32 @@ def measure(step: Callable[[int], None], batches: int, steps: int, device: torch
 
 
 def throughput(model: torch.nn.Module, inputs: list, call: Callable, batch_size: int, steps: int,
-               device: torch.device) -> tuple[float, float]:
-    """(forward jets/s in eval mode, training jets/s) of `model` on prepared `inputs`."""
+               device: torch.device, mode: str = "eager") -> tuple[float, float]:
+    """(forward jets/s in eval mode, training jets/s) of `model` on prepared `inputs`, in one of MODES."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     targets = [torch.randint(0, 2, (batch_size,), device=device) for _ in inputs]
+    if mode == "compile":
+        model = torch.compile(model, dynamic=True)
+
+    def autocast() -> contextlib.AbstractContextManager:
+        return torch.autocast(device.type, dtype=torch.bfloat16) if mode == "bf16" else contextlib.nullcontext()
 
     def forward(i: int) -> None:
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             call(model, inputs[i])
 
     def train(i: int) -> None:
-        loss = torch.nn.functional.cross_entropy(call(model, inputs[i]), targets[i])
+        with autocast():
+            loss = torch.nn.functional.cross_entropy(call(model, inputs[i]).float(), targets[i])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
 
+    warmups = len(inputs) if mode == "compile" else 1  # a compiled model sees every shape before the clock starts
     model.eval()
-    forward_seconds = measure(forward, len(inputs), steps, device)
+    forward_seconds = measure(forward, len(inputs), steps, device, warmups)
     model.train()
-    train_seconds = measure(train, len(inputs), steps, device)
+    train_seconds = measure(train, len(inputs), steps, device, warmups)
     return batch_size / forward_seconds, batch_size / train_seconds
 
 
@@ -98,8 +114,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5, help="timed steps per measurement")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--families", default=",".join(FAMILIES))
+    parser.add_argument("--modes", help=f"comma-separated extra modes besides eager: {', '.join(MODES[1:])} "
+                                        "(default: none on CPU, both on CUDA)")
     args = parser.parse_args()
     device = torch.device(args.device)
+    default_modes = ",".join(MODES[1:]) if device.type == "cuda" else ""
+    modes = ["eager", *[m.strip() for m in (args.modes or default_modes).split(",") if m.strip() not in ("", "eager")]]
+    if set(modes) - set(MODES):
+        parser.error(f"--modes: unknown mode(s) {sorted(set(modes) - set(MODES))}; choose from {', '.join(MODES)}")
     torch.manual_seed(0)
 
     config = load_config(args.config)
@@ -108,14 +130,30 @@ def main() -> None:
                for i in range(args.batches)]
     features = dataset.num_node_features
     results: dict[str, dict[str, float]] = {}
+    failures: dict[str, str] = {}  # "model (mode)" -> the error, for modes torch could not run
+
+    def record(name: str, build: Callable[[], torch.nn.Module], inputs: list, call: Callable) -> None:
+        """Measure a freshly built model in every mode into results[name]."""
+        for mode in modes:
+            torch.manual_seed(0)
+            model = build().to(device)
+            prefix = "" if mode == "eager" else f"{mode}_"
+            results.setdefault(name, {"params": count_parameters(model)})
+            try:
+                fwd, trn = throughput(model, inputs, call, args.batch_size, args.steps, device, mode)
+            except Exception as err:  # noqa: BLE001 - a mode torch cannot run for one model must not end the table
+                if mode == "eager":
+                    raise
+                failures[f"{name} ({mode})"] = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
+                fwd = trn = float("nan")
+            results[name].update({f"{prefix}fwd_jets_per_s": fwd, f"{prefix}train_jets_per_s": trn})
+            print(f"  measured {name} ({mode})" + (" FAILED" if fwd != fwd else ""), flush=True)
 
     gnnjet_inputs = [b.to(device) for b in batches]
     for family in args.families.split(","):
         section = {"name": family, "preset": GNNJET_PRESETS[family]}
-        model = build_model(section, features, 0, 2).to(device)
-        fwd, trn = throughput(model, gnnjet_inputs, lambda m, b: m(b), args.batch_size, args.steps, device)
-        results[family] = {"params": count_parameters(model), "fwd_jets_per_s": fwd, "train_jets_per_s": trn}
-        print(f"  measured gnnjet {family}", flush=True)
+        record(family, lambda section=section: build_model(section, features, 0, 2), gnnjet_inputs,
+               lambda m, b: m(b))
 
     try:
         from weaver.nn.model.ParticleNet import ParticleNet
@@ -124,38 +162,45 @@ def main() -> None:
         sys.exit("weaver-core is missing: pip install --no-deps -r requirements-bench.txt")
     dense = [dense_inputs(b, device) for b in batches]
     peers = {
-        "weaver_particlenet": (ParticleNet(features, 2, conv_params=PARTICLENET_BLOCKS, fc_params=[(256, 0.1)],
-                                           use_fusion=False),
+        "weaver_particlenet": (lambda: ParticleNet(features, 2, conv_params=PARTICLENET_BLOCKS,
+                                                   fc_params=[(256, 0.1)], use_fusion=False),
                                lambda m, d: m(d["points"], d["features"], d["mask"])),
-        "weaver_part": (ParticleTransformer(features, num_classes=2),
+        "weaver_part": (lambda: ParticleTransformer(features, num_classes=2),
                         lambda m, d: m(d["features"], v=d["vectors"], mask=d["mask"])),
     }
-    for name, (model, call) in peers.items():
-        model.to(device)
-        fwd, trn = throughput(model, dense, call, args.batch_size, args.steps, device)
-        results[name] = {"params": count_parameters(model), "fwd_jets_per_s": fwd, "train_jets_per_s": trn}
-        print(f"  measured {name}", flush=True)
+    for name, (build, call) in peers.items():
+        record(name, build, dense, call)
 
     nodes = batches[0].num_nodes / args.batch_size
-    print(f"\n{'model':<22}{'params':>12}{'forward jets/s':>18}{'train jets/s':>16}")
+    print(f"\n{'model':<22}{'mode':<9}{'params':>12}{'forward jets/s':>18}{'train jets/s':>16}")
     for name, r in results.items():
-        print(f"{name:<22}{r['params']:>12,}{r['fwd_jets_per_s']:>18,.0f}{r['train_jets_per_s']:>16,.0f}")
-    def train_ratio(ours: str, theirs: str) -> float:
+        for mode in modes:
+            prefix = "" if mode == "eager" else f"{mode}_"
+            print(f"{name:<22}{mode:<9}{r['params']:>12,}{r[prefix + 'fwd_jets_per_s']:>18,.0f}"
+                  f"{r[prefix + 'train_jets_per_s']:>16,.0f}")
+
+    def ratio(ours: str, theirs: str, key: str) -> float:
         if ours not in results:
             return float("nan")
-        return results[ours]["train_jets_per_s"] / results[theirs]["train_jets_per_s"]
+        return round(results[ours][key] / results[theirs][key], 3)
 
-    ratio, part_ratio = train_ratio("particlenet", "weaver_particlenet"), train_ratio("transformer", "weaver_part")
-    part_forward = (results["transformer"]["fwd_jets_per_s"] / results["weaver_part"]["fwd_jets_per_s"]
-                    if "transformer" in results else float("nan"))
     print(f"device {device}, {torch.get_num_threads()} threads, batch {args.batch_size}, {nodes:.1f} nodes/jet, "
           f"{features} node features; medians of {args.steps} steps")
-    print(f"ParticleNet training throughput gnnjet / weaver-core = {ratio:.2f}; ParT = {part_ratio:.2f} "
-          f"(forward {part_forward:.2f})")
     out = {k: {m: round(v, 1) if isinstance(v, float) else v for m, v in r.items()} for k, r in results.items()}
-    out.update(particlenet_train_ratio_vs_weaver=round(ratio, 3), part_train_ratio_vs_weaver=round(part_ratio, 3),
-               part_forward_ratio_vs_weaver=round(part_forward, 3),
-               device=str(device), batch_size=args.batch_size, nodes_per_jet=round(nodes, 1))
+    for mode in modes:
+        prefix, suffix = ("", "") if mode == "eager" else (f"{mode}_", f"_{mode}")
+        pn, part = (ratio("particlenet", "weaver_particlenet", f"{prefix}train_jets_per_s"),
+                    ratio("transformer", "weaver_part", f"{prefix}train_jets_per_s"))
+        part_forward = ratio("transformer", "weaver_part", f"{prefix}fwd_jets_per_s")
+        print(f"{mode}: ParticleNet training throughput gnnjet / weaver-core = {pn:.2f}; ParT = {part:.2f} "
+              f"(forward {part_forward:.2f})")
+        out.update({f"particlenet_train_ratio_vs_weaver{suffix}": pn, f"part_train_ratio_vs_weaver{suffix}": part,
+                    f"part_forward_ratio_vs_weaver{suffix}": part_forward})
+    for what, error in failures.items():
+        print(f"{what} failed: {error}")
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    out.update(failures=failures, device=str(device), device_name=device_name, modes=modes,
+               batch_size=args.batch_size, nodes_per_jet=round(nodes, 1))
     print(json.dumps(out))
 
 
