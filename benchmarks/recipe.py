@@ -1,0 +1,140 @@
+#!/usr/bin/env python
+"""Training recipe for attention models: does weaver-core's ParT recipe (Ranger + flat_decay) let the small
+transformer and MIParT catch DeepSets on quark/gluon tagging?
+
+Reuses (or generates) benchmarks/physics.py's q/g samples (the same seeds, so the same jets as its table),
+trains each run below with its configs/qg_<family>.yaml, the optimizer and scheduler replaced, predicts the
+independent test sample and compares AUCs on the same jets (bootstrap errors, paired-bootstrap differences):
+
+    deepsets            adamw + cosine (the config as it is: the baseline)
+    transformer_adamw   adamw + cosine (the config as it is)
+    transformer_ranger  ranger + flat_decay
+    mipart_ranger       ranger + flat_decay
+
+Finished runs (pred.root present) are reused, so an interrupted benchmark continues where it stopped.
+Prints a table and, last, one JSON line; writes the table into benchmarks/RESULTS.md (recipe markers).
+
+    python benchmarks/recipe.py --qg-jets 20000 --epochs 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from physics import ROOT, sample, training_record, write_results  # same folder
+
+from gnnjet.config import load_config, validate_config  # noqa: E402  (physics put the repo on sys.path)
+from gnnjet.evaluate.predictions import load_all  # noqa: E402
+from gnnjet.evaluate.stats import classification_summary, rejection_text  # noqa: E402
+from gnnjet.predict import predict  # noqa: E402
+from gnnjet.train.trainer import train  # noqa: E402
+
+MARKERS = ("<!-- recipe:start -->", "<!-- recipe:end -->")
+# run name -> (family, optimizer, scheduler); None keeps the config's own choice
+RUNS = {
+    "deepsets": ("deepsets", None, None),
+    "transformer_adamw": ("transformer", None, None),
+    "transformer_ranger": ("transformer", "ranger", "flat_decay"),
+    "mipart_ranger": ("mipart", "ranger", "flat_decay"),
+}
+# (a, b): the paired differences AUC(a) - AUC(b) the question is about
+COMPARISONS = [("transformer_adamw", "deepsets"), ("transformer_ranger", "deepsets"),
+               ("transformer_ranger", "transformer_adamw"), ("mipart_ranger", "deepsets"),
+               ("mipart_ranger", "transformer_ranger")]
+
+
+def run(name: str, train_glob: str, test_glob: str, out: Path, epochs: int) -> Path:
+    """Train and predict one run (skipped when its predictions exist); returns its directory."""
+    family, optimizer, scheduler = RUNS[name]
+    directory = out / f"recipe_qg_{name}"
+    if (directory / "pred.root").exists():
+        return directory
+    config = load_config(ROOT / "configs" / f"qg_{family}.yaml")
+    config["data"]["train"] = [train_glob]
+    config["data"]["cache_dir"] = str(out / "cache")
+    if optimizer:
+        config["training"]["optimizer"] = optimizer
+    if scheduler:
+        config["training"]["scheduler"] = scheduler
+    train(validate_config(config), directory, epochs=epochs, overwrite=True)
+    predict(directory, [test_glob], directory / "pred.root")
+    return directory
+
+
+def compare(directories: dict[str, Path]) -> tuple[dict[str, dict], dict[str, tuple[float, float]], int]:
+    """Per run: accuracy, AUC with its bootstrap error, Rej@30/50%; per comparison (a, b): AUC(a) - AUC(b) and its
+    paired-bootstrap error; and the number of background (gluon) test jets, for `rejection_text`."""
+    names = list(directories)
+    models = {m.name: m for m in load_all([str(directories[n]) for n in names], names)}
+    labels = next(iter(models.values())).columns["label_g"].astype(np.int64)  # 0 = quark (signal), 1 = gluon
+    probabilities = {n: np.stack([m.columns["score_label_q"], m.columns["score_label_g"]], axis=1) for n, m in models.items()}
+    single = {n: classification_summary(p, labels, ["q", "g"], errors=True) for n, p in probabilities.items()}
+    paired = {}
+    for a, b in COMPARISONS:
+        if a in models and b in models:
+            summary = classification_summary(probabilities[a], labels, ["q", "g"], reference=probabilities[b])
+            paired[f"{a}-{b}"] = (summary["delta_auc"], summary["delta_auc_err"])
+    return single, paired, int(labels.sum())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--qg-jets", type=int, default=20000, help="training jets (physics.py's q/g sample size)")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated subset of {', '.join(RUNS)}")
+    parser.add_argument("--workers", type=int, default=2, help="generator processes")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "physics_runs"))
+    parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    names = [n.strip() for n in args.runs.split(",")]
+    unknown = sorted(set(names) - set(RUNS))
+    if unknown:
+        parser.error(f"--runs: unknown run(s) {unknown}; choose from {', '.join(RUNS)}")
+    out, samples = Path(args.out), Path(args.out) / "samples"
+    test_jets = max(100, args.qg_jets // 4)
+    train_glob, _ = sample("qg", args.qg_jets, 11, samples, args.workers)
+    test_glob, _ = sample("qg", test_jets, 12, samples, args.workers)
+    directories = {n: run(n, train_glob, test_glob, out, args.epochs) for n in names}
+    single, paired, num_gluons = compare(directories)
+    records = {n: training_record(d) for n, d in directories.items()}
+
+    command = "python benchmarks/recipe.py " + shlex.join(a for a in sys.argv[1:] if a != "--no-write")
+    lines = [f"## Attention-model training recipe on q/g (CPU, {torch.get_num_threads()} threads)", "",
+             f"Command: `{command}`", "",
+             f"Sample: benchmarks/physics.py's q/g jets ({args.qg_jets} for training, 20% of them for validation; "
+             f"{test_jets} independent test jets). Each run uses configs/qg_<family>.yaml with only the optimizer "
+             f"and scheduler replaced, at most {args.epochs} epochs (early stopping as configured). AUC errors: "
+             "bootstrap over the test jets; differences: paired bootstrap on the same jets.", "",
+             "| run | optimizer + scheduler | accuracy | AUC | Rej@30% | Rej@50% | train time [s] | epochs (best) |",
+             "|---" * 8 + "|"]
+    for name in names:
+        family, optimizer, scheduler = RUNS[name]
+        recipe = f"{optimizer} + {scheduler}" if optimizer else "adamw + cosine (config)"
+        s, r = single[name], records[name]
+        rej30, rej50 = (rejection_text(s[key], num_gluons) for key in ("rej30", "rej50"))
+        lines.append(f"| {name} | {recipe} | {s['accuracy']:.3f} | {s['auc']:.4f} ± {s['auc_err']:.4f} | {rej30} | "
+                     f"{rej50} | {r['seconds']:.0f} | {r['epochs']} ({r['best_epoch']}) |")
+    lines += ["", "| paired difference | AUC(a) - AUC(b) |", "|---|---|"]
+    lines += [f"| {key.replace('-', ' - ')} | {d:+.4f} ± {e:.4f} |" for key, (d, e) in paired.items()]
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_write:
+        write_results(text, MARKERS)
+    result = {f"auc_{n}": round(s["auc"], 5) for n, s in single.items()}
+    result.update({f"delta_{k}": round(d, 5) for k, (d, _) in paired.items()})
+    result.update({f"delta_{k}_err": round(e, 5) for k, (_, e) in paired.items()})
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()
