@@ -114,6 +114,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5, help="timed steps per measurement")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--families", default=",".join(FAMILIES))
+    parser.add_argument("--peers", default="weaver_particlenet,weaver_part", help="weaver-core models to measure")
     parser.add_argument("--modes", help=f"comma-separated extra modes besides eager: {', '.join(MODES[1:])} "
                                         "(default: none on CPU, both on CUDA)")
     args = parser.parse_args()
@@ -168,7 +169,10 @@ def main() -> None:
         "weaver_part": (lambda: ParticleTransformer(features, num_classes=2),
                         lambda m, d: m(d["features"], v=d["vectors"], mask=d["mask"])),
     }
-    for name, (build, call) in peers.items():
+    for name in args.peers.split(","):
+        if name not in peers:
+            sys.exit(f"--peers: unknown peer {name!r}; choose from {', '.join(peers)}")
+        build, call = peers[name]
         record(name, build, dense, call)
 
     nodes = batches[0].num_nodes / args.batch_size
@@ -180,7 +184,7 @@ def main() -> None:
                   f"{r[prefix + 'train_jets_per_s']:>16,.0f}")
 
     def ratio(ours: str, theirs: str, key: str) -> float:
-        if ours not in results:
+        if ours not in results or theirs not in results:
             return float("nan")
         return round(results[ours][key] / results[theirs][key], 3)
 
