@@ -251,7 +251,8 @@ def main() -> None:
     parser.add_argument("--jets", type=int, nargs="+", default=[20_000, 200_000, 1_000_000])
     parser.add_argument("--fill-jets", type=int, default=200_000)
     parser.add_argument("--workers", type=int, default=2, help="worker processes compared with 1")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=7,
+                        help="cache fills per worker count (one process's fill rate varies by +-25%% here)")
     parser.add_argument("--memory-limit-mb", type=int, default=1024)
     parser.add_argument("--block", type=int, default=16_384, help="jets per block for block streaming")
     parser.add_argument("--loader-seconds", type=float, default=60.0)
