@@ -45,6 +45,11 @@ PARTICLENET_BLOCKS = [(16, (64, 64, 64)), (16, (128, 128, 128)), (16, (256, 256,
 MODES = ("eager", "bf16", "compile")
 
 
+def mode_prefix(mode: str) -> str:
+    """Prefix of a mode's figures in the results: none for eager (the published keys), else "bf16_" etc."""
+    return "" if mode == "eager" else f"{mode}_"
+
+
 def synchronize(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -138,7 +143,7 @@ def main() -> None:
         for mode in modes:
             torch.manual_seed(0)
             model = build().to(device)
-            prefix = "" if mode == "eager" else f"{mode}_"
+            prefix = mode_prefix(mode)
             results.setdefault(name, {"params": count_parameters(model)})
             try:
                 fwd, trn = throughput(model, inputs, call, args.batch_size, args.steps, device, mode)
@@ -179,7 +184,7 @@ def main() -> None:
     print(f"\n{'model':<22}{'mode':<9}{'params':>12}{'forward jets/s':>18}{'train jets/s':>16}")
     for name, r in results.items():
         for mode in modes:
-            prefix = "" if mode == "eager" else f"{mode}_"
+            prefix = mode_prefix(mode)
             print(f"{name:<22}{mode:<9}{r['params']:>12,}{r[prefix + 'fwd_jets_per_s']:>18,.0f}"
                   f"{r[prefix + 'train_jets_per_s']:>16,.0f}")
 
@@ -192,7 +197,7 @@ def main() -> None:
           f"{features} node features; medians of {args.steps} steps")
     out = {k: {m: round(v, 1) if isinstance(v, float) else v for m, v in r.items()} for k, r in results.items()}
     for mode in modes:
-        prefix, suffix = ("", "") if mode == "eager" else (f"{mode}_", f"_{mode}")
+        prefix, suffix = mode_prefix(mode), "" if mode == "eager" else f"_{mode}"
         pn, part = (ratio("particlenet", "weaver_particlenet", f"{prefix}train_jets_per_s"),
                     ratio("transformer", "weaver_part", f"{prefix}train_jets_per_s"))
         part_forward = ratio("transformer", "weaver_part", f"{prefix}fwd_jets_per_s")
