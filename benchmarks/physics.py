@@ -57,16 +57,20 @@ def sample(process: str, num_jets: int, seed: int, root: Path, workers: int) -> 
     return str(directory / "*.root"), json.loads(summary.read_text())
 
 
-def run_family(task: str, family: str, train_glob: str, test_glob: str, out: Path, epochs: int, full: bool) -> None:
-    """Train one family with configs/<task>_<family>.yaml and predict the test sample into <run>/pred.root."""
+def run_family(task: str, family: str, train_glob: str, test_glob: str, out: Path, epochs: int, full: bool,
+               name: str | None = None, training: dict | None = None, overwrite: bool = False) -> Path:
+    """Train one family with configs/<task>_<family>.yaml (its training section updated with `training`) into
+    out/<name> (default <task>_<family>), predict the test sample into <run>/pred.root; returns the run."""
     config = load_config(ROOT / "configs" / f"{task}_{family}.yaml")
     config["data"]["train"] = [train_glob]
     config["data"]["cache_dir"] = str(out / "cache")
+    config["training"].update(training or {})
     if full and family in FULL_PRESETS:
         config["model"] = {"name": family, "preset": FULL_PRESETS[family]}
-    run = out / f"{task}_{family}"
-    train(validate_config(config), run, epochs=epochs)
+    run = out / (name or f"{task}_{family}")
+    train(validate_config(config), run, epochs=epochs, overwrite=overwrite)
     predict(run, [test_glob], run / "pred.root")
+    return run
 
 
 def training_record(run: Path) -> dict[str, float]:

@@ -2,9 +2,10 @@
 """Training recipe for attention models: does weaver-core's ParT recipe (Ranger + flat_decay) let the small
 transformer and MIParT catch DeepSets on quark/gluon tagging?
 
-Reuses (or generates) benchmarks/physics.py's q/g samples (the same seeds, so the same jets as its table),
-trains each run below with its configs/qg_<family>.yaml, the optimizer and scheduler replaced, predicts the
-independent test sample and compares AUCs on the same jets (bootstrap errors, paired-bootstrap differences):
+Reuses (or generates) benchmarks/physics.py's q/g samples (its seeds and sizes; regenerated samples follow the
+generator of the day), trains each run below with its configs/qg_<family>.yaml, the optimizer, scheduler and
+(one run) lr replaced, predicts the independent test sample and compares AUCs on the same jets (bootstrap
+errors, paired-bootstrap differences):
 
     deepsets            adamw + cosine (the config as it is: the baseline)
     transformer_adamw   adamw + cosine (the config as it is)
@@ -31,13 +32,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from physics import ROOT, sample, training_record, write_results  # same folder
+from physics import ROOT, run_family, sample, training_record, write_results  # same folder
 
-from gnnjet.config import load_config, validate_config  # noqa: E402  (physics put the repo on sys.path)
-from gnnjet.evaluate.predictions import load_all  # noqa: E402
+from gnnjet.evaluate.predictions import load_all  # noqa: E402  (physics put the repo on sys.path)
 from gnnjet.evaluate.stats import classification_summary, rejection_text  # noqa: E402
-from gnnjet.predict import predict  # noqa: E402
-from gnnjet.train.trainer import train  # noqa: E402
 
 MARKERS = ("<!-- recipe:start -->", "<!-- recipe:end -->")
 # run name -> (family, optimizer, scheduler, lr); None keeps the config's own choice
@@ -65,18 +63,9 @@ def run(name: str, train_glob: str, test_glob: str, out: Path, epochs: int) -> P
     directory = out / f"recipe_qg_{name}"
     if (directory / "pred.root").exists():
         return directory
-    config = load_config(ROOT / "configs" / f"qg_{family}.yaml")
-    config["data"]["train"] = [train_glob]
-    config["data"]["cache_dir"] = str(out / "cache")
-    if optimizer:
-        config["training"]["optimizer"] = optimizer
-    if scheduler:
-        config["training"]["scheduler"] = scheduler
-    if lr:
-        config["training"]["lr"] = lr
-    train(validate_config(config), directory, epochs=epochs, overwrite=True)
-    predict(directory, [test_glob], directory / "pred.root")
-    return directory
+    chosen = {"optimizer": optimizer, "scheduler": scheduler, "lr": lr}
+    return run_family("qg", family, train_glob, test_glob, out, epochs, full=False, name=directory.name,
+                      training={k: v for k, v in chosen.items() if v is not None}, overwrite=True)
 
 
 def compare(directories: dict[str, Path]) -> tuple[dict[str, dict], dict[str, tuple[float, float]], int]:
@@ -122,8 +111,8 @@ def main() -> None:
     lines = [f"## Attention-model training recipe on q/g (CPU, {torch.get_num_threads()} threads)", "",
              f"Command: `{command}`", "",
              f"Sample: benchmarks/physics.py's q/g jets ({args.qg_jets} for training, 20% of them for validation; "
-             f"{test_jets} independent test jets). Each run uses configs/qg_<family>.yaml with only the optimizer "
-             f"and scheduler replaced, at most {args.epochs} epochs (early stopping as configured). AUC errors: "
+             f"{test_jets} independent test jets). Each run uses configs/qg_<family>.yaml with only the optimizer, "
+             f"scheduler and (where given) lr replaced, at most {args.epochs} epochs (early stopping as configured). AUC errors: "
              "bootstrap over the test jets; differences: paired bootstrap on the same jets.", "",
              "| run | optimizer + scheduler | accuracy | AUC | Rej@30% | Rej@50% | train time [s] | epochs (best) |",
              "|---" * 8 + "|"]
