@@ -112,8 +112,8 @@ def main() -> None:
              f"Command: `{command}`", "",
              f"Sample: benchmarks/physics.py's q/g jets ({args.qg_jets} for training, 20% of them for validation; "
              f"{test_jets} independent test jets). Each run uses configs/qg_<family>.yaml with only the optimizer, "
-             f"scheduler and (where given) lr replaced, at most {args.epochs} epochs (early stopping as configured). AUC errors: "
-             "bootstrap over the test jets; differences: paired bootstrap on the same jets.", "",
+             f"scheduler and (where given) lr replaced, at most {args.epochs} epochs (early stopping as configured). "
+             "AUC errors: bootstrap over the test jets; differences: paired bootstrap on the same jets.", "",
              "| run | optimizer + scheduler | accuracy | AUC | Rej@30% | Rej@50% | train time [s] | epochs (best) |",
              "|---" * 8 + "|"]
     for name in names:
