@@ -116,3 +116,24 @@ def authors_mipart_parameters(features: int, classes: int) -> int:
 def test_mipart_preset_has_the_authors_parameter_count(features, classes):
     model = build_model({"name": "mipart", "preset": "mipart"}, features, 0, classes, num_node_types=1)
     assert count_parameters(model) == authors_mipart_parameters(features, classes)
+
+
+def test_attention_with_a_trainable_bias_matches_the_fused_kernel():
+    """On the CPU a bias that needs its gradient goes into baddbmm instead of torch's fused attention: the same
+    values and gradients (q, k, v and the bias) as scaled_dot_product_attention, padded keys included."""
+    from gnnjet.nn.models.transformer import _attention
+
+    generator = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(3, 4, 7, 8, generator=generator, dtype=torch.float64) for _ in range(3))
+    bias = torch.randn(3, 4, 7, 7, generator=generator, dtype=torch.float64)
+    bias[:, :, :, 5:] = float("-inf")  # the last two keys are padding
+    weights = torch.randn(3, 4, 7, 8, generator=generator, dtype=torch.float64)
+    results = []
+    for attention in (_attention, lambda q, k, v, b: torch.nn.functional.scaled_dot_product_attention(q, k, v, b)):
+        leaves = [t.clone().requires_grad_() for t in (q, k, v, bias)]
+        out = attention(*leaves)
+        (out * weights).sum().backward()
+        results.append([out, *(leaf.grad for leaf in leaves)])
+    for ours, torchs in zip(*results):
+        torch.testing.assert_close(ours, torchs)
+    assert results[0][4][:, :, :, 5:].abs().max() == 0, "no gradient reaches the padded keys' bias"

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch
 
 from gnnjet.nn.blocks import NUM_NODE_TYPES
-from gnnjet.nn.models.transformer import AttentionBlock, ParticleTransformer, padded
+from gnnjet.nn.models.transformer import AttentionBlock, PackedNodes, ParticleTransformer
 
 DEFAULTS: dict[str, Any] = {"embed_dims": [32, 32], "pair_dims": [16, 16, 16], "heads": 4, "mi_blocks": 2,
                             "blocks": 2, "class_blocks": 1, "ffn_ratio": 2, "head": [], "dropout": 0.1}
@@ -45,12 +45,11 @@ class InteractionAttention(nn.Module):
         self.heads = heads
         self.value = nn.Linear(dim, dim, bias=False)
 
-    def packed(self, h: Tensor, weights: Tensor, slots: Tensor, jets: int, size: int) -> Tensor:
-        """h [N, D] packed nodes, weights [B, heads, P, P] (rows sum to 1 over real nodes) -> [N, D]."""
-        dim = h.size(1)
-        value = padded(self.value(h), slots, jets, size)
-        value = value.view(jets, size, self.heads, dim // self.heads).transpose(1, 2)  # [B, heads, P, D / heads]
-        return (weights @ value).transpose(1, 2).reshape(jets * size, dim).index_select(0, slots)
+    def packed(self, h: Tensor, weights: Tensor, nodes: PackedNodes) -> Tensor:
+        """h [N, D] packed nodes laid out as `nodes`, weights [B, heads, P, P] (rows sum to 1 over real nodes)
+        -> [N, D]."""
+        value = nodes.pad(self.value(h)).view(nodes.jets, nodes.size, self.heads, -1).transpose(1, 2)
+        return nodes.unpad(weights @ value)  # value [B, heads, P, D / heads]
 
 
 class MIParT(ParticleTransformer):
@@ -74,9 +73,8 @@ class MIParT(ParticleTransformer):
     def encode(self, batch: Batch) -> Tensor:
         nodes = self.nodes(batch)
         assert self.pair is not None
-        interaction, bias = self.pair(nodes.p4, nodes.mask, taps=(self.interaction_tap, len(self.pair.net)))
-        padding = nodes.key_padding[:, None, None, :]
-        weights = torch.softmax(interaction.to(nodes.h.dtype) + padding, dim=-1)  # [B, D1, P, P]
-        h = self.attend(nodes.h, nodes, self.mi_blocks, weights)
-        h = self.attend(h, nodes, self.blocks, bias.to(nodes.h.dtype) + padding)
+        taps = (self.interaction_tap, len(self.pair.net))
+        interaction, bias = self.pair_bias(batch, nodes, taps)  # key padding included
+        h = self.attend(nodes.h, nodes, self.mi_blocks, torch.softmax(interaction, dim=-1))  # [B, D1, P, P]
+        h = self.attend(h, nodes, self.blocks, bias)
         return self.read_out(nodes, h)

@@ -88,29 +88,34 @@ class PairEmbedding(nn.Module):
             layers += [nn.BatchNorm1d(heads), nn.GELU()]
         self.net = nn.Sequential(*layers)
 
-    def forward(self, p4: Tensor, mask: Tensor, taps: tuple[int, ...] = ()) -> Tensor | list[Tensor]:
-        """p4 [B, P, 4] (padding: anything), mask [B, P] (real nodes) -> bias [B, heads, P, P], 0 for padding;
-        with `taps`, the outputs after each of those layers of `net` instead, [B, C, P, P] each.
+    def forward(self, p4: Tensor, mask: Tensor, padding: Tensor, taps: tuple[int, ...] = ()) -> Tensor | list[Tensor]:
+        """p4 [B, P, 4] (padding: anything), mask [B, P] (real nodes), padding [B, P] (0 or -inf, the key padding)
+        -> attention bias [B, heads, P, P]: the pair MLP's output for real pairs (i, j), padding[b, j] added to
+        every entry (so 0 for a padded query and a real key); with `taps`, the outputs after each of those layers
+        of `net` instead, [B, C, P, P] each, built the same way.
 
         The features are symmetric, so the MLP runs once per real pair i <= j (BatchNorm statistics from
-        those alone, as weaver-core's) and the result is mirrored: no work on padding. Under torch.export
-        (data-dependent sizes are not exportable) every pair goes through the MLP with running statistics,
-        which gives the same numbers in eval mode.
+        those alone, as weaver-core's) and the result is written to both (i, j) and (j, i) of a tensor that
+        starts as the broadcast padding: no work on padding pairs, no separate addition of the padding. Under
+        torch.export (data-dependent sizes are not exportable) every pair goes through the MLP with running
+        statistics, which gives the same numbers in eval mode.
         """
         batch, size = mask.shape
         stops = taps or (len(self.net),)
+        key_padding = padding[:, None, None, :]  # [B, 1, 1, P]
         if torch.compiler.is_exporting():
             valid = (mask.unsqueeze(2) & mask.unsqueeze(1)).unsqueeze(-1)
             values = self._run(pair_features(p4.unsqueeze(2), p4.unsqueeze(1)).reshape(-1, 4), stops)
-            outs = [(v.reshape(batch, size, size, -1) * valid).permute(0, 3, 1, 2) for v in values]
+            outs = [(v.reshape(batch, size, size, -1) * valid).permute(0, 3, 1, 2) + key_padding for v in values]
         else:
             jet, i, j = torch.nonzero((mask.unsqueeze(2) & mask.unsqueeze(1)).triu()).unbind(1)
             outs = []
             for value in self._run(pair_features(p4[jet, i], p4[jet, j]), stops):  # [M, C] each
-                out = value.new_zeros(batch, size, size, value.size(1))
-                out[jet, i, j] = value
-                out[jet, j, i] = value
-                outs.append(out.permute(0, 3, 1, 2))
+                out = key_padding.expand(batch, value.size(1), size, size).contiguous()
+                value = value.to(out.dtype)
+                out[jet, :, i, j] = value
+                out[jet, :, j, i] = value
+                outs.append(out)
         return outs if taps else outs[0]
 
     def _run(self, x: Tensor, stops: tuple[int, ...]) -> list[Tensor]:
@@ -123,19 +128,25 @@ class PairEmbedding(nn.Module):
         return outputs
 
 
-def padded(values: Tensor, slots: Tensor, jets: int, size: int) -> Tensor:
-    """Packed rows values [N, C] -> the padded layout [B * P, C] (B = jets, P = size), zeros at padding."""
-    return values.new_zeros(jets * size, values.size(1)).index_copy(0, slots, values)
-
-
 def _attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor) -> Tensor:
     """softmax(q k^T / sqrt(d) + bias) v for q [B, H, L, d], k, v [B, H, S, d], bias [B, H, L, S].
 
-    `scaled_dot_product_attention` (fused kernels) when running; written out while exporting to ONNX,
-    where the exporter's decomposition of the fused op fails (tested equal through onnxruntime).
+    `scaled_dot_product_attention` (fused kernels) when running, except on the CPU with a bias that needs its
+    gradient (a trainable pair embedding in training): there the fused CPU kernel cannot differentiate the
+    bias and torch falls back to its math path, whose separate bias addition and "safe" softmax (a search for
+    rows masked entirely, which ours never are: a padded query still sees the real keys) took ~8% of a ParT
+    training step, so the bias goes into the matrix product as baddbmm's addend instead. Written out while
+    exporting to ONNX, where the exporter's decomposition of the fused op fails (tested equal through
+    onnxruntime).
     """
     if torch.compiler.is_exporting():
         return torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.size(-1)) + bias, dim=-1) @ v
+    if bias.requires_grad and q.device.type == "cpu":
+        batch, heads, length, width = q.shape
+        flat = lambda t: t.reshape(batch * heads, -1, width)  # noqa: E731  [B * H, L or S, d]
+        scores = torch.baddbmm(bias.reshape(batch * heads, length, -1), flat(q), flat(k).transpose(1, 2),
+                               alpha=1 / math.sqrt(width))
+        return torch.bmm(scores.softmax(dim=-1), flat(v)).view(batch, heads, length, width)
     return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
 
 
@@ -162,14 +173,16 @@ class Attention(nn.Module):
         attended = _attention(q, k, v, bias)
         return self.out(attended.transpose(1, 2).reshape(batch, length, dim))
 
-    def packed(self, h: Tensor, bias: Tensor, slots: Tensor, jets: int, size: int) -> Tensor:
-        """Self-attention of packed nodes: h [N, D] -> [N, D]; `slots` [N] are their places in the padded
-        [B * P] layout (B = jets, P = size). Projections run on the N real nodes only."""
-        dim = h.size(1)
-        qkv = torch.cat([self.query(h), self.key_value(h)], dim=1)  # [N, 3D]: q, k, v
-        q, k, v = padded(qkv, slots, jets, size).view(jets, size, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
-        attended = _attention(q, k, v, bias)  # [B, heads, P, D / heads]
-        return self.out(attended.transpose(1, 2).reshape(jets * size, dim).index_select(0, slots))
+    def packed(self, h: Tensor, bias: Tensor, nodes: PackedNodes) -> Tensor:
+        """Self-attention of packed nodes: h [N, D] -> [N, D], laid out as `nodes`. Projections run on the N
+        real nodes only; q, k and v come from one matrix product. Each is padded into a tensor of its own: three
+        [B * P, D] tensors rather than one [B * P, 3D], which stay small enough (below glibc's 32 MB mmap limit at
+        batch 512) to be reused from the heap instead of page-faulted in anew in every block."""
+        weight = torch.cat([self.query.weight, self.key_value.weight])  # [3D, D]: q, k, v
+        qkv = F.linear(h, weight, torch.cat([self.query.bias, self.key_value.bias]))
+        q, k, v = (nodes.pad(part).view(nodes.jets, nodes.size, self.heads, -1).transpose(1, 2)
+                   for part in qkv.chunk(3, dim=1))  # [B, heads, P, D / heads] each
+        return self.out(nodes.unpad(_attention(q, k, v, bias)))
 
 
 class AttentionBlock(nn.Module):
@@ -198,12 +211,13 @@ class AttentionBlock(nn.Module):
                                      nn.Linear(hidden, dim))
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, h: Tensor, bias: Tensor, slots: Tensor, jets: int, size: int) -> Tensor:
-        """Particle attention of packed nodes h [N, D] (see `Attention.packed`); bias [B, heads, P, P]."""
-        return self._residuals(h, self.attn.packed(self.norm_attn(h), bias, slots, jets, size))
+    def forward(self, h: Tensor, bias: Tensor, nodes: PackedNodes) -> Tensor:
+        """Particle attention of packed nodes h [N, D] laid out as `nodes`; bias [B, heads, P, P]."""
+        return self._residuals(h, self.attn.packed(self.norm_attn(h), bias, nodes))
 
     def attend_class(self, token: Tensor, x: Tensor, bias: Tensor) -> Tensor:
-        """Class attention: token [B, 1, D] attends to itself and the padded nodes x [B, P, D]; bias [B, heads, 1, 1 + P]."""
+        """Class attention: token [B, 1, D] attends to itself and the padded nodes x [B, P, D];
+        bias [B, heads, 1, 1 + P]."""
         keys = self.norm_attn(torch.cat([token, x], dim=1))
         query = token if self.weaver else keys[:, :1]
         return self._residuals(token, self.attn(query, keys, bias))
@@ -219,16 +233,26 @@ class AttentionBlock(nn.Module):
 
 @dataclass
 class PackedNodes:
-    """Embedded nodes h [N, D] of a batch of B = `jets` jets and their padded layout [B, P = `size`]:
-    `slots` [N] places in B * P, `mask` [B, P] real nodes, `key_padding` [B, P] 0 or -inf, `p4` [B, P, 4]."""
+    """Embedded nodes h [N, D] of a batch of B = `jets` jets and their padded layout [B, P = `size`]: `jet` and
+    `position` [N] each node's place in it, `slots` [N] = jet * P + position, `mask` [B, P] real nodes,
+    `key_padding` [B, P] 0 or -inf."""
 
     h: Tensor
+    jet: Tensor
+    position: Tensor
     slots: Tensor
     mask: Tensor
     key_padding: Tensor
-    p4: Tensor
     jets: int
     size: int
+
+    def pad(self, values: Tensor) -> Tensor:
+        """Packed rows values [N, C] -> the padded layout [B * P, C], zeros at padding."""
+        return values.new_zeros(self.jets * self.size, values.size(1)).index_copy_(0, self.slots, values)
+
+    def unpad(self, attended: Tensor) -> Tensor:
+        """Attention output [B, heads, P, d] -> its real rows [N, heads * d] (gathered, whatever its strides)."""
+        return attended.transpose(1, 2)[self.jet, self.position].flatten(1)
 
 
 class ParticleTransformer(JetModel):
@@ -268,9 +292,10 @@ class ParticleTransformer(JetModel):
         """Nodes stay packed [N, D] (no work on padding) except inside attention, which sees [B, P] with P
         the largest jet of the batch."""
         nodes = self.nodes(batch)
-        bias = nodes.key_padding[:, None, None, :].expand(-1, self.heads, nodes.size, -1)  # [B, heads, P, P]
         if self.pair is not None:
-            bias = bias + self.pair(nodes.p4, nodes.mask).to(nodes.h.dtype)
+            bias = self.pair_bias(batch, nodes)
+        else:
+            bias = nodes.key_padding[:, None, None, :].expand(-1, self.heads, nodes.size, -1)  # [B, heads, P, P]
         return self.read_out(nodes, self.attend(nodes.h, nodes, self.blocks, bias))
 
     def nodes(self, batch: Batch) -> PackedNodes:
@@ -278,12 +303,18 @@ class ParticleTransformer(JetModel):
         jets = num_jets(batch)
         size = max_nodes(batch) or largest_jet(batch.ptr)
         h = self.embed(self.input(batch.x) if self.layout == "weaver" else self.input(batch.x, batch.node_type))
-        slots = batch.batch * size + torch.arange(h.size(0), device=h.device) - batch.ptr[batch.batch]  # [N]
+        position = torch.arange(h.size(0), device=h.device) - batch.ptr[batch.batch]  # [N]
+        slots = batch.batch * size + position
         mask = torch.zeros(jets * size, dtype=torch.bool, device=h.device).index_fill(0, slots, True)
         mask = mask.view(jets, size)
         key_padding = torch.zeros(mask.shape, dtype=h.dtype, device=h.device).masked_fill(~mask, float("-inf"))
-        p4 = padded(batch.p4, slots, jets, size).view(jets, size, 4)
-        return PackedNodes(h, slots, mask, key_padding, p4, jets, size)
+        return PackedNodes(h, batch.batch, position, slots, mask, key_padding, jets, size)
+
+    def pair_bias(self, batch: Batch, nodes: PackedNodes, taps: tuple[int, ...] = ()) -> Tensor | list[Tensor]:
+        """The pair embedding of the batch's four-vectors (`PairEmbedding.forward`), key padding included."""
+        assert self.pair is not None
+        p4 = nodes.pad(batch.p4).view(nodes.jets, nodes.size, 4)
+        return self.pair(p4, nodes.mask, nodes.key_padding, taps)
 
     @staticmethod
     def attend(h: Tensor, nodes: PackedNodes, blocks: nn.ModuleList, bias: Tensor) -> Tensor:
@@ -291,12 +322,12 @@ class ParticleTransformer(JetModel):
         once, not in every block)."""
         bias = bias.contiguous()
         for block in blocks:
-            h = block(h, bias, nodes.slots, nodes.jets, nodes.size)
+            h = block(h, bias, nodes)
         return h
 
     def read_out(self, nodes: PackedNodes, h: Tensor) -> Tensor:
         """Class-attention blocks over the final nodes h [N, D] -> jet representation [B, D]."""
-        x = padded(h, nodes.slots, nodes.jets, nodes.size).view(nodes.jets, nodes.size, -1)
+        x = nodes.pad(h).view(nodes.jets, nodes.size, -1)
         token = self.class_token.expand(nodes.jets, -1, -1)
         class_bias = torch.cat([torch.zeros_like(nodes.key_padding[:, :1]), nodes.key_padding], dim=1)
         class_bias = class_bias[:, None, None, :].expand(-1, self.heads, -1, -1)  # [B, heads, 1, 1 + P]
