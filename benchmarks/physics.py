@@ -57,12 +57,13 @@ def sample(process: str, num_jets: int, seed: int, root: Path, workers: int) -> 
     return str(directory / "*.root"), json.loads(summary.read_text())
 
 
-def run_family(task: str, family: str, train_glob: str, test_glob: str, out: Path, epochs: int, full: bool,
-               name: str | None = None, training: dict | None = None, overwrite: bool = False) -> Path:
-    """Train one family with configs/<task>_<family>.yaml (its training section updated with `training`) into
-    out/<name> (default <task>_<family>), predict the test sample into <run>/pred.root; returns the run."""
+def run_family(task: str, family: str, train_glob: str | list[str], test_glob: str, out: Path, epochs: int,
+               full: bool, name: str | None = None, training: dict | None = None, overwrite: bool = False) -> Path:
+    """Train one family with configs/<task>_<family>.yaml (its training section updated with `training`) on the
+    training glob(s) into out/<name> (default <task>_<family>), predict the test sample into <run>/pred.root;
+    returns the run."""
     config = load_config(ROOT / "configs" / f"{task}_{family}.yaml")
-    config["data"]["train"] = [train_glob]
+    config["data"]["train"] = [train_glob] if isinstance(train_glob, str) else list(train_glob)
     config["data"]["cache_dir"] = str(out / "cache")
     config["training"].update(training or {})
     if full and family in FULL_PRESETS:

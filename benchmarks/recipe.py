@@ -14,10 +14,15 @@ errors, paired-bootstrap differences):
     mipart_adamw        adamw + cosine (the config as it is)
     mipart_ranger       ranger + flat_decay
 
+`--extra-train-jets N` adds physics.py's learning-curve sample (N more q/g jets, seed 15) to the training jets:
+the next point of the learning curve, with its own run directories and RESULTS.md block.
+
 Finished runs (pred.root present) are reused, so an interrupted benchmark continues where it stopped.
 Prints a table and, last, one JSON line; writes the table into benchmarks/RESULTS.md (recipe markers).
 
     python benchmarks/recipe.py --qg-jets 20000 --epochs 10
+    python benchmarks/recipe.py --qg-jets 20000 --extra-train-jets 40000 --epochs 10 \
+        --runs deepsets,transformer_adamw,mipart_adamw
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from physics import ROOT, run_family, sample, training_record, write_results  # 
 from gnnjet.evaluate.predictions import load_all  # noqa: E402  (physics put the repo on sys.path)
 from gnnjet.evaluate.stats import classification_summary, rejection_text  # noqa: E402
 
-MARKERS = ("<!-- recipe:start -->", "<!-- recipe:end -->")
+LEARNING_CURVE_SEED = 15  # physics.py's learning-curve sample (RESULTS.md, "Does the ParticleNet/DeepSets gap grow")
 # run name -> (family, optimizer, scheduler, lr); None keeps the config's own choice
 RUNS = {
     "deepsets": ("deepsets", None, None, None),
@@ -57,14 +62,19 @@ COMPARISONS = [("transformer_adamw", "deepsets"), ("transformer_ranger", "deepse
                ("mipart_ranger", "transformer_ranger")]
 
 
-def run(name: str, train_glob: str, test_glob: str, out: Path, epochs: int) -> Path:
+def markers(tag: str) -> tuple[str, str]:
+    """RESULTS.md markers of a recipe table; tag "" for the default sample, e.g. "_60000" for more jets."""
+    return f"<!-- recipe{tag}:start -->", f"<!-- recipe{tag}:end -->"
+
+
+def run(name: str, train_globs: list[str], test_glob: str, out: Path, epochs: int, tag: str) -> Path:
     """Train and predict one run (skipped when its predictions exist); returns its directory."""
     family, optimizer, scheduler, lr = RUNS[name]
-    directory = out / f"recipe_qg_{name}"
+    directory = out / f"recipe_qg{tag}_{name}"
     if (directory / "pred.root").exists():
         return directory
     chosen = {"optimizer": optimizer, "scheduler": scheduler, "lr": lr}
-    return run_family("qg", family, train_glob, test_glob, out, epochs, full=False, name=directory.name,
+    return run_family("qg", family, train_globs, test_glob, out, epochs, full=False, name=directory.name,
                       training={k: v for k, v in chosen.items() if v is not None}, overwrite=True)
 
 
@@ -88,6 +98,8 @@ def compare(directories: dict[str, Path]) -> tuple[dict[str, dict], dict[str, tu
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--qg-jets", type=int, default=20000, help="training jets (physics.py's q/g sample size)")
+    parser.add_argument("--extra-train-jets", type=int, default=0,
+                        help=f"more training jets from physics.py's learning-curve sample (seed {LEARNING_CURVE_SEED})")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated subset of {', '.join(RUNS)}")
     parser.add_argument("--workers", type=int, default=2, help="generator processes")
@@ -101,16 +113,21 @@ def main() -> None:
         parser.error(f"--runs: unknown run(s) {unknown}; choose from {', '.join(RUNS)}")
     out, samples = Path(args.out), Path(args.out) / "samples"
     test_jets = max(100, args.qg_jets // 4)
-    train_glob, _ = sample("qg", args.qg_jets, 11, samples, args.workers)
+    train_globs = [sample("qg", args.qg_jets, 11, samples, args.workers)[0]]
+    if args.extra_train_jets:
+        train_globs.append(sample("qg", args.extra_train_jets, LEARNING_CURVE_SEED, samples, args.workers)[0])
+    total = args.qg_jets + args.extra_train_jets
+    tag = f"_{total}" if args.extra_train_jets else ""  # the default sample keeps its run names and table
     test_glob, _ = sample("qg", test_jets, 12, samples, args.workers)
-    directories = {n: run(n, train_glob, test_glob, out, args.epochs) for n in names}
+    directories = {n: run(n, train_globs, test_glob, out, args.epochs, tag) for n in names}
     single, paired, num_gluons = compare(directories)
     records = {n: training_record(d) for n, d in directories.items()}
 
+    parts = f" = {args.qg_jets} + {args.extra_train_jets} with seed {LEARNING_CURVE_SEED}" * bool(args.extra_train_jets)
     command = "python benchmarks/recipe.py " + shlex.join(a for a in sys.argv[1:] if a != "--no-write")
     lines = [f"## Attention-model training recipe on q/g (CPU, {torch.get_num_threads()} threads)", "",
              f"Command: `{command}`", "",
-             f"Sample: benchmarks/physics.py's q/g jets ({args.qg_jets} for training, 20% of them for validation; "
+             f"Sample: benchmarks/physics.py's q/g jets ({total} for training{parts}, 20% of them for validation; "
              f"{test_jets} independent test jets). Each run uses configs/qg_<family>.yaml with only the optimizer, "
              f"scheduler and (where given) lr replaced, at most {args.epochs} epochs (early stopping as configured). "
              "AUC errors: bootstrap over the test jets; differences: paired bootstrap on the same jets.", "",
@@ -129,7 +146,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        write_results(text, MARKERS)
+        write_results(text, markers(tag))
     result = {f"auc_{n}": round(s["auc"], 5) for n, s in single.items()}
     result.update({f"delta_{k}": round(d, 5) for k, (d, _) in paired.items()})
     result.update({f"delta_{k}_err": round(e, 5) for k, (_, e) in paired.items()})
