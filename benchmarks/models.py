@@ -6,7 +6,10 @@ weaver-core's ParticleNet and ParticleTransformer (PyPI weaver-core, a benchmark
 the same jets of the committed q/g sample. weaver-core gets dense padded tensors built before
 timing (its own loader delivers those), gnnjet gets its Batch. The ParticleNet pair is matched:
 k=16, EdgeConv blocks (64,64,64)(128,128,128)(256,256,256), FC 256, no fusion, same inputs.
-Medians over the timed steps; prints a table and, last, one JSON line.
+Medians over the timed steps; with `--rounds R` every model is measured R times in turn (round 1: all models,
+round 2: all models, ...) and the figures are medians over the rounds, the ratios to weaver-core medians of the
+rounds' ratios, so that a slow minute of a noisy machine hits both sides of a ratio. Prints a table and, last,
+one JSON line (`<ratio key>_rounds`: each round's ratio).
 
 Modes (`--modes`; eager always runs and keeps the published JSON keys): `bf16` = the same under
 `torch.autocast(bfloat16)` (forward and loss, as training.amp does), `compile` = `torch.compile(dynamic=True)`
@@ -15,7 +18,7 @@ mode as a prefix (`bf16_train_jets_per_s`) and their ratios to weaver-core the m
 (`part_train_ratio_vs_weaver_bf16`). On CUDA all three modes run by default.
 
     pip install --no-deps -r requirements-bench.txt      # weaver-core, without its heavy extras
-    python benchmarks/models.py [--steps 5] [--device cuda] [--modes eager,bf16,compile]
+    python benchmarks/models.py [--steps 5] [--rounds 3] [--device cuda] [--modes eager,bf16,compile]
 """
 
 from __future__ import annotations
@@ -92,10 +95,13 @@ def throughput(model: torch.nn.Module, inputs: list, call: Callable, batch_size:
         optimizer.step()
 
     warmups = len(inputs) if mode == "compile" else 1  # a compiled model sees every shape before the clock starts
-    model.eval()
-    forward_seconds = measure(forward, len(inputs), steps, device, warmups)
+    # training first: on the CPU, forward passes of any model run ~1.8x faster in a process once a large model has
+    # done a backward pass in it (measured for gnnjet's and weaver-core's ParT; flush-to-zero changes nothing), so
+    # a forward pass timed before its model's training depends on what ran before it (RESULTS.md, model throughput)
     model.train()
     train_seconds = measure(train, len(inputs), steps, device, warmups)
+    model.eval()
+    forward_seconds = measure(forward, len(inputs), steps, device, warmups)
     return batch_size / forward_seconds, batch_size / train_seconds
 
 
@@ -117,6 +123,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--batches", type=int, default=4, help="distinct batches cycled through")
     parser.add_argument("--steps", type=int, default=5, help="timed steps per measurement")
+    parser.add_argument("--rounds", type=int, default=1, help="times every model is measured, in turn")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--peers", default="weaver_particlenet,weaver_part", help="weaver-core models to measure")
@@ -135,10 +142,10 @@ def main() -> None:
     batches = [dataset.batch(torch.arange(i * args.batch_size, (i + 1) * args.batch_size) % len(dataset))
                for i in range(args.batches)]
     features = dataset.num_node_features
-    results: dict[str, dict[str, float]] = {}
     failures: dict[str, str] = {}  # "model (mode)" -> the error, for modes torch could not run
 
-    def record(name: str, build: Callable[[], torch.nn.Module], inputs: list, call: Callable) -> None:
+    def record(results: dict[str, dict[str, float]], name: str, build: Callable[[], torch.nn.Module], inputs: list,
+               call: Callable) -> None:
         """Measure a freshly built model in every mode into results[name]."""
         for mode in modes:
             torch.manual_seed(0)
@@ -155,11 +162,13 @@ def main() -> None:
             results[name].update({f"{prefix}fwd_jets_per_s": fwd, f"{prefix}train_jets_per_s": trn})
             print(f"  measured {name} ({mode})" + (" FAILED" if fwd != fwd else ""), flush=True)
 
+    # name -> (build, inputs, call) of every model measured, gnnjet's families first
+    models: dict[str, tuple[Callable[[], torch.nn.Module], list, Callable]] = {}
     gnnjet_inputs = [b.to(device) for b in batches]
     for family in args.families.split(","):
         section = {"name": family, "preset": GNNJET_PRESETS[family]}
-        record(family, lambda section=section: build_model(section, features, 0, 2), gnnjet_inputs,
-               lambda m, b: m(b))
+        models[family] = (lambda section=section: build_model(section, features, 0, 2), gnnjet_inputs,
+                          lambda m, b: m(b))
 
     try:
         from weaver.nn.model.ParticleNet import ParticleNet
@@ -178,7 +187,17 @@ def main() -> None:
         if name not in peers:
             sys.exit(f"--peers: unknown peer {name!r}; choose from {', '.join(peers)}")
         build, call = peers[name]
-        record(name, build, dense, call)
+        models[name] = (build, dense, call)
+
+    rounds: list[dict[str, dict[str, float]]] = []
+    for number in range(args.rounds):
+        if args.rounds > 1:
+            print(f"round {number + 1} of {args.rounds}", flush=True)
+        rounds.append({})
+        for name, (build, inputs, call) in models.items():
+            record(rounds[-1], name, build, inputs, call)
+    results = {name: {key: value if key == "params" else statistics.median(r[name][key] for r in rounds)
+                      for key, value in first.items()} for name, first in rounds[0].items()}
 
     nodes = batches[0].num_nodes / args.batch_size
     print(f"\n{'model':<22}{'mode':<9}{'params':>12}{'forward jets/s':>18}{'train jets/s':>16}")
@@ -188,28 +207,34 @@ def main() -> None:
             print(f"{name:<22}{mode:<9}{r['params']:>12,}{r[prefix + 'fwd_jets_per_s']:>18,.0f}"
                   f"{r[prefix + 'train_jets_per_s']:>16,.0f}")
 
-    def ratio(ours: str, theirs: str, key: str) -> float:
+    def ratios(ours: str, theirs: str, key: str) -> list[float]:
+        """results[ours][key] / results[theirs][key] in every round (NaN where either was not measured)."""
         if ours not in results or theirs not in results:
-            return float("nan")
-        return round(results[ours][key] / results[theirs][key], 3)
+            return [float("nan")]
+        return [round(r[ours][key] / r[theirs][key], 3) for r in rounds]
 
     print(f"device {device}, {torch.get_num_threads()} threads, batch {args.batch_size}, {nodes:.1f} nodes/jet, "
-          f"{features} node features; medians of {args.steps} steps")
+          f"{features} node features; medians of {args.steps} steps" + f", {args.rounds} rounds" * (args.rounds > 1))
     out = {k: {m: round(v, 1) if isinstance(v, float) else v for m, v in r.items()} for k, r in results.items()}
     for mode in modes:
         prefix, suffix = mode_prefix(mode), "" if mode == "eager" else f"_{mode}"
-        pn, part = (ratio("particlenet", "weaver_particlenet", f"{prefix}train_jets_per_s"),
-                    ratio("transformer", "weaver_part", f"{prefix}train_jets_per_s"))
-        part_forward = ratio("transformer", "weaver_part", f"{prefix}fwd_jets_per_s")
-        print(f"{mode}: ParticleNet training throughput gnnjet / weaver-core = {pn:.2f}; ParT = {part:.2f} "
-              f"(forward {part_forward:.2f})")
-        out.update({f"particlenet_train_ratio_vs_weaver{suffix}": pn, f"part_train_ratio_vs_weaver{suffix}": part,
-                    f"part_forward_ratio_vs_weaver{suffix}": part_forward})
+        measured = {"particlenet_train_ratio_vs_weaver": ratios("particlenet", "weaver_particlenet",
+                                                                f"{prefix}train_jets_per_s"),
+                    "part_train_ratio_vs_weaver": ratios("transformer", "weaver_part", f"{prefix}train_jets_per_s"),
+                    "part_forward_ratio_vs_weaver": ratios("transformer", "weaver_part", f"{prefix}fwd_jets_per_s")}
+        median = {key: round(statistics.median(values), 3) for key, values in measured.items()}
+        print(f"{mode}: ParticleNet training throughput gnnjet / weaver-core = "
+              f"{median['particlenet_train_ratio_vs_weaver']:.2f}; ParT = {median['part_train_ratio_vs_weaver']:.2f} "
+              f"(forward {median['part_forward_ratio_vs_weaver']:.2f})")
+        for key, values in measured.items():
+            out[key + suffix] = median[key]
+            if args.rounds > 1:
+                out[f"{key}{suffix}_rounds"] = values
     for what, error in failures.items():
         print(f"{what} failed: {error}")
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     out.update(failures=failures, device=str(device), device_name=device_name, modes=modes,
-               batch_size=args.batch_size, nodes_per_jet=round(nodes, 1))
+               batch_size=args.batch_size, nodes_per_jet=round(nodes, 1), rounds=args.rounds)
     print(json.dumps(out))
 
 
