@@ -281,13 +281,13 @@ def train(config: dict[str, Any], output_dir: str | Path, gpus: list[int] | None
 
     `resume`: continue from output_dir/last.pt; `overwrite`: replace a run already in output_dir (else refused)."""
     context = init_context(gpus, local_rank)
+    trainer: Trainer | None = None
     try:
         trainer = Trainer(config, output_dir, context, progress, epochs, overwrite)
-        try:
-            trainer.setup(resume)
-            return trainer.fit()
-        finally:
-            if trainer.run_dir is not None:
-                trainer.run_dir.release()
+        trainer.setup(resume)
+        return trainer.fit()
     finally:
+        if trainer is not None and trainer.run_dir is not None:
+            trainer.run_dir.release()
+        trainer = None  # its DDP reducer must go before the process group (see `shutdown`)
         shutdown(context)

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +22,13 @@ from tests.conftest import write_fake, write_fake_with_nonfinite_kinematics
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "GNNJET_CACHE": ""}
+
+
+def free_port() -> int:
+    """A localhost TCP port that nothing listens on now (the OS picks it), for a torchrun rendezvous."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def tiny_config(tmp_path, num_jets=300, epochs=2, **training):
@@ -96,7 +104,7 @@ def test_ddp_gloo_matches_single_process_on_global_batches(tmp_path):
     single = dict(config, training={**config["training"], "batch_size": 32})
     (tmp_path / "single.yaml").write_text(yaml.safe_dump(single))
     ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-                          "29517", str(ROOT / "bin" / "train.py"), "-c", str(tmp_path / "ddp.yaml"), "-o",
+                          str(free_port()), str(ROOT / "bin" / "train.py"), "-c", str(tmp_path / "ddp.yaml"), "-o",
                           str(tmp_path / "ddp")], env=ENV, capture_output=True, text=True, timeout=300)
     assert ddp.returncode == 0, ddp.stdout + ddp.stderr
     assert "2 process(es)" in (tmp_path / "ddp" / "train.log").read_text()
@@ -179,7 +187,7 @@ def test_two_nodes_with_torchrun_match_single_process(tmp_path):
     (tmp_path / "ddp.yaml").write_text(yaml.safe_dump(config))
     single = dict(config, training={**config["training"], "batch_size": 32})
     single["data"] = {**config["data"], "cache_dir": str(tmp_path / "single_cache")}
-    port = 29000 + os.getpid() % 1000
+    port = free_port()
     nodes = []
     for node in range(2):
         command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "2",
