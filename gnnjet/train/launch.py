@@ -13,7 +13,8 @@ from gnnjet.train.distributed import check_gpus, under_torchrun
 from gnnjet.train.trainer import train
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A localhost TCP port that nothing listens on now (the OS picks it), for a process-group rendezvous."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -31,7 +32,7 @@ def launch(config: dict[str, Any], output_dir: str | Path, gpus: list[int] | Non
     check_gpus(gpus)
     if gpus and len(gpus) > 1 and not under_torchrun():
         os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-        os.environ.setdefault("MASTER_PORT", str(_free_port()))
+        os.environ.setdefault("MASTER_PORT", str(free_port()))
         mp.spawn(_worker, args=(config, str(output_dir), gpus, resume, epochs, overwrite), nprocs=len(gpus), join=True)
     else:
         train(config, output_dir, gpus, resume, epochs, progress, overwrite=overwrite)

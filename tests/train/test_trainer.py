@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,18 +16,12 @@ from gnnjet.config import validate_config
 from gnnjet.errors import GnnjetError
 from gnnjet.train.checkpoint import load_checkpoint, save_checkpoint
 from gnnjet.train.distributed import check_gpus
+from gnnjet.train.launch import free_port
 from gnnjet.train.trainer import train
 from tests.conftest import write_fake, write_fake_with_nonfinite_kinematics
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "GNNJET_CACHE": ""}
-
-
-def free_port() -> int:
-    """A localhost TCP port that nothing listens on now (the OS picks it), for a torchrun rendezvous."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def tiny_config(tmp_path, num_jets=300, epochs=2, **training):
