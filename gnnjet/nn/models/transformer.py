@@ -134,7 +134,7 @@ def _attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor) -> Tensor:
     `scaled_dot_product_attention` (fused kernels) when running, except on the CPU with a bias that needs its
     gradient (a trainable pair embedding in training): there the fused CPU kernel cannot differentiate the
     bias and torch falls back to its math path, whose separate bias addition and "safe" softmax (a search for
-    rows masked entirely, which ours never are: a padded query still sees the real keys) took ~8% of a ParT
+    rows masked entirely, which ours never are: a padded query still sees the real keys) took ~6% of a ParT
     training step, so the bias goes into the matrix product as baddbmm's addend instead. Written out while
     exporting to ONNX, where the exporter's decomposition of the fused op fails (tested equal through
     onnxruntime).
