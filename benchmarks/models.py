@@ -130,6 +130,8 @@ def main() -> None:
     parser.add_argument("--modes", help=f"comma-separated extra modes besides eager: {', '.join(MODES[1:])} "
                                         "(default: none on CPU, both on CUDA)")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error(f"--rounds: {args.rounds}; measure every model at least once (--rounds 1)")
     device = torch.device(args.device)
     default_modes = ",".join(MODES[1:]) if device.type == "cuda" else ""
     modes = ["eager", *[m.strip() for m in (args.modes or default_modes).split(",") if m.strip() not in ("", "eager")]]

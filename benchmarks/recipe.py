@@ -106,6 +106,8 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "physics_runs"))
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args()
+    if args.extra_train_jets < 0:
+        parser.error(f"--extra-train-jets: {args.extra_train_jets}; give 0 (none) or more jets")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     names = [n.strip() for n in args.runs.split(",")]
     unknown = sorted(set(names) - set(RUNS))
