@@ -42,8 +42,6 @@ from gnnjet.data.dataset import JetDataset  # noqa: E402
 from gnnjet.data.spec import DataSpec  # noqa: E402
 from gnnjet.nn.registry import FAMILIES, build_model, count_parameters  # noqa: E402
 
-GNNJET_PRESETS = {"particlenet": "particlenet", "gcn": None, "gat": None, "deepsets": "pfn", "transformer": "part",
-                  "mipart": "mipart"}
 PARTICLENET_BLOCKS = [(16, (64, 64, 64)), (16, (128, 128, 128)), (16, (256, 256, 256))]
 MODES = ("eager", "bf16", "compile")
 
@@ -143,7 +141,7 @@ def main() -> None:
     dataset = JetDataset.from_files(DataSpec.from_config(config), [args.input], progress=False)
     batches = [dataset.batch(torch.arange(i * args.batch_size, (i + 1) * args.batch_size) % len(dataset))
                for i in range(args.batches)]
-    features = dataset.num_node_features
+    features, num_node_types = dataset.num_node_features, len(dataset.spec.node_types)
     failures: dict[str, str] = {}  # "model (mode)" -> the error, for modes torch could not run
 
     def record(results: dict[str, dict[str, float]], name: str, build: Callable[[], torch.nn.Module], inputs: list,
@@ -168,9 +166,9 @@ def main() -> None:
     models: dict[str, tuple[Callable[[], torch.nn.Module], list, Callable]] = {}
     gnnjet_inputs = [b.to(device) for b in batches]
     for family in args.families.split(","):
-        section = {"name": family, "preset": GNNJET_PRESETS[family]}
-        models[family] = (lambda section=section: build_model(section, features, 0, 2), gnnjet_inputs,
-                          lambda m, b: m(b))
+        section = {"name": family, "preset": FAMILIES[family].published}  # the published size (defaults if none)
+        models[family] = (lambda section=section: build_model(section, features, 0, 2, num_node_types),
+                          gnnjet_inputs, lambda m, b: m(b))
 
     try:
         from weaver.nn.model.ParticleNet import ParticleNet

@@ -37,7 +37,6 @@ from gnnjet.plots.compare import plot_models  # noqa: E402
 from gnnjet.predict import predict  # noqa: E402
 from gnnjet.train.trainer import train  # noqa: E402
 
-FULL_PRESETS = {"particlenet": "particlenet", "transformer": "part", "mipart": "mipart"}
 MARKERS = ("<!-- physics:start -->", "<!-- physics:end -->")
 TOP_MARKERS = ("<!-- top:start -->", "<!-- top:end -->")
 # Published top-tagging results on the Top Tagging Reference Dataset (1.2M training jets): AUC, Rej@30%
@@ -66,8 +65,8 @@ def run_family(task: str, family: str, train_glob: str | list[str], test_glob: s
     config["data"]["train"] = [train_glob] if isinstance(train_glob, str) else list(train_glob)
     config["data"]["cache_dir"] = str(out / "cache")
     config["training"].update(training or {})
-    if full and family in FULL_PRESETS:
-        config["model"] = {"name": family, "preset": FULL_PRESETS[family]}
+    if full and FAMILIES[family].published:
+        config["model"] = {"name": family, "preset": FAMILIES[family].published}
     run = out / (name or f"{task}_{family}")
     train(validate_config(config), run, epochs=epochs, overwrite=overwrite)
     predict(run, [test_glob], run / "pred.root")
@@ -116,7 +115,7 @@ def main() -> None:
     parser.add_argument("--top-epochs", type=int, help="epochs for top tagging (default: --epochs)")
     parser.add_argument("--workers", type=int, default=2, help="generator processes")
     parser.add_argument("--families", default=",".join(FAMILIES))
-    parser.add_argument("--full", action="store_true", help="full ParticleNet / ParT presets (for GPUs)")
+    parser.add_argument("--full", action="store_true", help="the published model sizes (the registry's published presets: ParticleNet, PFN, ParT, MIParT; for GPUs)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "physics_runs"))
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     parser.add_argument("--report-only", action="store_true",

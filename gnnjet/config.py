@@ -16,8 +16,9 @@ import yaml
 from gnnjet.errors import ConfigError
 from gnnjet.schema import REQUIRED, ListOf, OneOf, Record, Scalar, Spec
 
-NODE_TYPES = ("charged", "neutral", "sv")  # the conventional node types of the gnnjet schema (any names work)
 MAX_NODE_TYPES = 16
+# the losses each task type trains with (its default first)
+LOSSES = {"classification": ("cross_entropy",), "regression": ("huber", "l1", "mse", "logcosh")}
 
 _number = Scalar(float)
 _string = Scalar(str)
@@ -110,7 +111,7 @@ TASK = Record(
         "type": (Scalar(str, choices=("classification", "regression")), REQUIRED),
         "labels": (ListOf(_string, min_length=2, nullable=True), None),
         "target": (_expr, "log(pt_gen / pt)"),
-        "loss": (Scalar(str, choices=("cross_entropy", "l1", "huber", "mse", "logcosh"), nullable=True), None),
+        "loss": (Scalar(str, choices=tuple(dict.fromkeys(sum(LOSSES.values(), ()))), nullable=True), None),
         "target_abs_max": (Scalar(float, nullable=True), None),
     },
     what="the task section",
@@ -188,6 +189,9 @@ def _check_consistency(config: dict[str, Any]) -> None:
     task = config["task"]
     if task["type"] == "classification" and not task["labels"]:
         raise ConfigError("task.labels: classification needs a list of one-hot label branches, e.g. [label_q, label_g]")
+    if task["loss"] not in LOSSES[task["type"]]:
+        raise ConfigError(f"task.loss: {task['loss']!r} is not a {task['type']} loss; choose one of "
+                          f"{', '.join(LOSSES[task['type']])}")
     _check_node_types(config["data"]["node_types"])
     _check_pair_features(config)
     seen: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -246,7 +250,7 @@ def validate_config(raw: Any) -> dict[str, Any]:
         if isinstance(config["data"][split], str):
             config["data"][split] = [config["data"][split]]
     if config["task"]["loss"] is None:
-        config["task"]["loss"] = "cross_entropy" if config["task"]["type"] == "classification" else "huber"
+        config["task"]["loss"] = LOSSES[config["task"]["type"]][0]
     _check_consistency(config)
     return config
 

@@ -69,7 +69,7 @@ def export_model(model: nn.Module, example: Batch, path: str | Path) -> None:
 def export_onnx(model_dir: str | Path, path: str | Path) -> None:
     """Export the best model of a run directory, traced on jets of its training data."""
     from gnnjet.data.dataset import JetDataset
-    from gnnjet.predict import load_trained
+    from gnnjet.train.saved import load_trained
 
     trained = load_trained(model_dir)
     dataset = JetDataset.from_files(trained.spec, trained.config["data"]["train"], trained.preprocessing,

@@ -7,7 +7,7 @@ import torch
 from gnnjet._optional import WITH_ONNX
 from gnnjet.export import export_model, onnx_inputs
 from gnnjet.nn.registry import build_model
-from tests.nn.conftest import NUM_FEATURES, NUM_JET_FEATURES, make_batch, make_jet, standard_jets
+from tests.nn.conftest import NUM_FEATURES, NUM_JET_FEATURES, NUM_NODE_TYPES, make_batch, make_jet, standard_jets
 
 pytestmark = pytest.mark.skipif(not WITH_ONNX, reason="onnx, onnxscript and onnxruntime are needed")
 
@@ -18,7 +18,8 @@ def test_onnx_matches_torch(name, preset, tmp_path):
     import onnxruntime
 
     torch.manual_seed(0)
-    model = build_model({"name": name, "preset": preset}, NUM_FEATURES, NUM_JET_FEATURES, 3).eval()
+    model = build_model({"name": name, "preset": preset}, NUM_FEATURES, NUM_JET_FEATURES, 3,
+                        num_node_types=NUM_NODE_TYPES).eval()
     export_model(model, make_batch(standard_jets()), tmp_path / "model.onnx")
     session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
     generator = torch.Generator().manual_seed(1)
@@ -39,7 +40,7 @@ def test_export_of_a_run_directory(tmp_path):
     import onnxruntime
 
     from gnnjet.data.dataset import JetDataset
-    from gnnjet.predict import load_trained
+    from gnnjet.train.saved import load_trained
 
     config = tiny_config(tmp_path, epochs=1)
     train(config, tmp_path / "run", progress=False)

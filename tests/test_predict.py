@@ -12,7 +12,8 @@ import uproot
 from gnnjet.config import validate_config
 from gnnjet.data.writer import write_jets
 from gnnjet.errors import DataError, GnnjetError
-from gnnjet.predict import load_trained, predict
+from gnnjet.predict import predict
+from gnnjet.train.saved import load_trained
 from gnnjet.train.trainer import train
 from tests.conftest import fake_jets, write_fake
 from tests.train.test_trainer import ENV, ROOT, tiny_config
@@ -59,7 +60,7 @@ def test_prediction_does_not_refit(classifier, tmp_path):
     preprocessing fitted to the new jets (which would differ)."""
     from gnnjet.data.dataset import JetDataset
     from gnnjet.data.preprocess import Preprocessing
-    from gnnjet.train.trainer import evaluate
+    from gnnjet.train.inference import evaluate
 
     saved = (classifier / "preprocess.json").read_text()
     raw = fake_jets(150, seed=11)

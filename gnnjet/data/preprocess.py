@@ -19,7 +19,7 @@ import numpy as np
 
 from gnnjet.data.spec import DataSpec, Feature
 from gnnjet.data.store import ColumnarStore
-from gnnjet.errors import ConfigError
+from gnnjet.errors import ConfigError, DataError
 from gnnjet.fileio import atomic_path, atomic_write_text
 
 _FIT_ROWS = 1_000_000  # rows sampled per array to fit `auto` parameters
@@ -146,7 +146,17 @@ class Preprocessing:
 
     @classmethod
     def load(cls, path: str | Path, spec: DataSpec) -> "Preprocessing":
-        return cls.from_json(json.loads(Path(path).read_text()), spec)
+        """The parameters saved at `path` for the features of `spec`; a missing, damaged or foreign file (one
+        without parameters for every feature) is a DataError naming it."""
+        try:
+            return cls.from_json(json.loads(Path(path).read_text()), spec)
+        except FileNotFoundError:
+            raise DataError(f"{path} does not exist: a model directory needs the preprocess.json written with "
+                            "its model") from None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            raise DataError(f"{path}: not usable as the preprocessing of this model's features "
+                            f"({type(err).__name__}: {err}); restore the preprocess.json written with the model, "
+                            "or train again") from None
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()[:12]

@@ -11,8 +11,6 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch
 from torch_geometric.nn import MLP, AttentionalAggregation, global_add_pool, global_max_pool, global_mean_pool
 
-NUM_NODE_TYPES = 3  # charged, neutral, SV: the gnnjet schema's types (a config may define others)
-
 
 class InputEmbedding(nn.Module):
     """x [N, F] -> [N, D]: one Linear over x plus a learned per-type vector.
@@ -21,7 +19,7 @@ class InputEmbedding(nn.Module):
     separate projection per type; features shared by name share weights.
     """
 
-    def __init__(self, in_features: int, dim: int, num_node_types: int = NUM_NODE_TYPES):
+    def __init__(self, in_features: int, dim: int, num_node_types: int):
         super().__init__()
         self.linear = nn.Linear(in_features, dim)
         self.type_embedding = nn.Embedding(num_node_types, dim)

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch
 
-from gnnjet.nn.blocks import NUM_NODE_TYPES, InputEmbedding, JetModel, Pooling, max_nodes, num_jets
+from gnnjet.nn.blocks import InputEmbedding, JetModel, Pooling, max_nodes, num_jets
 from gnnjet.nn.knn import knn_padded
 
 
@@ -37,7 +37,7 @@ class KnnGraphNet(JetModel):
 
     def __init__(self, num_node_features: int, num_jet_features: int, out_dim: int, embed_dim: int, k: int,
                  hidden: list[int], pooling: str, head: list[int], dropout: float,
-                 conv: Callable[[int, int], nn.Module], num_node_types: int = NUM_NODE_TYPES):
+                 conv: Callable[[int, int], nn.Module], *, num_node_types: int):
         super().__init__(num_jet_features, out_dim, head, dropout)
         self.k = k
         self.embedding = InputEmbedding(num_node_features, embed_dim, num_node_types)

@@ -9,36 +9,52 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Any
+from types import ModuleType
+from typing import Any, Callable
 
 from torch import nn
 
 from gnnjet.errors import ConfigError
-from gnnjet.nn.blocks import NUM_NODE_TYPES, Pooling
+from gnnjet.nn.blocks import Pooling
 from gnnjet.nn.models import deepsets, gat, gcn, mipart, particlenet, transformer
 from gnnjet.schema import ListOf, Record, Scalar, Spec
 
 
+def _no_check(params: dict[str, Any], path: str) -> None:
+    """Families whose options need no check beyond their types."""
+
+
 @dataclass(frozen=True)
 class Family:
-    """A model family: its class, default parameters and named presets."""
+    """A model family: its class, default parameters, named presets, the preset of the published model (None if
+    the family has none), and `check(params, path)`, the family's own config-time check of a resolved section
+    (raises ConfigError naming the key)."""
 
     cls: type[nn.Module]
     defaults: dict[str, Any]
     presets: dict[str, dict[str, Any]]
     description: str
+    published: str | None
+    check: Callable[[dict[str, Any], str], None]
+
+    @classmethod
+    def of(cls, module: ModuleType, model: type[nn.Module], description: str,
+           published: str | None = None) -> "Family":
+        """The family defined by `module` (its DEFAULTS, PRESETS and, if it has one, check_options)."""
+        return cls(model, module.DEFAULTS, module.PRESETS, description, published,
+                   getattr(module, "check_options", _no_check))
 
 
 FAMILIES: dict[str, Family] = {
-    "particlenet": Family(particlenet.ParticleNet, particlenet.DEFAULTS, particlenet.PRESETS,
-                          "DynamicEdgeConv (EdgeConv + knn) blocks, ParticleNet / Lite presets"),
-    "gcn": Family(gcn.GCN, gcn.DEFAULTS, gcn.PRESETS, "GCNConv stack on a (deta, dphi) knn graph"),
-    "gat": Family(gat.GAT, gat.DEFAULTS, gat.PRESETS, "GATv2Conv multi-head stack on a (deta, dphi) knn graph"),
-    "deepsets": Family(deepsets.DeepSets, deepsets.DEFAULTS, deepsets.PRESETS, "per-node MLP + pooling (PFN)"),
-    "transformer": Family(transformer.ParticleTransformer, transformer.DEFAULTS, transformer.PRESETS,
-                          "ParT-like attention with pairwise interaction bias"),
-    "mipart": Family(mipart.MIParT, mipart.DEFAULTS, mipart.PRESETS,
-                     "More-Interaction Particle Transformer: interaction-only attention, then ParT blocks"),
+    "particlenet": Family.of(particlenet, particlenet.ParticleNet,
+                             "DynamicEdgeConv (EdgeConv + knn) blocks, ParticleNet / Lite presets", "particlenet"),
+    "gcn": Family.of(gcn, gcn.GCN, "GCNConv stack on a (deta, dphi) knn graph"),
+    "gat": Family.of(gat, gat.GAT, "GATv2Conv multi-head stack on a (deta, dphi) knn graph"),
+    "deepsets": Family.of(deepsets, deepsets.DeepSets, "per-node MLP + pooling (PFN)", "pfn"),
+    "transformer": Family.of(transformer, transformer.ParticleTransformer,
+                             "ParT-like attention with pairwise interaction bias", "part"),
+    "mipart": Family.of(mipart, mipart.MIParT,
+                        "More-Interaction Particle Transformer: interaction-only attention, then ParT blocks", "mipart"),
 }
 _CHOICES = {"pooling": Pooling.KINDS, "aggr": ("mean", "max", "add"), "norm": ("batch_norm", "layer_norm"),
             "layout": particlenet.LAYOUTS, "pair_features": transformer.PAIR_FEATURES}
@@ -80,12 +96,17 @@ def validate_model_section(section: Any, path: str = "model") -> dict[str, Any]:
     fields = {key: (_spec_for(key, value), value) for key, value in base.items()}
     fields["name"] = (Scalar(str), name)
     fields["preset"] = (Scalar(str, nullable=True), None)
-    return Record(fields, what=f"a {name} model section").validate(section, path)
+    resolved = Record(fields, what=f"a {name} model section").validate(section, path)
+    family.check(resolved, path)
+    return resolved
 
 
 def build_model(section: dict[str, Any], num_node_features: int, num_jet_features: int, out_dim: int,
-                num_node_types: int = NUM_NODE_TYPES) -> nn.Module:
-    """Instantiate a (validated) model section; forward(batch) -> [B, out_dim]."""
+                num_node_types: int) -> nn.Module:
+    """Instantiate a model section (validated again here); forward(batch) -> [B, out_dim].
+
+    The sizes are those of `DataSpec.model_inputs` (features per node and per jet, node types) and the task's
+    output width."""
     section = validate_model_section(section)
     params = {k: v for k, v in section.items() if k not in ("name", "preset")}
     return FAMILIES[section["name"]].cls(num_node_features, num_jet_features, out_dim, num_node_types=num_node_types,

@@ -7,15 +7,10 @@ from torch import Tensor
 
 
 class Task:
-    """Output size, loss, epoch metrics and output columns of one learning task.
-
-    `monitor` names the validation metric that selects best.pt and drives early stopping;
-    `monitor_mode` is "min" or "max".
-    """
+    """Output size, loss, epoch metrics and output columns of one learning task. The trainer selects best.pt and
+    stops early on the validation loss."""
 
     out_dim: int
-    monitor: str = "loss"
-    monitor_mode: str = "min"
 
     def loss(self, output: Tensor, target: Tensor) -> Tensor:
         """output [B, out_dim], target [B] -> scalar mean loss."""

@@ -11,7 +11,17 @@ from gnnjet.tasks.base import Task
 
 
 def _logcosh(difference: Tensor) -> Tensor:
+    difference = difference.abs()
     return difference + torch.nn.functional.softplus(-2 * difference) - np.log(2.0)
+
+
+def _huber(difference: Tensor) -> Tensor:
+    """Huber loss with delta 0.1 (a jet's log response is a few tenths at most)."""
+    return torch.nn.functional.huber_loss(difference, torch.zeros_like(difference), reduction="none", delta=0.1)
+
+
+# per-jet loss of prediction - target, for each regression loss of `config.LOSSES`
+PER_JET_LOSSES = {"l1": Tensor.abs, "huber": _huber, "mse": Tensor.square, "logcosh": _logcosh}
 
 
 class Regression(Task):
@@ -20,8 +30,6 @@ class Regression(Task):
     out_dim = 1
 
     def __init__(self, loss: str = "huber", target_abs_max: float | None = None):
-        if loss not in ("l1", "huber", "mse", "logcosh"):
-            raise ValueError(f"unknown regression loss {loss!r}")
         self.loss_name, self.target_abs_max = loss, target_abs_max
 
     def loss(self, output: Tensor, target: Tensor) -> Tensor:
@@ -29,15 +37,7 @@ class Regression(Task):
         weight = torch.ones_like(target)
         if self.target_abs_max is not None:
             weight = (target.abs() <= self.target_abs_max).float()
-        difference = prediction - target
-        if self.loss_name == "l1":
-            per_jet = difference.abs()
-        elif self.loss_name == "huber":
-            per_jet = torch.nn.functional.huber_loss(prediction, target, reduction="none", delta=0.1)
-        elif self.loss_name == "mse":
-            per_jet = difference.square()
-        else:
-            per_jet = _logcosh(difference.abs())
+        per_jet = PER_JET_LOSSES[self.loss_name](prediction - target)
         return (per_jet * weight).sum() / weight.sum().clamp(min=1.0)
 
     def metrics(self, outputs: np.ndarray, targets: np.ndarray) -> dict[str, float]:

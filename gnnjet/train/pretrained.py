@@ -25,12 +25,11 @@ from torch import nn
 from gnnjet.config import dump_config
 from gnnjet.data.preprocess import Preprocessing
 from gnnjet.data.spec import DataSpec
-from gnnjet.errors import GnnjetError
-from gnnjet.nn.registry import build_model
+from gnnjet.errors import DataError, GnnjetError
 from gnnjet.nn.state import check_state, without_replaced
 from gnnjet.nn.weaver import gnnjet_to_weaver, read_state_dict, weaver_to_gnnjet
-from gnnjet.tasks import build_task
 from gnnjet.train.checkpoint import load_checkpoint, save_checkpoint
+from gnnjet.train.saved import RunModel
 
 log = logging.getLogger(__name__)
 
@@ -49,18 +48,16 @@ def import_weaver(checkpoint: str | Path, config: dict[str, Any], out_dir: str |
     The config's preprocessing must be manual (numbers, no ``auto``): the published models come
     with fixed center/scale. Raises GnnjetError naming the file and the mismatch.
     """
-    spec = DataSpec.from_config(config)
+    built = RunModel.from_config(config)
+    model, spec = built.model, built.spec
     preprocessing = Preprocessing.manual(spec)
-    task = build_task(config["task"])
-    inputs = spec.model_inputs()
-    model = build_model(config["model"], **inputs, out_dim=task.out_dim)
     state = weaver_to_gnnjet(read_state_dict(checkpoint), model, source=str(checkpoint))
     model.load_state_dict(state)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     dump_config(config, out_dir / "config.yaml")
     preprocessing.save(out_dir / "preprocess.json")
-    record = {"model": model.state_dict(), "config": config, "inputs": inputs, "epoch": -1,
+    record = {"model": model.state_dict(), "config": config, "inputs": spec.model_inputs(), "epoch": -1,
               "source": {"checkpoint": str(Path(checkpoint).resolve()), "sha256": sha256(checkpoint), "from": "weaver"}}
     for name in ("best.pt", "last.pt"):
         save_checkpoint(out_dir / name, record)
@@ -105,9 +102,9 @@ class PretrainedWeights:
                                                   "was trained with")
         try:
             return Preprocessing.load(self.source / "preprocess.json", spec)
-        except (OSError, KeyError, ValueError) as err:
-            raise GnnjetError(f"{self.source / 'preprocess.json'}: cannot reuse the pretrained model's "
-                              f"preprocessing for this config's features ({type(err).__name__}: {err})") from None
+        except DataError as err:
+            raise DataError(f"cannot reuse the pretrained model's preprocessing for this config's features: {err}") \
+                from None
 
     def load_into(self, model: nn.Module) -> dict[str, Any]:
         """Load into `model` (in place), replacing an output layer of another shape; anything else that differs

@@ -14,74 +14,91 @@ import io
 import logging
 import math
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.tensorboard import SummaryWriter
-from gnnjet.progress import progress_bar
 
 from gnnjet.config import dump_config, validate_config
-from gnnjet.data.dataset import JetDataset
 from gnnjet.data.loader import JetLoader
 from gnnjet.data.preprocess import Preprocessing
-from gnnjet.data.spec import DataSpec
 from gnnjet.errors import GnnjetError
 from gnnjet.fileio import atomic_write_text
-from gnnjet.nn.registry import build_model, count_parameters
-from gnnjet.tasks import Task, build_task
+from gnnjet.nn.registry import count_parameters
+from gnnjet.progress import progress_bar
 from gnnjet.train.checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint, seed_everything
-from gnnjet.train.data import prepare_split
+from gnnjet.train.data import Split, prepare_split
 from gnnjet.train.distributed import Context, barrier, init_context, shutdown
+from gnnjet.train.inference import autocast, evaluate
 from gnnjet.train.optim import build_optimizer, build_scheduler
 from gnnjet.train.pretrained import PretrainedWeights, freeze
 from gnnjet.train.rundir import RunDirectory, resumed_config
+from gnnjet.train.saved import RunModel
 
 log = logging.getLogger(__name__)
 
 
-@torch.no_grad()
-def evaluate(model: torch.nn.Module, dataset: JetDataset, index: np.ndarray, batch_size: int,
-             device: torch.device, amp: bool = False, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Outputs [J, out_dim] and targets [J] of `model` (eval mode) on jets `index`, in order."""
-    model.eval()
-    outputs, targets = [], []
-    loader = JetLoader(dataset, batch_size, indices=index, prefetch=2)
-    for batch in progress_bar(loader, progress, desc="evaluating", unit=" batch", leave=False):
-        batch = batch.to(device, non_blocking=True)
-        with _autocast(device, amp):
-            outputs.append(model(batch).float().cpu())
-        targets.append(batch.y.cpu())
-    return torch.cat(outputs).numpy(), torch.cat(targets).numpy()
-
-
-def _autocast(device: torch.device, amp: bool):
-    return torch.autocast("cuda", dtype=torch.bfloat16) if amp and device.type == "cuda" else nullcontext()
-
-
 class Trainer:
-    """Trains the model of a validated config into `output_dir`."""
+    """Trains the model of a validated config into `output_dir`: `setup(resume)`, then `fit()`."""
 
     def __init__(self, config: dict[str, Any], output_dir: str | Path, context: Context, progress: bool = True,
                  epochs: int | None = None, overwrite: bool = False):
         self.config, self.output_dir, self.context, self.progress = config, Path(output_dir), context, progress
         self.epochs_override, self.overwrite = epochs, overwrite
         self.training = config["training"]
-        self.task: Task = build_task(config["task"])
         self.history: list[dict[str, float]] = []
         self.start_epoch, self.best, self.stale_epochs = 0, math.inf, 0
         self.run_dir: RunDirectory | None = None
+        self.log_handler: logging.Handler | None = None
+        self.pretrained_record: dict[str, str] = {}
+        # set by setup()
+        self.built: RunModel
+        self.split: Split
+        self.frozen: list[torch.nn.Module]
+        self.train_loader: JetLoader
+        self.optimizer: torch.optim.Optimizer
+        self.scheduler: Any
+        self.step_per_batch: bool
+        self.network: torch.nn.Module
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.built.model
 
     # ------------------------------------------------------------------ set-up
     def setup(self, resume: bool) -> None:
-        """Claim the run directory (rank 0), read or resume the run's state, build data, model and optimizer.
+        """Claim the run directory (rank 0), build the model from the config (or the run's own config when
+        resuming), read the data, load pretrained or resumed weights and build the optimizer.
 
         `resume` continues from last.pt with the run's own config (`resumed_config`: only a few keys of the
         given config may differ); without it a directory that already holds a run is refused unless
         `overwrite`."""
+        checkpoint = self._claim_run(resume)
+        seed_everything(self.training["seed"])
+        self.built = RunModel.from_config(self.config)  # before any data is read
+        weights = PretrainedWeights.read(self.training["pretrained"]) \
+            if self.training["pretrained"] and checkpoint is None else None
+        self.split = self._prepare_data(self._fixed_preprocessing(checkpoint, weights))
+        self._load_weights(weights, checkpoint)
+        self.frozen = freeze(self.model, self.training["freeze"])
+        self.model.to(self.context.device)
+        self._build_optimisation()
+        if checkpoint is not None:
+            self._restore(checkpoint)
+        elif self.context.is_main:
+            dump_config(self.config, self.output_dir / "config.yaml")
+            self.split.train.preprocessing.save(self.output_dir / "preprocess.json")
+        self.network = self._wrap(self.model)
+        if self.context.is_main:
+            log.info("model %s: %d parameters; %d training and %d validation jets; device %s, %d process(es)",
+                     self.config["model"]["name"], count_parameters(self.model), len(self.split.train_index),
+                     len(self.split.val_index), self.context.device, self.context.world_size)
+
+    def _claim_run(self, resume: bool) -> dict[str, Any] | None:
+        """Lock the run directory (rank 0); when resuming, read last.pt and adopt the run's own config.
+        Returns the checkpoint to resume from (None for a new run)."""
         if self.context.is_main:
             self.run_dir = RunDirectory.claim(self.output_dir, resume, self.overwrite)
         checkpoint = None
@@ -92,62 +109,62 @@ class Trainer:
             checkpoint = load_checkpoint(path)
             self.config = resumed_config(validate_config(checkpoint["config"]), self.config, self.output_dir)
             self.training = self.config["training"]
-            self.task = build_task(self.config["task"])
         if self.epochs_override:
             self.training["epochs"] = self.epochs_override
-        seed_everything(self.training["seed"])
-        spec = DataSpec.from_config(self.config)
-        pretrained = self.training["pretrained"]
-        weights = PretrainedWeights.read(pretrained) if pretrained and checkpoint is None else None
-        preprocessing = None
-        if checkpoint is not None and (self.output_dir / "preprocess.json").exists():
-            preprocessing = Preprocessing.load(self.output_dir / "preprocess.json", spec)  # the run's own
-        elif weights is not None:
-            preprocessing = weights.preprocessing(spec)  # what the pretrained network expects
-        if self.context.is_main:  # rank 0 fills the cache; the others then read it
+        return checkpoint
+
+    def _fixed_preprocessing(self, checkpoint: dict[str, Any] | None,
+                             weights: PretrainedWeights | None) -> Preprocessing | None:
+        """The run's own preprocessing when resuming, the pretrained network's when fine-tuning, else None (fit
+        on the training split)."""
+        own = self.output_dir / "preprocess.json"
+        if checkpoint is not None and own.exists():
+            return Preprocessing.load(own, self.built.spec)
+        if weights is not None:
+            return weights.preprocessing(self.built.spec)
+        return None
+
+    def _prepare_data(self, preprocessing: Preprocessing | None) -> Split:
+        """Training and validation jets; rank 0 fills the cache, the other ranks then read it."""
+        if self.context.is_main:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             self._add_log_file()
-            split = prepare_split(self.config, spec, self.progress, preprocessing)
+            split = prepare_split(self.config, self.built.spec, self.progress, preprocessing)
             barrier(self.context)
         else:
             barrier(self.context)
-            split = prepare_split(self.config, spec, progress=False, preprocessing=preprocessing)
-        self.split = split
-        self.model = build_model(self.config["model"], **spec.model_inputs(), out_dim=self.task.out_dim)
-        self.pretrained_record: dict[str, str] = {}
+            split = prepare_split(self.config, self.built.spec, progress=False, preprocessing=preprocessing)
+        return split
+
+    def _load_weights(self, weights: PretrainedWeights | None, checkpoint: dict[str, Any] | None) -> None:
+        """Pretrained weights into the new model (fine-tuning), recorded in metrics.csv; a resumed run keeps
+        its record (its weights are restored with the optimizer, `_restore`)."""
         if weights is not None:
             loaded = weights.load_into(self.model)
             self.pretrained_record = {k: loaded[k] for k in ("pretrained", "pretrained_sha256")}
             if self.context.is_main:
                 log.info("fine-tuning from %s (%s, sha256 %s): %d tensors loaded%s", loaded["pretrained"],
                          weights.kind, loaded["pretrained_sha256"], loaded["tensors"],
-                         f", output layer replaced ({self.task.out_dim} outputs)" if loaded["replaced_output"] else "")
+                         f", output layer replaced ({self.built.task.out_dim} outputs)"
+                         if loaded["replaced_output"] else "")
         elif checkpoint is not None:
             self.pretrained_record = checkpoint.get("pretrained", {})
-        self.frozen = freeze(self.model, self.training["freeze"])
-        self.model.to(self.context.device)
-        self.train_loader = JetLoader(split.train, self.training["batch_size"], shuffle=True,
-                                      seed=self.training["seed"], indices=split.train_index, drop_last=False,
-                                      rank=self.context.rank, world_size=self.context.world_size,
-                                      prefetch=self.training["prefetch"], min_last=2,
-                                      block_size=self.training["shuffle_blocks"])
-        head_lr_mult = self.training["head_lr_mult"] or (50.0 if pretrained else 1.0)
-        self.optimizer = build_optimizer(self.model, self.training, frozenset(self.model.output_layer_keys()),
+
+    def _build_optimisation(self) -> None:
+        """The training loader (this rank's shard), the optimizer (output layer at head_lr_mult) and the
+        learning-rate schedule."""
+        split, training = self.split, self.training
+        self.train_loader = JetLoader(split.train, training["batch_size"], shuffle=True, seed=training["seed"],
+                                      indices=split.train_index, drop_last=False, rank=self.context.rank,
+                                      world_size=self.context.world_size, prefetch=training["prefetch"], min_last=2,
+                                      block_size=training["shuffle_blocks"])
+        head_lr_mult = training["head_lr_mult"] or (50.0 if training["pretrained"] else 1.0)
+        self.optimizer = build_optimizer(self.model, training, frozenset(self.model.output_layer_keys()),
                                          head_lr_mult)
-        if self.context.is_main and (pretrained or self.frozen or head_lr_mult != 1.0):
+        if self.context.is_main and (training["pretrained"] or self.frozen or head_lr_mult != 1.0):
             log.info("output layer learning rate x%g%s", head_lr_mult,
-                     f"; frozen: {', '.join(self.training['freeze'])}" if self.frozen else "")
-        self.scheduler, self.step_per_batch = build_scheduler(self.optimizer, self.training, len(self.train_loader))
-        if checkpoint is not None:
-            self._restore(checkpoint)
-        elif self.context.is_main:
-            dump_config(self.config, self.output_dir / "config.yaml")
-            split.train.preprocessing.save(self.output_dir / "preprocess.json")
-        self.network = self._wrap(self.model)
-        if self.context.is_main:
-            log.info("model %s: %d parameters; %d training and %d validation jets; device %s, %d process(es)",
-                     self.config["model"]["name"], count_parameters(self.model), len(split.train_index),
-                     len(split.val_index), self.context.device, self.context.world_size)
+                     f"; frozen: {', '.join(training['freeze'])}" if self.frozen else "")
+        self.scheduler, self.step_per_batch = build_scheduler(self.optimizer, training, len(self.train_loader))
 
     def _wrap(self, model: torch.nn.Module) -> torch.nn.Module:
         if self.context.distributed:
@@ -163,7 +180,7 @@ class Trainer:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logging.getLogger("gnnjet").addHandler(handler)
         logging.getLogger("gnnjet").setLevel(logging.INFO)
-        self._log_handler = handler
+        self.log_handler = handler
 
     def _restore(self, checkpoint: dict[str, Any]) -> None:
         self.model.load_state_dict(checkpoint["model"])
@@ -192,8 +209,8 @@ class Trainer:
                        **self._validate(), "seconds": seconds, "jets_per_s": jets / seconds, **self.pretrained_record}
                 self._end_epoch(epoch, row)
             barrier(self.context)
-        if self.context.is_main and hasattr(self, "_log_handler"):
-            logging.getLogger("gnnjet").removeHandler(self._log_handler)
+        if self.log_handler is not None:
+            logging.getLogger("gnnjet").removeHandler(self.log_handler)
         return self.history
 
     def _train_epoch(self, epoch: int) -> tuple[float, int]:
@@ -209,8 +226,8 @@ class Trainer:
         start = time.perf_counter()
         for step, batch in enumerate(bar):
             batch = batch.to(device, non_blocking=True)
-            with _autocast(device, amp):
-                loss = self.task.loss(self.network(batch), batch.y)
+            with autocast(device, amp):
+                loss = self.built.task.loss(self.network(batch), batch.y)
             # DDP averages gradients over ranks: weight each rank by its share of the global batch
             share = batch.num_graphs * self.context.world_size / global_sizes[step]
             self.optimizer.zero_grad(set_to_none=True)
@@ -233,8 +250,8 @@ class Trainer:
         split = self.split
         outputs, targets = evaluate(self.model, split.val, split.val_index, self.training["batch_size"],
                                     self.context.device, self.training["amp"])
-        loss = float(self.task.loss(torch.from_numpy(outputs), torch.from_numpy(targets)))
-        return {"val_loss": loss, **{f"val_{k}": v for k, v in self.task.metrics(outputs, targets).items()}}
+        loss = float(self.built.task.loss(torch.from_numpy(outputs), torch.from_numpy(targets)))
+        return {"val_loss": loss, **{f"val_{k}": v for k, v in self.built.task.metrics(outputs, targets).items()}}
 
     def _end_epoch(self, epoch: int, row: dict[str, float]) -> None:
         if not self.step_per_batch:
@@ -249,7 +266,7 @@ class Trainer:
             self.stale_epochs += 1
         self.history.append(row)
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                 "scheduler": self.scheduler.state_dict(), "scaler": None, "epoch": epoch, "best": self.best,
+                 "scheduler": self.scheduler.state_dict(), "epoch": epoch, "best": self.best,
                  "stale_epochs": self.stale_epochs, "history": self.history, "rng": rng_states(),
                  "config": self.config, "inputs": self.split.train.spec.model_inputs(),
                  "pretrained": self.pretrained_record}

@@ -6,11 +6,12 @@ import torch
 from torch_geometric.data import Batch, Data
 
 NUM_FEATURES, NUM_JET_FEATURES = 6, 2
+NUM_NODE_TYPES = 3  # charged, neutral, SV
 
 
 def make_jet(num_nodes: int, generator: torch.Generator, with_sv: bool = True) -> Data:
     """A jet with random features; node types charged/neutral/(SV unless with_sv is False)."""
-    types = torch.randint(0, 3 if with_sv else 2, (num_nodes,), generator=generator)
+    types = torch.randint(0, NUM_NODE_TYPES if with_sv else 2, (num_nodes,), generator=generator)
     pt = torch.rand(num_nodes, generator=generator) * 50 + 1
     eta = torch.randn(num_nodes, generator=generator) * 0.2
     phi = torch.randn(num_nodes, generator=generator) * 0.2

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from gnnjet.nn.registry import FAMILIES, build_model, count_parameters
-from tests.nn.conftest import NUM_FEATURES, NUM_JET_FEATURES, make_batch, make_jet, standard_jets
+from tests.nn.conftest import NUM_FEATURES, NUM_JET_FEATURES, NUM_NODE_TYPES, make_batch, make_jet, standard_jets
 
 SMALL = {"particlenet": "lite", "gcn": "small", "gat": "small", "deepsets": "small", "transformer": "small",
          "mipart": "small"}
@@ -12,7 +12,8 @@ SMALL = {"particlenet": "lite", "gcn": "small", "gat": "small", "deepsets": "sma
 
 def small_model(name, out_dim=3, **overrides):
     torch.manual_seed(0)
-    return build_model({"name": name, "preset": SMALL[name], **overrides}, NUM_FEATURES, NUM_JET_FEATURES, out_dim)
+    return build_model({"name": name, "preset": SMALL[name], **overrides}, NUM_FEATURES, NUM_JET_FEATURES, out_dim,
+                       num_node_types=NUM_NODE_TYPES)
 
 
 @pytest.mark.parametrize("name", list(FAMILIES))
@@ -94,7 +95,7 @@ def test_particlenet_max_aggregation():
     ("transformer", "part", 17, 10, 2_140_000),
 ])
 def test_preset_parameter_counts_match_reference(name, preset, features, classes, expected):
-    model = build_model({"name": name, "preset": preset}, features, 0, classes)
+    model = build_model({"name": name, "preset": preset}, features, 0, classes, num_node_types=NUM_NODE_TYPES)
     assert count_parameters(model) == pytest.approx(expected, rel=0.02)
 
 

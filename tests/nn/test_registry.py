@@ -3,7 +3,7 @@
 import pytest
 
 from gnnjet.errors import ConfigError
-from gnnjet.nn.registry import build_model, validate_model_section
+from gnnjet.nn.registry import FAMILIES, build_model, validate_model_section
 
 
 def test_resolved_section_spells_out_every_parameter():
@@ -31,6 +31,26 @@ def test_unknown_key_and_bad_values():
         validate_model_section({})
 
 
-def test_inconsistent_heads():
-    with pytest.raises(ValueError, match="divisible by heads"):
-        build_model({"name": "gat", "hidden": [30], "heads": 4}, 4, 0, 2)
+@pytest.mark.parametrize("section, message", [
+    ({"name": "gat", "hidden": [30], "heads": 4}, r"model\.heads: every hidden size \[30\] must be divisible by heads=4"),
+    ({"name": "transformer", "heads": 5}, r"model\.heads: the embedding width embed_dims\[-1\]=64 must be divisible "
+                                          r"by heads=5"),
+    ({"name": "mipart", "pair_dims": [16, 16, 24]}, r"model\.pair_dims: .*=32 must be divisible by pair_dims\[-1\]=24"),
+    ({"name": "mipart", "heads": 3}, r"model\.heads: .* divisible by heads=3"),
+    ({"name": "particlenet", "preset": "weaver", "embed_dim": 32}, r"model\.embed_dim: layout 'weaver' has no input "
+                                                                   "embedding"),
+])
+def test_each_family_checks_its_options_at_validation(section, message):
+    """An inconsistent option is a ConfigError naming the key when the section is validated (before any data is
+    read), and build_model, which validates again, refuses it the same way."""
+    with pytest.raises(ConfigError, match=message):
+        validate_model_section(section)
+    with pytest.raises(ConfigError, match=message):
+        build_model(section, 4, 0, 2, num_node_types=3)
+
+
+def test_families_without_constraints_accept_their_presets():
+    for name, family in FAMILIES.items():
+        for preset in family.presets:
+            validate_model_section({"name": name, "preset": preset})
+        assert family.published is None or family.published in family.presets

@@ -207,7 +207,7 @@ def test_wrong_checkpoints_are_refused(tmp_path):
     part_state = {k: v for k, v in weaver_transformer(num_features=17).state_dict().items()}
     with pytest.raises(GnnjetError, match=r"embed\.input_bn\.weight has shape \(17,\) but the model expects \(7,\)"):
         weaver_to_gnnjet(part_state, transformer)
-    lite = build_model({"name": "particlenet", "preset": "lite"}, 7, 0, 10)
+    lite = build_model({"name": "particlenet", "preset": "lite"}, 7, 0, 10, num_node_types=3)
     with pytest.raises(GnnjetError, match=r"only models \{name: particlenet, preset: weaver\}"):
         weaver_to_gnnjet(weaver_particlenet().state_dict(), lite)
     torch.save(weaver_particlenet().state_dict(), tmp_path / "pn.pt")

@@ -11,7 +11,7 @@ from typing import Any
 from torch import Tensor
 from torch_geometric.data import Batch
 
-from gnnjet.nn.blocks import NUM_NODE_TYPES, InputEmbedding, JetModel, Pooling, mlp, num_jets
+from gnnjet.nn.blocks import InputEmbedding, JetModel, Pooling, mlp, num_jets
 
 DEFAULTS: dict[str, Any] = {"embed_dim": 32, "phi": [64, 128, 256], "pooling": "sum", "head": [256, 128],
                             "dropout": 0.1, "norm": "batch_norm"}
@@ -27,7 +27,7 @@ class DeepSets(JetModel):
 
     def __init__(self, num_node_features: int, num_jet_features: int, out_dim: int, embed_dim: int, phi: list[int],
                  pooling: str, head: list[int], dropout: float, norm: str | None,
-                 num_node_types: int = NUM_NODE_TYPES):
+                 *, num_node_types: int):
         super().__init__(num_jet_features, out_dim, head, dropout)
         self.embedding = InputEmbedding(num_node_features, embed_dim, num_node_types)
         self.phi = mlp([embed_dim, *phi], norm=norm, plain_last=False)

@@ -24,7 +24,8 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch
 
-from gnnjet.nn.blocks import NUM_NODE_TYPES
+from gnnjet.errors import ConfigError
+from gnnjet.nn.models import transformer
 from gnnjet.nn.models.transformer import AttentionBlock, PackedNodes, ParticleTransformer
 
 DEFAULTS: dict[str, Any] = {"embed_dims": [32, 32], "pair_dims": [16, 16, 16], "heads": 4, "mi_blocks": 2,
@@ -35,6 +36,17 @@ PRESETS = {
     "mipart": {"embed_dims": [128, 512, 64], "pair_dims": [64, 64, 64], "heads": 8, "mi_blocks": 5, "blocks": 5,
                "class_blocks": 2, "ffn_ratio": 4},
 }
+
+
+def check_options(params: dict[str, Any], path: str) -> None:
+    """Config-time check of a resolved section: ParT's head split, and one more-interaction head per channel of
+    the interaction matrix."""
+    transformer.check_options(params, path)
+    dim, interaction_heads = params["embed_dims"][-1], params["pair_dims"][-1]
+    if dim % interaction_heads:
+        raise ConfigError(f"{path}.pair_dims: the embedding width embed_dims[-1]={dim} must be divisible by "
+                          f"pair_dims[-1]={interaction_heads} (one more-interaction head per channel of the "
+                          "interaction matrix)")
 
 
 class InteractionAttention(nn.Module):
@@ -57,11 +69,8 @@ class MIParT(ParticleTransformer):
 
     def __init__(self, num_node_features: int, num_jet_features: int, out_dim: int, embed_dims: list[int],
                  pair_dims: list[int], heads: int, mi_blocks: int, blocks: int, class_blocks: int, ffn_ratio: int,
-                 head: list[int], dropout: float, num_node_types: int = NUM_NODE_TYPES):
+                 head: list[int], dropout: float, *, num_node_types: int):
         dim, interaction_heads = embed_dims[-1], pair_dims[-1]
-        if dim % interaction_heads:
-            raise ValueError(f"mipart: embedding width {dim} must be divisible by pair_dims[-1]={interaction_heads} "
-                             "(one more-interaction head per channel of the interaction matrix)")
         super().__init__(num_node_features, num_jet_features, out_dim, embed_dims, "lorentz", pair_dims, heads,
                          blocks, class_blocks, ffn_ratio, head, dropout, layout="weaver",
                          num_node_types=num_node_types)

@@ -25,7 +25,8 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch
 from torch_geometric.nn import EdgeConv
 
-from gnnjet.nn.blocks import NUM_NODE_TYPES, InputEmbedding, JetModel, Pooling, max_nodes, num_jets
+from gnnjet.errors import ConfigError
+from gnnjet.nn.blocks import InputEmbedding, JetModel, Pooling, max_nodes, num_jets
 from gnnjet.nn.knn import knn_padded
 
 DEFAULTS: dict[str, Any] = {"embed_dim": None, "k": 16, "blocks": [[64, 64, 64], [128, 128, 128], [256, 256, 256]],
@@ -37,6 +38,12 @@ PRESETS = {
     "weaver": {"layout": "weaver"},
 }
 LAYOUTS = ("gnnjet", "weaver")
+
+
+def check_options(params: dict[str, Any], path: str) -> None:
+    """Config-time check of a resolved section: the weaver layout has no input embedding."""
+    if params["layout"] == "weaver" and params["embed_dim"] is not None:
+        raise ConfigError(f"{path}.embed_dim: layout 'weaver' has no input embedding; leave embed_dim null")
 
 
 def _edge_mlp(in_dim: int, channels: list[int]) -> nn.Sequential:
@@ -71,14 +78,12 @@ class ParticleNet(JetModel):
 
     def __init__(self, num_node_features: int, num_jet_features: int, out_dim: int, embed_dim: int | None, k: int,
                  blocks: list[list[int]], aggr: str, pooling: str, head: list[int], dropout: float,
-                 layout: str = "gnnjet", num_node_types: int = NUM_NODE_TYPES):
+                 layout: str = "gnnjet", *, num_node_types: int):
         super().__init__(num_jet_features, out_dim, head, dropout)
         self.layout = layout
         weaver = layout == "weaver"
         dim = embed_dim or num_node_features
         if weaver:
-            if embed_dim is not None:
-                raise ValueError("particlenet: layout 'weaver' has no input embedding; leave embed_dim null")
             self.embedding: nn.Module = nn.BatchNorm1d(num_node_features)
         else:
             self.embedding = InputEmbedding(num_node_features, dim, num_node_types)

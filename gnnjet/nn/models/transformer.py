@@ -29,7 +29,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import Batch
 
-from gnnjet.nn.blocks import NUM_NODE_TYPES, InputEmbedding, JetModel, max_nodes, num_jets
+from gnnjet.errors import ConfigError
+from gnnjet.nn.blocks import InputEmbedding, JetModel, max_nodes, num_jets
 from gnnjet.nn.knn import largest_jet
 
 DEFAULTS: dict[str, Any] = {"embed_dims": [32, 64], "pair_features": "lorentz", "pair_dims": [16, 16], "heads": 4,
@@ -48,6 +49,14 @@ PRESETS = {
                "ffn_ratio": 4, "layout": "weaver"},
 }
 EPS = 1e-8
+
+
+def check_options(params: dict[str, Any], path: str) -> None:
+    """Config-time check of a resolved section: the heads split the embedding width evenly."""
+    dim, heads = params["embed_dims"][-1], params["heads"]
+    if dim % heads:
+        raise ConfigError(f"{path}.heads: the embedding width embed_dims[-1]={dim} must be divisible by "
+                          f"heads={heads}")
 
 
 def pair_features(a: Tensor, b: Tensor) -> Tensor:
@@ -260,13 +269,11 @@ class ParticleTransformer(JetModel):
 
     def __init__(self, num_node_features: int, num_jet_features: int, out_dim: int, embed_dims: list[int],
                  pair_features: str, pair_dims: list[int], heads: int, blocks: int, class_blocks: int, ffn_ratio: int,
-                 head: list[int], dropout: float, layout: str = "gnnjet", num_node_types: int = NUM_NODE_TYPES):
+                 head: list[int], dropout: float, layout: str = "gnnjet", *, num_node_types: int):
         super().__init__(num_jet_features, out_dim, head, dropout)
         self.layout = layout
         weaver = layout == "weaver"
         dim = embed_dims[-1]
-        if dim % heads:
-            raise ValueError(f"transformer: embedding width {dim} must be divisible by heads={heads}")
         if weaver:  # BatchNorm, then LayerNorm -> Linear -> GELU from the raw features
             self.input: nn.Module = nn.BatchNorm1d(num_node_features)
             widths, stages = [num_node_features, *embed_dims], []

@@ -1,0 +1,59 @@
+"""The one place a config becomes a model, and a run directory (config.yaml, preprocess.json, a checkpoint) a
+trained model again: training, fine-tuning, import, predict and export all go through here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gnnjet.config import validate_config
+from gnnjet.data.preprocess import Preprocessing
+from gnnjet.data.spec import DataSpec
+from gnnjet.errors import GnnjetError
+from gnnjet.nn.registry import build_model
+from gnnjet.tasks import Task, build_task
+from gnnjet.train.checkpoint import load_checkpoint
+
+
+@dataclass
+class RunModel:
+    """What a config defines before any data is read: the compiled data spec, the task and the (untrained)
+    model, built for the spec's input sizes and the task's output width."""
+
+    config: dict[str, Any]
+    spec: DataSpec
+    task: Task
+    model: torch.nn.Module
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "RunModel":
+        """Build from a validated config."""
+        spec = DataSpec.from_config(config)
+        task = build_task(config["task"])
+        return cls(config, spec, task, build_model(config["model"], **spec.model_inputs(), out_dim=task.out_dim))
+
+
+@dataclass
+class TrainedModel(RunModel):
+    """A trained model loaded from a run directory (eval mode), with the preprocessing that feeds it."""
+
+    preprocessing: Preprocessing
+
+
+def load_trained(model_dir: str | Path, checkpoint: str = "best.pt", device: str | torch.device = "cpu") -> TrainedModel:
+    """Load config, preprocess.json and a checkpoint (best.pt by default) of a run directory; a directory that
+    is not one, or a damaged file in it, is a GnnjetError naming it."""
+    model_dir = Path(model_dir)
+    path = model_dir / checkpoint
+    for needed in (path, model_dir / "preprocess.json"):
+        if not needed.exists():
+            raise GnnjetError(f"{model_dir} is not a trained model directory: {needed.name} is missing")
+    state = load_checkpoint(path, device)
+    built = RunModel.from_config(validate_config(state["config"]))
+    built.model.load_state_dict(state["model"])
+    built.model.to(device).eval()
+    preprocessing = Preprocessing.load(model_dir / "preprocess.json", built.spec)
+    return TrainedModel(built.config, built.spec, built.task, built.model, preprocessing)

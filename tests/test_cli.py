@@ -1,0 +1,75 @@
+"""User mistakes through the command line: each is one `error:` line and exit code 1, before any data is read
+(no traceback, no cache entry, no run directory)."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from gnnjet.train.trainer import train
+from tests.conftest import BASE_CONFIG, write_fake
+from tests.train.test_trainer import ENV, ROOT, tiny_config
+
+
+def run_script(script, *args):
+    return subprocess.run([sys.executable, str(ROOT / "bin" / script), *map(str, args)], capture_output=True,
+                          text=True, env=ENV, timeout=120)
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+
+
+@pytest.mark.parametrize("model, task, fragments", [
+    ({"name": "transformer", "preset": "small", "heads": 5}, None,
+     ["model.heads", "embed_dims[-1]=64 must be divisible by heads=5"]),
+    ({"name": "gat", "preset": "small", "heads": 3}, None, ["model.heads", "divisible by heads=3"]),
+    ({"name": "mipart", "preset": "small", "pair_dims": [16, 16, 24]}, None, ["model.pair_dims"]),
+    ({"name": "particlenet", "preset": "weaver", "embed_dim": 16}, None, ["model.embed_dim", "layout 'weaver'"]),
+    (None, {"type": "regression", "loss": "cross_entropy"}, ["task.loss", "'cross_entropy' is not a regression loss",
+                                                              "huber, l1, mse, logcosh"]),
+    (None, {"type": "classification", "labels": ["label_q", "label_g"], "loss": "huber"},
+     ["task.loss", "'huber' is not a classification loss", "cross_entropy"]),
+])
+def test_config_mistakes_stop_train_before_any_work(tmp_path, model, task, fragments):
+    config = {**BASE_CONFIG, "data": {**BASE_CONFIG["data"], "train": [str(write_fake(tmp_path / "t.root", 50))],
+                                      "cache_dir": str(tmp_path / "cache")},
+              "model": model or BASE_CONFIG["model"], "task": task or BASE_CONFIG["task"]}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    result = run_script("train.py", "-c", tmp_path / "c.yaml", "-o", tmp_path / "run")
+    assert_one_line_error(result, str(tmp_path / "c.yaml"), *fragments)
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("run")
+    train(tiny_config(tmp, num_jets=120, epochs=1), tmp / "run", progress=False)
+    return tmp / "run"
+
+
+DAMAGES = {"truncated": lambda text: text[: len(text) // 2], "not json": lambda text: "\x00\x01 not json",
+           "foreign": lambda text: '{"node": {"other_feature": {"center": 0, "scale": 1, "min": null, "max": null}}, '
+                                   '"jet": {}}',
+           "a list": lambda text: "[1, 2, 3]"}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_damaged_preprocessing_is_one_line_in_predict_and_resume(trained_run, tmp_path, damage):
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    path = run / "preprocess.json"
+    path.write_text(DAMAGES[damage](path.read_text()))
+    data = write_fake(tmp_path / "new.root", 30, seed=3)
+    predicted = run_script("predict.py", "-m", run, "-i", data, "-o", tmp_path / "pred.root")
+    assert_one_line_error(predicted, str(path), "not usable as the preprocessing of this model's features")
+    assert not (tmp_path / "pred.root").exists()
+    resumed = run_script("train.py", "-o", run, "--resume", "--epochs", "2")
+    assert_one_line_error(resumed, str(path), "not usable as the preprocessing")
