@@ -124,3 +124,14 @@ def test_unavailable_device_is_refused_before_any_work(classifier, tmp_path, dev
                              str(tmp_path / "never_read.root"), "-o", str(tmp_path / "p.root"), "--device", device],
                             capture_output=True, text=True, env=ENV)
     assert result.returncode == 1 and f"--device {device}: {message}" in result.stderr, result.stderr
+
+
+def test_inference_imports_nothing_of_training():
+    """Predicting and exporting load neither the trainer nor TensorBoard (the layering: predict uses the run
+    directory and the inference loop only)."""
+    code = ("import sys, gnnjet.predict, gnnjet.export; "
+            "print([m for m in ('gnnjet.train.trainer', 'torch.utils.tensorboard', 'gnnjet.train.optim') "
+            "if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
