@@ -115,7 +115,9 @@ def main() -> None:
     parser.add_argument("--top-epochs", type=int, help="epochs for top tagging (default: --epochs)")
     parser.add_argument("--workers", type=int, default=2, help="generator processes")
     parser.add_argument("--families", default=",".join(FAMILIES))
-    parser.add_argument("--full", action="store_true", help="the published model sizes (the registry's published presets: ParticleNet, PFN, ParT, MIParT; for GPUs)")
+    parser.add_argument("--full", action="store_true",
+                        help="the published model sizes (the registry's published presets: ParticleNet, PFN, ParT, "
+                             "MIParT; for GPUs)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "physics_runs"))
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     parser.add_argument("--report-only", action="store_true",
@@ -168,16 +170,19 @@ def top_report(args: argparse.Namespace, out: Path, families: list[str], records
              f"Samples: {args.top_jets} generated top/QCD training jets (20% for validation), {test_jets} independent "
              f"test jets (`--process top`, generated at {g['jets_per_cpu_second']} jets per CPU s). AUC errors: "
              "bootstrap over the test jets; AUC - DeepSets: paired bootstrap on the same jets.", "",
-             "| model | AUC | AUC - DeepSets | Rej@30% | Rej@50% | train time [s] | epochs (best) | published (1.2M jets) |",
+             "| model | AUC | AUC - DeepSets | Rej@30% | Rej@50% | train time [s] | epochs (best) "
+             "| published (1.2M jets) |",
              "|---" * 8 + "|"]
     for family in order:
         m, r = metrics[family], records[f"top_{family}"]
         delta = f"{m['delta_auc']:+.4f} ± {m['delta_auc_err']:.4f}" if family != order[0] else ""
         name, auc, rej30, source = PUBLISHED_TOP.get(family, ("", float("nan"), "", ""))
         published = f"{name}: AUC {auc}{f', Rej@30% {rej30}' if rej30 else ''} ({source})" if name else ""
-        lines.append(f"| {family} | {m['auc']:.4f} ± {m['auc_err']:.4f} | {delta} | {rejection(m['rej30'])} | {rejection(m['rej50'])} | "
+        lines.append(f"| {family} | {m['auc']:.4f} ± {m['auc_err']:.4f} | {delta} | {rejection(m['rej30'])} "
+                     f"| {rejection(m['rej50'])} | "
                      f"{r['seconds']:.0f} | {r['epochs']} ({r['best_epoch']}) | {published} |")
-    lines += ["", "What differs from the published setting: gnnjet's parametric detector (tracks, ECAL, HCAL, SVs) instead "
+    lines += ["", "What differs from the published setting: gnnjet's parametric detector (tracks, ECAL, HCAL, SVs) "
+              "instead "
               "of Delphes, extra particle features (charge, impact parameters, particle ids), a training sample "
               f"{1_200_000 // max(1, args.top_jets)}x smaller, CPU-sized presets and fewer epochs."]
     text = "\n".join(lines)

@@ -36,7 +36,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from physics import ROOT, run_family, sample, training_record, write_results  # same folder
 
 from gnnjet.evaluate.predictions import load_all  # noqa: E402  (physics put the repo on sys.path)

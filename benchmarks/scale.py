@@ -42,8 +42,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from gnnjet.config import load_config  # noqa: E402
+from gnnjet.data.arrays import ARRAYS  # noqa: E402
+from gnnjet.data.cache.build import build_store  # noqa: E402
+from gnnjet.data.cache.key import cache_key  # noqa: E402
+from gnnjet.data.inputs import expand_files  # noqa: E402
 from gnnjet.data.spec import DataSpec  # noqa: E402
-from gnnjet.data.store import ARRAYS, build_store, cache_key, expand_files  # noqa: E402
 from gnnjet.data.writer import write_jet_chunks  # noqa: E402
 
 CONFIG = ROOT / "configs" / "jec_particlenet.yaml"
@@ -232,7 +235,8 @@ def loader_child(run: str, block: str, seconds: str, cgroup: str) -> None:
     torch.set_num_threads(1)
     config = load_config(Path(run) / "config.yaml")
     spec = DataSpec.from_config(config)
-    dataset = JetDataset.from_files(spec, config["data"]["train"], Preprocessing.load(Path(run) / "preprocess.json", spec),
+    preprocessing = Preprocessing.load(Path(run) / "preprocess.json", spec)
+    dataset = JetDataset.from_files(spec, config["data"]["train"], preprocessing,
                                     cache_root=config["data"]["cache_dir"], progress=False)
     train_index, _ = fraction_split(len(dataset), config["data"]["val_fraction"], config["training"]["seed"])
     loader = JetLoader(dataset, 512, shuffle=True, seed=1, indices=train_index, prefetch=0,
@@ -313,7 +317,8 @@ def run_all(args: argparse.Namespace, work: Path) -> None:
         **{f"rss_mb_at_{_short(n)}": round(m["anon_mb"]) for n, m in by_jets.items()},
         **{f"total_rss_mb_at_{_short(n)}": round(m["total_mb"]) for n, m in by_jets.items()},
         "loader_jets_per_s_in_memory": round(in_memory), "loader_jets_per_s_cold_shuffled": round(shuffled),
-        "loader_jets_per_s_cold_blocks": round(streamed), "memory_limit_mb": args.memory_limit_mb if cgroup.path else None,
+        "loader_jets_per_s_cold_blocks": round(streamed),
+        "memory_limit_mb": args.memory_limit_mb if cgroup.path else None,
     }))
 
 

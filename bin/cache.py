@@ -18,7 +18,10 @@ import time
 from pathlib import Path
 
 from gnnjet.cli import run
-from gnnjet.data.store import build_store, default_cache_root, entries, expand_files, remove_entry, remove_idle_locks
+from gnnjet.data.cache.admin import entries, remove_entry, remove_idle_locks
+from gnnjet.data.cache.build import build_store
+from gnnjet.data.cache.key import default_cache_root
+from gnnjet.data.inputs import expand_files
 
 UNFINISHED_AGE_S = 3600  # a build in progress writes continuously: older leftovers are from killed builds
 

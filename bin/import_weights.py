@@ -3,7 +3,8 @@
 ParticleNet_*.pt (model particlenet, preset weaver) and ParT_*.pt (model transformer, preset weaver).
 
 Example:
-  bin/import_weights.py --from weaver -w ParticleNet_kin.pt -c configs/public/jetclass_kin_particlenet.yaml -o models/pn_kin
+  bin/import_weights.py --from weaver -w ParticleNet_kin.pt -c configs/public/jetclass_kin_particlenet.yaml \\
+      -o models/pn_kin
   bin/import_weights.py --from weaver -w ParT_kin.pt -c configs/public/jetclass_kin_transformer.yaml -o models/part_kin
   bin/predict.py -m models/pn_kin -i "JetClass/test_20M/*.root" -o pn_kin_pred.root
 """

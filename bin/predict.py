@@ -35,8 +35,8 @@ def main() -> None:
 
         export_onnx(args.model, args.export_onnx)
     if args.export_weaver:
-        from gnnjet.train.saved import load_trained
         from gnnjet.train.pretrained import export_weaver
+        from gnnjet.train.saved import load_trained
 
         export_weaver(load_trained(args.model).model, args.export_weaver)
 

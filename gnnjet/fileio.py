@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-
 TEMPORARY = ".{name}.{pid}.tmp{suffix}"  # name of the temporary file beside the target
 
 

@@ -163,7 +163,8 @@ def write_jetclass(path: Path, num_jets: int, seed: int = 0, min_particles: int 
     rng = np.random.default_rng(seed)
     counts = rng.integers(min_particles, max_particles + 1, num_jets)
     n = int(counts.sum())
-    jet_pt, jet_eta, jet_phi = rng.uniform(500, 1000, num_jets), rng.uniform(-2, 2, num_jets), rng.uniform(-3, 3, num_jets)
+    jet_pt, jet_eta = rng.uniform(500, 1000, num_jets), rng.uniform(-2, 2, num_jets)
+    jet_phi = rng.uniform(-3, 3, num_jets)
     jet_of = np.repeat(np.arange(num_jets), counts)
     fraction = np.concatenate([np.sort(rng.exponential(1.0, c))[::-1] for c in counts])
     pt = jet_pt[jet_of] * fraction / np.repeat(np.add.reduceat(fraction, np.cumsum(counts) - counts), counts)
@@ -187,7 +188,8 @@ def write_jetclass(path: Path, num_jets: int, seed: int = 0, min_particles: int 
     label = rng.integers(0, len(JETCLASS_LABELS), num_jets)
     branches: dict[str, Any] = {"jet_pt": jet_pt, "jet_eta": jet_eta, "jet_phi": jet_phi,
                                 "jet_energy": jet_pt * np.cosh(jet_eta) * 1.01,
-                                "jet_nparticles": counts.astype(np.float64), "jet_sdmass": rng.uniform(0, 200, num_jets)}
+                                "jet_nparticles": counts.astype(np.float64),
+                                "jet_sdmass": rng.uniform(0, 200, num_jets)}
     branches |= {name: (label == i).astype(np.bool_) for i, name in enumerate(JETCLASS_LABELS)}
     branches["part"] = part
     write_jets(path, branches, tree="tree")

@@ -33,14 +33,13 @@ def test_onnx_matches_torch(name, preset, tmp_path):
 
 
 def test_export_of_a_run_directory(tmp_path):
-    from gnnjet.export import export_onnx
-    from gnnjet.train.trainer import train
-    from tests.train.test_trainer import tiny_config
-
     import onnxruntime
 
     from gnnjet.data.dataset import JetDataset
+    from gnnjet.export import export_onnx
     from gnnjet.train.saved import load_trained
+    from gnnjet.train.trainer import train
+    from tests.train.test_trainer import tiny_config
 
     config = tiny_config(tmp_path, epochs=1)
     train(config, tmp_path / "run", progress=False)

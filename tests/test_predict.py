@@ -89,7 +89,8 @@ def test_missing_feature_branch_is_named(classifier, tmp_path):
     raw = fake_jets(30)
     ch = ak.zip({f: raw["ch"][f] for f in raw["ch"].fields if f != "dxy"})
     path = write_fake(tmp_path / "old_schema.root", 30, ch=ch)
-    with pytest.raises(DataError, match=r"old_schema\.root: branch 'ch_dxy' \(needed by data\.node_types\.charged\.features\[5\]\)"):
+    with pytest.raises(DataError, match=r"old_schema\.root: branch 'ch_dxy' \(needed by "
+                                        r"data\.node_types\.charged\.features\[5\]\)"):
         predict(classifier, [str(path)], tmp_path / "pred.root", progress=False)
     assert not (tmp_path / "pred.root").exists()
 

@@ -17,9 +17,9 @@ from typing import Iterator
 import awkward as ak
 import numpy as np
 
-from gnnjet.data.reader import open_tree
-from gnnjet.data.writer import Branches
 from gnnjet.convert.kinematics import pt_eta_phi
+from gnnjet.data.formats.root import open_tree
+from gnnjet.data.writer import Branches
 from gnnjet.errors import DataError
 
 SUFFIXES = (".root",)

@@ -16,7 +16,8 @@ def pt_eta_phi(px: Any, py: Any, pz: Any) -> tuple[Any, Any, Any]:
 
 
 def jet_sum(px: Any, py: Any, pz: Any, energy: Any) -> dict[str, np.ndarray]:
-    """Jet four-momentum summed over the constituents of each jet (jagged [J, var] inputs) -> pt, eta, phi, mass, energy [J]."""
+    """Jet four-momentum summed over the constituents of each jet (jagged [J, var] inputs) -> pt, eta, phi, mass,
+    energy [J]."""
     import awkward as ak
 
     totals = [ak.to_numpy(ak.sum(v, axis=1)).astype(np.float64) for v in (px, py, pz, energy)]

@@ -14,23 +14,25 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
 
+from gnnjet.data.arrays import BATCHED_JET_ARRAYS, NODE_ARRAYS
+from gnnjet.data.cache.build import build_store
+from gnnjet.data.cache.store import ColumnarStore
+from gnnjet.data.inputs import expand_files
 from gnnjet.data.preprocess import Preprocessing
 from gnnjet.data.spec import DataSpec
-from gnnjet.data.store import ColumnarStore, build_store, expand_files
 
 # Batch(...) goes through PyG's dynamic-inheritance metaclass on every call (~0.2 ms); creating
 # its DataBatch class once and filling an empty instance is 3x cheaper and gives the same object.
 _BATCH_CLASS = type(Batch())
-NODE_KEYS = ("x", "node_type", "pos", "p4")
-GRAPH_KEYS = ("u", "y")
 
 
 class JetDataset(torch.utils.data.Dataset):
     """Preprocessed jets of one store as torch tensors (memory-mapped, not loaded into RAM).
 
     Each jet j owns node rows ptr[j]:ptr[j+1] of x [N, F], node_type [N] (the position of the node's
-    type in the config: 0 charged, 1 neutral, 2 SV by convention), pos [N, D] (deta, dphi by default), p4 [N, 4] (px, py, pz, E in GeV); u [J, G] are jet features and
-    y [J] the class index (int64) or regression target (float32). obs [J, O] holds observers.
+    type in the config: 0 charged, 1 neutral, 2 SV by convention), pos [N, D] (deta, dphi by default), p4 [N, 4]
+    (px, py, pz, E in GeV); u [J, G] are jet features and y [J] the class index (int64) or regression target
+    (float32). obs [J, O] holds observers (`arrays.STORE_ARRAYS`).
     """
 
     def __init__(self, spec: DataSpec, store: ColumnarStore, preprocessing: Preprocessing):
@@ -105,8 +107,8 @@ class JetDataset(torch.utils.data.Dataset):
         zeros = torch.zeros(len(index), dtype=torch.long)
         out._num_graphs = len(index)
         out.max_num_nodes = int(counts.max()) if len(index) else 0  # lets models pad without a GPU sync
-        out._slice_dict = {**{k: ptr for k in NODE_KEYS}, **{k: graph_slices for k in GRAPH_KEYS}}
-        out._inc_dict = {k: zeros for k in NODE_KEYS + GRAPH_KEYS}
+        out._slice_dict = {**{k: ptr for k in NODE_ARRAYS}, **{k: graph_slices for k in BATCHED_JET_ARRAYS}}
+        out._inc_dict = {k: zeros for k in NODE_ARRAYS + BATCHED_JET_ARRAYS}
         return out
 
     def info(self) -> dict[str, Any]:

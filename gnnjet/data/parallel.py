@@ -17,7 +17,9 @@ from typing import Any, Iterator, NamedTuple, Protocol
 
 import numpy as np
 
-from gnnjet.data.reader import ChunkRef, ReadStats, read_chunk
+from gnnjet.data.formats.chunk import ChunkRef
+from gnnjet.data.read_stats import ReadStats
+from gnnjet.data.reader import read_chunk
 from gnnjet.data.spec import DataSpec
 from gnnjet.errors import DataError
 
@@ -30,7 +32,7 @@ MIN_CHUNK_JETS = 4_096
 
 
 class ChunkWriter(Protocol):
-    """Writes one chunk's columnar arrays (see `reader.columnarise`) at its first node and jet row."""
+    """Writes one chunk's columnar arrays (see `columnar.columnarise`) at its first node and jet row."""
 
     def __call__(self, arrays: dict[str, np.ndarray], node_start: int, jet_start: int) -> None: ...
 

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from gnnjet.data.cache.store import ColumnarStore
+from gnnjet.data.npy import NpyFile
 from gnnjet.data.spec import DataSpec, Feature
-from gnnjet.data.store import ColumnarStore
 from gnnjet.errors import ConfigError, DataError
 from gnnjet.fileio import atomic_path, atomic_write_text
 
@@ -103,7 +104,8 @@ class Preprocessing:
     jet_names: list[str]
 
     @classmethod
-    def fit(cls, spec: DataSpec, store: ColumnarStore, seed: int = 0, jets: np.ndarray | None = None) -> "Preprocessing":
+    def fit(cls, spec: DataSpec, store: ColumnarStore, seed: int = 0,
+            jets: np.ndarray | None = None) -> "Preprocessing":
         """Fit on the jets `jets` of a store (all if None); `auto` entries use a seeded sample of at most 100k jets
         for the node features and 1M jets for the jet features (memory bounded whatever the dataset's size)."""
         jets = np.arange(store.num_jets) if jets is None else np.sort(np.asarray(jets))
@@ -194,13 +196,10 @@ def _processed(path: Path, shape: tuple[int, ...], process: Any) -> np.ndarray:
 
 
 def _write_processed(path: Path, shape: tuple[int, ...], process: Any) -> None:
-    """Write process(lo, hi) for row blocks of an array of `shape` to `path` (atomically)."""
+    """Write process(lo, hi) for row blocks of a float32 array of `shape` to `path` (atomically)."""
     with atomic_path(path) as tmp:
-        if shape[0] == 0 or 0 in shape[1:]:
-            np.save(tmp, np.zeros(shape, dtype=np.float32))
-            return
-        # plain writes, not a writable memory map: written pages would count in the process's RSS
-        with open(tmp, "wb") as file:
-            np.lib.format.write_array_header_1_0(file, {"descr": "<f4", "fortran_order": False, "shape": shape})
-            for lo in range(0, shape[0], _CHUNK_ROWS):
-                file.write(np.ascontiguousarray(process(lo, min(lo + _CHUNK_ROWS, shape[0])), np.float32).tobytes())
+        file = NpyFile(tmp, "<f4", shape[1:])
+        file.create()
+        for lo in range(0, shape[0], _CHUNK_ROWS):
+            file.write_rows(lo, process(lo, min(lo + _CHUNK_ROWS, shape[0])))
+        file.finish(shape[0])

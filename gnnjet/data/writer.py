@@ -9,7 +9,7 @@ import awkward as ak
 import numpy as np
 import uproot
 
-from gnnjet.data.parquet import is_parquet
+from gnnjet.data.formats.parquet import is_parquet
 from gnnjet.fileio import atomic_path
 
 Branches = Mapping[str, Union[np.ndarray, ak.Array]]

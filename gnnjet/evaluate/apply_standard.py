@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gnnjet.data.reader import open_tree
-from gnnjet.data.store import expand_files
+from gnnjet.data.formats.root import open_tree
+from gnnjet.data.inputs import expand_files
 from gnnjet.data.writer import write_jets
 from gnnjet.errors import DataError
 from gnnjet.evaluate.standard import StandardCorrection
@@ -53,5 +53,6 @@ def fit_and_apply(train: list[str], inputs: list[str], output: str | Path, tree:
                "pt_corr": (jets["pt"] * np.exp(log_factor)).astype(np.float32), **jets}
     write_jets(output / "pred.root", columns)
     log.info("standard correction%s fitted on %d jets, applied to %d jets -> %s",
-             " (with a pile-up offset step)" if correction.has_offset else "", int(valid.sum()), len(jets["pt"]), output)
+             " (with a pile-up offset step)" if correction.has_offset else "", int(valid.sum()), len(jets["pt"]),
+             output)
     return correction

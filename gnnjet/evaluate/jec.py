@@ -3,7 +3,8 @@
 Response R = pt_corr / pt_gen, binned in pt_gen (19 log bins 20..3000 GeV) and |eta_gen| regions.
 Resolution = IQR(R) / median(R). Flavour dependence = median R per flavour; the flavour
 improvement of a model over the standard correction is 100 * (1 - S_model / S_standard) with
-S = sum over pt bins (FLAVOUR_EDGES) and the flavours filled in each bin of |m_f - mean_f m_f|. Errors are bootstrap standard deviations.
+S = sum over pt bins (FLAVOUR_EDGES) and the flavours filled in each bin of |m_f - mean_f m_f|. Errors are
+bootstrap standard deviations.
 """
 
 from __future__ import annotations

@@ -34,7 +34,8 @@ def resolve(entry: str) -> tuple[Path, Path | None]:
     path = Path(entry)
     if path.is_dir():
         if not (path / "pred.root").exists():
-            raise DataError(f"{path} is a directory without pred.root; run bin/predict.py -m {path} ... -o {path}/pred.root")
+            raise DataError(f"{path} is a directory without pred.root; run bin/predict.py -m {path} ... "
+                            f"-o {path}/pred.root")
         return path / "pred.root", path
     if not path.exists():
         raise DataError(f"predictions file {path} does not exist")

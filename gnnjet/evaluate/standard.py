@@ -42,7 +42,8 @@ class StandardCorrection:
     l1_slope: list[list[float]] = field(default_factory=list)
 
     @classmethod
-    def fit(cls, pt: np.ndarray, eta: np.ndarray, pt_gen: np.ndarray, rho: np.ndarray | None = None) -> "StandardCorrection":
+    def fit(cls, pt: np.ndarray, eta: np.ndarray, pt_gen: np.ndarray,
+            rho: np.ndarray | None = None) -> "StandardCorrection":
         """Fit on reco pt [J], eta [J], pt_gen [J] (GeV) and, with pile-up, rho [J] (GeV) of training jets."""
         if not len(pt):
             raise DataError("cannot fit the standard correction on zero jets")

@@ -193,7 +193,8 @@ class Detector:
         }
         return sv, np.bincount(chosen["jet"], minlength=num_jets)
 
-    def _true_vertices(self, track: dict[str, np.ndarray], jet: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    def _true_vertices(self, track: dict[str, np.ndarray], jet: np.ndarray,
+                       rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Groups of >= sv_min_tracks tracks (pt > sv_min_track_pt) from one displaced vertex, found with
         sv_efficiency: four-momentum sums (pion masses), true position, jet, track count, and the two tracks'
         (pt, eta, phi, charge) for 2-track vertices (for the V0 veto)."""
@@ -204,7 +205,8 @@ class Detector:
         order = np.lexsort((t["vz"], t["vy"], t["vx"], jet))
         t, jet = {k: v[order] for k, v in t.items()}, jet[order]
         new_group = np.ones(len(jet), dtype=bool)
-        new_group[1:] = (np.diff(jet) != 0) | (np.diff(t["vx"]) != 0) | (np.diff(t["vy"]) != 0) | (np.diff(t["vz"]) != 0)
+        new_group[1:] = ((np.diff(jet) != 0) | (np.diff(t["vx"]) != 0) | (np.diff(t["vy"]) != 0)
+                         | (np.diff(t["vz"]) != 0))
         group = np.cumsum(new_group) - 1
         num_groups = int(group[-1] + 1) if len(group) else 0
         size = np.bincount(group, minlength=num_groups)

@@ -40,7 +40,8 @@ class PileUp:
         flat = {k: ak.to_numpy(ak.flatten(visible[k])) for k in FIELDS}
         return cls(mu, flat, np.concatenate([[0], np.cumsum(counts)]))
 
-    def overlay(self, num_events: int, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    def overlay(self, num_events: int,
+                rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
         """Pile-up particles for `num_events` hard events.
 
         Returns: flat particles (`FIELDS`, vz shifted to each interaction's z in mm relative to the primary

@@ -145,7 +145,8 @@ def _rho(candidates: dict[str, np.ndarray], counts: np.ndarray) -> np.ndarray:
     return np.median(pt_sum.reshape(len(counts), cells), axis=1) / area
 
 
-def _hard_partons_near(particles: ak.Array, jets: dict[str, np.ndarray], radius: float) -> tuple[np.ndarray, np.ndarray]:
+def _hard_partons_near(particles: ak.Array, jets: dict[str, np.ndarray],
+                       radius: float) -> tuple[np.ndarray, np.ndarray]:
     """Per jet: Delta R to the closest hard-process top (status -22) and the number of hard-process quarks
     (status 23: the outgoing partons and the products of resonance decays, e.g. t -> b W(-> q q')) within
     `radius` of the generator-level jet axis."""

@@ -111,7 +111,8 @@ def generate(process_name: str, num_jets: int, out_dir: str | Path, seed: int = 
     out_dir.mkdir(parents=True, exist_ok=True)
     num_shards = math.ceil(num_jets / shard_size)
     tasks = [ShardTask(process_name, min(shard_size, num_jets - i * shard_size), seed * 100_003 + i,
-                       str(out_dir / f"{process_name}_{seed}_{i:04d}.root"), detector, pileup) for i in range(num_shards)]
+                       str(out_dir / f"{process_name}_{seed}_{i:04d}.root"), detector, pileup)
+             for i in range(num_shards)]
     start = time.perf_counter()
     with progress_bar(None, progress, total=num_jets, desc=f"generating {process_name} jets", unit=" jets") as bar:
         if workers <= 1 or num_shards == 1:  # in-process: no start-up cost, works from any __main__

@@ -54,7 +54,8 @@ FAMILIES: dict[str, Family] = {
     "transformer": Family.of(transformer, transformer.ParticleTransformer,
                              "ParT-like attention with pairwise interaction bias", "part"),
     "mipart": Family.of(mipart, mipart.MIParT,
-                        "More-Interaction Particle Transformer: interaction-only attention, then ParT blocks", "mipart"),
+                        "More-Interaction Particle Transformer: interaction-only attention, then ParT blocks",
+                        "mipart"),
 }
 _CHOICES = {"pooling": Pooling.KINDS, "aggr": ("mean", "max", "add"), "norm": ("batch_norm", "layer_norm"),
             "layout": particlenet.LAYOUTS, "pair_features": transformer.PAIR_FEATURES}

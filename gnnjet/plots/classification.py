@@ -11,11 +11,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gnnjet.evaluate.predictions import Predictions
-from gnnjet.evaluate.stats import (Discriminant, classification_summary, confusion_matrix, rejection_text,
-                                   roc_curve, signal_classes)
+from gnnjet.evaluate.stats import (
+    Discriminant,
+    classification_summary,
+    confusion_matrix,
+    rejection_text,
+    roc_curve,
+    signal_classes,
+)
 from gnnjet.fileio import atomic_write_text
 from gnnjet.plots.style import label, markdown_table, save, slug
-
 
 
 class RocSpec(NamedTuple):

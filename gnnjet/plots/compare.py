@@ -28,7 +28,8 @@ def plot_models(inputs: list[str], names: list[str], out: str | Path,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     models = load_all(inputs, names)
-    log.info("%s task, %d models, %d common jets", models[0].task, len(models), len(next(iter(models[0].columns.values()))))
+    log.info("%s task, %d models, %d common jets", models[0].task, len(models),
+             len(next(iter(models[0].columns.values()))))
     if models[0].task == "classification":
         paths = classification.plot_all(models, out, discriminants)
     else:

@@ -41,7 +41,8 @@ def flavour_composition(dataset: JetDataset, out: Path) -> list[Path]:
     fig, ax = plt.subplots()
     if labels:
         y = dataset.y.numpy()
-        names, counts = [lbl.removeprefix("label_") for lbl in labels], [int((y == i).sum()) for i in range(len(labels))]
+        names = [lbl.removeprefix("label_") for lbl in labels]
+        counts = [int((y == i).sum()) for i in range(len(labels))]
         ax.set_xlabel("Class label")
     else:
         names = list(groups) + ["other"]
@@ -83,9 +84,11 @@ def particle_cloud(dataset: JetDataset, out: Path, jet: int | None = None) -> li
         chosen = data.node_type.numpy() == code
         if chosen.any():
             ax.scatter(data.pos[chosen, 0], data.pos[chosen, 1], s=30 + 400 * pt[chosen] / pt.max(),
-                       color=TYPE_COLOURS[code % len(TYPE_COLOURS)], alpha=0.6, edgecolor="k", label=f"{name} ({chosen.sum()})")
+                       color=TYPE_COLOURS[code % len(TYPE_COLOURS)], alpha=0.6, edgecolor="k",
+                       label=f"{name} ({chosen.sum()})")
     ax.set(xlabel=r"$\Delta\eta$ to the jet axis" + ("" if dataset.spec.needs_jet_axis else " (or 1st coordinate)"),
-           ylabel=r"$\Delta\phi$ to the jet axis" + ("" if dataset.spec.needs_jet_axis else " (or 2nd)"), xlim=(-0.5, 0.5),
+           ylabel=r"$\Delta\phi$ to the jet axis" + ("" if dataset.spec.needs_jet_axis else " (or 2nd)"),
+           xlim=(-0.5, 0.5),
            ylim=(-0.5, 0.5), aspect="equal")
     ax.legend(title=f"jet {jet}: marker area ~ $p_T$", fontsize=14)
     label(ax)

@@ -13,7 +13,7 @@ import numpy as np
 from gnnjet.evaluate import jec
 from gnnjet.evaluate.predictions import Predictions, flavour_groups
 from gnnjet.fileio import atomic_write_text
-from gnnjet.plots.style import slug, FLAVOUR_COLOURS, MARKERS, label, log_pt_axis, markdown_table, save
+from gnnjet.plots.style import FLAVOUR_COLOURS, MARKERS, label, log_pt_axis, markdown_table, save, slug
 
 RESPONSE_BINS = ((20, 40), (40, 100), (100, 300), (300, 1000))
 SUMMARY_RANGES = {"pt>30": (30.0, 1e9), "30-100": (30.0, 100.0), "100-300": (100.0, 300.0), "300-1000": (300.0, 1000.0)}

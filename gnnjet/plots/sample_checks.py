@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import uproot
 
-from gnnjet.data.store import expand_files
+from gnnjet.data.inputs import expand_files
 from gnnjet.evaluate import jec
 from gnnjet.evaluate.predictions import flavour_groups
 from gnnjet.plots.style import FLAVOUR_COLOURS, label, log_pt_axis, save
@@ -39,7 +39,8 @@ def jet_classes(jets: ak.Array) -> dict[str, np.ndarray]:
 
 def multiplicities(jets: ak.Array, classes: dict[str, np.ndarray], out: Path, tag: str) -> list[Path]:
     collections = [c for c in ("ch", "ne", "sv") if f"{c}_pt" in jets.fields]
-    fig, axes = plt.subplots(1, len(collections), figsize=(8 * len(collections), 7), squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(1, len(collections), figsize=(8 * len(collections), 7), squeeze=False,
+                             constrained_layout=True)
     for ax, collection in zip(axes[0], collections):
         counts = ak.to_numpy(ak.num(jets[f"{collection}_pt"]))
         bins = np.arange(counts.max() + 2) - 0.5
@@ -61,7 +62,8 @@ def impact_parameters(jets: ak.Array, classes: dict[str, np.ndarray], out: Path,
             continue
         dxy = ak.to_numpy(ak.flatten(jets.ch_dxy[mask])) * 1e4  # cm -> um
         ax_ip.hist(np.clip(dxy, -2000, 2000), bins=np.linspace(-2000, 2000, 81), histtype="step", density=True,
-                   linewidth=2, color=FLAVOUR_COLOURS.get(name), label=f"{name}: mean |dxy| {np.abs(dxy).mean():.0f} um")
+                   linewidth=2, color=FLAVOUR_COLOURS.get(name),
+                   label=f"{name}: mean |dxy| {np.abs(dxy).mean():.0f} um")
         if "sv_pt" in jets.fields:
             sv = ak.to_numpy(ak.num(jets.sv_pt[mask]))
             ax_sv.hist(sv, bins=np.arange(sv.max() + 2) - 0.5, histtype="step", density=True, linewidth=2,

@@ -30,7 +30,8 @@ def read_metrics(path: Path) -> dict[str, list[float]]:
 
 def training_curves(runs: dict[str, Path], out: Path) -> list[Path]:
     """Loss (train solid, validation dashed) and a validation metric vs epoch, one colour per run."""
-    histories = {name: read_metrics(path / "metrics.csv") for name, path in runs.items() if (path / "metrics.csv").exists()}
+    histories = {name: read_metrics(path / "metrics.csv") for name,
+                 path in runs.items() if (path / "metrics.csv").exists()}
     histories = {k: v for k, v in histories.items() if v}
     if not histories:
         return []

@@ -20,6 +20,7 @@ class Task:
         """Epoch metrics from all outputs [J, out_dim] and targets [J] (besides the loss)."""
         raise NotImplementedError
 
-    def columns(self, outputs: np.ndarray, targets: np.ndarray, observers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def columns(self, outputs: np.ndarray, targets: np.ndarray,
+                observers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Branches of the predictions ROOT file (DESIGN.md, "Output files")."""
         raise NotImplementedError

@@ -29,7 +29,8 @@ class Classification(Task):
     def metrics(self, outputs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
         return classification_summary(softmax(outputs), targets, self.names)
 
-    def columns(self, outputs: np.ndarray, targets: np.ndarray, observers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def columns(self, outputs: np.ndarray, targets: np.ndarray,
+                observers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         probabilities = softmax(outputs)
         columns = {f"score_{label}": probabilities[:, i].astype(np.float32) for i, label in enumerate(self.labels)}
         columns.update({label: (targets == i).astype(np.int32) for i, label in enumerate(self.labels)})

@@ -49,7 +49,8 @@ class Regression(Task):
                 "raw_median_response": median(raw), "raw_resolution": resolution(raw),
                 "no_correction_loss": float(no_correction)}
 
-    def columns(self, outputs: np.ndarray, targets: np.ndarray, observers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def columns(self, outputs: np.ndarray, targets: np.ndarray,
+                observers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         columns = {"pred": outputs[:, 0].astype(np.float32), "target": targets.astype(np.float32)}
         if "pt" in observers:
             columns["pt_corr"] = (observers["pt"] * np.exp(outputs[:, 0])).astype(np.float32)

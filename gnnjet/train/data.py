@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from gnnjet.data.cache.build import build_store
 from gnnjet.data.dataset import JetDataset
+from gnnjet.data.inputs import expand_files
 from gnnjet.data.preprocess import Preprocessing
 from gnnjet.data.spec import DataSpec
-from gnnjet.data.store import build_store, expand_files
 from gnnjet.errors import ConfigError
 
 

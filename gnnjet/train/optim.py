@@ -36,7 +36,8 @@ def build_optimizer(model: torch.nn.Module, training: dict[str, Any], fast: froz
     return torch.optim.SGD(params, lr=lr, momentum=training["momentum"], weight_decay=decay, nesterov=True)
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, training: dict[str, Any], steps_per_epoch: int) -> tuple[Any, bool]:
+def build_scheduler(optimizer: torch.optim.Optimizer, training: dict[str, Any],
+                    steps_per_epoch: int) -> tuple[Any, bool]:
     """(scheduler, stepped per batch?). cosine (with linear warm-up) and onecycle step per batch;
     plateau (on the validation loss), step, flat_decay and none per epoch. flat_decay is weaver-core's
     `flat+decay`: the lr stays flat, then the last n = max(1, int(0.3 x epochs)) epochs run at lr x (1/100)^(i/n),
@@ -67,5 +68,6 @@ def build_scheduler(optimizer: torch.optim.Optimizer, training: dict[str, Any], 
         return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones,
                                                     gamma=FLAT_DECAY_FINAL ** (1 / decay_epochs)), False
     if kind == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=training["step_epochs"], gamma=training["gamma"]), False
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=training["step_epochs"],
+                                               gamma=training["gamma"]), False
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0), False

@@ -43,7 +43,8 @@ class TrainedModel(RunModel):
     preprocessing: Preprocessing
 
 
-def load_trained(model_dir: str | Path, checkpoint: str = "best.pt", device: str | torch.device = "cpu") -> TrainedModel:
+def load_trained(model_dir: str | Path, checkpoint: str = "best.pt",
+                 device: str | torch.device = "cpu") -> TrainedModel:
     """Load config, preprocess.json and a checkpoint (best.pt by default) of a run directory; a directory that
     is not one, or a damaged file in it, is a GnnjetError naming it."""
     model_dir = Path(model_dir)

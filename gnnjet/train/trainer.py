@@ -170,7 +170,8 @@ class Trainer:
         if self.context.distributed:
             if self.context.device.type == "cuda":
                 model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-            model = DistributedDataParallel(model, device_ids=[self.context.device] if self.context.device.type == "cuda" else None)
+            on_gpu = self.context.device.type == "cuda"
+            model = DistributedDataParallel(model, device_ids=[self.context.device] if on_gpu else None)
         if self.training["compile"]:
             model = torch.compile(model)
         return model

@@ -1,4 +1,5 @@
-"""Public-dataset converters: each round-trips a small synthetic file of its format, and a model trains on the output."""
+"""Public-dataset converters: each round-trips a small synthetic file of its format, and a model trains on the
+output."""
 
 from pathlib import Path
 
@@ -18,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PIDS = np.array([211, -211, 22, 130, 2112, -11, 13, 321, -2212])
 
 
-def write_energyflow(path: Path, num_jets: int, seed: int = 0, max_particles: int = 40) -> tuple[np.ndarray, np.ndarray]:
+def write_energyflow(path: Path, num_jets: int, seed: int = 0,
+                     max_particles: int = 40) -> tuple[np.ndarray, np.ndarray]:
     """An EnergyFlow-format npz: X[N, M, 4] = (pt, rapidity, phi, pid) zero-padded, y[N]."""
     rng = np.random.default_rng(seed)
     counts = rng.integers(2, max_particles + 1, num_jets)

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def jetclass_config(tmp_path: Path, files: list[str], model: dict | None = None, epochs: int = 1) -> dict:
     config = load_config(ROOT / "configs/public/jetclass_particlenet.yaml")
-    config["data"] |= {"train": files, "val": [], "test": [], "val_fraction": 0.25, "cache_dir": str(tmp_path / "cache")}
+    config["data"] |= {"train": files, "val": [], "test": [], "val_fraction": 0.25,
+                       "cache_dir": str(tmp_path / "cache")}
     config["model"] = model or {"name": "particlenet", "preset": "lite"}
     config["training"] |= {"epochs": epochs, "batch_size": 32, "prefetch": 0}
     return validate_config(config)

@@ -5,12 +5,13 @@ import time
 
 import pytest
 
+import gnnjet.data.cache.build as build_module
 import gnnjet.data.parallel as parallel
-import gnnjet.data.store as store_module
 from gnnjet.config import validate_config
+from gnnjet.data.arrays import ARRAYS
+from gnnjet.data.cache.build import build_store
 from gnnjet.data.reader import plan_chunks
 from gnnjet.data.spec import DataSpec
-from gnnjet.data.store import ARRAYS, build_store
 from gnnjet.data.writer import write_jet_chunks
 from gnnjet.errors import ConfigError
 from tests.conftest import BASE_CONFIG, fake_jets, write_fake
@@ -36,7 +37,7 @@ def test_plan_covers_every_jet_once_in_order(spec, inputs):
         mine = [c for c in chunks if c.path == path]
         assert mine[0].start == 0 and mine[-1].stop == total
         assert all(a.stop == b.start for a, b in zip(mine, mine[1:]))
-    assert [c.row_groups for c in chunks if c.row_groups] == [(0,), (1,), (2,)]  # whole row groups
+    assert [c.parts for c in chunks if c.parts] == [(0,), (1,), (2,)]  # whole row groups
 
 
 def test_store_is_identical_for_any_number_of_workers(spec, inputs, tmp_path, monkeypatch):
@@ -70,14 +71,14 @@ def test_worker_count_and_chunk_size():
 
 def test_concurrent_builders_of_one_entry_build_it_once(spec, inputs, tmp_path, monkeypatch):
     builds = []
-    real_build = store_module._build
+    real_build = build_module._build
 
     def slow_build(*args, **kwargs):
         builds.append(1)
         time.sleep(0.3)  # the second builder arrives while the first holds the lock
         real_build(*args, **kwargs)
 
-    monkeypatch.setattr(store_module, "_build", slow_build)
+    monkeypatch.setattr(build_module, "_build", slow_build)
     stores = []
     threads = [threading.Thread(target=lambda: stores.append(build_store(spec, inputs, tmp_path / "c", progress=False)))
                for _ in range(2)]

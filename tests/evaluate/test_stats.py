@@ -4,8 +4,19 @@ import numpy as np
 import pytest
 
 from gnnjet.errors import GnnjetError
-from gnnjet.evaluate.stats import (Discriminant, auc, auc_difference, bootstrap_std, classification_summary,
-                                   confusion_matrix, median, rejection_at, rejection_text, resolution, roc_curve)
+from gnnjet.evaluate.stats import (
+    Discriminant,
+    auc,
+    auc_difference,
+    bootstrap_std,
+    classification_summary,
+    confusion_matrix,
+    median,
+    rejection_at,
+    rejection_text,
+    resolution,
+    roc_curve,
+)
 
 
 def test_gaussian_response_median_and_resolution():

@@ -105,7 +105,8 @@ def authors_mipart_parameters(features: int, classes: int) -> int:
     heads of width 1, value projection without bias, no output projection), 5 ParT blocks and 2 class blocks
     (nn.MultiheadAttention, 8 heads), final LayerNorm, class token, Linear head."""
     dim = 64
-    embed = 2 * features + (2 * features + features * 128 + 128) + (2 * 128 + 128 * 512 + 512) + (2 * 512 + 512 * 64 + 64)
+    embed = (2 * features + (2 * features + features * 128 + 128) + (2 * 128 + 128 * 512 + 512)
+             + (2 * 512 + 512 * 64 + 64))
     pair = 2 * 4 + (4 * 64 + 64 + 2 * 64) + 2 * (64 * 64 + 64 + 2 * 64) + (64 * 8 + 8 + 2 * 8)
     common = 3 * 2 * dim + (dim * 4 * dim + 4 * dim) + 2 * 4 * dim + (4 * dim * dim + dim) + dim  # norms, FFN, w_resid
     mi_block = common + dim * dim + 64  # + value projection, c_attn

@@ -32,7 +32,8 @@ def test_unknown_key_and_bad_values():
 
 
 @pytest.mark.parametrize("section, message", [
-    ({"name": "gat", "hidden": [30], "heads": 4}, r"model\.heads: every hidden size \[30\] must be divisible by heads=4"),
+    ({"name": "gat", "hidden": [30], "heads": 4},
+     r"model\.heads: every hidden size \[30\] must be divisible by heads=4"),
     ({"name": "transformer", "heads": 5}, r"model\.heads: the embedding width embed_dims\[-1\]=64 must be divisible "
                                           r"by heads=5"),
     ({"name": "mipart", "pair_dims": [16, 16, 24]}, r"model\.pair_dims: .*=32 must be divisible by pair_dims\[-1\]=24"),

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from gnnjet.config import validate_config
-from gnnjet.errors import GnnjetError
 from gnnjet.data.dataset import JetDataset
 from gnnjet.data.spec import DataSpec
 from gnnjet.data.writer import write_jets
+from gnnjet.errors import GnnjetError
 from gnnjet.plots.compare import plot_models, split_list
 from gnnjet.plots.dataset import plot_dataset
 from gnnjet.plots.style import use_style

@@ -90,7 +90,8 @@ def test_cli_pretrained_and_errors(pretrained_run, tmp_path):
     config["model"]["norm"] = "batch_norm"
     config["data"]["node_types"]["charged"]["features"] = config["data"]["node_types"]["charged"]["features"][:-1]
     (tmp_path / "fewer.yaml").write_text(yaml.safe_dump(config))
-    command = [sys.executable, str(ROOT / "bin/train.py"), "-c", str(tmp_path / "fewer.yaml"), "-o", str(tmp_path / "x")]
+    command = [sys.executable, str(ROOT / "bin/train.py"), "-c", str(tmp_path / "fewer.yaml"), "-o",
+               str(tmp_path / "x")]
     result = subprocess.run([*command, "--pretrained", str(pretrained_run)], capture_output=True, text=True, env=ENV)
     assert result.returncode == 1 and "best.pt: embedding.linear.weight has shape" in result.stderr, result.stderr
     (tmp_path / "broken.pt").write_bytes((pretrained_run / "best.pt").read_bytes()[:1000])
@@ -110,9 +111,9 @@ def test_cli_pretrained_and_errors(pretrained_run, tmp_path):
 def test_shipped_finetune_configs_start_from_a_jetclass_shaped_weaver_checkpoint(tmp_path, config_name, family):
     """A random-weight weaver-core model of the published *_kin.pt shape (7 inputs, 10 classes, `mod.` prefix)
     fine-tunes on converted public-dataset files: the 10-class output layer becomes a 2-class one."""
+    from gnnjet.convert import convert
     from tests.convert.test_converters import write_energyflow, write_top_landscape
     from tests.nn.test_weaver import weaver_particlenet, weaver_transformer
-    from gnnjet.convert import convert
 
     if config_name.startswith("top"):
         write_top_landscape(tmp_path / "train.h5", 96)

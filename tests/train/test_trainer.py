@@ -27,7 +27,8 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT), "GNNJET_CACHE": ""}
 def tiny_config(tmp_path, num_jets=300, epochs=2, **training):
     from tests.conftest import BASE_CONFIG
 
-    config = {**BASE_CONFIG, "data": {**BASE_CONFIG["data"], "train": [str(write_fake(tmp_path / "train.root", num_jets))],
+    files = [str(write_fake(tmp_path / "train.root", num_jets))]
+    config = {**BASE_CONFIG, "data": {**BASE_CONFIG["data"], "train": files,
                                       "cache_dir": str(tmp_path / "cache")}}
     config["model"] = {"name": "deepsets", "preset": "small", "norm": None, "dropout": 0.0}
     config["training"] = {"epochs": epochs, "batch_size": 32, "lr": 0.003, "prefetch": 0, **training}
@@ -136,13 +137,15 @@ def test_cli_errors(tmp_path):
     assert result.returncode == 1
     assert "unknown model 'graphsage'" in output and "available: particlenet" in output and "Traceback" not in output
     (tmp_path / "good.yaml").write_text(yaml.safe_dump(tiny_config(tmp_path)))
-    result = run_cli(["-c", str(tmp_path / "good.yaml"), "-o", str(tmp_path / "x"), "--gpus", str(torch.cuda.device_count() + 3)])
+    result = run_cli(["-c", str(tmp_path / "good.yaml"), "-o", str(tmp_path / "x"), "--gpus",
+                      str(torch.cuda.device_count() + 3)])
     output = result.communicate(timeout=120)[0]
     assert result.returncode == 1 and "not available" in output and "Traceback" not in output
     assert not (tmp_path / "x").exists(), "nothing is done before the GPU check"
 
 
-@pytest.mark.parametrize("model", [{"name": "transformer", "preset": "small"}, {"name": "particlenet", "preset": "lite"}])
+@pytest.mark.parametrize("model", [{"name": "transformer", "preset": "small"},
+                                   {"name": "particlenet", "preset": "lite"}])
 def test_nonfinite_kinematics_do_not_reach_the_loss(tmp_path, model):
     config = tiny_config(tmp_path, epochs=3)
     config["data"]["train"] = [str(write_fake_with_nonfinite_kinematics(tmp_path / "bad.root", 300))]

@@ -1,4 +1,5 @@
-"""The npy cache: reuse, invalidation, streaming across chunks."""
+"""Filling cache entries: reuse, invalidation, streaming across chunks, damaged entries rebuilt, bin/cache.py
+--build."""
 
 import os
 
@@ -6,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-import gnnjet.data.store as store_module
+import gnnjet.data.cache.build as build_module
 from gnnjet.config import validate_config
+from gnnjet.data.cache.build import build_store
+from gnnjet.data.cache.key import cache_key
 from gnnjet.data.spec import DataSpec
-from gnnjet.data.store import build_store, cache_key, expand_files
 from gnnjet.errors import DataError
 from tests.conftest import write_fake
 
@@ -25,7 +27,7 @@ def test_second_build_skips_root(base_config, fake_file, cache_root, monkeypatch
     def fail(*args, **kwargs):
         raise AssertionError("ROOT was read although a valid cache exists")
 
-    monkeypatch.setattr(store_module, "fill", fail)
+    monkeypatch.setattr(build_module, "fill", fail)
     second = build_store(spec, [str(fake_file)], cache_root, progress=False)
     assert second.path == first.path
     np.testing.assert_array_equal(second.arrays["x"], first.arrays["x"])
@@ -72,15 +74,6 @@ def test_failed_build_leaves_no_entry(base_config, tmp_path):
     assert list((tmp_path / "cache").iterdir()) == []
 
 
-def test_expand_files(tmp_path):
-    for i in range(3):
-        write_fake(tmp_path / f"s{i}.root", 5)
-    assert expand_files([str(tmp_path / "s*.root")]) == [str(tmp_path / f"s{i}.root") for i in range(3)]
-    assert expand_files([str(tmp_path)]) == [str(tmp_path / f"s{i}.root") for i in range(3)]
-    with pytest.raises(DataError, match="no input file matches"):
-        expand_files([str(tmp_path / "x*.root")])
-
-
 @pytest.mark.parametrize("damage", ["delete_npy", "truncate_npy", "delete_meta", "garble_meta"])
 def test_damaged_entry_is_rebuilt_in_place(base_config, fake_file, cache_root, caplog, damage):
     spec = spec_of(base_config)
@@ -117,31 +110,6 @@ def test_damaged_processed_array_is_written_again(base_config, fake_file, cache_
     assert torch.equal(again.x, expected)
 
 
-def test_cache_cli_lists_and_cleans(base_config, tmp_path, cache_root):
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-    spec = spec_of(base_config)
-    ok = build_store(spec, [str(write_fake(tmp_path / "ok.root", 30))], cache_root, progress=False)
-    changed = tmp_path / "changed.root"
-    stale = build_store(spec, [str(write_fake(changed, 30))], cache_root, progress=False)
-    write_fake(changed, 31, seed=5)  # the input changed: that entry will never be used again
-    damaged = build_store(spec, [str(write_fake(tmp_path / "d.root", 30, seed=3))], cache_root, progress=False)
-    (damaged.path / "y.npy").unlink()
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    listing = subprocess.run([sys.executable, str(root / "bin/cache.py"), "--list", "--root", str(cache_root)],
-                             capture_output=True, text=True, env=env)
-    assert listing.returncode == 0, listing.stderr
-    status = {line.split()[5]: line.split()[0] for line in listing.stdout.splitlines()[1:]}
-    assert status == {ok.path.name: "ok", stale.path.name: "stale", damaged.path.name: "damaged"}
-    cleaned = subprocess.run([sys.executable, str(root / "bin/cache.py"), "--clean", "--root", str(cache_root)],
-                             capture_output=True, text=True, env=env)
-    assert cleaned.returncode == 0 and "removed 2 entries" in cleaned.stdout
-    assert [p.name for p in cache_root.iterdir()] == [ok.path.name]
-
-
 def test_cache_cli_builds_the_entries_training_reads(base_config, tmp_path, cache_root, monkeypatch):
     import subprocess
     import sys
@@ -149,7 +117,7 @@ def test_cache_cli_builds_the_entries_training_reads(base_config, tmp_path, cach
 
     import yaml
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     files = [str(write_fake(tmp_path / "a.root", 40)), str(write_fake(tmp_path / "b.root", 30, seed=2))]
     (tmp_path / "c.yaml").write_text(yaml.safe_dump({**base_config, "data": {**base_config["data"], "train": []}}))
     built = subprocess.run([sys.executable, str(root / "bin/cache.py"), "--build", "-c", str(tmp_path / "c.yaml"),
@@ -161,5 +129,5 @@ def test_cache_cli_builds_the_entries_training_reads(base_config, tmp_path, cach
     def fail(*args, **kwargs):
         raise AssertionError("the input files were read again")
 
-    monkeypatch.setattr(store_module, "fill", fail)
+    monkeypatch.setattr(build_module, "fill", fail)
     assert build_store(spec_of(base_config), files, cache_root, progress=False).num_jets == 70

@@ -1,4 +1,4 @@
-"""ROOT -> columnar chunks: ordering, caps, node types, bad input."""
+"""Jets -> columnar chunks: ordering, caps, node types, dropped jets and constituents, bad expressions."""
 
 import logging
 
@@ -7,10 +7,12 @@ import numpy as np
 import pytest
 
 from gnnjet.config import validate_config
-from gnnjet.data.reader import ReadStats, columnarise, iter_chunks
+from gnnjet.data.cache.build import build_store
+from gnnjet.data.columnar import columnarise
+from gnnjet.data.read_stats import ReadStats
+from gnnjet.data.reader import iter_chunks
 from gnnjet.data.spec import DataSpec
-from gnnjet.data.store import build_store
-from gnnjet.errors import ConfigError, DataError
+from gnnjet.errors import ConfigError
 from tests.conftest import fake_jets, write_fake, write_fake_with_nonfinite_dxy, write_fake_with_nonfinite_kinematics
 
 
@@ -111,33 +113,6 @@ def test_nonfinite_features_counted(base_config, tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         build_store(spec, [str(path)], tmp_path / "cache", progress=False)
     assert "feature 'dxy' (data.node_types.charged.features[5]): 3 NaN/inf values" in caplog.text
-
-
-def test_missing_branch_names_branch_file_and_key(base_config, tmp_path):
-    raw = fake_jets(10)
-    ch = ak.zip({f: raw["ch"][f] for f in raw["ch"].fields if f != "dxy"})
-    path = write_fake(tmp_path / "nodxy.root", 10, ch=ch)
-    with pytest.raises(DataError, match=r"nodxy\.root: branch 'ch_dxy' \(needed by data\.node_types\.charged\.features\[5\]\)"):
-        read_all(base_config, path)
-
-
-def test_corrupt_and_missing_files(base_config, tmp_path):
-    bad = tmp_path / "corrupt.root"
-    bad.write_bytes(b"not a root file" * 50)
-    with pytest.raises(DataError, match=r"cannot read ROOT file .*corrupt\.root: ValueError: not a ROOT file"):
-        read_all(base_config, bad)
-    truncated = tmp_path / "truncated.root"
-    truncated.write_bytes(write_fake(tmp_path / "good.root", 50).read_bytes()[:3000])
-    with pytest.raises(DataError, match=r"truncated\.root"):
-        read_all(base_config, truncated)
-    with pytest.raises(DataError, match=r"nothere\.root does not exist"):
-        read_all(base_config, tmp_path / "nothere.root")
-
-
-def test_missing_tree(base_config, fake_file):
-    base_config["data"]["tree"] = "Events"
-    with pytest.raises(DataError, match=r"no tree 'Events' \(trees in the file: Jets\)"):
-        read_all(base_config, fake_file)
 
 
 def test_feature_mixing_collections_is_a_config_error(base_config, fake_file):

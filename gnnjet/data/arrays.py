@@ -1,0 +1,40 @@
+"""The arrays of a columnar jet store, named once: what each row is, its dtype and row shape for a config.
+
+A store holds node arrays (one row per node, the nodes of jet j at rows ptr[j]:ptr[j+1]), ``ptr`` and jet
+arrays (one row per jet). The cache files, the reader's chunks, the dataset and its batches all take their
+names from `STORE_ARRAYS`: adding a per-jet array (weights, fold ids) is one entry here plus the reader
+line that fills it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from gnnjet.data.spec import DataSpec
+
+
+@dataclass(frozen=True)
+class StoreArray:
+    """`rows`: "node", "jet" or "ptr" ([num_jets + 1] CSR offsets); `layout(spec)` -> (numpy dtype string, row
+    shape); `batched`: a Batch carries it as a tensor (observers stay numpy)."""
+
+    rows: str
+    layout: Callable[[DataSpec], tuple[str, tuple[int, ...]]]
+    batched: bool = True
+
+
+STORE_ARRAYS: dict[str, StoreArray] = {
+    "x": StoreArray("node", lambda spec: ("<f4", (len(spec.columns),))),  # node features [N, F]
+    "node_type": StoreArray("node", lambda spec: ("|i1", ())),  # position of the node's type in the config [N]
+    "pos": StoreArray("node", lambda spec: ("<f4", (spec.num_coordinates,))),  # graph coordinates [N, D]
+    "p4": StoreArray("node", lambda spec: ("<f4", (4,))),  # px, py, pz, E in GeV [N, 4]
+    "ptr": StoreArray("ptr", lambda spec: ("<i8", ())),
+    "u": StoreArray("jet", lambda spec: ("<f4", (len(spec.jet_features),))),  # jet features [J, G]
+    "y": StoreArray("jet", lambda spec: ("<i8" if spec.task_type == "classification" else "<f4", ())),  # [J]
+    "obs": StoreArray("jet", lambda spec: ("<f8", (len(spec.observers),)), batched=False),  # observers [J, O]
+}
+ARRAYS = tuple(STORE_ARRAYS)
+NODE_ARRAYS = tuple(name for name, array in STORE_ARRAYS.items() if array.rows == "node")
+JET_ARRAYS = tuple(name for name, array in STORE_ARRAYS.items() if array.rows == "jet")
+BATCHED_JET_ARRAYS = tuple(name for name in JET_ARRAYS if STORE_ARRAYS[name].batched)

@@ -1,0 +1,56 @@
+"""Opening a cache entry: check that meta.json records every array file at its size, then memory-map them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gnnjet.data.arrays import ARRAYS
+from gnnjet.errors import DataError
+
+
+class DamagedCache(DataError):
+    """A cache entry that cannot be used as it is (rebuilt by `build.build_store`)."""
+
+
+def check_entry(path: Path) -> dict[str, Any]:
+    """meta.json of a cache entry, after checking that every array file exists with its recorded size."""
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+    except (OSError, ValueError) as err:
+        raise DamagedCache(f"cache entry {path}: meta.json unreadable ({type(err).__name__})") from None
+    sizes = meta.get("sizes")
+    if not isinstance(sizes, dict) or set(sizes) != {f"{name}.npy" for name in ARRAYS}:
+        raise DamagedCache(f"cache entry {path}: meta.json records no file sizes (written by an older gnnjet)")
+    for name, size in sizes.items():
+        actual = (path / name).stat().st_size if (path / name).exists() else None
+        if actual != size:
+            raise DamagedCache(f"cache entry {path}: {name} is {'missing' if actual is None else f'{actual} bytes'}, "
+                               f"expected {size} bytes")
+    return meta
+
+
+@dataclass
+class ColumnarStore:
+    """Memory-mapped columnar jets of one cache entry (`arrays.STORE_ARRAYS`; ptr is [num_jets + 1] int64 CSR
+    offsets into the node arrays)."""
+
+    path: Path
+    arrays: dict[str, np.ndarray]
+    meta: dict[str, Any]
+
+    @property
+    def num_jets(self) -> int:
+        return len(self.arrays["ptr"]) - 1
+
+    @classmethod
+    def open(cls, path: Path) -> "ColumnarStore":
+        """Memory-map an entry after checking it (`check_entry`); DamagedCache if it fails."""
+        meta = check_entry(path)
+        # mmap_mode "c" (copy-on-write) gives writable views, so torch.from_numpy does not warn.
+        arrays = {name: np.load(path / f"{name}.npy", mmap_mode="c") for name in ARRAYS}
+        return cls(path, arrays, meta)

@@ -1,0 +1,244 @@
+"""One chunk of jets as awkward arrays (the config's branches) -> the store's flat numpy arrays.
+
+Each jet's nodes are contiguous: the node types in the order the config lists them, each type's
+constituents ordered by decreasing pt (file order for types without kinematics) and capped at its
+``max_nodes``. Jets failing the selection, with an invalid target, or with no nodes at all are dropped and
+counted in `ReadStats`; constituents whose kinematics (p4) or graph coordinates (pos) are NaN/inf are dropped
+and counted (a jet left without any is dropped as having no nodes); non-finite feature values are counted
+(the preprocessing replaces them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from gnnjet.data.expressions import Expression
+from gnnjet.data.read_stats import ReadStats
+from gnnjet.data.spec import DataSpec, NodeTypeSpec
+from gnnjet.errors import ConfigError
+
+
+def columnarise(spec: DataSpec, arrays: ak.Array, stats: ReadStats) -> dict[str, np.ndarray]:
+    """One chunk of jets -> flat arrays; its counts are added to `stats`.
+
+    Returns: dict with x [N, F] float32, node_type [N] int8, pos [N, D] float32 (deta, dphi to the jet axis
+    by default), p4 [N, 4] float32 (px, py, pz, E in GeV), counts [J] int64 (nodes per jet), u [J, G]
+    float32, y [J], obs [J, O] float64 (`arrays.STORE_ARRAYS`, with counts in place of ptr).
+    """
+    stats.jets_read += len(arrays)
+    keep, y = _jets_with_target(spec, arrays, stats)
+    blocks = [_Constituents.of(t, arrays) for t in spec.node_types]
+    type_counts = [b.counts() for b in blocks]
+    empty = keep & (np.sum(type_counts, axis=0) == 0)
+    stats.no_nodes += int(empty.sum())
+    keep &= ~empty
+
+    arrays, y = arrays[keep], y[keep]
+    blocks = [b.restrict(keep) for b in blocks]
+    type_counts = [c[keep] for c in type_counts]
+    nodes, counts = _node_arrays(spec, blocks, type_counts, arrays)
+    nodes, counts, occupied = _drop_nonfinite_constituents(nodes, counts, stats)
+    if occupied is not None:
+        arrays, y = arrays[occupied], y[occupied]
+    u, obs = _jet_arrays(spec, arrays)
+    stats.count_nonfinite((~np.isfinite(nodes["x"])).sum(axis=0), (~np.isfinite(u)).sum(axis=0))
+    return {**nodes, "counts": counts, "u": u, "y": y, "obs": obs}
+
+
+def _jets_with_target(spec: DataSpec, arrays: ak.Array, stats: ReadStats) -> tuple[np.ndarray, np.ndarray]:
+    """(keep [J] bool: passes the selection and has a valid target, y [J]); drops are counted."""
+    keep = np.ones(len(arrays), dtype=bool)
+    if spec.selection is not None:
+        passed = _jet_values(_evaluate(spec.selection, arrays), len(arrays), spec.selection) != 0
+        stats.failed_selection += int((~passed).sum())
+        keep &= passed
+    y, valid = _targets(spec, arrays)
+    stats.invalid_target += int((keep & ~valid).sum())
+    return keep & valid, y
+
+
+def _node_arrays(spec: DataSpec, blocks: list[_Constituents], type_counts: list[np.ndarray],
+                 arrays: ak.Array) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """x [N, F], node_type [N], pos [N, D], p4 [N, 4] of the jets of `arrays`, and counts [J] (nodes per jet):
+    each jet's nodes contiguous, its node types one after the other in config order."""
+    num_jets = len(arrays)
+    counts = np.sum(type_counts, axis=0).astype(np.int64) if type_counts else np.zeros(num_jets, np.int64)
+    num_nodes = int(counts.sum())
+    nodes = {"x": np.zeros((num_nodes, len(spec.columns)), dtype=np.float32),
+             "node_type": np.zeros(num_nodes, dtype=np.int8),
+             "pos": np.zeros((num_nodes, spec.num_coordinates), dtype=np.float32),
+             "p4": np.zeros((num_nodes, 4), dtype=np.float32)}
+    jet_axis = None
+    if spec.needs_jet_axis:
+        jet_axis = (_jet_values(_evaluate(spec.jet_eta, arrays), num_jets, spec.jet_eta),
+                    _jet_values(_evaluate(spec.jet_phi, arrays), num_jets, spec.jet_phi))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    offset_in_jet = np.zeros(num_jets, dtype=np.int64)
+    for block, n in zip(blocks, type_counts):
+        jet_of_node = np.repeat(np.arange(num_jets), n)
+        rank = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+        dest = starts[jet_of_node] + offset_in_jet[jet_of_node] + rank
+        offset_in_jet += n
+        _fill_node_type(block, arrays, nodes, dest, jet_of_node, jet_axis)
+    return nodes, counts
+
+
+def _fill_node_type(block: _Constituents, arrays: ak.Array, nodes: dict[str, np.ndarray], dest: np.ndarray,
+                    jet_of_node: np.ndarray, jet_axis: tuple[np.ndarray, np.ndarray] | None) -> None:
+    """Write one node type's constituents into rows `dest` of the node arrays; `jet_of_node` [n] is the jet of
+    each, `jet_axis` (eta [J], phi [J]) the axis its default coordinates are taken to."""
+    node_spec = block.spec
+    for feature, column in node_spec.features:
+        nodes["x"][dest, column] = block.values(feature.expr, arrays)
+    nodes["node_type"][dest] = node_spec.code
+    kinematics = [block.values(e, arrays) for e in node_spec.kinematics]
+    if node_spec.form == "pt/eta/phi":
+        pt, eta, phi, mass = kinematics
+        nodes["p4"][dest] = np.stack([pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta),
+                                      np.sqrt((pt * np.cosh(eta)) ** 2 + mass**2)], axis=1)
+    elif node_spec.form == "px/py/pz/energy":
+        nodes["p4"][dest] = np.stack(kinematics, axis=1)
+    if node_spec.coordinates is not None:
+        nodes["pos"][dest] = np.stack([block.values(e, arrays) for e in node_spec.coordinates], axis=1)
+        return
+    assert jet_axis is not None
+    if node_spec.form == "pt/eta/phi":
+        eta, phi = kinematics[1], kinematics[2]
+    else:  # direction from the four-vector
+        with np.errstate(all="ignore"):  # a zero-pt constituent has no direction: its pos is not finite
+            eta = np.arcsinh(kinematics[2] / np.hypot(kinematics[0], kinematics[1]))
+            phi = np.arctan2(kinematics[1], kinematics[0])
+    nodes["pos"][dest, 0] = eta - jet_axis[0][jet_of_node]
+    nodes["pos"][dest, 1] = (phi - jet_axis[1][jet_of_node] + np.pi) % (2 * np.pi) - np.pi
+
+
+def _drop_nonfinite_constituents(nodes: dict[str, np.ndarray], counts: np.ndarray, stats: ReadStats
+                                 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray | None]:
+    """NaN/inf pt, eta, ... would reach the knn graph and the pair features: drop those constituents (counted).
+    Returns the node arrays, counts of the jets left, and which jets are left ([J] bool; None: all)."""
+    bad = ~(np.isfinite(nodes["p4"]).all(axis=1) & np.isfinite(nodes["pos"]).all(axis=1))
+    if not bad.any():
+        return nodes, counts, None
+    stats.nonfinite_kinematics += int(bad.sum())
+    counts = counts - np.bincount(np.repeat(np.arange(len(counts)), counts)[bad], minlength=len(counts))
+    occupied = counts > 0
+    stats.no_nodes += int((~occupied).sum())
+    return {name: values[~bad] for name, values in nodes.items()}, counts[occupied], occupied
+
+
+def _jet_arrays(spec: DataSpec, arrays: ak.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Jet features u [J, G] float32 and observers obs [J, O] float64."""
+    num_jets = len(arrays)
+    u = np.zeros((num_jets, len(spec.jet_features)), dtype=np.float32)
+    for column, feature in enumerate(spec.jet_features):
+        u[:, column] = _jet_values(_evaluate(feature.expr, arrays), num_jets, feature.expr)
+    obs = np.zeros((num_jets, len(spec.observers)), dtype=np.float64)
+    for column, expr in enumerate(spec.observers):
+        obs[:, column] = _jet_values(_evaluate(expr, arrays), num_jets, expr)
+    return u, obs
+
+
+def _evaluate(expr: Expression, arrays: ak.Array) -> Any:
+    """Evaluate; NaN/inf results are counted and handled downstream, so numpy stays quiet."""
+    try:
+        with np.errstate(all="ignore"):
+            return expr.evaluate(arrays)
+    except (ValueError, TypeError, ZeroDivisionError) as err:
+        raise ConfigError(f"{expr.path}: cannot evaluate {expr.text!r}: {err}") from None
+
+
+def _jet_values(value: Any, num_jets: int, expr: Expression) -> np.ndarray:
+    """A jet-level expression result -> float64 [num_jets]."""
+    if np.isscalar(value):
+        return np.full(num_jets, float(value))
+    if isinstance(value, ak.Array) and value.ndim != 1:  # jagged: ak.to_numpy would fail with awkward's message
+        raise ConfigError(f"{expr.path}: {expr.text!r} is not a per-jet quantity (it has constituent structure)")
+    array = ak.to_numpy(value) if isinstance(value, ak.Array) else np.asarray(value)
+    if array.ndim != 1:
+        raise ConfigError(f"{expr.path}: {expr.text!r} is not a per-jet quantity (it has constituent structure)")
+    return array.astype(np.float64)
+
+
+def _is_jagged(value: Any) -> bool:
+    return isinstance(value, ak.Array) and value.ndim == 2
+
+
+@dataclass
+class _Constituents:
+    """The constituents of one node type in a chunk: its collection, the selected ones and their order.
+
+    `reference` [J, var] is an array of the type's collection, `mask` [J, var] the `select:`
+    result (None: all), `order` [J, <= max_nodes] indices into the selected constituents,
+    pt-ordered (file order without kinematics) and capped.
+    """
+
+    spec: NodeTypeSpec
+    reference: ak.Array
+    mask: ak.Array | None
+    order: ak.Array
+
+    @classmethod
+    def of(cls, spec: NodeTypeSpec, arrays: ak.Array) -> "_Constituents":
+        first = spec.kinematics[0] if spec.kinematics else spec.coordinates[0]  # type: ignore[index]
+        reference = _evaluate(first, arrays)
+        if not _is_jagged(reference):
+            raise ConfigError(f"{first.path}: {first.text!r} is not a per-constituent quantity (one value per jet); "
+                              f"node type {spec.name!r} needs a collection")
+        mask = None
+        if spec.select is not None:
+            mask = _evaluate(spec.select, arrays)
+            if not _is_jagged(mask) or not np.array_equal(ak.to_numpy(ak.num(mask)), ak.to_numpy(ak.num(reference))):
+                raise ConfigError(f"{spec.select.path}: {spec.select.text!r} must give one value per constituent "
+                                  f"of the collection of {first.path} ({first.text!r}), not per jet or of another "
+                                  "collection")
+            mask = mask != 0
+        selected = reference if mask is None else reference[mask]
+        if spec.form is None:
+            order = ak.local_index(selected, axis=1)[:, : spec.max_nodes]
+        else:
+            pt = selected if spec.form == "pt/eta/phi" else _pt_of(spec, arrays, mask)
+            order = ak.argsort(pt, axis=1, ascending=False, stable=True)[:, : spec.max_nodes]
+        return cls(spec, reference, mask, order)
+
+    def counts(self) -> np.ndarray:
+        """[J] nodes per jet after selection and cap."""
+        return ak.to_numpy(ak.num(self.order, axis=1)).astype(np.int64)
+
+    def restrict(self, keep: np.ndarray) -> "_Constituents":
+        return _Constituents(self.spec, self.reference[keep], None if self.mask is None else self.mask[keep],
+                             self.order[keep])
+
+    def values(self, expr: Expression, arrays: ak.Array) -> np.ndarray:
+        """An expression of this type's constituents, selected, ordered and capped -> flat float64."""
+        value = _evaluate(expr, arrays)
+        try:
+            value = ak.broadcast_arrays(ak.Array(value) if not np.isscalar(value) else value, self.reference)[0]
+            if self.mask is not None:
+                value = value[self.mask]
+            return ak.to_numpy(ak.flatten(value[self.order])).astype(np.float64)
+        except ValueError:
+            raise ConfigError(
+                f"{expr.path}: {expr.text!r} does not have one value per constituent of node type {self.spec.name!r} "
+                "(does it mix branches of different collections?)"
+            ) from None
+
+
+def _pt_of(spec: NodeTypeSpec, arrays: ak.Array, mask: ak.Array | None) -> ak.Array:
+    px, py = (_evaluate(e, arrays) for e in spec.kinematics[:2])
+    pt = np.hypot(px, py)
+    return pt if mask is None else pt[mask]
+
+
+def _targets(spec: DataSpec, arrays: ak.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (y [J], valid [J]): class index (int64) or regression target (float32)."""
+    if spec.task_type == "classification":
+        onehot = np.stack([ak.to_numpy(arrays[label]).astype(np.float64) for label in spec.labels], axis=1)
+        valid = (onehot.sum(axis=1) == 1) & np.all((onehot == 0) | (onehot == 1), axis=1)
+        return onehot.argmax(axis=1).astype(np.int64), valid
+    assert spec.target is not None
+    y = _jet_values(_evaluate(spec.target, arrays), len(arrays), spec.target)
+    return y.astype(np.float32), np.isfinite(y)

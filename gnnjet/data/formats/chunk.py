@@ -1,0 +1,21 @@
+"""A chunk of an input file: the unit that is read, converted and written to the cache in one go."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ChunkRef:
+    """Rows (jets) [start, stop) of the file at `path`, in every format. `parts` are the format's own read units
+    that hold exactly those rows where it reads by unit rather than by row range (Parquet: row groups; empty for
+    ROOT, which reads entry ranges)."""
+
+    path: str
+    start: int
+    stop: int
+    parts: tuple[int, ...] = ()
+
+    @property
+    def num_jets(self) -> int:
+        return self.stop - self.start

@@ -1,0 +1,52 @@
+"""ROOT ntuples (a TTree, one entry per jet, jagged branches per constituent collection), read by uproot in
+entry ranges. Unreadable files, missing trees and missing branches raise DataError naming them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import uproot
+
+from gnnjet.data.formats.chunk import ChunkRef
+from gnnjet.data.spec import DataSpec
+from gnnjet.errors import DataError
+
+SUFFIXES = (".root",)
+
+
+def open_tree(path: str | Path, tree: str) -> Any:
+    """Open `tree` in a ROOT file; unreadable files and missing trees raise DataError naming the file."""
+    try:
+        file = uproot.open(path)
+    except FileNotFoundError:
+        raise DataError(f"input file {path} does not exist") from None
+    except Exception as err:  # noqa: BLE001 - uproot raises many kinds for corrupt files
+        raise DataError(f"cannot read ROOT file {path}: {type(err).__name__}: {err}") from None
+    try:
+        return file[tree]
+    except Exception:  # noqa: BLE001 - uproot's error for a missing key differs between versions
+        trees = [k.split(";")[0] for k, v in file.classnames().items() if v.startswith("TTree")]
+        raise DataError(f"{path}: no tree {tree!r} (trees in the file: {', '.join(trees) or 'none'}); "
+                        "set data.tree") from None
+
+
+def plan_chunks(spec: DataSpec, path: str, jets_per_chunk: int) -> list[ChunkRef]:
+    """Entry ranges of `jets_per_chunk` jets, after checking that every branch of `spec` is in the tree."""
+    tree = open_tree(path, spec.tree)
+    available = set(tree.keys())
+    for branch, key in spec.branches.items():
+        if branch not in available:
+            raise DataError(f"{path}: branch {branch!r} (needed by {key}) is not in tree {spec.tree!r}")
+    return [ChunkRef(path, lo, min(lo + jets_per_chunk, tree.num_entries))
+            for lo in range(0, tree.num_entries, jets_per_chunk)]
+
+
+def read_chunk(spec: DataSpec, chunk: ChunkRef) -> ak.Array:
+    """The branches of `spec` for the entries of `chunk`."""
+    tree = open_tree(chunk.path, spec.tree)
+    try:
+        return tree.arrays(sorted(spec.branches), entry_start=chunk.start, entry_stop=chunk.stop, library="ak")
+    except Exception as err:  # noqa: BLE001 - uproot raises many kinds for damaged baskets
+        raise DataError(f"cannot read ROOT file {chunk.path}: {type(err).__name__}: {err}") from None

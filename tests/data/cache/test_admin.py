@@ -1,0 +1,37 @@
+"""Listing and cleaning a cache directory through bin/cache.py."""
+
+import os
+
+from gnnjet.config import validate_config
+from gnnjet.data.cache.build import build_store
+from gnnjet.data.spec import DataSpec
+from tests.conftest import write_fake
+
+
+def spec_of(config):
+    return DataSpec.from_config(validate_config(config))
+
+
+def test_cache_cli_lists_and_cleans(base_config, tmp_path, cache_root):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    spec = spec_of(base_config)
+    ok = build_store(spec, [str(write_fake(tmp_path / "ok.root", 30))], cache_root, progress=False)
+    changed = tmp_path / "changed.root"
+    stale = build_store(spec, [str(write_fake(changed, 30))], cache_root, progress=False)
+    write_fake(changed, 31, seed=5)  # the input changed: that entry will never be used again
+    damaged = build_store(spec, [str(write_fake(tmp_path / "d.root", 30, seed=3))], cache_root, progress=False)
+    (damaged.path / "y.npy").unlink()
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    listing = subprocess.run([sys.executable, str(root / "bin/cache.py"), "--list", "--root", str(cache_root)],
+                             capture_output=True, text=True, env=env)
+    assert listing.returncode == 0, listing.stderr
+    status = {line.split()[5]: line.split()[0] for line in listing.stdout.splitlines()[1:]}
+    assert status == {ok.path.name: "ok", stale.path.name: "stale", damaged.path.name: "damaged"}
+    cleaned = subprocess.run([sys.executable, str(root / "bin/cache.py"), "--clean", "--root", str(cache_root)],
+                             capture_output=True, text=True, env=env)
+    assert cleaned.returncode == 0 and "removed 2 entries" in cleaned.stdout
+    assert [p.name for p in cache_root.iterdir()] == [ok.path.name]
