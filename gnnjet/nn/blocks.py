@@ -11,6 +11,8 @@ from torch import Tensor, nn
 from torch_geometric.data import Batch
 from torch_geometric.nn import MLP, AttentionalAggregation, global_add_pool, global_max_pool, global_mean_pool
 
+from gnnjet.nn.interchange import WeaverName, module_names
+
 
 class InputEmbedding(nn.Module):
     """x [N, F] -> [N, D]: one Linear over x plus a learned per-type vector.
@@ -55,9 +57,12 @@ def mlp(channels: list[int], dropout: float = 0.0, norm: str | None = None, plai
 class JetModel(nn.Module):
     """The shared skeleton: ``forward(batch) -> [B, out_dim]``.
 
-    Subclasses set ``self.encoder_dim`` and implement ``encode(batch) -> [B, encoder_dim]``.
-    Jet-level features u [B, G] are concatenated before the head.
+    Subclasses call ``build_head(encoder_dim)`` and implement ``encode(batch) -> [B, encoder_dim]``.
+    Jet-level features u [B, G] are concatenated before the head. A model that imports weaver-core checkpoints
+    sets `weaver_architecture` (the weaver family, e.g. "particlenet") and implements `weaver_names`.
     """
+
+    weaver_architecture: str | None = None
 
     def __init__(self, num_jet_features: int, out_dim: int, head: list[int], head_dropout: float):
         super().__init__()
@@ -72,6 +77,19 @@ class JetModel(nn.Module):
         """State-dict keys of the output layer (the head's last Linear): what fine-tuning replaces."""
         prefix = f"head.lins.{len(self.head.lins) - 1}."
         return [key for key in self.state_dict() if key.startswith(prefix)]
+
+    def weaver_names(self) -> dict[str, WeaverName]:
+        """Each state-dict key -> its place in the weaver-core model's state dict (`gnnjet.nn.weaver`)."""
+        raise NotImplementedError(f"{type(self).__name__} has no weaver-core counterpart")
+
+    def weaver_head_names(self) -> dict[str, WeaverName]:
+        """The head MLP's Linear layers as weaver's ``fc``: Sequential(Linear, ReLU, Dropout) blocks, then the
+        output Linear."""
+        last = len(self.head.lins) - 1
+        names: dict[str, WeaverName] = {}
+        for j, linear in enumerate(self.head.lins):
+            names |= module_names(f"head.lins.{j}", linear, f"fc.{j}" if j == last else f"fc.{j}.0")
+        return names
 
     def encode(self, batch: Batch) -> Tensor:
         raise NotImplementedError

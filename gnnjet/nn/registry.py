@@ -26,11 +26,12 @@ def _no_check(params: dict[str, Any], path: str) -> None:
 
 @dataclass(frozen=True)
 class Family:
-    """A model family: its class, default parameters, named presets, the preset of the published model (None if
-    the family has none), and `check(params, path)`, the family's own config-time check of a resolved section
-    (raises ConfigError naming the key)."""
+    """A model family: `build(num_node_features, num_jet_features, out_dim, num_node_types=..., **params)` (its
+    class, or a function choosing among its layouts), default parameters, named presets, the preset of the
+    published model (None if the family has none), and `check(params, path)`, the family's own config-time
+    check of a resolved section (raises ConfigError naming the key)."""
 
-    cls: type[nn.Module]
+    build: Callable[..., nn.Module]
     defaults: dict[str, Any]
     presets: dict[str, dict[str, Any]]
     description: str
@@ -38,7 +39,7 @@ class Family:
     check: Callable[[dict[str, Any], str], None]
 
     @classmethod
-    def of(cls, module: ModuleType, model: type[nn.Module], description: str,
+    def of(cls, module: ModuleType, model: Callable[..., nn.Module], description: str,
            published: str | None = None) -> "Family":
         """The family defined by `module` (its DEFAULTS, PRESETS and, if it has one, check_options)."""
         return cls(model, module.DEFAULTS, module.PRESETS, description, published,
@@ -51,7 +52,7 @@ FAMILIES: dict[str, Family] = {
     "gcn": Family.of(gcn, gcn.GCN, "GCNConv stack on a (deta, dphi) knn graph"),
     "gat": Family.of(gat, gat.GAT, "GATv2Conv multi-head stack on a (deta, dphi) knn graph"),
     "deepsets": Family.of(deepsets, deepsets.DeepSets, "per-node MLP + pooling (PFN)", "pfn"),
-    "transformer": Family.of(transformer, transformer.ParticleTransformer,
+    "transformer": Family.of(transformer, transformer.build,
                              "ParT-like attention with pairwise interaction bias", "part"),
     "mipart": Family.of(mipart, mipart.MIParT,
                         "More-Interaction Particle Transformer: interaction-only attention, then ParT blocks",
@@ -110,7 +111,7 @@ def build_model(section: dict[str, Any], num_node_features: int, num_jet_feature
     output width."""
     section = validate_model_section(section)
     params = {k: v for k, v in section.items() if k not in ("name", "preset")}
-    return FAMILIES[section["name"]].cls(num_node_features, num_jet_features, out_dim, num_node_types=num_node_types,
+    return FAMILIES[section["name"]].build(num_node_features, num_jet_features, out_dim, num_node_types=num_node_types,
                                          **params)
 
 

@@ -26,7 +26,7 @@ from torch_geometric.data import Batch
 
 from gnnjet.errors import ConfigError
 from gnnjet.nn.models import transformer
-from gnnjet.nn.models.transformer import AttentionBlock, PackedNodes, ParticleTransformer
+from gnnjet.nn.models.transformer import PackedNodes, WeaverAttentionBlock, WeaverParticleTransformer
 
 DEFAULTS: dict[str, Any] = {"embed_dims": [32, 32], "pair_dims": [16, 16, 16], "heads": 4, "mi_blocks": 2,
                             "blocks": 2, "class_blocks": 1, "ffn_ratio": 2, "head": [], "dropout": 0.1}
@@ -64,25 +64,26 @@ class InteractionAttention(nn.Module):
         return nodes.unpad(weights @ value)  # value [B, heads, P, D / heads]
 
 
-class MIParT(ParticleTransformer):
-    """K more-interaction blocks, L ParT blocks and class attention over the jet's nodes."""
+class MIParT(WeaverParticleTransformer):
+    """K more-interaction blocks, L ParT blocks and class attention over the jet's nodes (blocks and embeddings in
+    weaver-core's layout, as the authors'; no weaver-core checkpoint exists to import)."""
+
+    weaver_architecture = None
 
     def __init__(self, num_node_features: int, num_jet_features: int, out_dim: int, embed_dims: list[int],
                  pair_dims: list[int], heads: int, mi_blocks: int, blocks: int, class_blocks: int, ffn_ratio: int,
                  head: list[int], dropout: float, *, num_node_types: int):
         dim, interaction_heads = embed_dims[-1], pair_dims[-1]
         super().__init__(num_node_features, num_jet_features, out_dim, embed_dims, "lorentz", pair_dims, heads,
-                         blocks, class_blocks, ffn_ratio, head, dropout, layout="weaver",
-                         num_node_types=num_node_types)
+                         blocks, class_blocks, ffn_ratio, head, dropout, num_node_types=num_node_types)
         self.mi_blocks = nn.ModuleList(
-            AttentionBlock(dim, interaction_heads, ffn_ratio, dropout, weaver=True,
-                           attention=InteractionAttention(dim, interaction_heads)) for _ in range(mi_blocks))
-        self.interaction_tap = 1 + 3 * len(pair_dims)  # the pair MLP after its last hidden GELU
+            WeaverAttentionBlock(dim, interaction_heads, ffn_ratio, dropout,
+                                 attention=InteractionAttention(dim, interaction_heads)) for _ in range(mi_blocks))
 
     def encode(self, batch: Batch) -> Tensor:
         nodes = self.nodes(batch)
         assert self.pair is not None
-        taps = (self.interaction_tap, len(self.pair.net))
+        taps = (self.pair.last_hidden, len(self.pair.net))  # U1 after the last hidden GELU, U2 the output
         interaction, bias = self.pair_bias(batch, nodes, taps)  # key padding included
         h = self.attend(nodes.h, nodes, self.mi_blocks, torch.softmax(interaction, dim=-1))  # [B, D1, P, P]
         h = self.attend(h, nodes, self.blocks, bias)

@@ -27,6 +27,7 @@ from torch_geometric.nn import EdgeConv
 
 from gnnjet.errors import ConfigError
 from gnnjet.nn.blocks import InputEmbedding, JetModel, Pooling, max_nodes, num_jets
+from gnnjet.nn.interchange import WeaverName, module_names
 from gnnjet.nn.knn import knn_padded
 
 DEFAULTS: dict[str, Any] = {"embed_dim": None, "k": 16, "blocks": [[64, 64, 64], [128, 128, 128], [256, 256, 256]],
@@ -37,7 +38,7 @@ PRESETS = {
     # the ParT repository's example_ParticleNet.py (JetClass-pretrained ParticleNet_*.pt)
     "weaver": {"layout": "weaver"},
 }
-LAYOUTS = ("gnnjet", "weaver")
+LAYOUTS = ("gnnjet", "weaver")  # the same names as the transformer's layouts
 
 
 def check_options(params: dict[str, Any], path: str) -> None:
@@ -66,6 +67,23 @@ class EdgeConvBlock(nn.Module):
             self.shortcut = nn.Sequential(nn.Linear(in_dim, channels[-1], bias=False), nn.BatchNorm1d(channels[-1]))
         self.act = nn.ReLU()
 
+    def weaver_names(self, prefix: str, weaver_prefix: str) -> dict[str, WeaverName]:
+        """This block's tensors in weaver's EdgeConvBlock: the edge MLP's Linear and BatchNorm layers as its
+        ``convs`` (Conv2d) and ``bns``, the shortcut's as ``sc`` (Conv1d) and ``sc_bn``."""
+        layers = self.conv.nn
+        linears = [name for name, module in layers.named_children() if isinstance(module, nn.Linear)]
+        norms = [name for name, module in layers.named_children() if isinstance(module, nn.BatchNorm1d)]
+        names: dict[str, WeaverName] = {}
+        for i, (linear, norm) in enumerate(zip(linears, norms)):
+            names |= module_names(f"{prefix}.conv.nn.{linear}", layers.get_submodule(linear),
+                                  f"{weaver_prefix}.convs.{i}", trailing=2)
+            names |= module_names(f"{prefix}.conv.nn.{norm}", layers.get_submodule(norm), f"{weaver_prefix}.bns.{i}")
+        for name, module in self.shortcut.named_children():  # none for an identity shortcut
+            weaver = "sc" if isinstance(module, nn.Linear) else "sc_bn"
+            names |= module_names(f"{prefix}.shortcut.{name}", module, f"{weaver_prefix}.{weaver}",
+                                  trailing=1 if isinstance(module, nn.Linear) else 0)
+        return names
+
     def forward(self, h: Tensor, coordinates: Tensor, ptr: Tensor, batch: Tensor, largest: int | None) -> Tensor:
         edges = knn_padded(coordinates, self.k, ptr, batch, largest, self.zero_neighbours)
         padded = torch.cat([h, h.new_zeros(1, h.size(1))])  # row N is the dummy node of missing neighbours
@@ -93,6 +111,18 @@ class ParticleNet(JetModel):
             dim = channels[-1]
         self.pool = Pooling(pooling, dim)
         self.build_head(dim)
+
+    @property
+    def weaver_architecture(self) -> str | None:  # type: ignore[override]
+        return "particlenet" if self.layout == "weaver" else None
+
+    def weaver_names(self) -> dict[str, WeaverName]:
+        """weaver's ParticleNet: the input BatchNorm as ``bn_fts``, block b as ``edge_convs.b``, the head as
+        ``fc``."""
+        names = module_names("embedding", self.embedding, "bn_fts")
+        for b, block in enumerate(self.blocks):
+            names |= block.weaver_names(f"blocks.{b}", f"edge_convs.{b}")
+        return names | self.weaver_head_names()
 
     def encode(self, batch: Batch) -> Tensor:
         if isinstance(self.embedding, InputEmbedding):

@@ -31,6 +31,7 @@ from torch_geometric.data import Batch
 
 from gnnjet.errors import ConfigError
 from gnnjet.nn.blocks import InputEmbedding, JetModel, max_nodes, num_jets
+from gnnjet.nn.interchange import WeaverName, module_names
 from gnnjet.nn.knn import largest_jet
 
 DEFAULTS: dict[str, Any] = {"embed_dims": [32, 64], "pair_features": "lorentz", "pair_dims": [16, 16], "heads": 4,
@@ -49,6 +50,8 @@ PRESETS = {
                "ffn_ratio": 4, "layout": "weaver"},
 }
 EPS = 1e-8
+# gnnjet pair feature g is weaver-core pair feature PAIR_ORDER[g]: (Delta, kT, z, m^2) <- weaver's (kT, z, Delta, m^2)
+PAIR_ORDER = (2, 0, 1, 3)
 
 
 def check_options(params: dict[str, Any], path: str) -> None:
@@ -127,6 +130,26 @@ class PairEmbedding(nn.Module):
                 outs.append(out)
         return outs if taps else outs[0]
 
+    @property
+    def last_hidden(self) -> int:
+        """The tap (a stop index of `forward`) after the last hidden stage: the output of its GELU."""
+        return max(i for i, module in enumerate(self.net) if isinstance(module, nn.Linear))
+
+    def weaver_names(self, prefix: str, weaver_prefix: str) -> dict[str, WeaverName]:
+        """weaver's PairEmbed (Conv1d layers, features ordered ln kT, ln z, ln Delta, ln m^2): the input
+        BatchNorm's channels and the first layer's inputs are reordered (`WEAVER_PAIR_ORDER`)."""
+        first_linear = min(i for i, module in enumerate(self.net) if isinstance(module, nn.Linear))
+        names: dict[str, WeaverName] = {}
+        for i, module in enumerate(self.net):
+            permute = None
+            if i == 0:  # the input BatchNorm
+                permute = {name: (0, PAIR_ORDER) for name in ("weight", "bias", "running_mean", "running_var")}
+            elif i == first_linear:
+                permute = {"weight": (1, PAIR_ORDER)}
+            names |= module_names(f"{prefix}.net.{i}", module, f"{weaver_prefix}.{i}",
+                                  trailing=1 if isinstance(module, nn.Linear) else 0, permute=permute)
+        return names
+
     def _run(self, x: Tensor, stops: tuple[int, ...]) -> list[Tensor]:
         """Apply `net`, keeping the output after layer index stop - 1 for each stop."""
         outputs, start = [], 0
@@ -195,30 +218,23 @@ class Attention(nn.Module):
 
 
 class AttentionBlock(nn.Module):
-    """Pre-LN multi-head attention (with additive bias) and feed-forward, as a ParT block.
+    """Pre-LN multi-head attention (with additive bias) and feed-forward, as a ParT block (gnnjet's layout:
+    dropout after the feed-forward LayerNorm, class attention queried by the normalised class token)."""
 
-    `weaver`: weaver-core's block (learned head scale and residual scale, dropout before the
-    feed-forward LayerNorm; in class attention the query is the class token itself, not normalised).
-    """
-
-    def __init__(self, dim: int, heads: int, ffn_ratio: int, dropout: float, weaver: bool = False,
-                 attention: nn.Module | None = None):
+    def __init__(self, dim: int, heads: int, ffn_ratio: int, dropout: float, attention: nn.Module | None = None):
         super().__init__()
-        self.heads, self.weaver = heads, weaver
+        self.heads = heads
         self.norm_attn = nn.LayerNorm(dim)
         self.attn = attention if attention is not None else Attention(dim, heads)
         self.post_attn = nn.LayerNorm(dim)
         self.norm_ffn = nn.LayerNorm(dim)
-        hidden = ffn_ratio * dim
-        if weaver:
-            self.ffn = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.LayerNorm(hidden),
-                                     nn.Linear(hidden, dim))
-            self.head_scale = nn.Parameter(torch.ones(heads))
-            self.residual_scale = nn.Parameter(torch.ones(dim))
-        else:
-            self.ffn = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.LayerNorm(hidden), nn.Dropout(dropout),
-                                     nn.Linear(hidden, dim))
+        self.ffn = self.feed_forward(dim, ffn_ratio * dim, dropout)
         self.dropout = nn.Dropout(dropout)
+
+    @staticmethod
+    def feed_forward(dim: int, hidden: int, dropout: float) -> nn.Sequential:
+        return nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.LayerNorm(hidden), nn.Dropout(dropout),
+                             nn.Linear(hidden, dim))
 
     def forward(self, h: Tensor, bias: Tensor, nodes: PackedNodes) -> Tensor:
         """Particle attention of packed nodes h [N, D] laid out as `nodes`; bias [B, heads, P, P]."""
@@ -228,16 +244,67 @@ class AttentionBlock(nn.Module):
         """Class attention: token [B, 1, D] attends to itself and the padded nodes x [B, P, D];
         bias [B, heads, 1, 1 + P]."""
         keys = self.norm_attn(torch.cat([token, x], dim=1))
-        query = token if self.weaver else keys[:, :1]
-        return self._residuals(token, self.attn(query, keys, bias))
+        return self._residuals(token, self.attn(self.class_query(token, keys), keys, bias))
+
+    def class_query(self, token: Tensor, keys: Tensor) -> Tensor:
+        """The class token's query: its normalised state (keys[:, :1])."""
+        return keys[:, :1]
+
+    def scale_heads(self, attended: Tensor) -> Tensor:
+        """The attention output [..., D] before its residual (weaver's layout scales it per head)."""
+        return attended
+
+    def scale_residual(self, x: Tensor) -> Tensor:
+        """The residual of the feed-forward branch (weaver's layout scales it per channel)."""
+        return x
 
     def _residuals(self, x: Tensor, attended: Tensor) -> Tensor:
-        if self.weaver:
-            per_head = attended.unflatten(-1, (self.heads, -1)) * self.head_scale.view(-1, 1)
-            attended = per_head.flatten(-2)
-        x = x + self.dropout(self.post_attn(attended))
-        residual = x * self.residual_scale if self.weaver else x
-        return residual + self.dropout(self.ffn(self.norm_ffn(x)))
+        x = x + self.dropout(self.post_attn(self.scale_heads(attended)))
+        return self.scale_residual(x) + self.dropout(self.ffn(self.norm_ffn(x)))
+
+
+class WeaverAttentionBlock(AttentionBlock):
+    """weaver-core's ParT block: a learned scale per head on the attention output (``c_attn``) and per channel
+    on the feed-forward residual (``w_resid``), dropout before the feed-forward LayerNorm, class attention
+    queried by the raw class token."""
+
+    def __init__(self, dim: int, heads: int, ffn_ratio: int, dropout: float, attention: nn.Module | None = None):
+        super().__init__(dim, heads, ffn_ratio, dropout, attention)
+        self.head_scale = nn.Parameter(torch.ones(heads))
+        self.residual_scale = nn.Parameter(torch.ones(dim))
+
+    @staticmethod
+    def feed_forward(dim: int, hidden: int, dropout: float) -> nn.Sequential:
+        return nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Dropout(dropout), nn.LayerNorm(hidden),
+                             nn.Linear(hidden, dim))
+
+    def class_query(self, token: Tensor, keys: Tensor) -> Tensor:
+        return token
+
+    def scale_heads(self, attended: Tensor) -> Tensor:
+        return (attended.unflatten(-1, (self.heads, -1)) * self.head_scale.view(-1, 1)).flatten(-2)
+
+    def scale_residual(self, x: Tensor) -> Tensor:
+        return x * self.residual_scale
+
+    def weaver_names(self, prefix: str, weaver_prefix: str) -> dict[str, WeaverName]:
+        """This block's tensors in weaver's Block: q and (k, v) both in ``attn.in_proj`` (concatenated), the
+        feed-forward's Linear layers as ``fc1``/``fc2`` and its LayerNorm as ``post_fc_norm``."""
+        names: dict[str, WeaverName] = {}
+        for name, weaver in (("norm_attn", "pre_attn_norm"), ("post_attn", "post_attn_norm"),
+                             ("norm_ffn", "pre_fc_norm")):
+            names |= module_names(f"{prefix}.{name}", self.get_submodule(name), f"{weaver_prefix}.{weaver}")
+        names |= module_names(f"{prefix}.attn.query", self.attn.query, f"{weaver_prefix}.attn.in_proj")
+        names |= module_names(f"{prefix}.attn.key_value", self.attn.key_value, f"{weaver_prefix}.attn.in_proj")
+        names |= module_names(f"{prefix}.attn.out", self.attn.out, f"{weaver_prefix}.attn.out_proj")
+        linears = iter(("fc1", "fc2"))
+        for name, module in self.ffn.named_children():
+            if isinstance(module, (nn.Linear, nn.LayerNorm)):
+                weaver = next(linears) if isinstance(module, nn.Linear) else "post_fc_norm"
+                names |= module_names(f"{prefix}.ffn.{name}", module, f"{weaver_prefix}.{weaver}")
+        names[f"{prefix}.head_scale"] = WeaverName(f"{weaver_prefix}.c_attn")
+        names[f"{prefix}.residual_scale"] = WeaverName(f"{weaver_prefix}.w_resid")
+        return names
 
 
 @dataclass
@@ -265,35 +332,47 @@ class PackedNodes:
 
 
 class ParticleTransformer(JetModel):
-    """ParT-like transformer over the nodes of each jet."""
+    """ParT-like transformer over the nodes of each jet, in gnnjet's layout (node-type embedding, then
+    GELU -> (LayerNorm -> Linear -> GELU) stages)."""
+
+    block = AttentionBlock
+    pair_activate_last = False  # the pair MLP ends in its output Linear
 
     def __init__(self, num_node_features: int, num_jet_features: int, out_dim: int, embed_dims: list[int],
                  pair_features: str, pair_dims: list[int], heads: int, blocks: int, class_blocks: int, ffn_ratio: int,
-                 head: list[int], dropout: float, layout: str = "gnnjet", *, num_node_types: int):
+                 head: list[int], dropout: float, *, num_node_types: int):
         super().__init__(num_jet_features, out_dim, head, dropout)
-        self.layout = layout
-        weaver = layout == "weaver"
         dim = embed_dims[-1]
-        if weaver:  # BatchNorm, then LayerNorm -> Linear -> GELU from the raw features
-            self.input: nn.Module = nn.BatchNorm1d(num_node_features)
-            widths, stages = [num_node_features, *embed_dims], []
-        else:
-            self.input = InputEmbedding(num_node_features, embed_dims[0], num_node_types)
-            widths, stages = embed_dims, [nn.GELU()]
-        for a, b in zip(widths[:-1], widths[1:]):
-            stages += [nn.LayerNorm(a), nn.Linear(a, b), nn.GELU()]
-        self.embed = nn.Sequential(*stages)
+        self.input, self.embed = self.input_embedding(num_node_features, embed_dims, num_node_types)
         uses_pairs = pair_dims and pair_features == "lorentz"
-        self.pair = PairEmbedding(pair_dims, heads, activate_last=weaver) if uses_pairs else None
+        self.pair = PairEmbedding(pair_dims, heads, activate_last=self.pair_activate_last) if uses_pairs else None
         self.heads = heads
-        self.blocks = nn.ModuleList(AttentionBlock(dim, heads, ffn_ratio, dropout, weaver) for _ in range(blocks))
-        # weaver-core's class blocks have no dropout
-        self.class_blocks = nn.ModuleList(AttentionBlock(dim, heads, ffn_ratio, 0.0 if weaver else dropout, weaver)
+        self.blocks = nn.ModuleList(self.block(dim, heads, ffn_ratio, dropout) for _ in range(blocks))
+        self.class_blocks = nn.ModuleList(self.block(dim, heads, ffn_ratio, self.class_dropout(dropout))
                                           for _ in range(class_blocks))
         self.class_token = nn.Parameter(torch.zeros(1, 1, dim))
         nn.init.trunc_normal_(self.class_token, std=0.02)
         self.norm = nn.LayerNorm(dim)
         self.build_head(dim)
+
+    @staticmethod
+    def input_embedding(num_node_features: int, embed_dims: list[int],
+                        num_node_types: int) -> tuple[nn.Module, nn.Sequential]:
+        """(input layer, embedding stages): features and node type -> embed_dims[0], then the stages."""
+        embedding = InputEmbedding(num_node_features, embed_dims[0], num_node_types)  # initialised first
+        stages: list[nn.Module] = [nn.GELU()]
+        for a, b in zip(embed_dims[:-1], embed_dims[1:]):
+            stages += [nn.LayerNorm(a), nn.Linear(a, b), nn.GELU()]
+        return embedding, nn.Sequential(*stages)
+
+    @staticmethod
+    def class_dropout(dropout: float) -> float:
+        """Dropout of the class-attention blocks."""
+        return dropout
+
+    def embed_nodes(self, batch: Batch) -> Tensor:
+        """x [N, F] and node types -> embedded nodes [N, D]."""
+        return self.embed(self.input(batch.x, batch.node_type))
 
     def encode(self, batch: Batch) -> Tensor:
         """Nodes stay packed [N, D] (no work on padding) except inside attention, which sees [B, P] with P
@@ -309,7 +388,7 @@ class ParticleTransformer(JetModel):
         """Embedded nodes and their places in the padded [B, P] layout."""
         jets = num_jets(batch)
         size = max_nodes(batch) or largest_jet(batch.ptr)
-        h = self.embed(self.input(batch.x) if self.layout == "weaver" else self.input(batch.x, batch.node_type))
+        h = self.embed_nodes(batch)
         position = torch.arange(h.size(0), device=h.device) - batch.ptr[batch.batch]  # [N]
         slots = batch.batch * size + position
         mask = torch.zeros(jets * size, dtype=torch.bool, device=h.device).index_fill(0, slots, True)
@@ -341,3 +420,53 @@ class ParticleTransformer(JetModel):
         for block in self.class_blocks:
             token = block.attend_class(token, x, class_bias)
         return self.norm(token.squeeze(1))
+
+
+class WeaverParticleTransformer(ParticleTransformer):
+    """weaver-core's ParticleTransformer as the ParT repository's ``example_ParticleTransformer.py`` builds it
+    (layout ``weaver``): input BatchNorm, then LayerNorm -> Linear -> GELU stages from the raw features (no
+    node-type embedding), the pair MLP ending in BatchNorm + GELU, `WeaverAttentionBlock`s, class blocks
+    without dropout."""
+
+    block = WeaverAttentionBlock
+    pair_activate_last = True  # BatchNorm + GELU after the pair MLP's output Linear
+    weaver_architecture: str | None = "transformer"
+
+    @staticmethod
+    def input_embedding(num_node_features: int, embed_dims: list[int],
+                        num_node_types: int) -> tuple[nn.Module, nn.Sequential]:
+        embedding = nn.BatchNorm1d(num_node_features)
+        widths, stages = [num_node_features, *embed_dims], []
+        for a, b in zip(widths[:-1], widths[1:]):
+            stages += [nn.LayerNorm(a), nn.Linear(a, b), nn.GELU()]
+        return embedding, nn.Sequential(*stages)
+
+    @staticmethod
+    def class_dropout(dropout: float) -> float:
+        return 0.0
+
+    def embed_nodes(self, batch: Batch) -> Tensor:
+        return self.embed(self.input(batch.x))
+
+    def weaver_names(self) -> dict[str, WeaverName]:
+        """weaver's ParticleTransformer: ``embed`` (its input BatchNorm and stages), ``pair_embed.embed`` (its
+        input BatchNorm and first layer reordered to weaver's pair features), ``blocks``, ``cls_blocks``,
+        ``cls_token``, ``norm``, ``fc``."""
+        names = module_names("input", self.input, "embed.input_bn") | module_names("embed", self.embed, "embed.embed")
+        if self.pair is not None:
+            names |= self.pair.weaver_names("pair", "pair_embed.embed")
+        for prefix, weaver, blocks in (("blocks", "blocks", self.blocks), ("class_blocks", "cls_blocks",
+                                                                           self.class_blocks)):
+            for i, block in enumerate(blocks):
+                names |= block.weaver_names(f"{prefix}.{i}", f"{weaver}.{i}")
+        names["class_token"] = WeaverName("cls_token")
+        return names | module_names("norm", self.norm, "norm") | self.weaver_head_names()
+
+
+LAYOUTS: dict[str, type[ParticleTransformer]] = {"gnnjet": ParticleTransformer, "weaver": WeaverParticleTransformer}
+
+
+def build(num_node_features: int, num_jet_features: int, out_dim: int, *, layout: str,
+          **params: Any) -> ParticleTransformer:
+    """The transformer of `layout` ("gnnjet" or "weaver", `LAYOUTS`): the registry's constructor of the family."""
+    return LAYOUTS[layout](num_node_features, num_jet_features, out_dim, **params)
