@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_DIR ?= demo_output
 
-.PHONY: install test demo sample clean
+.PHONY: install test lint demo sample clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-bench.txt pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -18,6 +18,10 @@ install: $(VENV)/.installed
 
 test: install
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# ruff with the project's settings (pyproject.toml); CI runs it beside the tests
+lint: install
+	$(VENV)/bin/ruff check .
 
 demo: install
 	PYTHON=$(abspath $(PY)) bash bin/demo.sh $(DEMO_DIR)

@@ -25,16 +25,16 @@ import numpy as np
 import torch
 import uproot
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from physics import write_results  # noqa: E402
+from gnnjet.config import load_config, validate_config
+from gnnjet.data.inputs import expand_files
+from gnnjet.data.writer import write_jets
+from gnnjet.evaluate.stats import auc, auc_difference, bootstrap_std
+from gnnjet.predict import predict
+from gnnjet.train.trainer import train
 
-from gnnjet.config import load_config, validate_config  # noqa: E402
-from gnnjet.data.inputs import expand_files  # noqa: E402
-from gnnjet.data.writer import write_jets  # noqa: E402
-from gnnjet.evaluate.stats import auc, auc_difference, bootstrap_std  # noqa: E402
-from gnnjet.predict import predict  # noqa: E402
-from gnnjet.train.trainer import train  # noqa: E402
+from physics import write_results
+
+ROOT = Path(__file__).resolve().parents[1]
 
 MARKERS = ("<!-- finetune:start -->", "<!-- finetune:end -->")
 

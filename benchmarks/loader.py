@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,11 +20,10 @@ from pathlib import Path
 import torch
 from torch_geometric.loader import DataLoader
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from gnnjet.config import load_config  # noqa: E402
-from gnnjet.data.dataset import JetDataset  # noqa: E402
-from gnnjet.data.loader import JetLoader  # noqa: E402
-from gnnjet.data.spec import DataSpec  # noqa: E402
+from gnnjet.config import load_config
+from gnnjet.data.dataset import JetDataset
+from gnnjet.data.loader import JetLoader
+from gnnjet.data.spec import DataSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 

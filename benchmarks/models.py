@@ -35,12 +35,12 @@ from typing import Callable
 import torch
 from torch_geometric.utils import to_dense_batch
 
+from gnnjet.config import load_config
+from gnnjet.data.dataset import JetDataset
+from gnnjet.data.spec import DataSpec
+from gnnjet.nn.registry import FAMILIES, build_model, count_parameters
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from gnnjet.config import load_config  # noqa: E402
-from gnnjet.data.dataset import JetDataset  # noqa: E402
-from gnnjet.data.spec import DataSpec  # noqa: E402
-from gnnjet.nn.registry import FAMILIES, build_model, count_parameters  # noqa: E402
 
 PARTICLENET_BLOCKS = [(16, (64, 64, 64)), (16, (128, 128, 128)), (16, (256, 256, 256))]
 MODES = ("eager", "bf16", "compile")

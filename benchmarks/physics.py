@@ -27,15 +27,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gnnjet.config import load_config, validate_config
+from gnnjet.evaluate.apply_standard import fit_and_apply
+from gnnjet.generate.runner import generate
+from gnnjet.nn.registry import FAMILIES
+from gnnjet.plots.compare import plot_models
+from gnnjet.predict import predict
+from gnnjet.train.trainer import train
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from gnnjet.config import load_config, validate_config  # noqa: E402
-from gnnjet.evaluate.apply_standard import fit_and_apply  # noqa: E402
-from gnnjet.generate.runner import generate  # noqa: E402
-from gnnjet.nn.registry import FAMILIES  # noqa: E402
-from gnnjet.plots.compare import plot_models  # noqa: E402
-from gnnjet.predict import predict  # noqa: E402
-from gnnjet.train.trainer import train  # noqa: E402
 
 MARKERS = ("<!-- physics:start -->", "<!-- physics:end -->")
 TOP_MARKERS = ("<!-- top:start -->", "<!-- top:end -->")

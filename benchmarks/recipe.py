@@ -36,10 +36,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from physics import ROOT, run_family, sample, training_record, write_results  # same folder
 
-from gnnjet.evaluate.predictions import load_all  # noqa: E402  (physics put the repo on sys.path)
-from gnnjet.evaluate.stats import classification_summary, rejection_text  # noqa: E402
+from gnnjet.evaluate.predictions import load_all
+from gnnjet.evaluate.stats import classification_summary, rejection_text
+
+from physics import ROOT, run_family, sample, training_record, write_results  # same folder
 
 LEARNING_CURVE_SEED = 15  # physics.py's learning-curve sample (RESULTS.md, "Does the ParticleNet/DeepSets gap grow")
 # run name -> (family, optimizer, scheduler, lr); None keeps the config's own choice

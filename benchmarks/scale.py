@@ -39,15 +39,15 @@ import numpy as np
 import uproot
 import yaml
 
+from gnnjet.config import load_config
+from gnnjet.data.arrays import ARRAYS
+from gnnjet.data.cache.build import build_store
+from gnnjet.data.cache.key import cache_key
+from gnnjet.data.inputs import expand_files
+from gnnjet.data.spec import DataSpec
+from gnnjet.data.writer import write_jet_chunks
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from gnnjet.config import load_config  # noqa: E402
-from gnnjet.data.arrays import ARRAYS  # noqa: E402
-from gnnjet.data.cache.build import build_store  # noqa: E402
-from gnnjet.data.cache.key import cache_key  # noqa: E402
-from gnnjet.data.inputs import expand_files  # noqa: E402
-from gnnjet.data.spec import DataSpec  # noqa: E402
-from gnnjet.data.writer import write_jet_chunks  # noqa: E402
 
 CONFIG = ROOT / "configs" / "jec_particlenet.yaml"
 FILE_JETS = 100_000

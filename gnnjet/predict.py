@@ -1,4 +1,4 @@
-"""Model directory + ntuples -> predictions ROOT file (DESIGN.md, "Output files"), or an ONNX export.
+"""Model directory + ntuples -> predictions ROOT file (docs/architecture.md, "Output files"), or an ONNX export.
 
 Prediction reuses the run's resolved config and preprocess.json: nothing is refitted. A feature
 branch missing from the new data is reported by name (with the file and config key).

@@ -39,15 +39,6 @@ class Spec:
         return ConfigError(f"{path or 'config'}: expected {self.description}, got {_describe(value)}")
 
 
-class Any_(Spec):
-    """Accepts anything (used for sections validated elsewhere)."""
-
-    description = "any value"
-
-    def validate(self, value: Any, path: str) -> Any:
-        return value
-
-
 @dataclass
 class Scalar(Spec):
     """A bool/int/float/str value, optionally restricted to `choices` or checked by `check`."""
@@ -172,28 +163,3 @@ class Record(Spec):
             else:
                 out[key] = spec.validate(default, _join(path, key)) if default is not None else None
         return out
-
-
-@dataclass
-class MapOf(Spec):
-    """A mapping from names in `keys` (all optional) to values following `value`."""
-
-    keys: tuple[str, ...]
-    value: Spec
-    min_items: int = 1
-
-    @property
-    def description(self) -> str:  # type: ignore[override]
-        return "a mapping with keys among " + ", ".join(self.keys)
-
-    def validate(self, value: Any, path: str) -> Any:
-        if not isinstance(value, dict):
-            raise self.fail(value, path)
-        for key in value:
-            if key not in self.keys:
-                close = difflib.get_close_matches(str(key), list(self.keys), n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ConfigError(f"{_join(path, str(key))}: unknown key{hint} (valid keys: {', '.join(self.keys)})")
-        if len(value) < self.min_items:
-            raise ConfigError(f"{path}: needs at least {self.min_items} entry(ies)")
-        return {k: self.value.validate(value[k], _join(path, k)) for k in self.keys if k in value}

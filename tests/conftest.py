@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny ROOT ntuples in the gnnjet schema (DESIGN.md) and a matching config."""
+"""Shared fixtures: tiny ROOT ntuples in the gnnjet schema (README, "Data") and a matching config."""
 
 from __future__ import annotations
 

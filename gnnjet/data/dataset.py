@@ -8,7 +8,7 @@ The result equals ``Batch.from_data_list([dataset[i] for i in idx])`` (tested).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -110,14 +110,3 @@ class JetDataset(torch.utils.data.Dataset):
         out._slice_dict = {**{k: ptr for k in NODE_ARRAYS}, **{k: graph_slices for k in BATCHED_JET_ARRAYS}}
         out._inc_dict = {k: zeros for k in NODE_ARRAYS + BATCHED_JET_ARRAYS}
         return out
-
-    def info(self) -> dict[str, Any]:
-        """What a model needs to know about its inputs."""
-        return {
-            "num_node_features": self.num_node_features,
-            "num_jet_features": self.num_jet_features,
-            "node_columns": [f.name for f in self.spec.columns],
-            "type_columns": self.spec.type_columns.tolist(),
-            "task": self.spec.task_type,
-            "labels": self.spec.labels,
-        }

@@ -4,8 +4,6 @@ checks the file and its branches first), a chunk's branches are read and convert
 
 from __future__ import annotations
 
-from typing import Iterator
-
 import numpy as np
 
 from gnnjet.data.columnar import columnarise
@@ -26,9 +24,3 @@ def plan_chunks(spec: DataSpec, files: list[str], jets_per_chunk: int) -> list[C
 def read_chunk(spec: DataSpec, chunk: ChunkRef, stats: ReadStats) -> dict[str, np.ndarray]:
     """The columnar arrays (see `columnar.columnarise`) of one chunk; its counts are added to `stats`."""
     return columnarise(spec, format_of(chunk.path).read_chunk(spec, chunk), stats)
-
-
-def iter_chunks(spec: DataSpec, files: list[str], stats: ReadStats) -> Iterator[dict[str, np.ndarray]]:
-    """Yield columnar chunks (see `columnar.columnarise`) of all jets in `files`, in file order, one process."""
-    for chunk in plan_chunks(spec, files, spec.step_size):
-        yield read_chunk(spec, chunk, stats)

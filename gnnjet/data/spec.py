@@ -141,10 +141,6 @@ class DataSpec:
         """D of pos [N, D] (2 for the default (deta, dphi))."""
         return len(self.node_types[0].coordinates or [None, None])
 
-    @property
-    def has_four_vectors(self) -> bool:
-        return all(t.form is not None for t in self.node_types)
-
     def model_inputs(self) -> dict[str, int]:
         """Input sizes a model is built with (and a model directory records, so that predict can rebuild it)."""
         return {"num_node_features": len(self.columns), "num_jet_features": len(self.jet_features),

@@ -1,7 +1,7 @@
 """Building blocks shared by every model family: type-aware input embedding, pooling, head.
 
 Every model is ``embedding -> backbone -> pooling -> concat jet features -> MLP head``
-(DESIGN.md, "Model"); families implement only ``encode(batch) -> [B, D]``.
+(docs/architecture.md, "Data flow"); families implement only ``encode(batch) -> [B, D]``.
 """
 
 from __future__ import annotations

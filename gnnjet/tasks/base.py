@@ -22,5 +22,5 @@ class Task:
 
     def columns(self, outputs: np.ndarray, targets: np.ndarray,
                 observers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """Branches of the predictions ROOT file (DESIGN.md, "Output files")."""
+        """Branches of the predictions ROOT file (docs/architecture.md, "Output files")."""
         raise NotImplementedError

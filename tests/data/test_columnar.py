@@ -10,7 +10,7 @@ from gnnjet.config import validate_config
 from gnnjet.data.cache.build import build_store
 from gnnjet.data.columnar import columnarise
 from gnnjet.data.read_stats import ReadStats
-from gnnjet.data.reader import iter_chunks
+from gnnjet.data.reader import plan_chunks, read_chunk
 from gnnjet.data.spec import DataSpec
 from gnnjet.errors import ConfigError
 from tests.conftest import fake_jets, write_fake, write_fake_with_nonfinite_dxy, write_fake_with_nonfinite_kinematics
@@ -19,7 +19,7 @@ from tests.conftest import fake_jets, write_fake, write_fake_with_nonfinite_dxy,
 def read_all(config, path):
     spec = DataSpec.from_config(validate_config(config))
     stats = ReadStats()
-    chunks = list(iter_chunks(spec, [str(path)], stats))
+    chunks = [read_chunk(spec, chunk, stats) for chunk in plan_chunks(spec, [str(path)], spec.step_size)]
     return spec, {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}, stats
 
 

@@ -50,7 +50,6 @@ def test_batch_of_random_jets(dataset):
         assert torch.equal(ours[key], reference[key]), key
 
 
-def test_info(dataset):
-    info = dataset.info()
-    assert info["num_node_features"] == 9 and info["num_jet_features"] == 2
-    assert info["labels"] == ["label_q", "label_g"]
+def test_feature_counts(dataset):
+    assert dataset.num_node_features == 9 and dataset.num_jet_features == 2
+    assert dataset.spec.model_inputs() == {"num_node_features": 9, "num_jet_features": 2, "num_node_types": 3}

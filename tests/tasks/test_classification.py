@@ -1,0 +1,38 @@
+"""Classification: cross-entropy over the label classes, scores that are probabilities, truth columns."""
+
+import numpy as np
+import pytest
+import torch
+
+from gnnjet.tasks import Classification, build_task
+
+
+def test_built_from_the_task_section():
+    task = build_task({"type": "classification", "labels": ["label_q", "label_g", "label_b"], "loss": "cross_entropy"})
+    assert isinstance(task, Classification) and task.out_dim == 3 and task.names == ["q", "g", "b"]
+
+
+def test_loss_is_cross_entropy_of_the_logits():
+    task = Classification(["label_a", "label_b"])
+    logits, target = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 1.0]]), torch.tensor([0, 1, 0])
+    expected = -np.mean([np.log(np.exp(2) / (np.exp(2) + 1)), np.log(np.e / (1 + np.e)), np.log(0.5)])
+    assert float(task.loss(logits, target)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_columns_hold_probabilities_truth_and_observers():
+    task = Classification(["label_a", "label_b"])
+    outputs, targets = np.array([[0.0, np.log(3.0)], [5.0, 5.0]], np.float32), np.array([1, 0])
+    columns = task.columns(outputs, targets, {"pt": np.array([100.0, 200.0])})
+    np.testing.assert_allclose(columns["score_label_b"], [0.75, 0.5], rtol=1e-6)
+    np.testing.assert_allclose(columns["score_label_a"] + columns["score_label_b"], 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(columns["label_a"], [0, 1])
+    np.testing.assert_array_equal(columns["label_b"], [1, 0])
+    np.testing.assert_array_equal(columns["pt"], [100.0, 200.0])
+
+
+def test_metrics_of_a_perfect_and_of_an_inverted_tagger():
+    task = Classification(["label_s", "label_b"])
+    targets = np.array([0, 0, 1, 1, 0, 1])
+    perfect = np.where(targets[:, None] == np.arange(2), 5.0, -5.0)
+    assert task.metrics(perfect, targets)["auc"] == 1.0
+    assert task.metrics(-perfect, targets)["auc"] == 0.0
