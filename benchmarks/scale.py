@@ -45,13 +45,12 @@ from gnnjet.data.cache.build import build_store
 from gnnjet.data.cache.key import cache_key
 from gnnjet.data.inputs import expand_files
 from gnnjet.data.spec import DataSpec
-from gnnjet.data.writer import write_jet_chunks
+from gnnjet.data.writer import branch_name, collections_in, counter_name, write_jet_chunks
 
 ROOT = Path(__file__).resolve().parents[1]
 
 CONFIG = ROOT / "configs" / "jec_particlenet.yaml"
 FILE_JETS = 100_000
-COLLECTIONS = ("ch", "ne", "sv")
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -59,11 +58,13 @@ def template() -> dict:
     """The committed JEC sample as writer branches: jet-level arrays and one record array per collection."""
     files = sorted(str(p) for p in (ROOT / "data" / "jec").glob("*.root"))
     arrays = ak.concatenate([uproot.open(f)["Jets"].arrays(library="ak") for f in files])
-    counters = {f"n{c}" for c in COLLECTIONS}
+    collections = collections_in(arrays.fields)
+    prefixes = tuple(branch_name(c, "") for c in collections)
+    counters = {counter_name(c) for c in collections}
     branches = {name: ak.to_numpy(arrays[name]) for name in arrays.fields
-                if not name.startswith(tuple(f"{c}_" for c in COLLECTIONS)) and name not in counters}
-    for c in COLLECTIONS:
-        branches[c] = ak.zip({name[len(c) + 1:]: arrays[name] for name in arrays.fields if name.startswith(f"{c}_")})
+                if not name.startswith(prefixes) and name not in counters}
+    for c, prefix in zip(collections, prefixes):
+        branches[c] = ak.zip({name[len(prefix):]: arrays[name] for name in arrays.fields if name.startswith(prefix)})
     return branches
 
 
@@ -74,7 +75,7 @@ def copy_of(branches: dict, seed: int, size: int) -> dict:
     out = {}
     for name, values in branches.items():
         picked = values[order]
-        if name in COLLECTIONS:
+        if isinstance(picked, ak.Array) and picked.ndim > 1:  # a collection
             pt = ak.flatten(picked.pt)
             smeared = ak.unflatten(ak.to_numpy(pt) * rng.normal(1, 0.01, len(pt)).astype(np.float32),
                                    ak.num(picked.pt))

@@ -15,6 +15,24 @@ from gnnjet.fileio import atomic_path
 Branches = Mapping[str, Union[np.ndarray, ak.Array]]
 
 
+def branch_name(collection: str, field: str) -> str:
+    """The branch of a collection's field: ``ch`` + ``pt`` -> ``ch_pt``."""
+    return f"{collection}_{field}"
+
+
+def counter_name(collection: str) -> str:
+    """The branch counting a collection's constituents per jet: ``ch`` -> ``nch``."""
+    return f"n{collection}"
+
+
+def collections_in(fields: Iterable[str]) -> list[str]:
+    """The constituent collections of a file written in this layout (from its branch names), in file order: every
+    prefix with a counter branch and field branches (``nch``, ``ch_pt`` -> ``ch``)."""
+    fields = list(fields)
+    return [name[1:] for name in fields if name.startswith("n")
+            and any(f.startswith(branch_name(name[1:], "")) for f in fields)]
+
+
 def write_jets(path: str | Path, branches: Branches, tree: str = "Jets") -> None:
     """Write one row per jet to `path` (ROOT, or Parquet for a ``.parquet`` suffix).
 
@@ -41,8 +59,7 @@ def write_jet_chunks(path: str | Path, chunks: Iterable[Branches], tree: str = "
             out, total = None, 0
             for branches in chunks:
                 if out is None:
-                    out = file.mktree(tree, _types(branches), field_name=lambda outer, inner: f"{outer}_{inner}",
-                                      counter_name=lambda counted: f"n{counted}")
+                    out = file.mktree(tree, _types(branches), field_name=branch_name, counter_name=counter_name)
                 if len(next(iter(branches.values()), [])):
                     out.extend(dict(branches))
                     total += len(next(iter(branches.values())))
@@ -64,9 +81,9 @@ def _flat_record(branches: Branches) -> ak.Array:
     columns: dict[str, object] = {}
     for name, values in branches.items():
         if isinstance(values, ak.Array) and values.ndim > 1:
-            columns[f"n{name}"] = ak.to_numpy(ak.num(values, axis=1)).astype(np.int32)
+            columns[counter_name(name)] = ak.to_numpy(ak.num(values, axis=1)).astype(np.int32)
             for field in values.fields:
-                columns[f"{name}_{field}"] = values[field]
+                columns[branch_name(name, field)] = values[field]
         else:
             columns[name] = np.asarray(values)
     return ak.zip(columns, depth_limit=1)

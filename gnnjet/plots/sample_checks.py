@@ -13,20 +13,27 @@ import numpy as np
 import uproot
 
 from gnnjet.data.inputs import expand_files
+from gnnjet.data.writer import branch_name, collections_in
 from gnnjet.evaluate import jec
 from gnnjet.evaluate.predictions import flavour_groups
 from gnnjet.plots.style import FLAVOUR_COLOURS, label, log_pt_axis, save
 
-BRANCHES = ("pt", "pt_gen", "eta_gen", "hadron_flavor", "parton_flavor", "ch_pt", "ne_pt", "sv_pt", "sv_mass",
-            "ch_dxy", "ch_dxy_significance")
+# besides each collection's pt (multiplicities) and the label_* branches
+BRANCHES = ("pt", "pt_gen", "eta_gen", "hadron_flavor", "parton_flavor", "sv_pt", "sv_mass", "ch_dxy",
+            "ch_dxy_significance")
 K0S_MASS = 0.49761  # GeV
 
 
-def read_sample(patterns: list[str]) -> ak.Array:
+def read_sample(patterns: list[str]) -> tuple[ak.Array, list[str]]:
+    """The branches the checks need (those present) of every jet in `patterns`, and the constituent collections
+    of the files (`writer.collections_in`: ch, ne, sv for generated samples)."""
     files = expand_files(patterns)
-    available = set(uproot.open(files[0])["Jets"].keys())
-    wanted = [b for b in BRANCHES if b in available] + sorted(b for b in available if b.startswith("label_"))
-    return uproot.concatenate([f"{f}:Jets" for f in files], wanted, library="ak")
+    available = list(uproot.open(files[0])["Jets"].keys())
+    collections = collections_in(available)
+    wanted = list(dict.fromkeys([*(b for b in BRANCHES if b in available),
+                                 *(branch_name(c, "pt") for c in collections if branch_name(c, "pt") in available),
+                                 *sorted(b for b in available if b.startswith("label_"))]))
+    return uproot.concatenate([f"{f}:Jets" for f in files], wanted, library="ak"), collections
 
 
 def jet_classes(jets: ak.Array) -> dict[str, np.ndarray]:
@@ -37,12 +44,13 @@ def jet_classes(jets: ak.Array) -> dict[str, np.ndarray]:
     return flavour_groups({k: ak.to_numpy(jets[k]) for k in ("hadron_flavor", "parton_flavor")})
 
 
-def multiplicities(jets: ak.Array, classes: dict[str, np.ndarray], out: Path, tag: str) -> list[Path]:
-    collections = [c for c in ("ch", "ne", "sv") if f"{c}_pt" in jets.fields]
+def multiplicities(jets: ak.Array, collections: list[str], classes: dict[str, np.ndarray], out: Path,
+                   tag: str) -> list[Path]:
+    collections = [c for c in collections if branch_name(c, "pt") in jets.fields]
     fig, axes = plt.subplots(1, len(collections), figsize=(8 * len(collections), 7), squeeze=False,
                              constrained_layout=True)
     for ax, collection in zip(axes[0], collections):
-        counts = ak.to_numpy(ak.num(jets[f"{collection}_pt"]))
+        counts = ak.to_numpy(ak.num(jets[branch_name(collection, "pt")]))
         bins = np.arange(counts.max() + 2) - 0.5
         for name, mask in classes.items():
             if mask.any():
@@ -119,7 +127,7 @@ def raw_response(jets: ak.Array, out: Path, tag: str) -> list[Path]:
 
 def sample_checks(patterns: list[str], out: str | Path, tag: str) -> list[Path]:
     out = Path(out)
-    jets = read_sample(patterns)
+    jets, collections = read_sample(patterns)
     classes = jet_classes(jets)
-    return (multiplicities(jets, classes, out, tag) + impact_parameters(jets, classes, out, tag)
+    return (multiplicities(jets, collections, classes, out, tag) + impact_parameters(jets, classes, out, tag)
             + secondary_vertex_mass(jets, classes, out, tag) + raw_response(jets, out, tag))
