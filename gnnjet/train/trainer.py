@@ -14,6 +14,7 @@ import io
 import logging
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,22 @@ from gnnjet.train.saved import RunModel
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class Session:
+    """What `Trainer.setup` builds for a run: the model with its spec and task, the data, the frozen modules, the
+    optimisation (this rank's loader, the optimizer and its schedule) and the network that trains (the model,
+    wrapped for DDP or compiled)."""
+
+    built: RunModel
+    split: Split
+    frozen: list[torch.nn.Module]
+    loader: JetLoader
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    step_per_batch: bool
+    network: torch.nn.Module
+
+
 class Trainer:
     """Trains the model of a validated config into `output_dir`: `setup(resume)`, then `fit()`."""
 
@@ -53,19 +70,21 @@ class Trainer:
         self.run_dir: RunDirectory | None = None
         self.log_handler: logging.Handler | None = None
         self.pretrained_record: dict[str, str] = {}
-        # set by setup()
-        self.built: RunModel
-        self.split: Split
-        self.frozen: list[torch.nn.Module]
-        self.train_loader: JetLoader
-        self.optimizer: torch.optim.Optimizer
-        self.scheduler: Any
-        self.step_per_batch: bool
-        self.network: torch.nn.Module
+        self.session: Session | None = None  # set by setup()
+
+    @property
+    def ready(self) -> Session:
+        if self.session is None:
+            raise RuntimeError("Trainer.setup() has not run")
+        return self.session
 
     @property
     def model(self) -> torch.nn.Module:
-        return self.built.model
+        return self.ready.built.model
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        return self.ready.optimizer
 
     # ------------------------------------------------------------------ set-up
     def setup(self, resume: bool) -> None:
@@ -77,24 +96,25 @@ class Trainer:
         `overwrite`."""
         checkpoint = self._claim_run(resume)
         seed_everything(self.training["seed"])
-        self.built = RunModel.from_config(self.config)  # before any data is read
+        built = RunModel.from_config(self.config)  # before any data is read
         weights = PretrainedWeights.read(self.training["pretrained"]) \
             if self.training["pretrained"] and checkpoint is None else None
-        self.split = self._prepare_data(self._fixed_preprocessing(checkpoint, weights))
-        self._load_weights(weights, checkpoint)
-        self.frozen = freeze(self.model, self.training["freeze"])
-        self.model.to(self.context.device)
-        self._build_optimisation()
+        split = self._prepare_data(built, self._fixed_preprocessing(built, checkpoint, weights))
+        self._load_weights(built, weights, checkpoint)
+        frozen = freeze(built.model, self.training["freeze"])
+        built.model.to(self.context.device)
+        loader, optimizer, scheduler, step_per_batch = self._optimisation(built.model, split, bool(frozen))
         if checkpoint is not None:
-            self._restore(checkpoint)
+            self._restore(checkpoint, built.model, optimizer, scheduler)
         elif self.context.is_main:
             dump_config(self.config, self.output_dir / "config.yaml")
-            self.split.train.preprocessing.save(self.output_dir / "preprocess.json")
-        self.network = self._wrap(self.model)
+            split.train.preprocessing.save(self.output_dir / "preprocess.json")
+        self.session = Session(built, split, frozen, loader, optimizer, scheduler, step_per_batch,
+                               self._wrap(built.model))
         if self.context.is_main:
             log.info("model %s: %d parameters; %d training and %d validation jets; device %s, %d process(es)",
-                     self.config["model"]["name"], count_parameters(self.model), len(self.split.train_index),
-                     len(self.split.val_index), self.context.device, self.context.world_size)
+                     self.config["model"]["name"], count_parameters(built.model), len(split.train_index),
+                     len(split.val_index), self.context.device, self.context.world_size)
 
     def _claim_run(self, resume: bool) -> dict[str, Any] | None:
         """Lock the run directory (rank 0); when resuming, read last.pt and adopt the run's own config.
@@ -113,58 +133,60 @@ class Trainer:
             self.training["epochs"] = self.epochs_override
         return checkpoint
 
-    def _fixed_preprocessing(self, checkpoint: dict[str, Any] | None,
+    def _fixed_preprocessing(self, built: RunModel, checkpoint: dict[str, Any] | None,
                              weights: PretrainedWeights | None) -> Preprocessing | None:
         """The run's own preprocessing when resuming, the pretrained network's when fine-tuning, else None (fit
         on the training split)."""
         own = self.output_dir / "preprocess.json"
         if checkpoint is not None and own.exists():
-            return Preprocessing.load(own, self.built.spec)
+            return Preprocessing.load(own, built.spec)
         if weights is not None:
-            return weights.preprocessing(self.built.spec)
+            return weights.preprocessing(built.spec)
         return None
 
-    def _prepare_data(self, preprocessing: Preprocessing | None) -> Split:
+    def _prepare_data(self, built: RunModel, preprocessing: Preprocessing | None) -> Split:
         """Training and validation jets; rank 0 fills the cache, the other ranks then read it."""
         if self.context.is_main:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             self._add_log_file()
-            split = prepare_split(self.config, self.built.spec, self.progress, preprocessing)
+            split = prepare_split(self.config, built.spec, self.progress, preprocessing)
             barrier(self.context)
         else:
             barrier(self.context)
-            split = prepare_split(self.config, self.built.spec, progress=False, preprocessing=preprocessing)
+            split = prepare_split(self.config, built.spec, progress=False, preprocessing=preprocessing)
         return split
 
-    def _load_weights(self, weights: PretrainedWeights | None, checkpoint: dict[str, Any] | None) -> None:
+    def _load_weights(self, built: RunModel, weights: PretrainedWeights | None,
+                      checkpoint: dict[str, Any] | None) -> None:
         """Pretrained weights into the new model (fine-tuning), recorded in metrics.csv; a resumed run keeps
         its record (its weights are restored with the optimizer, `_restore`)."""
         if weights is not None:
-            loaded = weights.load_into(self.model)
+            loaded = weights.load_into(built.model)
             self.pretrained_record = {k: loaded[k] for k in ("pretrained", "pretrained_sha256")}
             if self.context.is_main:
                 log.info("fine-tuning from %s (%s, sha256 %s): %d tensors loaded%s", loaded["pretrained"],
                          weights.kind, loaded["pretrained_sha256"], loaded["tensors"],
-                         f", output layer replaced ({self.built.task.out_dim} outputs)"
+                         f", output layer replaced ({built.task.out_dim} outputs)"
                          if loaded["replaced_output"] else "")
         elif checkpoint is not None:
             self.pretrained_record = checkpoint.get("pretrained", {})
 
-    def _build_optimisation(self) -> None:
-        """The training loader (this rank's shard), the optimizer (output layer at head_lr_mult) and the
-        learning-rate schedule."""
-        split, training = self.split, self.training
-        self.train_loader = JetLoader(split.train, training["batch_size"], shuffle=True, seed=training["seed"],
-                                      indices=split.train_index, drop_last=False, rank=self.context.rank,
-                                      world_size=self.context.world_size, prefetch=training["prefetch"], min_last=2,
-                                      block_size=training["shuffle_blocks"])
+    def _optimisation(self, model: torch.nn.Module, split: Split,
+                      frozen: bool) -> tuple[JetLoader, torch.optim.Optimizer, Any, bool]:
+        """The training loader (this rank's shard), the optimizer (output layer at head_lr_mult), the
+        learning-rate schedule and whether it steps per batch."""
+        training = self.training
+        loader = JetLoader(split.train, training["batch_size"], shuffle=True, seed=training["seed"],
+                           indices=split.train_index, drop_last=False, rank=self.context.rank,
+                           world_size=self.context.world_size, prefetch=training["prefetch"], min_last=2,
+                           block_size=training["shuffle_blocks"])
         head_lr_mult = training["head_lr_mult"] or (50.0 if training["pretrained"] else 1.0)
-        self.optimizer = build_optimizer(self.model, training, frozenset(self.model.output_layer_keys()),
-                                         head_lr_mult)
-        if self.context.is_main and (training["pretrained"] or self.frozen or head_lr_mult != 1.0):
+        optimizer = build_optimizer(model, training, frozenset(model.output_layer_keys()), head_lr_mult)
+        if self.context.is_main and (training["pretrained"] or frozen or head_lr_mult != 1.0):
             log.info("output layer learning rate x%g%s", head_lr_mult,
-                     f"; frozen: {', '.join(training['freeze'])}" if self.frozen else "")
-        self.scheduler, self.step_per_batch = build_scheduler(self.optimizer, training, len(self.train_loader))
+                     f"; frozen: {', '.join(training['freeze'])}" if frozen else "")
+        scheduler, step_per_batch = build_scheduler(optimizer, training, len(loader))
+        return loader, optimizer, scheduler, step_per_batch
 
     def _wrap(self, model: torch.nn.Module) -> torch.nn.Module:
         if self.context.distributed:
@@ -183,10 +205,11 @@ class Trainer:
         logging.getLogger("gnnjet").setLevel(logging.INFO)
         self.log_handler = handler
 
-    def _restore(self, checkpoint: dict[str, Any]) -> None:
-        self.model.load_state_dict(checkpoint["model"])
-        self.optimizer.load_state_dict(checkpoint["optimizer"])
-        self.scheduler.load_state_dict(checkpoint["scheduler"])
+    def _restore(self, checkpoint: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                 scheduler: Any) -> None:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        scheduler.load_state_dict(checkpoint["scheduler"])
         self.start_epoch = checkpoint["epoch"] + 1
         self.best, self.stale_epochs = checkpoint["best"], checkpoint["stale_epochs"]
         self.history = checkpoint["history"]
@@ -215,29 +238,30 @@ class Trainer:
         return self.history
 
     def _train_epoch(self, epoch: int) -> tuple[float, int]:
-        self.network.train()
-        for module in self.frozen:  # frozen layers keep their (pretrained) BatchNorm statistics, no dropout
+        session = self.ready
+        session.network.train()
+        for module in session.frozen:  # frozen layers keep their (pretrained) BatchNorm statistics, no dropout
             module.eval()
-        self.train_loader.set_epoch(epoch)
+        session.loader.set_epoch(epoch)
         device, amp = self.context.device, self.training["amp"]
-        global_sizes = self.train_loader.global_batch_sizes()
+        global_sizes = session.loader.global_batch_sizes()
         total_loss, total_jets = 0.0, 0
-        bar = progress_bar(self.train_loader, self.progress and self.context.is_main, desc=f"epoch {epoch}",
+        bar = progress_bar(session.loader, self.progress and self.context.is_main, desc=f"epoch {epoch}",
                            unit=" batch", leave=False)
         start = time.perf_counter()
         for step, batch in enumerate(bar):
             batch = batch.to(device, non_blocking=True)
             with autocast(device, amp):
-                loss = self.built.task.loss(self.network(batch), batch.y)
+                loss = session.built.task.loss(session.network(batch), batch.y)
             # DDP averages gradients over ranks: weight each rank by its share of the global batch
             share = batch.num_graphs * self.context.world_size / global_sizes[step]
-            self.optimizer.zero_grad(set_to_none=True)
+            session.optimizer.zero_grad(set_to_none=True)
             (loss * share).backward()
             if self.training["grad_clip"]:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.training["grad_clip"])
-            self.optimizer.step()
-            if self.step_per_batch:
-                self.scheduler.step()
+                torch.nn.utils.clip_grad_norm_(session.built.model.parameters(), self.training["grad_clip"])
+            session.optimizer.step()
+            if session.step_per_batch:
+                session.scheduler.step()
             value = float(loss.detach())
             if not math.isfinite(value):
                 raise GnnjetError(f"epoch {epoch}, step {step}: the loss is {value}; lower training.lr or check "
@@ -248,28 +272,29 @@ class Trainer:
         return total_loss / max(total_jets, 1), total_jets * self.context.world_size
 
     def _validate(self) -> dict[str, float]:
-        split = self.split
+        split, task = self.ready.split, self.ready.built.task
         outputs, targets = evaluate(self.model, split.val, split.val_index, self.training["batch_size"],
                                     self.context.device, self.training["amp"])
-        loss = float(self.built.task.loss(torch.from_numpy(outputs), torch.from_numpy(targets)))
-        return {"val_loss": loss, **{f"val_{k}": v for k, v in self.built.task.metrics(outputs, targets).items()}}
+        loss = float(task.loss(torch.from_numpy(outputs), torch.from_numpy(targets)))
+        return {"val_loss": loss, **{f"val_{k}": v for k, v in task.metrics(outputs, targets).items()}}
 
     def _end_epoch(self, epoch: int, row: dict[str, float]) -> None:
-        if not self.step_per_batch:
-            if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                self.scheduler.step(row["val_loss"])
+        session = self.ready
+        if not session.step_per_batch:
+            if isinstance(session.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                session.scheduler.step(row["val_loss"])
             else:
-                self.scheduler.step()
+                session.scheduler.step()
         improved = row["val_loss"] < self.best
         if improved:
             self.best, self.stale_epochs = row["val_loss"], 0
         else:
             self.stale_epochs += 1
         self.history.append(row)
-        state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                 "scheduler": self.scheduler.state_dict(), "epoch": epoch, "best": self.best,
+        state = {"model": session.built.model.state_dict(), "optimizer": session.optimizer.state_dict(),
+                 "scheduler": session.scheduler.state_dict(), "epoch": epoch, "best": self.best,
                  "stale_epochs": self.stale_epochs, "history": self.history, "rng": rng_states(),
-                 "config": self.config, "inputs": self.split.train.spec.model_inputs(),
+                 "config": self.config, "inputs": session.built.spec.model_inputs(),
                  "pretrained": self.pretrained_record}
         if improved:  # best.pt first: a kill between the two leaves last.pt one epoch behind, never ahead of best.pt
             save_checkpoint(self.output_dir / "best.pt", state)
