@@ -59,3 +59,15 @@ def test_no_cross_talk_between_jets(name):
         single = model(make_batch([jets[3]]))
     torch.testing.assert_close(together[[0, 2, 3, 4, 5]], alone, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(single[0], alone[3], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["particlenet", "gcn", "gat"])
+def test_graph_families_depend_on_the_coordinates(name):
+    """The knn graph is built in pos: moving nodes in (deta, dphi) changes neighbours and so the output (DeepSets
+    and the transformers, without a graph, ignore pos)."""
+    model = small_model(name).eval()
+    batch = make_batch(standard_jets(seed=5))
+    moved = batch.clone()
+    moved.pos = torch.flip(batch.pos, dims=[0])
+    with torch.no_grad():
+        assert not torch.allclose(model(batch), model(moved), atol=1e-4)
