@@ -11,7 +11,7 @@ import uproot
 
 from gnnjet.config import validate_config
 from gnnjet.data.writer import write_jets
-from gnnjet.errors import DataError, GnnjetError
+from gnnjet.errors import DataError
 from gnnjet.predict import predict
 from gnnjet.train.saved import load_trained
 from gnnjet.train.trainer import train
@@ -93,11 +93,6 @@ def test_missing_feature_branch_is_named(classifier, tmp_path):
                                         r"data\.node_types\.charged\.features\[5\]\)"):
         predict(classifier, [str(path)], tmp_path / "pred.root", progress=False)
     assert not (tmp_path / "pred.root").exists()
-
-
-def test_not_a_model_directory(tmp_path):
-    with pytest.raises(GnnjetError, match="not a trained model directory: best.pt is missing"):
-        load_trained(tmp_path)
 
 
 def test_cli(classifier, tmp_path):
