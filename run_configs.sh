@@ -36,7 +36,7 @@ for config in "${configs[@]}"; do
     [ -n "$GPUS" ] && read -r -a gpu_list <<< "$GPUS" && args+=(--gpus "${gpu_list[@]}")
     [ -n "$EPOCHS" ] && args+=(--epochs "$EPOCHS")
     if "$PY" "$HERE/bin/train.py" "${args[@]}" && \
-       "$PY" "$HERE/bin/predict.py" -m "$RESULTS/$name" -i "${inputs[@]}" -o "$RESULTS/$name/pred.root"; then
+       "$PY" "$HERE/bin/predict.py" -m "$RESULTS/$name" -i "${inputs[@]}" -o "$RESULTS/$name/pred.root" --overwrite; then
         echo "=== $name done"
     else
         failed+=("$name")

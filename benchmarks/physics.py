@@ -69,7 +69,7 @@ def run_family(task: str, family: str, train_glob: str | list[str], test_glob: s
         config["model"] = {"name": family, "preset": FAMILIES[family].published}
     run = out / (name or f"{task}_{family}")
     train(validate_config(config), run, epochs=epochs, overwrite=overwrite)
-    predict(run, [test_glob], run / "pred.root")
+    predict(run, [test_glob], run / "pred.root", overwrite=overwrite)
     return run
 
 

@@ -19,11 +19,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--from", dest="dataset", required=True, choices=sorted(DATASETS), help="input dataset")
     parser.add_argument("-i", "--input", nargs="+", required=True, help="input files")
-    parser.add_argument("-o", "--output", required=True, help="output directory (one file per input file)")
+    parser.add_argument("-o", "--output", required=True,
+                        help="output directory (one file per input file, named by its path relative to the inputs' "
+                             "common directory)")
     parser.add_argument("--format", default="parquet", choices=sorted(FORMATS), help="output format")
     parser.add_argument("--chunk-size", type=int, default=50_000, help="jets held in memory at once")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace converted files already in OUTPUT (an input file is never replaced)")
     args = parser.parse_args()
-    convert(args.dataset, args.input, args.output, args.format, args.chunk_size)
+    convert(args.dataset, args.input, args.output, args.format, args.chunk_size, overwrite=args.overwrite)
 
 
 if __name__ == "__main__":

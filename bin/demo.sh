@@ -18,7 +18,7 @@ step() { printf '\n=== %s\n' "$*"; }
 # train_and_predict TASK FAMILY: train on data/TASK, predict the generated TASK test sample
 train_and_predict() {
     "$PY" "$BIN/train.py" -c "$HERE/configs/$1_$2.yaml" -i "$HERE/data/$1/*.root" -o "$OUT/runs/$1_$2" --epochs "$EPOCHS" --overwrite
-    "$PY" "$BIN/predict.py" -m "$OUT/runs/$1_$2" -i "$OUT/test/$1/*.root" -o "$OUT/runs/$1_$2/pred.root"
+    "$PY" "$BIN/predict.py" -m "$OUT/runs/$1_$2" -i "$OUT/test/$1/*.root" -o "$OUT/runs/$1_$2/pred.root" --overwrite
 }
 
 step "1/4 generating independent test samples"

@@ -22,11 +22,12 @@ def main() -> None:
     parser.add_argument("-w", "--weights", required=True, help="checkpoint file (.pt state dict)")
     parser.add_argument("-c", "--config", required=True, help="gnnjet config with the matching model and inputs")
     parser.add_argument("-o", "--output", required=True, help="model directory to write")
+    parser.add_argument("--overwrite", action="store_true", help="replace a run or import already in OUTPUT")
     args = parser.parse_args()
     config = load_config(args.config)
     from gnnjet.train.pretrained import import_weaver  # torch only once the arguments are fine
 
-    import_weaver(args.weights, config, args.output)
+    import_weaver(args.weights, config, args.output, overwrite=args.overwrite)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ def main() -> None:
     parser.add_argument("-m", "--model", required=True, help="run directory written by bin/train.py")
     parser.add_argument("-i", "--input", nargs="+", help="ROOT or Parquet files/globs to predict on")
     parser.add_argument("-o", "--output", help="predictions ROOT file")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT (never an input or a "
+                        "file of the model)")
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--export-onnx", metavar="FILE", help="export the model to ONNX (dynamic batch and node axes)")
@@ -29,7 +31,7 @@ def main() -> None:
     if args.input:
         from gnnjet.predict import predict
 
-        predict(args.model, args.input, args.output, args.batch_size, args.device)
+        predict(args.model, args.input, args.output, args.batch_size, args.device, overwrite=args.overwrite)
     if args.export_onnx:
         from gnnjet.export import export_onnx
 

@@ -39,6 +39,8 @@ def main() -> None:
     if args.resume and args.pretrained:
         raise GnnjetError("--pretrained starts a new run from other weights; --resume continues this run from its "
                           "own last.pt: give one of them")
+    if args.epochs is not None and args.epochs < 1:
+        raise GnnjetError(f"--epochs {args.epochs}: give a positive number of epochs")
     if not args.resume and not args.config:
         raise GnnjetError("give a config with -c (or --resume -o RUN_DIR)")
     config = load_config(args.config) if args.config else load_config(f"{args.output}/config.yaml")

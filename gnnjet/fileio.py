@@ -6,7 +6,9 @@ import contextlib
 import fcntl
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
+
+from gnnjet.errors import GnnjetError
 
 TEMPORARY = ".{name}.{pid}.tmp{suffix}"  # name of the temporary file beside the target
 
@@ -75,13 +77,14 @@ def remove_stale_temporaries(directory: str | Path) -> list[Path]:
     removed = []
     for tmp in Path(directory).glob(".*.tmp*"):
         parts = tmp.name.rsplit(".tmp", 1)[0].rsplit(".", 1)
-        if len(parts) == 2 and parts[1].isdigit() and not _alive(int(parts[1])):
+        if len(parts) == 2 and parts[1].isdigit() and not alive(int(parts[1])):
             tmp.unlink(missing_ok=True)
             removed.append(tmp)
     return removed
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process `pid` runs (on this machine)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -95,3 +98,28 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     """Write `text` to `path` atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.samefile(b)
+    except OSError:  # one of them does not exist
+        return False
+
+
+def refuse_to_clobber(output: str | Path, inputs: Iterable[str | Path] = (), protected: Iterable[str | Path] = (),
+                      overwrite: bool = False, what: str = "output") -> None:
+    """Raise GnnjetError if writing `output` would destroy something: one of `inputs` (the same file by any path
+    or link), one of the `protected` files (a model's checkpoints and config), a directory, or, unless
+    `overwrite`, any existing file. Nothing is written or deleted here."""
+    output = Path(output)
+    for path in inputs:
+        if _same_file(output, Path(path)):
+            raise GnnjetError(f"{what} {output} is one of the input files: choose another output")
+    for path in protected:
+        if _same_file(output, Path(path)):
+            raise GnnjetError(f"{what} {output} would overwrite {path}, a file of the model: choose another output")
+    if output.is_dir():
+        raise GnnjetError(f"{what} {output} is a directory: give a file name")
+    if output.exists() and not overwrite:
+        raise GnnjetError(f"{what} {output} already exists: pass --overwrite to replace it, or choose another name")

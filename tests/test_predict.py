@@ -131,3 +131,36 @@ def test_inference_imports_nothing_of_training():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def predict_cli(classifier, inputs, output, *extra):
+    return subprocess.run([sys.executable, str(ROOT / "bin" / "predict.py"), "-m", str(classifier), "-i",
+                           *map(str, inputs), "-o", str(output), *extra], env=ENV, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.mark.parametrize("target", ["best.pt", "config.yaml", "preprocess.json", "input"])
+def test_an_output_that_is_an_input_or_a_model_file_is_refused(classifier, tmp_path, target):
+    import hashlib
+
+    data = write_fake(tmp_path / "new.root", 20, seed=4)
+    output = data if target == "input" else classifier / target
+    before = hashlib.sha256(output.read_bytes()).hexdigest()
+    for extra in ([], ["--overwrite"]):
+        result = predict_cli(classifier, [tmp_path / "*.root"], output, *extra)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert ("is one of the input files" if target == "input" else "a file of the model") in result.stderr
+        assert hashlib.sha256(output.read_bytes()).hexdigest() == before
+
+
+def test_an_existing_predictions_file_needs_overwrite(classifier, tmp_path):
+    data = write_fake(tmp_path / "new.root", 20, seed=4)
+    (tmp_path / "pred.root").write_bytes(b"an earlier result")
+    refused = predict_cli(classifier, [data], tmp_path / "pred.root")
+    assert refused.returncode == 1 and "pred.root already exists: pass --overwrite" in refused.stderr
+    assert (tmp_path / "pred.root").read_bytes() == b"an earlier result"
+    directory = predict_cli(classifier, [data], tmp_path)
+    assert directory.returncode == 1 and "is a directory" in directory.stderr and "Traceback" not in directory.stderr
+    replaced = predict_cli(classifier, [data], tmp_path / "pred.root", "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr
+    assert uproot.open(tmp_path / "pred.root")["Jets"].num_entries == 20

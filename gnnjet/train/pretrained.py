@@ -29,6 +29,7 @@ from gnnjet.errors import DataError, GnnjetError
 from gnnjet.nn.state import check_state, without_replaced
 from gnnjet.nn.weaver import gnnjet_to_weaver, read_state_dict, weaver_to_gnnjet
 from gnnjet.train.checkpoint import load_checkpoint, save_checkpoint
+from gnnjet.train.rundir import RunDirectory
 from gnnjet.train.saved import RunModel
 
 log = logging.getLogger(__name__)
@@ -42,11 +43,13 @@ def sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def import_weaver(checkpoint: str | Path, config: dict[str, Any], out_dir: str | Path) -> Path:
+def import_weaver(checkpoint: str | Path, config: dict[str, Any], out_dir: str | Path, overwrite: bool = False) -> Path:
     """Map weaver-core `checkpoint` onto the model of `config` (validated) and write a model directory.
 
     The config's preprocessing must be manual (numbers, no ``auto``): the published models come
-    with fixed center/scale. Raises GnnjetError naming the file and the mismatch.
+    with fixed center/scale. Raises GnnjetError naming the file and the mismatch. `out_dir` follows the rules of
+    a training's run directory (`rundir.RunDirectory`): a directory holding a run is refused unless
+    `overwrite`, and that run is replaced only once the imported one is written.
     """
     built = RunModel.from_config(config)
     model, spec = built.model, built.spec
@@ -54,13 +57,18 @@ def import_weaver(checkpoint: str | Path, config: dict[str, Any], out_dir: str |
     state = weaver_to_gnnjet(read_state_dict(checkpoint), model, source=str(checkpoint))
     model.load_state_dict(state)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    dump_config(config, out_dir / "config.yaml")
-    preprocessing.save(out_dir / "preprocess.json")
-    record = {"model": model.state_dict(), "config": config, "inputs": spec.model_inputs(), "epoch": -1,
-              "source": {"checkpoint": str(Path(checkpoint).resolve()), "sha256": sha256(checkpoint), "from": "weaver"}}
-    for name in ("best.pt", "last.pt"):
-        save_checkpoint(out_dir / name, record)
+    run_dir = RunDirectory.claim(out_dir, resume=False, overwrite=overwrite)
+    try:
+        dump_config(config, out_dir / "config.yaml")
+        preprocessing.save(out_dir / "preprocess.json")
+        record = {"model": model.state_dict(), "config": config, "inputs": spec.model_inputs(), "epoch": -1,
+                  "source": {"checkpoint": str(Path(checkpoint).resolve()), "sha256": sha256(checkpoint),
+                             "from": "weaver"}}
+        for name in ("best.pt", "last.pt"):
+            save_checkpoint(out_dir / name, record)
+        run_dir.commit()
+    finally:
+        run_dir.release()
     log.info("imported %s (%d tensors) into %s", checkpoint, len(state), out_dir)
     return out_dir
 

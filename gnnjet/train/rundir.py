@@ -11,16 +11,26 @@ from pathlib import Path
 from typing import Any
 
 from gnnjet.errors import GnnjetError
-from gnnjet.fileio import remove_stale_temporaries
+from gnnjet.fileio import alive, remove_stale_temporaries
 
 log = logging.getLogger(__name__)
 
 RESULTS = ("best.pt", "last.pt", "metrics.csv")  # a directory with any of these holds a run
 RUN_FILES = ("config.yaml", "preprocess.json", *RESULTS, "train.log")
 RUN_DIRECTORIES = ("tensorboard",)
+PREVIOUS = ".previous-run."  # + pid: the directory a run replaced by --overwrite waits in
 # keys a --resume may change without changing what the run computes (documented in the README)
 RESUMABLE_KEYS = ("training.epochs", "training.early_stopping_patience", "training.prefetch", "training.output_dir",
                   "data.cache_dir", "data.workers")
+
+
+def run_files(path: str | Path) -> list[Path]:
+    """The files of the run in directory `path` (config, preprocessing, checkpoints, metrics, log, TensorBoard
+    events) that exist: what no other output may overwrite."""
+    path = Path(path)
+    found = [path / name for name in RUN_FILES if (path / name).is_file()]
+    return found + [f for name in RUN_DIRECTORIES if (path / name).is_dir() for f in (path / name).rglob("*")
+                    if f.is_file()]
 
 
 class RunDirectory:
@@ -29,11 +39,13 @@ class RunDirectory:
 
     def __init__(self, path: Path, lock_file: Any):
         self.path, self._lock_file = path, lock_file
+        self.previous: Path | None = None  # the replaced run's files, kept until the new run's first checkpoint
 
     @classmethod
     def claim(cls, path: str | Path, resume: bool, overwrite: bool = False) -> RunDirectory:
         """Lock `path` (created if needed); refuse a directory holding a run unless `resume` or `overwrite`
-        (which deletes that run's files first)."""
+        (which moves that run's files aside: `commit` deletes them once the new run has a checkpoint, `release`
+        before that puts them back)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         lock_file = open(path / ".lock", "a+")
@@ -58,20 +70,59 @@ class RunDirectory:
         return run
 
     def _prepare(self, resume: bool, overwrite: bool) -> None:
-        existing = [name for name in (*RUN_FILES, *RUN_DIRECTORIES) if (self.path / name).exists()]
+        self._recover_killed_replacements()
+        existing = self._existing()
         results = [name for name in RESULTS if name in existing]
         if results and not resume:
             if not overwrite:
                 raise GnnjetError(f"{self.path} already holds a run ({', '.join(results)}): continue it with "
                                   "--resume, replace it with --overwrite, or choose another -o")
+            self.previous = self.path / f"{PREVIOUS}{os.getpid()}"
+            self.previous.mkdir()
             for name in existing:
-                target = self.path / name
-                shutil.rmtree(target) if target.is_dir() else target.unlink()
-            log.info("--overwrite: removed the previous run's %s from %s", ", ".join(existing), self.path)
+                os.rename(self.path / name, self.previous / name)
+            log.info("--overwrite: the previous run's %s moved aside to %s until the new run's first checkpoint",
+                     ", ".join(existing), self.previous)
         for stale in remove_stale_temporaries(self.path):
             log.info("removed %s, left by a write that was killed", stale)
 
+    def _existing(self) -> list[str]:
+        return [name for name in (*RUN_FILES, *RUN_DIRECTORIES) if (self.path / name).exists()]
+
+    def _recover_killed_replacements(self) -> None:
+        """A run moved aside by an --overwrite whose process died: put it back if the new run never wrote a
+        checkpoint, else delete it."""
+        for aside in self.path.glob(f"{PREVIOUS}*"):
+            if alive(int(aside.name.removeprefix(PREVIOUS) or 0)):
+                continue
+            if any((self.path / name).exists() for name in RESULTS):
+                shutil.rmtree(aside, ignore_errors=True)
+            else:
+                self.previous = aside
+                self._restore_previous()
+
+    def commit(self) -> None:
+        """The new run has written a checkpoint: delete the run it replaces."""
+        if self.previous is not None:
+            shutil.rmtree(self.previous, ignore_errors=True)
+            log.info("--overwrite: deleted the previous run (%s)", self.previous)
+            self.previous = None
+
+    def _restore_previous(self) -> None:
+        assert self.previous is not None
+        for name in self._existing():
+            target = self.path / name
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+        for entry in self.previous.iterdir():
+            os.rename(entry, self.path / entry.name)
+        self.previous.rmdir()
+        log.warning("the new run stopped before its first checkpoint: the previous run is back in %s", self.path)
+        self.previous = None
+
     def release(self) -> None:
+        """Unlock; a replaced run whose replacement never wrote a checkpoint is put back first."""
+        if self.previous is not None:
+            self._restore_previous()
         if not self._lock_file.closed:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
             self._lock_file.close()

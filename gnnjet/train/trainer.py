@@ -129,7 +129,9 @@ class Trainer:
             checkpoint = load_checkpoint(path)
             self.config = resumed_config(validate_config(checkpoint["config"]), self.config, self.output_dir)
             self.training = self.config["training"]
-        if self.epochs_override:
+        if self.epochs_override is not None:
+            if self.epochs_override < 1:
+                raise GnnjetError(f"epochs: {self.epochs_override}; give a positive number of epochs")
             self.training["epochs"] = self.epochs_override
         return checkpoint
 
@@ -299,6 +301,8 @@ class Trainer:
         if improved:  # best.pt first: a kill between the two leaves last.pt one epoch behind, never ahead of best.pt
             save_checkpoint(self.output_dir / "best.pt", state)
         save_checkpoint(self.output_dir / "last.pt", state)
+        if self.run_dir is not None:
+            self.run_dir.commit()  # a run replaced by --overwrite goes only now
         self._write_metrics()
         numbers = ", ".join(f"{k}={v:.4g}" for k, v in row.items() if k != "epoch" and not isinstance(v, str))
         log.info("epoch %d: %s%s", epoch, numbers, " (best)" if improved else "")

@@ -317,3 +317,31 @@ def test_output_layer_of_another_class_count_is_replaced_only_on_request(family)
     assert set(model.state_dict()) - set(state) == {f"head.lins.{last}.weight", f"head.lins.{last}.bias"}
     missing, unexpected = model.load_state_dict(state, strict=False)
     assert not unexpected and len(missing) == 2
+
+
+def test_import_into_a_trained_run_follows_the_run_directory_rules(tmp_path):
+    """bin/import_weights.py -o on a directory holding a trained run: refused (the run's files unchanged), and
+    with --overwrite the run is replaced whole (no metrics.csv or train.log of the old run left behind)."""
+    import hashlib
+
+    from gnnjet.train.trainer import train
+    from tests.train.test_trainer import tiny_config
+
+    train(tiny_config(tmp_path, epochs=1), tmp_path / "model", progress=False)
+
+    def digests():  # the run's files (not its lock, which records the last process that held it)
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (tmp_path / "model").iterdir()
+                if p.is_file() and p.name != ".lock"}
+
+    before = digests()
+    torch.save({f"mod.{k}": v for k, v in weaver_particlenet().state_dict().items()}, tmp_path / "ParticleNet_kin.pt")
+    command = [sys.executable, str(ROOT / "bin/import_weights.py"), "-w", str(tmp_path / "ParticleNet_kin.pt"), "-c",
+               str(ROOT / "configs/public/jetclass_kin_particlenet.yaml"), "-o", str(tmp_path / "model")]
+    refused = subprocess.run(command, capture_output=True, text=True, env=ENV, timeout=120)
+    assert refused.returncode == 1 and "already holds a run" in refused.stderr and "Traceback" not in refused.stderr
+    assert digests() == before
+    replaced = subprocess.run([*command, "--overwrite"], capture_output=True, text=True, env=ENV, timeout=120)
+    assert replaced.returncode == 0, replaced.stderr
+    left = {p.name for p in (tmp_path / "model").iterdir() if not p.name.startswith(".")}
+    assert left == {"config.yaml", "preprocess.json", "best.pt", "last.pt"}
+    assert torch.load(tmp_path / "model" / "best.pt", weights_only=True)["source"]["from"] == "weaver"

@@ -113,3 +113,56 @@ def test_batch_size_one_is_refused_and_a_last_batch_of_one_jet_is_dropped(tmp_pa
     config["training"]["batch_size"] = 269  # 270 training jets: a last batch of one jet
     history = train(validate_config(config), tmp_path / "run", progress=False)
     assert torch.isfinite(torch.tensor(history[0]["train_loss"]))
+
+
+def digests(run):
+    import hashlib
+
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in run.iterdir() if p.is_file()
+            and p.name in ("best.pt", "last.pt", "metrics.csv", "config.yaml", "preprocess.json")}
+
+
+@pytest.mark.parametrize("mistake", ["missing file", "missing branch"])
+def test_overwrite_keeps_the_previous_run_until_the_new_one_has_a_checkpoint(tmp_path, mistake):
+    train(tiny_config(tmp_path, epochs=1), tmp_path / "run", progress=False)
+    before = digests(tmp_path / "run")
+    config = tiny_config(tmp_path, epochs=2)
+    if mistake == "missing file":
+        config["data"]["train"] = [str(tmp_path / "nothere.root")]
+    else:
+        config["data"]["jet_features"].append({"name": "x", "expr": "no_such_branch", "center": None, "scale": None,
+                                               "clip": None})
+        config = validate_config(config)
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run([sys.executable, str(ROOT / "bin/train.py"), "-c", str(tmp_path / "bad.yaml"), "-o",
+                             str(tmp_path / "run"), "--overwrite"], capture_output=True, text=True, env=ENV,
+                            timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert ("nothere.root does not exist" if mistake == "missing file" else "no_such_branch") in result.stderr
+    assert digests(tmp_path / "run") == before
+    assert not list((tmp_path / "run").glob(".previous-run.*"))
+    history = train(tiny_config(tmp_path, epochs=2), tmp_path / "run", progress=False, overwrite=True)
+    assert len(history) == 2 and len(rows(tmp_path / "run")) == 2
+    assert digests(tmp_path / "run")["best.pt"] != before["best.pt"]
+    assert not list((tmp_path / "run").glob(".previous-run.*"))
+
+
+def test_a_replacement_killed_before_its_first_checkpoint_gives_the_previous_run_back(tmp_path):
+    train(tiny_config(tmp_path, epochs=1), tmp_path / "run", progress=False)
+    before = digests(tmp_path / "run")
+    aside = RunDirectory.claim(tmp_path / "run", resume=False, overwrite=True)
+    aside._lock_file.close()  # as if the process were killed: its lock ends, the run stays aside
+    assert aside.previous is not None and not (tmp_path / "run" / "best.pt").exists()
+    aside.previous.rename(aside.previous.with_name(".previous-run.999999999"))  # a process that no longer runs
+    RunDirectory.claim(tmp_path / "run", resume=True).release()
+    assert digests(tmp_path / "run") == before
+
+
+@pytest.mark.parametrize("epochs", ["0", "-1"])
+def test_epochs_must_be_positive(tmp_path, epochs):
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(tiny_config(tmp_path, epochs=1)))
+    result = subprocess.run([sys.executable, str(ROOT / "bin/train.py"), "-c", str(tmp_path / "c.yaml"), "-o",
+                             str(tmp_path / "run"), "--epochs", epochs], capture_output=True, text=True, env=ENV,
+                            timeout=120)
+    assert result.returncode == 1 and f"--epochs {epochs}: give a positive number of epochs" in result.stderr
+    assert not (tmp_path / "run").exists()

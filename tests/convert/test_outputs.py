@@ -1,0 +1,78 @@
+"""bin/convert.py never loses jets: existing outputs are refused unless --overwrite, an input is never an output,
+and two inputs never share an output."""
+
+import hashlib
+import os
+import subprocess
+import sys
+
+import awkward as ak
+import pytest
+
+from tests.conftest import write_jetclass
+from tests.convert.test_converters import write_energyflow, write_top_landscape
+from tests.train.test_trainer import ENV, ROOT
+
+
+def convert_cli(*args):
+    return subprocess.run([sys.executable, str(ROOT / "bin" / "convert.py"), *map(str, args)], capture_output=True,
+                          text=True, env=ENV, timeout=120)
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def one_line_error(result, fragment):
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert fragment in result.stderr, result.stderr
+
+
+def test_existing_outputs_are_refused_unless_overwrite(tmp_path):
+    write_energyflow(tmp_path / "QG_jets.npz", 20, seed=1)
+    first = convert_cli("--from", "energyflow-qg", "-i", tmp_path / "QG_jets.npz", "-o", tmp_path / "out")
+    assert first.returncode == 0, first.stderr
+    before = digest(tmp_path / "out" / "QG_jets.parquet")
+    write_energyflow(tmp_path / "QG_jets.npz", 30, seed=2)  # other jets under the same name
+    refused = convert_cli("--from", "energyflow-qg", "-i", tmp_path / "QG_jets.npz", "-o", tmp_path / "out")
+    one_line_error(refused, "QG_jets.parquet already exists: pass --overwrite")
+    assert digest(tmp_path / "out" / "QG_jets.parquet") == before
+    replaced = convert_cli("--from", "energyflow-qg", "-i", tmp_path / "QG_jets.npz", "-o", tmp_path / "out",
+                           "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr
+    assert len(ak.from_parquet(tmp_path / "out" / "QG_jets.parquet")) == 30
+
+
+def test_inputs_with_the_same_stem_keep_their_own_outputs(tmp_path):
+    for folder, jets in (("a", 11), ("b", 13)):
+        (tmp_path / folder).mkdir()
+        write_top_landscape(tmp_path / folder / "train.h5", jets)
+    write_top_landscape(tmp_path / "a" / "x.v1.h5", 5)
+    write_top_landscape(tmp_path / "a" / "x.v2.h5", 7)
+    result = convert_cli("--from", "top-landscape", "-i", tmp_path / "a" / "train.h5", tmp_path / "b" / "train.h5",
+                         tmp_path / "a" / "x.v1.h5", tmp_path / "a" / "x.v2.h5", "-o", tmp_path / "out")
+    assert result.returncode == 0, result.stderr
+    sizes = {str(p.relative_to(tmp_path / "out")): len(ak.from_parquet(p))
+             for p in (tmp_path / "out").rglob("*.parquet")}
+    assert sizes == {"a/train.parquet": 11, "b/train.parquet": 13, "a/x.v1.parquet": 5, "a/x.v2.parquet": 7}
+
+
+def test_an_input_is_never_replaced_by_its_conversion(tmp_path):
+    path = write_jetclass(tmp_path / "sample.root", 10)
+    before = digest(path)
+    for extra in ([], ["--overwrite"]):
+        result = convert_cli("--from", "jetclass", "-i", path, "-o", tmp_path, "--format", "root", *extra)
+        one_line_error(result, "sample.root is one of the input files")
+        assert digest(path) == before
+
+
+def test_an_output_that_is_not_a_writable_directory_is_one_line(tmp_path):
+    write_energyflow(tmp_path / "QG_jets.npz", 5)
+    (tmp_path / "file").write_text("not a directory")
+    one_line_error(convert_cli("--from", "energyflow-qg", "-i", tmp_path / "QG_jets.npz", "-o", tmp_path / "file"),
+                   "is not a directory")
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only directories")
+    (tmp_path / "ro").mkdir(mode=0o555)
+    one_line_error(convert_cli("--from", "energyflow-qg", "-i", tmp_path / "QG_jets.npz", "-o", tmp_path / "ro"),
+                   "is not writable")
