@@ -24,6 +24,9 @@ _number = Scalar(float)
 _string = Scalar(str)
 _expr = Scalar(str, what="an expression string")
 _auto_number = OneOf([Scalar(str, choices=("auto",)), Scalar(float, nullable=True)], what="a number, 'auto' or null")
+_auto_scale = OneOf([Scalar(str, choices=("auto",)),
+                     Scalar(float, nullable=True, check=lambda v: v is None or v > 0, what="a positive number")],
+                    what="a positive number, 'auto' or null")
 _files = OneOf([ListOf(_string), _string], what="a file path/glob or a list of them")
 
 FEATURE = OneOf(
@@ -33,7 +36,7 @@ FEATURE = OneOf(
                 "name": (_string, REQUIRED),
                 "expr": (Scalar(str, nullable=True), None),
                 "center": (_auto_number, "auto"),
-                "scale": (_auto_number, "auto"),
+                "scale": (_auto_scale, "auto"),
                 "clip": (ListOf(_number, length=2, nullable=True), [-5.0, 5.0]),
             },
             what="a feature: an expression string or a mapping {name, expr, center, scale, clip}",

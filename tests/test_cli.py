@@ -10,6 +10,7 @@ import yaml
 
 from gnnjet.train.trainer import train
 from tests.conftest import BASE_CONFIG, write_fake
+from tests.data.test_preprocess import DAMAGES
 from tests.train.test_trainer import ENV, ROOT, tiny_config
 
 
@@ -55,18 +56,17 @@ def trained_run(tmp_path_factory):
     return tmp / "run"
 
 
-DAMAGES = {"truncated": lambda text: text[: len(text) // 2], "not json": lambda text: "\x00\x01 not json",
-           "foreign": lambda text: '{"node": {"other_feature": {"center": 0, "scale": 1, "min": null, "max": null}}, '
-                                   '"jet": {}}',
-           "a list": lambda text: "[1, 2, 3]"}
+CLI_DAMAGES = ("truncated", "nested", "foreign", "zero scale", "10**400 scale")
 
 
-@pytest.mark.parametrize("damage", list(DAMAGES))
+@pytest.mark.parametrize("damage", CLI_DAMAGES)
 def test_damaged_preprocessing_is_one_line_in_predict_and_resume(trained_run, tmp_path, damage):
+    """A damaged, foreign or out-of-range preprocess.json stops predict and resume with one line naming the file
+    (every variant: tests/data/test_preprocess.py; fine-tuning reads it through the same `Preprocessing.load`)."""
     run = tmp_path / "run"
     shutil.copytree(trained_run, run)
     path = run / "preprocess.json"
-    path.write_text(DAMAGES[damage](path.read_text()))
+    path.write_text(DAMAGES[damage][0](path.read_text()))
     data = write_fake(tmp_path / "new.root", 30, seed=3)
     predicted = run_script("predict.py", "-m", run, "-i", data, "-o", tmp_path / "pred.root")
     assert_one_line_error(predicted, str(path), "not usable as the preprocessing of this model's features")

@@ -30,6 +30,29 @@ _CHUNK_ROWS = 1 << 20
 log = logging.getLogger(__name__)
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _number(value: Any, where: str, positive: bool = False) -> float:
+    """A finite number that float32 holds (positive if asked), else a DataError naming `where`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise DataError(f"{where}: expected a number, got {_short(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = float("inf")
+    if not np.isfinite(number) or abs(number) > _FLOAT32_MAX:
+        raise DataError(f"{where}: {_short(value)} is not a finite float32 number")
+    if positive and number <= 0:
+        raise DataError(f"{where}: the scale must be positive, got {number}")
+    return number
+
+
 @dataclass
 class Params:
     """Fitted parameters of a block of columns: each array is [F] float32."""
@@ -47,15 +70,28 @@ class Params:
                 for n, c, s, lo, hi in zip(names, self.center, self.scale, self.low, self.high)}
 
     @classmethod
-    def from_dict(cls, values: dict[str, dict[str, float]], names: list[str]) -> "Params":
+    def from_dict(cls, values: Any, names: list[str], where: str) -> "Params":
+        """The parameters of features `names` from `values` (as `to_dict` writes them), checked: a mapping per
+        feature with finite float32 numbers, a positive scale and min <= max (null bounds: unclipped). Anything
+        else is a DataError naming the key (`where`.feature.key)."""
+        if not isinstance(values, dict):
+            raise DataError(f"{where}: expected a mapping of feature names to parameters, got {_short(values)}")
         missing = [n for n in names if n not in values]
         if missing:
-            raise KeyError(f"preprocessing has no parameters for feature(s) {missing}")
-        rows = [values[n] for n in names]
-        low = [-np.inf if r["min"] is None else r["min"] for r in rows]
-        high = [np.inf if r["max"] is None else r["max"] for r in rows]
-        return cls(np.array([r["center"] for r in rows], np.float32), np.array([r["scale"] for r in rows], np.float32),
-                   np.array(low, np.float32), np.array(high, np.float32))
+            raise DataError(f"{where}: no parameters for feature(s) {', '.join(missing)}")
+        rows = []
+        for name in names:
+            entry, at = values[name], f"{where}.{name}"
+            if not isinstance(entry, dict) or set(entry) != {"center", "scale", "min", "max"}:
+                raise DataError(f"{at}: expected {{center, scale, min, max}}, got {_short(entry)}")
+            low = -np.inf if entry["min"] is None else _number(entry["min"], f"{at}.min")
+            high = np.inf if entry["max"] is None else _number(entry["max"], f"{at}.max")
+            if low > high:
+                raise DataError(f"{at}: min {low} is above max {high}")
+            rows.append((_number(entry["center"], f"{at}.center"), _number(entry["scale"], f"{at}.scale", True),
+                         low, high))
+        center, scale, low, high = np.array(rows, np.float32).reshape(len(names), 4).T.copy()
+        return cls(center, scale, low, high)
 
     def apply(self, values: np.ndarray) -> np.ndarray:
         """[n, F] raw -> [n, F] float32 processed; NaN -> 0, +-inf -> clip bound or 0."""
@@ -138,27 +174,36 @@ class Preprocessing:
         return {"node": self.node.to_dict(self.node_names), "jet": self.jet.to_dict(self.jet_names)}
 
     @classmethod
-    def from_json(cls, values: dict[str, Any], spec: DataSpec) -> "Preprocessing":
+    def from_json(cls, values: Any, spec: DataSpec) -> "Preprocessing":
+        """The parameters of `spec`'s features from `to_json`'s form, checked (`Params.from_dict`)."""
+        if not isinstance(values, dict) or not {"node", "jet"} <= set(values):
+            raise DataError(f"expected a mapping with keys node and jet, got {_short(values)}")
         node_names, jet_names = [f.name for f in spec.columns], [f.name for f in spec.jet_features]
-        return cls(Params.from_dict(values["node"], node_names), Params.from_dict(values["jet"], jet_names),
-                   node_names, jet_names)
+        return cls(Params.from_dict(values["node"], node_names, "node"),
+                   Params.from_dict(values["jet"], jet_names, "jet"), node_names, jet_names)
 
     def save(self, path: str | Path) -> None:
         atomic_write_text(path, json.dumps(self.to_json(), indent=1))
 
     @classmethod
     def load(cls, path: str | Path, spec: DataSpec) -> "Preprocessing":
-        """The parameters saved at `path` for the features of `spec`; a missing, damaged or foreign file (one
-        without parameters for every feature) is a DataError naming it."""
+        """The parameters saved at `path` for the features of `spec`; a missing, damaged or foreign file (not
+        JSON, parameters missing for a feature, values that are not finite numbers, a scale that is not positive,
+        min above max) is a DataError naming the file and the key."""
+        advice = "restore the preprocess.json written with the model, or train again"
         try:
-            return cls.from_json(json.loads(Path(path).read_text()), spec)
+            values = json.loads(Path(path).read_text())
         except FileNotFoundError:
             raise DataError(f"{path} does not exist: a model directory needs the preprocess.json written with "
                             "its model") from None
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-            raise DataError(f"{path}: not usable as the preprocessing of this model's features "
-                            f"({type(err).__name__}: {err}); restore the preprocess.json written with the model, "
-                            "or train again") from None
+        except (OSError, ValueError, RecursionError) as err:
+            raise DataError(f"{path}: not usable as the preprocessing of this model's features (not readable "
+                            f"JSON: {type(err).__name__}); {advice}") from None
+        try:
+            return cls.from_json(values, spec)
+        except DataError as err:
+            raise DataError(f"{path}: not usable as the preprocessing of this model's features: {err}; {advice}") \
+                from None
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()[:12]

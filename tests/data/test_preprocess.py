@@ -1,11 +1,16 @@
 """Preprocessing: auto fit, manual values, clipping, non-finite handling, reuse without refit."""
 
+import json
+
 import numpy as np
+import pytest
 
 from gnnjet.config import validate_config
+from gnnjet.data.cache.build import build_store
 from gnnjet.data.dataset import JetDataset
 from gnnjet.data.preprocess import Params, Preprocessing
 from gnnjet.data.spec import DataSpec
+from gnnjet.errors import DataError
 from tests.conftest import write_fake, write_fake_with_nonfinite_dxy
 
 
@@ -64,3 +69,47 @@ def test_saved_preprocessing_is_reused_not_refit(base_config, tmp_path):
     assert refit.to_json() != loaded.to_json()
     assert other.preprocessing is loaded
     np.testing.assert_array_equal(other.preprocessing.node.center, train.preprocessing.node.center)
+
+
+def _set(key, value):
+    """A preprocess.json whose node feature log_pt has `key` replaced by the JSON text `value`."""
+    def damage(text):
+        values = json.loads(text)
+        values["node"]["log_pt"][key] = "@@"
+        return json.dumps(values).replace('"@@"', value)
+    return damage
+
+
+# name -> (damage of a valid preprocess.json's text, what the error says)
+DAMAGES = {
+    "truncated": (lambda text: text[: len(text) // 2], "not readable JSON"),
+    "not json": (lambda text: "\x00\x01 not json", "not readable JSON"),
+    "empty": (lambda text: "", "not readable JSON"),
+    "nested": (lambda text: "[" * 100_000 + "]" * 100_000, "not readable JSON"),
+    "foreign": (lambda text: '{"node": {"other": {"center": 0, "scale": 1, "min": null, "max": null}}, "jet": {}}',
+                "node: no parameters for feature(s) log_pt"),
+    "a list": (lambda text: "[1, 2, 3]", "expected a mapping with keys node and jet"),
+    "NaN center": (_set("center", "NaN"), "node.log_pt.center: nan is not a finite float32 number"),
+    "inf scale": (_set("scale", "Infinity"), "node.log_pt.scale: inf is not a finite float32 number"),
+    "1e308 center": (_set("center", "1e308"), "node.log_pt.center: 1e+308 is not a finite float32 number"),
+    "10**400 scale": (_set("scale", "1" + "0" * 400), "node.log_pt.scale: 1000000000"),
+    "zero scale": (_set("scale", "0"), "node.log_pt.scale: the scale must be positive"),
+    "string scale": (_set("scale", '"2"'), "node.log_pt.scale: expected a number, got '2'"),
+    "boolean center": (_set("center", "true"), "node.log_pt.center: expected a number, got True"),
+    "min above max": (_set("min", "10"), "node.log_pt: min 10.0 is above max 5.0"),
+    "missing key": (lambda text: text.replace('"center"', '"centre"', 1), "node.log_pt: expected {center, scale"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_a_damaged_or_foreign_file_is_refused_naming_the_key(base_config, tmp_path, damage):
+    spec = DataSpec.from_config(validate_config(base_config))
+    path = tmp_path / "preprocess.json"
+    Preprocessing.fit(spec, build_store(spec, [str(write_fake(tmp_path / "j.root", 50))], tmp_path / "cache",
+                                        progress=False)).save(path)
+    Preprocessing.load(path, spec)  # the undamaged file loads
+    change, message = DAMAGES[damage]
+    path.write_text(change(path.read_text()))
+    with pytest.raises(DataError, match="preprocess.json: not usable") as error:
+        Preprocessing.load(path, spec)
+    assert message in str(error.value)
