@@ -265,6 +265,12 @@ def load_config(path: str | Path) -> dict[str, Any]:
         raw = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config {path} is a directory: give a YAML file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config {path} is not a text file: give a YAML file") from None
+    except OSError as err:
+        raise ConfigError(f"cannot read config {path}: {err.strerror}") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
     try:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import shutil
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -38,9 +40,40 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             os.fsync(file.fileno())
         os.replace(tmp, path)
         fsync_directory(path.parent)
+    except (OSError, RuntimeError) as err:  # RuntimeError: torch.save's "file write failed"
+        if disk_full(err, path.parent):
+            raise DiskFull(f"no space left on {mount_point(path.parent)} while writing {path}; "
+                           f"{'the previous file is intact' if path.exists() else 'nothing was written'}") from None
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+class DiskFull(GnnjetError):
+    """A write failed because the file system is full (what was there before is intact)."""
+
+
+DISK_FULL_BYTES = 16 << 20  # below this much free space a failed write is taken for a full disk
+
+
+def disk_full(err: BaseException, directory: str | Path) -> bool:
+    """Whether `err`, raised while writing into `directory`, means its file system is full: ENOSPC, or a write
+    error without errno (torch's "file write failed") with less than DISK_FULL_BYTES free."""
+    if isinstance(err, OSError) and err.errno is not None:
+        return err.errno in (errno.ENOSPC, errno.EDQUOT)
+    try:
+        return "write" in str(err) and shutil.disk_usage(directory).free < DISK_FULL_BYTES
+    except OSError:
+        return False
+
+
+def mount_point(path: str | Path) -> Path:
+    """The mount point of the file system holding `path` (what a user calls the device)."""
+    path = Path(path).resolve()
+    while not os.path.ismount(path):
+        path = path.parent
+    return path
 
 
 @contextlib.contextmanager

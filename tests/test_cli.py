@@ -73,3 +73,25 @@ def test_damaged_preprocessing_is_one_line_in_predict_and_resume(trained_run, tm
     assert not (tmp_path / "pred.root").exists()
     resumed = run_script("train.py", "-o", run, "--resume", "--epochs", "2")
     assert_one_line_error(resumed, str(path), "not usable as the preprocessing")
+
+
+@pytest.mark.parametrize("case", ["directory", "binary"])
+def test_a_config_that_is_not_a_yaml_file(tmp_path, case):
+    config = tmp_path / "c.yaml"
+    if case == "directory":
+        config.mkdir()
+    else:
+        config.write_bytes(bytes(range(256)) * 4)
+    result = run_script("train.py", "-c", config, "-o", tmp_path / "run")
+    assert_one_line_error(result, str(config), "is a directory" if case == "directory" else "is not a text file")
+
+
+def test_a_symlink_loop_among_the_inputs(tmp_path):
+    (tmp_path / "data").mkdir()
+    write_fake(tmp_path / "data" / "good.root", 40)
+    (tmp_path / "data" / "loop.root").symlink_to(tmp_path / "data" / "loop.root")
+    config = {**BASE_CONFIG, "data": {**BASE_CONFIG["data"], "cache_dir": str(tmp_path / "cache")}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    result = run_script("train.py", "-c", tmp_path / "c.yaml", "-i", str(tmp_path / "data" / "*.root"), "-o",
+                        tmp_path / "run")
+    assert_one_line_error(result, "loop.root", "Too many levels of symbolic links")

@@ -114,7 +114,7 @@ def test_zero_jets_give_an_empty_predictions_tree(classifier, tmp_path):
 
 @pytest.mark.skipif(torch.cuda.device_count() > 3, reason="this machine has a cuda:3")
 @pytest.mark.parametrize("device, message", [("cuda:3", "not available"), ("gpu", "not a device"),
-                                             ("meta", "only cpu and cuda")])
+                                             ("meta", "only cpu and cuda"), ("cpu:1", "the CPU has no index")])
 def test_unavailable_device_is_refused_before_any_work(classifier, tmp_path, device, message):
     result = subprocess.run([sys.executable, str(ROOT / "bin/predict.py"), "-m", str(classifier), "-i",
                              str(tmp_path / "never_read.root"), "-o", str(tmp_path / "p.root"), "--device", device],

@@ -71,6 +71,9 @@ def _depth(tree: ast.AST) -> int:
     return deepest
 
 
+_INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
+
+
 class Expression:
     """A parsed, whitelisted expression.
 
@@ -148,7 +151,11 @@ class Expression:
 
     def _eval(self, node: ast.AST, arrays: Mapping[str, Any]) -> Any:
         if isinstance(node, ast.Constant):  # numpy scalars: fixed-size arithmetic, never a huge Python integer
-            return np.float64(node.value) if isinstance(node.value, float) else np.int64(node.value)
+            if isinstance(node.value, float):
+                return np.float64(node.value)
+            if not _INT64_MIN <= node.value <= _INT64_MAX:  # a float like 1e30 (inf past the float64 range)
+                return np.float64(float(node.value)) if abs(node.value) < 2**1024 else np.float64(np.inf)
+            return np.int64(node.value)
         if isinstance(node, ast.Name):
             if node.id in CONSTANTS:
                 return CONSTANTS[node.id]

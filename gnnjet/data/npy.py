@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gnnjet.fileio import DiskFull, disk_full, mount_point
+
 HEADER_BYTES = 128  # fixed npy header size, so that rows can be written before the shape is known
 _MAGIC = b"\x93NUMPY\x01\x00"
 
@@ -42,6 +44,11 @@ class NpyFile:
             while data:  # pwrite may write less than asked
                 written = os.pwrite(fd, data, offset)
                 data, offset = data[written:], offset + written
+        except OSError as err:
+            if disk_full(err, self.path.parent):
+                raise DiskFull(f"no space left on {mount_point(self.path.parent)} while writing {self.path}") \
+                    from None
+            raise
         finally:
             os.close(fd)
 

@@ -57,6 +57,8 @@ def parse_device(text: str) -> torch.device:
                               "use --device cpu")
     elif device.type != "cpu":
         raise GnnjetError(f"--device {text}: only cpu and cuda devices are supported")
+    elif device.index not in (None, 0):
+        raise GnnjetError(f"--device {text}: the CPU has no index; use --device cpu")
     return device
 
 

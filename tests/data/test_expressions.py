@@ -76,3 +76,10 @@ def test_huge_powers_evaluate_in_float64_without_hanging():
         assert Expression("10 ** 10 ** 10").evaluate({}) == np.inf
         assert Expression("2 ** 0.5 * x").evaluate({"x": np.array([2.0])})[0] == pytest.approx(2 ** 1.5)
     assert Expression("+".join(["x"] * 150)).evaluate({"x": np.array([1.0])})[0] == 150  # long but legitimate
+
+
+def test_integer_constants_beyond_int64_are_large_floats():
+    values = {"pt": np.array([1.0, 2.0])}
+    np.testing.assert_array_equal(Expression("pt * 100000000000000000000000", "x").evaluate(values), [1e23, 2e23])
+    np.testing.assert_array_equal(Expression("pt - 1" + "0" * 400, "x").evaluate(values), [-np.inf, -np.inf])
+    assert Expression("9223372036854775807 + 0", "x").evaluate({}) == np.iinfo(np.int64).max  # int64 stays exact

@@ -32,5 +32,7 @@ def cache_key(spec: DataSpec, files: list[str]) -> str:
             stamps.append(file_stamp(path))
         except FileNotFoundError:
             raise DataError(f"input file {path} does not exist") from None
+        except OSError as err:  # a symlink loop, a permission problem, ...
+            raise DataError(f"input file {path}: {err.strerror}") from None
     payload = json.dumps({"spec": spec.fingerprint(), "files": stamps}).encode()
     return hashlib.sha256(payload).hexdigest()[:20]
