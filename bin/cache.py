@@ -2,13 +2,14 @@
 """Build, list or clean gnnjet's jet cache (the columnar copies of input files that training and prediction reuse).
 
 Status: ok; stale (an input file changed or is gone: the entry will never be used again); damaged (files
-missing or truncated: rebuilt automatically when needed); unfinished (left by a killed build).
+missing, truncated or with a damaged header: rebuilt automatically when needed); building (a process is filling
+it: never removed); unfinished (left by a killed build).
 
 Examples:
   bin/cache.py --build -c configs/jec_particlenet.yaml --workers 32   # fill it before training (data.train, data.val)
   bin/cache.py --build -c configs/jec_particlenet.yaml -i "/data/jec/*.root"
   bin/cache.py --list                       # $GNNJET_CACHE or ~/.cache/gnnjet
-  bin/cache.py --clean                      # remove stale, damaged and unfinished entries
+  bin/cache.py --clean                      # remove stale, damaged and unfinished entries (not those building)
   bin/cache.py --clean --all --root /scratch/cache
 """
 
@@ -22,8 +23,6 @@ from gnnjet.data.cache.admin import entries, remove_entry, remove_idle_locks
 from gnnjet.data.cache.build import build_store
 from gnnjet.data.cache.key import default_cache_root
 from gnnjet.data.inputs import expand_files
-
-UNFINISHED_AGE_S = 3600  # a build in progress writes continuously: older leftovers are from killed builds
 
 
 def main() -> None:
@@ -51,10 +50,9 @@ def main() -> None:
             source = f"{e.files[0]}{f' (+{len(e.files) - 1} more)' if len(e.files) > 1 else ''}" if e.files else ""
             print(f"{e.status:10s} {e.megabytes:9.1f} MB {e.num_jets:10d} jets  {e.path.name}  {source}")
         return
-    now, removed = time.time(), []
+    removed = []
     for e in found:
-        recent = e.status == "unfinished" and now - e.path.stat().st_mtime < UNFINISHED_AGE_S
-        if args.all or (e.status != "ok" and not recent):
+        if e.status != "building" and (args.all or e.status != "ok"):
             remove_entry(e)
             removed.append(e)
     remove_idle_locks(root)

@@ -93,6 +93,18 @@ def exclusive_lock(path: str | Path) -> Iterator[None]:
             fcntl.flock(file, fcntl.LOCK_UN)
 
 
+def is_locked(path: str | Path) -> bool:
+    """Whether a process holds the flock on `path` (False if the file does not exist)."""
+    try:
+        with open(path, "r") as file:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return False
+    except BlockingIOError:
+        return True
+    except FileNotFoundError:
+        return False
+
+
 def remove_if_unlocked(path: str | Path) -> bool:
     """Delete the lock file `path` unless a process holds it; True if deleted."""
     try:

@@ -11,7 +11,7 @@ import numpy as np
 
 from gnnjet.data.cache.key import file_stamp
 from gnnjet.data.cache.store import DamagedCache, check_entry
-from gnnjet.fileio import remove_if_unlocked
+from gnnjet.fileio import is_locked, remove_if_unlocked
 
 
 @dataclass
@@ -19,7 +19,9 @@ class CacheEntry:
     """One entry of a cache directory."""
 
     path: Path
-    status: str  # "ok", "stale" (an input file changed or is gone), "damaged" or "unfinished" (a killed build)
+    # "ok", "stale" (an input file changed or is gone), "damaged", "building" (a process is filling it) or
+    # "unfinished" (left by a build that was killed)
+    status: str
     num_jets: int
     megabytes: float
     files: list[str]
@@ -30,8 +32,9 @@ def entries(cache_root: Path) -> list[CacheEntry]:
     found = []
     for path in sorted(p for p in Path(cache_root).iterdir() if p.is_dir()) if Path(cache_root).is_dir() else []:
         size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 1e6
-        if path.name.startswith("."):
-            found.append(CacheEntry(path, "unfinished", 0, size, []))
+        if path.name.startswith("."):  # .KEY.RANDOM: an entry being built, or the leftover of a killed build
+            building = is_locked(path.parent / f".{path.name[1:].split('.')[0]}.lock")
+            found.append(CacheEntry(path, "building" if building else "unfinished", 0, size, []))
             continue
         try:
             meta = check_entry(path)

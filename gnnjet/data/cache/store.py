@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from gnnjet.data.arrays import ARRAYS
+from gnnjet.data.arrays import ARRAYS, JET_ARRAYS, NODE_ARRAYS
 from gnnjet.errors import DataError
 
 
@@ -31,7 +31,31 @@ def check_entry(path: Path) -> dict[str, Any]:
         if actual != size:
             raise DamagedCache(f"cache entry {path}: {name} is {'missing' if actual is None else f'{actual} bytes'}, "
                                f"expected {size} bytes")
+    rows = {name: _rows(path / f"{name}.npy") for name in ARRAYS}
+    node_rows, jet_rows = {rows[name] for name in NODE_ARRAYS}, {rows[name] for name in JET_ARRAYS}
+    if len(node_rows) != 1 or len(jet_rows) != 1 or rows["ptr"] != jet_rows.pop() + 1:
+        raise DamagedCache(f"cache entry {path}: the arrays' row counts disagree ({rows})")
     return meta
+
+
+def _rows(path: Path) -> int:
+    """Rows of an npy file after checking its header: it parses, and its shape and dtype account for the file's
+    size exactly (a header overwritten in place is caught here, not by a traceback in numpy later)."""
+    try:
+        with open(path, "rb") as file:
+            version = np.lib.format.read_magic(file)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                np.lib.format.read_array_header_2_0
+            shape, fortran_order, dtype = read_header(file)
+            data_start = file.tell()
+    except (OSError, ValueError, SyntaxError, TypeError) as err:
+        raise DamagedCache(f"cache entry {path.parent}: {path.name} has a damaged header ({type(err).__name__})") \
+            from None
+    expected = data_start + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if fortran_order or not shape or expected != path.stat().st_size:
+        raise DamagedCache(f"cache entry {path.parent}: {path.name}'s header (shape {shape}, {dtype}) does not "
+                           "match the file")
+    return int(shape[0])
 
 
 @dataclass

@@ -35,3 +35,32 @@ def test_cache_cli_lists_and_cleans(base_config, tmp_path, cache_root):
                              capture_output=True, text=True, env=env)
     assert cleaned.returncode == 0 and "removed 2 entries" in cleaned.stdout
     assert [p.name for p in cache_root.iterdir()] == [ok.path.name]
+
+
+def test_a_damaged_header_is_listed_and_killed_builds_are_cleaned_at_once(base_config, tmp_path, cache_root):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from gnnjet.fileio import exclusive_lock
+
+    root = Path(__file__).resolve().parents[3]
+    spec = spec_of(base_config)
+    entry = build_store(spec, [str(write_fake(tmp_path / "a.root", 30))], cache_root, progress=False).path
+    with open(entry / "u.npy", "r+b") as file:  # the header overwritten in place: same size, garbage
+        file.seek(8)
+        file.write(b"\xff" * 40)
+    killed = cache_root / ".0123456789abcdef0123.k1ll3d"  # a build whose process is gone: nobody holds its lock
+    killed.mkdir()
+    (killed / "x.npy").write_bytes(b"\0" * 1000)
+    running = cache_root / ".fedcba9876543210fedc.b4s1ly"
+    running.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    command = [sys.executable, str(root / "bin/cache.py"), "--root", str(cache_root)]
+    with exclusive_lock(cache_root / ".fedcba9876543210fedc.lock"):  # this process is building that one
+        listing = subprocess.run([*command, "--list"], capture_output=True, text=True, env=env)
+        status = {line.split()[5]: line.split()[0] for line in listing.stdout.splitlines()[1:]}
+        assert status == {entry.name: "damaged", killed.name: "unfinished", running.name: "building"}
+        cleaned = subprocess.run([*command, "--clean"], capture_output=True, text=True, env=env)
+        assert cleaned.returncode == 0 and "removed 2 entries" in cleaned.stdout
+        assert sorted(p.name for p in cache_root.iterdir() if p.is_dir()) == [running.name]

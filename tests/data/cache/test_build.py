@@ -74,7 +74,8 @@ def test_failed_build_leaves_no_entry(base_config, tmp_path):
     assert list((tmp_path / "cache").iterdir()) == []
 
 
-@pytest.mark.parametrize("damage", ["delete_npy", "truncate_npy", "delete_meta", "garble_meta"])
+@pytest.mark.parametrize("damage", ["delete_npy", "truncate_npy", "delete_meta", "garble_meta", "garble_header",
+                                    "other_shape_header"])
 def test_damaged_entry_is_rebuilt_in_place(base_config, fake_file, cache_root, caplog, damage):
     spec = spec_of(base_config)
     first = build_store(spec, [str(fake_file)], cache_root, progress=False)
@@ -84,6 +85,15 @@ def test_damaged_entry_is_rebuilt_in_place(base_config, fake_file, cache_root, c
         (entry / "p4.npy").unlink()
     elif damage == "truncate_npy":
         os.truncate(entry / "x.npy", (entry / "x.npy").stat().st_size // 2)
+    elif damage == "garble_header":  # same size, bytes of the header overwritten
+        with open(entry / "x.npy", "r+b") as file:
+            file.seek(10)
+            file.write(b"\x00garbage\xff" * 8)
+    elif damage == "other_shape_header":  # a valid header of the same size that describes other rows
+        header = (entry / "ptr.npy").read_bytes()[:128]
+        shape = f"({len(first.arrays['ptr'])},)".encode()
+        with open(entry / "ptr.npy", "r+b") as file:
+            file.write(header.replace(shape, f"({len(first.arrays['ptr']) - 1},)".encode().ljust(len(shape))))
     elif damage == "delete_meta":
         (entry / "meta.json").unlink()
     else:
