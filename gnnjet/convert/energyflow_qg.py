@@ -12,6 +12,7 @@ bounded even for the 100k-jet files.
 from __future__ import annotations
 
 import zipfile
+import zlib
 from functools import lru_cache
 from typing import IO, Iterator
 
@@ -52,6 +53,8 @@ def _open(path: str) -> tuple[zipfile.ZipFile, IO[bytes], tuple[int, ...], np.dt
     shape, dtype = _header(stream, path, "X")
     if len(shape) != 3 or shape[2] < 4:
         raise DataError(f"{path}: X has shape {shape}; an EnergyFlow q/g file has X[N, M, 4] = (pt, y, phi, pid)")
+    if dtype.kind not in "fiu":
+        raise DataError(f"{path}: X holds {dtype} values; an EnergyFlow q/g file has numbers (not objects)")
     return archive, stream, shape, dtype
 
 
@@ -62,40 +65,68 @@ def count_jets(path: str) -> int:
 
 
 @lru_cache(maxsize=None)
-def _properties(pid: int) -> tuple[float, float]:
-    """(charge in e, mass in GeV) of a PDG id; 0 (no particle-ID information) is a massless neutral."""
+def _properties(pid: int) -> tuple[float, float] | None:
+    """(charge in e, mass in GeV) of a PDG id, None if the particle package does not know it; 0 (no
+    particle-ID information) is a massless neutral."""
     if pid == 0:
         return 0.0, 0.0
-    charge = pdg_charge(pid)
-    mass = Particle.from_pdgid(pid).mass
+    try:
+        charge, mass = pdg_charge(pid), Particle.from_pdgid(pid).mass
+    except Exception:  # noqa: BLE001 - particle raises several kinds (ParticleNotFound, InvalidParticle, ...)
+        return None
     if charge is None or mass is None:
-        raise DataError(f"PDG id {pid} has no charge or mass in the particle package's table")
+        return None
     return float(charge), mass / 1000.0  # particle gives MeV
+
+
+def _labels(archive: zipfile.ZipFile, path: str, num_jets: int) -> np.ndarray:
+    """y [N]: 1 quark, 0 gluon, checked (numbers, one per jet, only 0 and 1)."""
+    if "y.npy" not in archive.namelist():
+        raise DataError(f"{path}: no array 'y' in the .npz file (an EnergyFlow q/g file has X and y)")
+    try:
+        labels = np.load(archive.open("y.npy"))
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise DataError(f"{path}: y is not a readable numeric array ({type(err).__name__})") from None
+    if labels.dtype.kind not in "fiub":
+        raise DataError(f"{path}: y holds {labels.dtype} values; it must be 1 (quark) or 0 (gluon)")
+    if len(labels) != num_jets:
+        raise DataError(f"{path}: y has {len(labels)} entries but X has {num_jets} jets")
+    if not np.isin(labels, (0, 1)).all():
+        raise DataError(f"{path}: y holds {np.setdiff1d(labels, [0, 1])[:5].tolist()}; it must be 1 (quark) or "
+                        "0 (gluon)")
+    return labels
 
 
 def read_chunks(path: str, chunk_size: int) -> Iterator[Branches]:
     """Chunks of at most `chunk_size` jets in the gnnjet schema."""
     archive, stream, shape, dtype = _open(path)
     with archive:
-        labels = np.load(archive.open("y.npy")) if "y.npy" in archive.namelist() else None
-        if labels is None:
-            raise DataError(f"{path}: no array 'y' in the .npz file (an EnergyFlow q/g file has X and y)")
-        if len(labels) != shape[0]:
-            raise DataError(f"{path}: y has {len(labels)} entries but X has {shape[0]} jets")
+        labels = _labels(archive, path, shape[0])
         row_bytes = int(np.prod(shape[1:])) * dtype.itemsize
         for start in range(0, shape[0], chunk_size):
             rows = min(chunk_size, shape[0] - start)
-            block = np.frombuffer(stream.read(rows * row_bytes), dtype=dtype).reshape(rows, *shape[1:])
-            yield _convert(block, labels[start : start + rows])
+            try:
+                data = stream.read(rows * row_bytes)
+            except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+                raise DataError(f"{path}: X is damaged from jet {start} on ({type(err).__name__})") from None
+            if len(data) != rows * row_bytes:
+                raise DataError(f"{path}: X is truncated: jets {start} to {start + rows - 1} are incomplete")
+            block = np.frombuffer(data, dtype=dtype).reshape(rows, *shape[1:])
+            yield _convert(block, labels[start : start + rows], path, start)
 
 
-def _convert(block: np.ndarray, y: np.ndarray) -> Branches:
+def _convert(block: np.ndarray, y: np.ndarray, path: str, first_jet: int) -> Branches:
     real = block[:, :, 0] > 0
     counts = real.sum(axis=1)
     flat = block[real].astype(np.float64)  # [n, 4], jets' particles in order
     pt, rapidity, phi, pid = flat[:, 0], flat[:, 1], flat[:, 2], flat[:, 3].astype(np.int64)
     unique, inverse = np.unique(pid, return_inverse=True)
-    table = np.array([_properties(int(p)) for p in unique]).reshape(-1, 2)
+    properties = [_properties(int(p)) for p in unique]
+    for p, known in zip(unique, properties):
+        if known is None:
+            jet = first_jet + int(np.repeat(np.arange(len(counts)), counts)[pid == p][0])
+            raise DataError(f"{path}: jet {jet} has a particle with PDG id {p}, unknown to the particle package")
+    table = np.array(properties).reshape(-1, 2)
     charge, mass = table[inverse, 0], table[inverse, 1]
     transverse_mass = np.sqrt(pt**2 + mass**2)
     px, py = pt * np.cos(phi), pt * np.sin(phi)

@@ -76,3 +76,30 @@ def test_an_output_that_is_not_a_writable_directory_is_one_line(tmp_path):
     (tmp_path / "ro").mkdir(mode=0o555)
     one_line_error(convert_cli("--from", "energyflow-qg", "-i", tmp_path / "QG_jets.npz", "-o", tmp_path / "ro"),
                    "is not writable")
+
+
+def test_damaged_energyflow_inputs_are_one_line(tmp_path):
+    import io
+    import zipfile
+
+    import numpy as np
+
+    X, y = write_energyflow(tmp_path / "good.npz", 10, seed=3)
+    np.savez(tmp_path / "objects.npz", X=X.astype(object), y=y)
+    np.savez(tmp_path / "strings.npz", X=X, y=np.where(y == 1, "q", "g"))
+    np.savez(tmp_path / "three.npz", X=X, y=np.where(y == 1, 1, 3))
+    unknown = X.copy()
+    unknown[4, 0, 3] = 9_999_999
+    np.savez(tmp_path / "unknown.npz", X=unknown, y=y)
+    buffer = io.BytesIO()
+    np.save(buffer, X)
+    with zipfile.ZipFile(tmp_path / "truncated.npz", "w") as archive:  # a valid archive whose X lacks its end
+        archive.writestr("X.npy", buffer.getvalue()[: len(buffer.getvalue()) // 2])
+        archive.writestr("y.npy", (lambda b: (np.save(b, y), b.getvalue())[1])(io.BytesIO()))
+    expected = {"objects": "X holds object values", "strings": "y holds <U1 values; it must be 1 (quark) or 0",
+                "three": "y holds [3]; it must be 1 (quark) or 0 (gluon)", "unknown": "jet 4 has a particle with PDG id 9999999, unknown",
+                "truncated": "X is truncated: jets 0 to 9 are incomplete"}
+    for name, message in expected.items():
+        result = convert_cli("--from", "energyflow-qg", "-i", tmp_path / f"{name}.npz", "-o", tmp_path / name)
+        one_line_error(result, message)
+        assert not list((tmp_path / name).glob("*.parquet"))
