@@ -78,12 +78,25 @@ class Detector:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "Detector":
-        """Defaults overridden by the keys of a YAML mapping; unknown keys are errors."""
-        values = yaml.safe_load(Path(path).read_text()) or {}
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
+        """Defaults overridden by the keys of a YAML mapping; a missing or unreadable file, YAML that is not a
+        plain mapping (tags included), unknown keys and values of the wrong type are ConfigErrors naming them."""
+        try:
+            values = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConfigError(f"detector file {path}: cannot read it ({getattr(err, 'strerror', None) or err})") \
+                from None
+        except yaml.YAMLError as err:
+            raise ConfigError(f"detector file {path}: not valid YAML ({str(err).splitlines()[0]})") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"detector file {path}: expected a mapping of parameter names to values")
+        fields = {f.name: f.type for f in dataclasses.fields(cls)}
+        unknown = sorted(set(map(str, values)) - set(fields))
         if unknown:
-            raise ConfigError(f"{path}: unknown detector parameter(s) {unknown}; valid: {sorted(names)}")
+            raise ConfigError(f"{path}: unknown detector parameter(s) {unknown}; valid: {sorted(fields)}")
+        for name, value in values.items():
+            kind = {"float": (int, float), "int": (int,), "bool": (bool,)}[str(fields[name])]
+            if not isinstance(value, kind) or (isinstance(value, bool) and bool not in kind):
+                raise ConfigError(f"{path}: {name}: expected a {fields[name]}, got {value!r}")
         return cls(**values)
 
     def hcal_response(self, energy: np.ndarray) -> np.ndarray:

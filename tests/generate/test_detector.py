@@ -132,3 +132,27 @@ def test_fake_vertices_come_at_the_configured_rate_from_pairs_of_the_jets_tracks
     assert np.all(sv["num_tracks"] == 2)
     assert np.allclose(sv["pt"], np.hypot(5 + 3 * np.cos(0.1), 3 * np.sin(0.1)))  # never the 0.5 GeV track
     assert np.mean(sv["distance"]) == pytest.approx(0.2, rel=0.05)  # 2 mm = 0.2 cm
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "cannot read it (No such file or directory)"),
+    ("ecal_stochastic: !!python/object:os.system [ls]\n", "not valid YAML"),
+    ("ecal_stochastic: [0.1\n", "not valid YAML"),
+    ("- 0.1\n- 0.2\n", "expected a mapping of parameter names to values"),
+    ("ecal_stochastic: 'ten percent'\n", "ecal_stochastic: expected a float, got 'ten percent'"),
+    ("sv_v0_veto: 1\n", "sv_v0_veto: expected a bool, got 1"),
+])
+def test_a_bad_detector_file_is_one_line(tmp_path, content, message):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    if content is not None:
+        (tmp_path / "detector.yaml").write_text(content)
+    result = subprocess.run([sys.executable, str(root / "bin/generate.py"), "--process", "qg", "-n", "10", "-o",
+                             str(tmp_path / "out"), "--detector", str(tmp_path / "detector.yaml")],
+                            capture_output=True, text=True, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+                            timeout=120)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert message in result.stderr and not (tmp_path / "out").exists()
