@@ -95,3 +95,31 @@ def test_a_symlink_loop_among_the_inputs(tmp_path):
     result = run_script("train.py", "-c", tmp_path / "c.yaml", "-i", str(tmp_path / "data" / "*.root"), "-o",
                         tmp_path / "run")
     assert_one_line_error(result, "loop.root", "Too many levels of symbolic links")
+
+
+@pytest.mark.parametrize("case, message", [
+    ("per-jet ch_eta", "column 'ch_eta' (needed by data.node_types.charged.eta) has one value per jet"),
+    ("text labels", "column 'label_q' (needed by task.labels[0]) holds string, not numbers"),
+    ("text feature", "column 'eta' (needed by data.jet_axis.eta) holds string, not numbers"),
+])
+def test_parquet_columns_of_the_wrong_shape_or_type(tmp_path, case, message):
+    import awkward as ak
+    import numpy as np
+
+    from gnnjet.data.writer import write_jets
+    from tests.conftest import fake_jets
+
+    jets = fake_jets(40)
+    if case == "per-jet ch_eta":
+        jets["ch"] = ak.zip({f: jets["ch"][f] for f in jets["ch"].fields if f != "eta"})
+        jets["ch_eta"] = np.asarray(jets["eta"])
+    elif case == "text labels":
+        jets["label_q"] = np.where(np.asarray(jets["label_q"]) == 1, "yes", "no")
+    else:
+        jets["eta"] = np.asarray(jets["eta"]).astype(str)
+    write_jets(tmp_path / "jets.parquet", jets)
+    config = {**BASE_CONFIG, "data": {**BASE_CONFIG["data"], "cache_dir": str(tmp_path / "cache")}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    result = run_script("train.py", "-c", tmp_path / "c.yaml", "-i", tmp_path / "jets.parquet", "-o", tmp_path / "run")
+    assert_one_line_error(result, str(tmp_path / "jets.parquet"), message)
+    assert len(result.stderr) < 2000

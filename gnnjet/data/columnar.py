@@ -19,7 +19,7 @@ import numpy as np
 from gnnjet.data.expressions import Expression
 from gnnjet.data.read_stats import ReadStats
 from gnnjet.data.spec import DataSpec, NodeTypeSpec
-from gnnjet.errors import ConfigError
+from gnnjet.errors import ConfigError, DataError
 
 
 def columnarise(spec: DataSpec, arrays: ak.Array, stats: ReadStats) -> dict[str, np.ndarray]:
@@ -30,6 +30,7 @@ def columnarise(spec: DataSpec, arrays: ak.Array, stats: ReadStats) -> dict[str,
     float32, y [J], obs [J, O] float64 (`arrays.STORE_ARRAYS`, with counts in place of ptr).
     """
     stats.jets_read += len(arrays)
+    _check_numeric(spec, arrays)
     keep, y = _jets_with_target(spec, arrays, stats)
     blocks = [_Constituents.of(t, arrays) for t in spec.node_types]
     type_counts = [b.counts() for b in blocks]
@@ -188,6 +189,7 @@ class _Constituents:
         if not _is_jagged(reference):
             raise ConfigError(f"{first.path}: {first.text!r} is not a per-constituent quantity (one value per jet); "
                               f"node type {spec.name!r} needs a collection")
+        _check_collection_branches(spec, first, arrays)
         mask = None
         if spec.select is not None:
             mask = _evaluate(spec.select, arrays)
@@ -225,6 +227,28 @@ class _Constituents:
                 f"{expr.path}: {expr.text!r} does not have one value per constituent of node type {self.spec.name!r} "
                 "(does it mix branches of different collections?)"
             ) from None
+
+
+def _check_collection_branches(spec: NodeTypeSpec, first: Expression, arrays: ak.Array) -> None:
+    """Every branch of the node type's collection (the prefix of its first kinematic branch: ``ch_`` for
+    ``ch_pt``) must have one value per constituent: a per-jet column of that name would be broadcast to every
+    constituent and give silently wrong inputs."""
+    prefixes = {name.split("_")[0] + "_" for name in first.branches if "_" in name}
+    for expr in spec.expressions():
+        for name in sorted(expr.branches):
+            if name.startswith(tuple(prefixes)) and not _is_jagged(arrays[name]):
+                raise DataError(f"column {name!r} (needed by {expr.path}) has one value per jet, but node type "
+                                f"{spec.name!r} needs one per constituent (its collection is "
+                                f"{', '.join(sorted(prefixes))}*)")
+
+
+def _check_numeric(spec: DataSpec, arrays: ak.Array) -> None:
+    """Every column read must hold numbers: a text column is named with its type instead of failing deep inside
+    numpy with its characters' codes."""
+    for name, key in spec.branches.items():
+        kind = str(arrays[name].type.content)
+        if "string" in kind or "bytes" in kind or "char" in kind:
+            raise DataError(f"column {name!r} (needed by {key}) holds {kind}, not numbers")
 
 
 def _pt_of(spec: NodeTypeSpec, arrays: ak.Array, mask: ak.Array | None) -> ak.Array:

@@ -11,6 +11,7 @@ from gnnjet.data.formats import format_of
 from gnnjet.data.formats.chunk import ChunkRef
 from gnnjet.data.read_stats import ReadStats
 from gnnjet.data.spec import DataSpec
+from gnnjet.errors import DataError
 
 
 def plan_chunks(spec: DataSpec, files: list[str], jets_per_chunk: int) -> list[ChunkRef]:
@@ -22,5 +23,10 @@ def plan_chunks(spec: DataSpec, files: list[str], jets_per_chunk: int) -> list[C
 
 
 def read_chunk(spec: DataSpec, chunk: ChunkRef, stats: ReadStats) -> dict[str, np.ndarray]:
-    """The columnar arrays (see `columnar.columnarise`) of one chunk; its counts are added to `stats`."""
-    return columnarise(spec, format_of(chunk.path).read_chunk(spec, chunk), stats)
+    """The columnar arrays (see `columnar.columnarise`) of one chunk; its counts are added to `stats`. A problem
+    with the data (a column of the wrong shape or type) is a DataError naming the file."""
+    arrays = format_of(chunk.path).read_chunk(spec, chunk)
+    try:
+        return columnarise(spec, arrays, stats)
+    except DataError as err:
+        raise DataError(f"{chunk.path}: {err}") from None

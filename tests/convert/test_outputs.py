@@ -95,9 +95,12 @@ def test_damaged_energyflow_inputs_are_one_line(tmp_path):
     np.save(buffer, X)
     with zipfile.ZipFile(tmp_path / "truncated.npz", "w") as archive:  # a valid archive whose X lacks its end
         archive.writestr("X.npy", buffer.getvalue()[: len(buffer.getvalue()) // 2])
-        archive.writestr("y.npy", (lambda b: (np.save(b, y), b.getvalue())[1])(io.BytesIO()))
+        labels = io.BytesIO()
+        np.save(labels, y)
+        archive.writestr("y.npy", labels.getvalue())
     expected = {"objects": "X holds object values", "strings": "y holds <U1 values; it must be 1 (quark) or 0",
-                "three": "y holds [3]; it must be 1 (quark) or 0 (gluon)", "unknown": "jet 4 has a particle with PDG id 9999999, unknown",
+                "three": "y holds [3]; it must be 1 (quark) or 0 (gluon)",
+                "unknown": "jet 4 has a particle with PDG id 9999999, unknown",
                 "truncated": "X is truncated: jets 0 to 9 are incomplete"}
     for name, message in expected.items():
         result = convert_cli("--from", "energyflow-qg", "-i", tmp_path / f"{name}.npz", "-o", tmp_path / name)
