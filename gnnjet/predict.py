@@ -1,7 +1,11 @@
-"""Model directory + ntuples -> predictions ROOT file (docs/architecture.md, "Output files"), or an ONNX export.
+"""Model directory + ntuples -> predictions file (docs/architecture.md, "Output files").
 
 Prediction reuses the run's resolved config and preprocess.json: nothing is refitted. A feature
-branch missing from the new data is reported by name (with the file and config key).
+branch missing from the new data is reported by name (with the file and config key). The file has one row per
+input jet that passes the data selection, in input order (a friend of the input ntuple when there is no
+selection): ``entry`` is the jet's row in the input files taken in order, ``valid`` is 0 for jets the reader
+dropped (no constituents, no valid target), whose predictions are NaN. The selection applied is written beside
+the tree (``selection``).
 """
 
 from __future__ import annotations
@@ -44,6 +48,28 @@ def predict(model_dir: str | Path, inputs: list[str], output: str | Path, batch_
         outputs = np.zeros((0, trained.task.out_dim), np.float32)
         targets = np.zeros(0, np.int64 if trained.spec.task_type == "classification" else np.float32)
     observers = {name: np.asarray(dataset.obs[:, i]) for i, name in enumerate(trained.spec.observer_names)}
-    write_jets(output, trained.task.columns(outputs, targets, observers))
-    log.info("wrote predictions for %d jets to %s", len(dataset), output)
+    columns = aligned(trained.task.columns(outputs, targets, observers), np.asarray(dataset.store.arrays["entry"]),
+                      dataset.store.dropped)
+    selection = trained.spec.selection.text if trained.spec.selection is not None else "none"
+    write_jets(output, columns, notes={"selection": selection})
+    if len(dataset.store.dropped):
+        log.warning("%d selected jets were dropped by the reader (no constituents or no valid target): their rows "
+                    "have valid = 0 and NaN predictions", len(dataset.store.dropped))
+    log.info("wrote predictions for %d jets (%d rows, selection: %s) to %s", len(dataset), len(columns["entry"]),
+             selection, output)
     return len(dataset)
+
+
+def aligned(columns: dict[str, np.ndarray], entry: np.ndarray, dropped: np.ndarray) -> dict[str, np.ndarray]:
+    """One row per selected input jet, in input order: `columns` [K] hold the K predicted jets, whose input rows
+    are `entry` [K]; the D jets of `dropped` (input rows of selected jets the reader dropped) get NaN (0 for
+    integer columns). Adds ``entry`` (the row in the input files taken in order) and ``valid`` (1: predicted)
+    in front. Returns [K + D] columns."""
+    rows = np.concatenate([entry, dropped]).astype(np.int64)
+    order = np.argsort(rows, kind="stable")
+    valid = np.arange(len(rows)) < len(entry)
+    out = {"entry": rows[order], "valid": valid[order].astype(np.int8)}
+    for name, values in columns.items():
+        padding = np.full(len(dropped), np.nan if values.dtype.kind == "f" else 0, dtype=values.dtype)
+        out[name] = np.concatenate([values, padding])[order]
+    return out

@@ -164,3 +164,54 @@ def test_an_existing_predictions_file_needs_overwrite(classifier, tmp_path):
     replaced = predict_cli(classifier, [data], tmp_path / "pred.root", "--overwrite")
     assert replaced.returncode == 0, replaced.stderr
     assert uproot.open(tmp_path / "pred.root")["Jets"].num_entries == 20
+
+
+def jets_with_gaps(path, num_jets, empty, unlabelled, seed=0):
+    """A fake ntuple whose jets `empty` have no constituents and `unlabelled` no label (both dropped by the
+    reader)."""
+    raw = fake_jets(num_jets, seed=seed)
+    for name in ("ch", "ne", "sv"):
+        counts = ak.to_numpy(ak.num(raw[name].pt)).copy()
+        keep = ~np.isin(np.repeat(np.arange(num_jets), counts), empty)
+        counts[empty] = 0
+        raw[name] = ak.unflatten(ak.flatten(raw[name])[keep], counts)
+    for label in ("label_q", "label_g"):
+        raw[label] = np.asarray(raw[label]).copy()
+        raw[label][unlabelled] = 0
+    return write_fake(path, num_jets, seed=seed, **{k: raw[k] for k in ("ch", "ne", "sv", "label_q", "label_g")})
+
+
+def test_predictions_line_up_with_their_input_row_for_row(classifier, tmp_path):
+    """One row per input jet in input order, across files, with `entry`, `valid` = 0 and NaN scores for the jets
+    the reader dropped, on a cold and on a warm cache alike; the selection applied is written beside the tree."""
+    first = jets_with_gaps(tmp_path / "a.root", 30, empty=[4, 7], unlabelled=[12])
+    second = jets_with_gaps(tmp_path / "b.root", 25, empty=[0], unlabelled=[], seed=5)
+    raw_pt = np.concatenate([uproot.open(f)["Jets"]["pt"].array(library="np") for f in (first, second)])
+    for attempt in ("cold", "warm"):
+        output = tmp_path / f"{attempt}.root"
+        result = predict_cli(classifier, [first, second], output)
+        assert result.returncode == 0, result.stderr
+        file = uproot.open(output)
+        out = file["Jets"].arrays(library="np")
+        assert str(file["selection"]) == "none"
+        np.testing.assert_array_equal(out["entry"], np.arange(55))
+        dropped = np.isin(np.arange(55), [4, 7, 12, 30])
+        np.testing.assert_array_equal(out["valid"], (~dropped).astype(np.int8))
+        assert np.isnan(out["score_label_q"][dropped]).all() and np.isfinite(out["score_label_q"][~dropped]).all()
+        np.testing.assert_allclose(out["pt"][~dropped], raw_pt[~dropped], rtol=1e-6)  # aligned row for row
+    assert "4 selected jets were dropped by the reader" in result.stderr
+
+
+def test_with_a_selection_rows_are_the_selected_jets_and_the_file_says_so(tmp_path):
+    config = tiny_config(tmp_path, epochs=1)
+    config["data"]["selection"] = "pt > 150"
+    train(validate_config(config), tmp_path / "run", progress=False)
+    data = jets_with_gaps(tmp_path / "new.root", 40, empty=[3], unlabelled=[], seed=9)
+    predict(tmp_path / "run", [str(data)], tmp_path / "pred.root", progress=False)
+    pt = uproot.open(data)["Jets"]["pt"].array(library="np")
+    file = uproot.open(tmp_path / "pred.root")
+    out = file["Jets"].arrays(library="np")
+    assert str(file["selection"]) == "pt > 150"
+    np.testing.assert_array_equal(out["entry"], np.flatnonzero(pt > 150))
+    assert pt[3] > 150  # the empty jet is selected: its row is there, not predicted
+    np.testing.assert_array_equal(out["valid"] == 0, out["entry"] == 3)

@@ -33,7 +33,13 @@ STORE_ARRAYS: dict[str, StoreArray] = {
     "u": StoreArray("jet", lambda spec: ("<f4", (len(spec.jet_features),))),  # jet features [J, G]
     "y": StoreArray("jet", lambda spec: ("<i8" if spec.task_type == "classification" else "<f4", ())),  # [J]
     "obs": StoreArray("jet", lambda spec: ("<f8", (len(spec.observers),)), batched=False),  # observers [J, O]
+    # each jet's row in the input files taken as one sequence (the predictions' `entry`) [J]
+    "entry": StoreArray("jet", lambda spec: ("<i8", ()), batched=False),
 }
+# beside the row-aligned arrays: the input rows of the jets that passed the selection but were dropped (invalid
+# target, no constituents) [D] int64, so that predictions keep one row per selected input jet
+DROPPED = "dropped"
+STORE_FILES = (*STORE_ARRAYS, DROPPED)  # the npy files of a cache entry
 ARRAYS = tuple(STORE_ARRAYS)
 NODE_ARRAYS = tuple(name for name, array in STORE_ARRAYS.items() if array.rows == "node")
 JET_ARRAYS = tuple(name for name, array in STORE_ARRAYS.items() if array.rows == "jet")

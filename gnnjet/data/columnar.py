@@ -16,6 +16,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
+from gnnjet.data.arrays import DROPPED
 from gnnjet.data.expressions import Expression
 from gnnjet.data.read_stats import ReadStats
 from gnnjet.data.spec import DataSpec, NodeTypeSpec
@@ -27,39 +28,45 @@ def columnarise(spec: DataSpec, arrays: ak.Array, stats: ReadStats) -> dict[str,
 
     Returns: dict with x [N, F] float32, node_type [N] int8, pos [N, D] float32 (deta, dphi to the jet axis
     by default), p4 [N, 4] float32 (px, py, pz, E in GeV), counts [J] int64 (nodes per jet), u [J, G]
-    float32, y [J], obs [J, O] float64 (`arrays.STORE_ARRAYS`, with counts in place of ptr).
+    float32, y [J], obs [J, O] float64, entry [J] int64 (each kept jet's row in the chunk)
+    (`arrays.STORE_ARRAYS`, with counts in place of ptr), and dropped [D] int64: the rows of the jets that
+    passed the selection but were dropped (invalid target, no constituents).
     """
     stats.jets_read += len(arrays)
     _check_numeric(spec, arrays)
-    keep, y = _jets_with_target(spec, arrays, stats)
+    passed, valid, y = _selected_jets(spec, arrays, stats)
+    keep = passed & valid
     blocks = [_Constituents.of(t, arrays) for t in spec.node_types]
     type_counts = [b.counts() for b in blocks]
     empty = keep & (np.sum(type_counts, axis=0) == 0)
     stats.no_nodes += int(empty.sum())
     keep &= ~empty
 
+    entry = np.flatnonzero(keep)
     arrays, y = arrays[keep], y[keep]
     blocks = [b.restrict(keep) for b in blocks]
     type_counts = [c[keep] for c in type_counts]
     nodes, counts = _node_arrays(spec, blocks, type_counts, arrays)
     nodes, counts, occupied = _drop_nonfinite_constituents(nodes, counts, stats)
     if occupied is not None:
-        arrays, y = arrays[occupied], y[occupied]
+        arrays, y, entry = arrays[occupied], y[occupied], entry[occupied]
     u, obs = _jet_arrays(spec, arrays)
     stats.count_nonfinite((~np.isfinite(nodes["x"])).sum(axis=0), (~np.isfinite(u)).sum(axis=0))
-    return {**nodes, "counts": counts, "u": u, "y": y, "obs": obs}
+    dropped = np.setdiff1d(np.flatnonzero(passed), entry, assume_unique=True)
+    return {**nodes, "counts": counts, "u": u, "y": y, "obs": obs, "entry": entry, DROPPED: dropped}
 
 
-def _jets_with_target(spec: DataSpec, arrays: ak.Array, stats: ReadStats) -> tuple[np.ndarray, np.ndarray]:
-    """(keep [J] bool: passes the selection and has a valid target, y [J]); drops are counted."""
-    keep = np.ones(len(arrays), dtype=bool)
+def _selected_jets(spec: DataSpec, arrays: ak.Array,
+                   stats: ReadStats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(passed [J] bool: the jets that pass the selection, valid [J] bool: with a valid target, y [J]); the jets
+    failing either are counted."""
+    passed = np.ones(len(arrays), dtype=bool)
     if spec.selection is not None:
         passed = _jet_values(_evaluate(spec.selection, arrays), len(arrays), spec.selection) != 0
         stats.failed_selection += int((~passed).sum())
-        keep &= passed
     y, valid = _targets(spec, arrays)
-    stats.invalid_target += int((keep & ~valid).sum())
-    return keep & valid, y
+    stats.invalid_target += int((passed & ~valid).sum())
+    return passed, valid, y
 
 
 def _node_arrays(spec: DataSpec, blocks: list[_Constituents], type_counts: list[np.ndarray],

@@ -17,6 +17,7 @@ from typing import Any, Iterator, NamedTuple, Protocol
 
 import numpy as np
 
+from gnnjet.data.arrays import DROPPED
 from gnnjet.data.formats.chunk import ChunkRef
 from gnnjet.data.read_stats import ReadStats
 from gnnjet.data.reader import read_chunk
@@ -38,11 +39,17 @@ class ChunkWriter(Protocol):
 
 
 class Written(NamedTuple):
-    """What one chunk added to the store: its read counters, node rows and jet rows."""
+    """What one chunk added to the store: its read counters, node rows and jet rows, and the entries of its jets
+    that passed the selection but were dropped (`arrays.DROPPED`)."""
 
     stats: ReadStats
     nodes: int
     jets: int
+    dropped: np.ndarray
+
+    @classmethod
+    def of(cls, stats: ReadStats, arrays: dict[str, np.ndarray]) -> "Written":
+        return cls(stats, int(arrays["counts"].sum()), len(arrays["counts"]), arrays[DROPPED])
 
 
 def available_cores() -> int:
@@ -71,7 +78,7 @@ def fill(spec: DataSpec, chunks: list[ChunkRef], workers: int, write: ChunkWrite
             stats = ReadStats()
             arrays = read_chunk(spec, chunk, stats)
             write(arrays, node_start, jet_start)
-            written = Written(stats, int(arrays["counts"].sum()), len(arrays["counts"]))
+            written = Written.of(stats, arrays)
             node_start, jet_start = node_start + written.nodes, jet_start + written.jets
             yield written
         return
@@ -107,7 +114,7 @@ def _convert_and_write(spec: DataSpec, chunk: ChunkRef, index: int, write: Chunk
             offsets[-1] = 1
             condition.notify_all()
         raise
-    return Written(stats, int(arrays["counts"].sum()), len(arrays["counts"]))
+    return Written.of(stats, arrays)
 
 
 def _fill_in_workers(spec: DataSpec, chunks: list[ChunkRef], workers: int, write: ChunkWriter) -> Iterator[Written]:

@@ -4,8 +4,11 @@ checks the file and its branches first), a chunk's branches are read and convert
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from gnnjet.data.arrays import DROPPED
 from gnnjet.data.columnar import columnarise
 from gnnjet.data.formats import format_of
 from gnnjet.data.formats.chunk import ChunkRef
@@ -19,14 +22,22 @@ def plan_chunks(spec: DataSpec, files: list[str], jets_per_chunk: int) -> list[C
 
     Chunks only cut the jet sequence: concatenated in order they give the same arrays whatever their size.
     """
-    return [chunk for path in files for chunk in format_of(path).plan_chunks(spec, path, jets_per_chunk)]
+    chunks, offset = [], 0
+    for path in files:
+        planned = format_of(path).plan_chunks(spec, path, jets_per_chunk)
+        chunks += [replace(chunk, offset=offset) for chunk in planned]
+        offset += planned[-1].stop if planned else 0
+    return chunks
 
 
 def read_chunk(spec: DataSpec, chunk: ChunkRef, stats: ReadStats) -> dict[str, np.ndarray]:
-    """The columnar arrays (see `columnar.columnarise`) of one chunk; its counts are added to `stats`. A problem
-    with the data (a column of the wrong shape or type) is a DataError naming the file."""
+    """The columnar arrays (see `columnar.columnarise`) of one chunk, its jets' entries counted over all input
+    files; its counts are added to `stats`. A problem with the data (a column of the wrong shape or type) is a
+    DataError naming the file."""
     arrays = format_of(chunk.path).read_chunk(spec, chunk)
     try:
-        return columnarise(spec, arrays, stats)
+        columns = columnarise(spec, arrays, stats)
     except DataError as err:
         raise DataError(f"{chunk.path}: {err}") from None
+    first = chunk.offset + chunk.start  # chunk rows -> rows of all input files in order
+    return {**columns, "entry": columns["entry"] + first, DROPPED: columns[DROPPED] + first}

@@ -174,7 +174,7 @@ class DataSpec:
     def fingerprint(self) -> str:
         """Hash of everything that changes the cached (unpreprocessed) arrays."""
         payload = {
-            "version": 3,  # 3: constituents with non-finite kinematics are dropped
+            "version": 4,  # 3: constituents with non-finite kinematics are dropped; 4: entries of kept and dropped jets
             "tree": self.tree,
             "exprs": [e.text for e in self.expressions()],
             "caps": [(t.name, t.max_nodes, t.form) for t in self.node_types],

@@ -33,18 +33,21 @@ def collections_in(fields: Iterable[str]) -> list[str]:
             and any(f.startswith(branch_name(name[1:], "")) for f in fields)]
 
 
-def write_jets(path: str | Path, branches: Branches, tree: str = "Jets") -> None:
+def write_jets(path: str | Path, branches: Branches, tree: str = "Jets", notes: Mapping[str, str] | None = None
+               ) -> None:
     """Write one row per jet to `path` (ROOT, or Parquet for a ``.parquet`` suffix).
 
     Args:
         branches: jet-level name -> [J] numpy array, or collection prefix -> jagged awkward record
             array (``{"ch": ak.zip({"pt": ..., "eta": ...})}`` becomes branches ``ch_pt ch_eta`` with
             one shared counter ``nch``).
+        notes: name -> text written beside the tree (ROOT TObjStrings; Parquet files have none).
     """
-    write_jet_chunks(path, [branches], tree)
+    write_jet_chunks(path, [branches], tree, notes)
 
 
-def write_jet_chunks(path: str | Path, chunks: Iterable[Branches], tree: str = "Jets") -> int:
+def write_jet_chunks(path: str | Path, chunks: Iterable[Branches], tree: str = "Jets",
+                     notes: Mapping[str, str] | None = None) -> int:
     """Write chunks of jets (each as in `write_jets`, all with the same branches) to one file; returns the jets written.
 
     Memory stays bounded by one chunk. Parquet gets one row group per chunk and the same column
@@ -56,6 +59,8 @@ def write_jet_chunks(path: str | Path, chunks: Iterable[Branches], tree: str = "
             ak.to_parquet_row_groups((_flat_record(c) for c in counter), str(tmp))
             return counter.total
         with uproot.recreate(tmp) as file:
+            for name, text in (notes or {}).items():
+                file[name] = text
             out, total = None, 0
             for branches in chunks:
                 if out is None:

@@ -48,6 +48,9 @@ def load_predictions(entry: str, name: str) -> Predictions:
         columns = uproot.open(path)["Jets"].arrays(library="np")
     except Exception as err:
         raise DataError(f"cannot read predictions file {path}: {type(err).__name__}: {err}") from None
+    if "valid" in columns:  # rows of jets the reader dropped carry no prediction
+        predicted = columns["valid"] != 0
+        columns = {name: values[predicted] for name, values in columns.items()}
     if any(k.startswith("score_") for k in columns):
         task = "classification"
     elif "pred" in columns:

@@ -13,10 +13,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from gnnjet.data.arrays import ARRAYS
+import numpy as np
+
+from gnnjet.data.arrays import DROPPED, STORE_FILES
 from gnnjet.data.cache.files import ArrayFiles
 from gnnjet.data.cache.key import cache_key, default_cache_root, file_stamp
 from gnnjet.data.cache.store import ColumnarStore, DamagedCache, check_entry
+from gnnjet.data.npy import NpyFile
 from gnnjet.data.parallel import fill, parallel_chunk_jets, workers_for
 from gnnjet.data.read_stats import ReadStats
 from gnnjet.data.reader import ChunkRef, plan_chunks
@@ -80,7 +83,7 @@ def _build(spec: DataSpec, files: list[str], target: Path, progress: bool, reque
         meta = {"files": files, "stamps": [file_stamp(f) for f in files], "columns": [f.name for f in spec.columns],
                 "jet_features": [f.name for f in spec.jet_features], "labels": spec.labels,
                 "observers": spec.observer_names, "task": spec.task_type, "stats": stats.as_dict(),
-                "sizes": {f"{name}.npy": (tmp / f"{name}.npy").stat().st_size for name in ARRAYS}}
+                "sizes": {f"{name}.npy": (tmp / f"{name}.npy").stat().st_size for name in STORE_FILES}}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         _swap_in(tmp, target)
     except BaseException:
@@ -90,15 +93,20 @@ def _build(spec: DataSpec, files: list[str], target: Path, progress: bool, reque
 
 def _write_arrays(spec: DataSpec, chunks: list[ChunkRef], workers: int, directory: Path,
                   progress: bool) -> ReadStats:
-    stats, nodes, jets = ReadStats(), 0, 0
+    stats, nodes, jets, dropped = ReadStats(), 0, 0, []
     files = ArrayFiles.create(directory, spec)
     with progress_bar(None, progress, total=sum(c.num_jets for c in chunks), desc="reading jets", unit=" jets",
                       leave=False) as bar:
         for written in fill(spec, chunks, workers, files):
             stats.add(written.stats)
             nodes, jets = nodes + written.nodes, jets + written.jets
+            dropped.append(written.dropped)
             bar.update(written.stats.jets_read)
     files.finish(nodes, jets)
+    entries = NpyFile(directory / f"{DROPPED}.npy", "<i8", ())
+    entries.create()
+    entries.write_rows(0, np.concatenate([np.zeros(0, np.int64), *dropped]))
+    entries.finish(sum(len(d) for d in dropped))
     return stats
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from gnnjet.data.arrays import ARRAYS, JET_ARRAYS, NODE_ARRAYS
+from gnnjet.data.arrays import ARRAYS, DROPPED, JET_ARRAYS, NODE_ARRAYS, STORE_FILES
 from gnnjet.errors import DataError
 
 
@@ -24,14 +24,14 @@ def check_entry(path: Path) -> dict[str, Any]:
     except (OSError, ValueError) as err:
         raise DamagedCache(f"cache entry {path}: meta.json unreadable ({type(err).__name__})") from None
     sizes = meta.get("sizes")
-    if not isinstance(sizes, dict) or set(sizes) != {f"{name}.npy" for name in ARRAYS}:
+    if not isinstance(sizes, dict) or set(sizes) != {f"{name}.npy" for name in STORE_FILES}:
         raise DamagedCache(f"cache entry {path}: meta.json records no file sizes (written by an older gnnjet)")
     for name, size in sizes.items():
         actual = (path / name).stat().st_size if (path / name).exists() else None
         if actual != size:
             raise DamagedCache(f"cache entry {path}: {name} is {'missing' if actual is None else f'{actual} bytes'}, "
                                f"expected {size} bytes")
-    rows = {name: _rows(path / f"{name}.npy") for name in ARRAYS}
+    rows = {name: _rows(path / f"{name}.npy") for name in STORE_FILES}
     node_rows, jet_rows = {rows[name] for name in NODE_ARRAYS}, {rows[name] for name in JET_ARRAYS}
     if len(node_rows) != 1 or len(jet_rows) != 1 or rows["ptr"] != jet_rows.pop() + 1:
         raise DamagedCache(f"cache entry {path}: the arrays' row counts disagree ({rows})")
@@ -61,10 +61,11 @@ def _rows(path: Path) -> int:
 @dataclass
 class ColumnarStore:
     """Memory-mapped columnar jets of one cache entry (`arrays.STORE_ARRAYS`; ptr is [num_jets + 1] int64 CSR
-    offsets into the node arrays)."""
+    offsets into the node arrays) and `dropped` [D] int64, the entries of the selected jets that were dropped."""
 
     path: Path
     arrays: dict[str, np.ndarray]
+    dropped: np.ndarray
     meta: dict[str, Any]
 
     @property
@@ -77,4 +78,4 @@ class ColumnarStore:
         meta = check_entry(path)
         # mmap_mode "c" (copy-on-write) gives writable views, so torch.from_numpy does not warn.
         arrays = {name: np.load(path / f"{name}.npy", mmap_mode="c") for name in ARRAYS}
-        return cls(path, arrays, meta)
+        return cls(path, arrays, np.load(path / f"{DROPPED}.npy"), meta)
