@@ -17,7 +17,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-m", "--model", required=True, help="run directory written by bin/train.py")
     parser.add_argument("-i", "--input", nargs="+", help="ROOT or Parquet files/globs to predict on")
-    parser.add_argument("-o", "--output", help="predictions ROOT file")
+    parser.add_argument("-o", "--output", help="predictions file: ROOT (.root) or Parquet (.parquet, .pq)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT (never an input or a "
                         "file of the model)")
     parser.add_argument("--batch-size", type=int, default=512)

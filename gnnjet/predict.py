@@ -17,7 +17,7 @@ import numpy as np
 
 from gnnjet.data.dataset import JetDataset
 from gnnjet.data.inputs import expand_files
-from gnnjet.data.writer import write_jets
+from gnnjet.data.writer import check_output_suffix, write_jets
 from gnnjet.fileio import refuse_to_clobber
 from gnnjet.train.distributed import parse_device
 from gnnjet.train.inference import evaluate
@@ -34,6 +34,7 @@ def predict(model_dir: str | Path, inputs: list[str], output: str | Path, batch_
     Before any work, an output that is one of the inputs or a file of the model directory is refused, and an
     existing one unless `overwrite`."""
     torch_device = parse_device(device)
+    check_output_suffix(output)
     files = expand_files(list(inputs))
     refuse_to_clobber(output, files, run_files(model_dir), overwrite, what="predictions file")
     trained = load_trained(model_dir, device=torch_device)

@@ -215,3 +215,21 @@ def test_with_a_selection_rows_are_the_selected_jets_and_the_file_says_so(tmp_pa
     np.testing.assert_array_equal(out["entry"], np.flatnonzero(pt > 150))
     assert pt[3] > 150  # the empty jet is selected: its row is there, not predicted
     np.testing.assert_array_equal(out["valid"] == 0, out["entry"] == 3)
+
+
+def test_parquet_predictions_equal_the_root_ones(classifier, tmp_path):
+    import awkward as ak
+    import pyarrow.parquet as pq
+
+    data = jets_with_gaps(tmp_path / "new.root", 30, empty=[2], unlabelled=[])
+    for output in ("pred.root", "pred.parquet"):
+        result = predict_cli(classifier, [data], tmp_path / output)
+        assert result.returncode == 0, result.stderr
+    root = uproot.open(tmp_path / "pred.root")["Jets"].arrays(library="np")
+    parquet = ak.from_parquet(tmp_path / "pred.parquet")
+    assert list(root) == parquet.fields
+    for name in root:
+        np.testing.assert_array_equal(ak.to_numpy(parquet[name]), root[name], err_msg=name)
+    assert pq.ParquetFile(tmp_path / "pred.parquet").schema_arrow.metadata[b"selection"] == b"none"
+    other = predict_cli(classifier, [data], tmp_path / "pred.csv")
+    assert other.returncode == 1 and "the output format follows the suffix; use .root, .parquet, .pq" in other.stderr

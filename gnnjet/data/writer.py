@@ -9,10 +9,22 @@ import awkward as ak
 import numpy as np
 import uproot
 
+from gnnjet.data.formats.parquet import SUFFIXES as PARQUET_SUFFIXES
 from gnnjet.data.formats.parquet import is_parquet
+from gnnjet.errors import GnnjetError
 from gnnjet.fileio import atomic_path
 
 Branches = Mapping[str, Union[np.ndarray, ak.Array]]
+
+
+OUTPUT_SUFFIXES = (".root", *PARQUET_SUFFIXES)
+
+
+def check_output_suffix(path: str | Path) -> None:
+    """An output file's format follows its suffix: ROOT (.root) or Parquet (.parquet, .pq); any other is a
+    GnnjetError."""
+    if not str(path).lower().endswith(OUTPUT_SUFFIXES):
+        raise GnnjetError(f"{path}: the output format follows the suffix; use {', '.join(OUTPUT_SUFFIXES)}")
 
 
 def branch_name(collection: str, field: str) -> str:
@@ -41,7 +53,7 @@ def write_jets(path: str | Path, branches: Branches, tree: str = "Jets", notes: 
         branches: jet-level name -> [J] numpy array, or collection prefix -> jagged awkward record
             array (``{"ch": ak.zip({"pt": ..., "eta": ...})}`` becomes branches ``ch_pt ch_eta`` with
             one shared counter ``nch``).
-        notes: name -> text written beside the tree (ROOT TObjStrings; Parquet files have none).
+        notes: name -> text written beside the tree (ROOT: TObjStrings; Parquet: the file's key-value metadata).
     """
     write_jet_chunks(path, [branches], tree, notes)
 
@@ -57,6 +69,8 @@ def write_jet_chunks(path: str | Path, chunks: Iterable[Branches], tree: str = "
         if is_parquet(path):
             counter = _Counter(chunks)
             ak.to_parquet_row_groups((_flat_record(c) for c in counter), str(tmp))
+            if notes:
+                _add_parquet_metadata(tmp, notes)
             return counter.total
         with uproot.recreate(tmp) as file:
             for name, text in (notes or {}).items():
@@ -90,8 +104,21 @@ def _flat_record(branches: Branches) -> ak.Array:
             for field in values.fields:
                 columns[branch_name(name, field)] = values[field]
         else:
-            columns[name] = np.asarray(values)
+            columns[name] = np.ascontiguousarray(values)  # pyarrow refuses strided views
     return ak.zip(columns, depth_limit=1)
+
+
+def _add_parquet_metadata(path: Path, notes: Mapping[str, str]) -> None:
+    """Rewrite the Parquet file at `path` with `notes` added to its key-value metadata (row groups kept)."""
+    import pyarrow.parquet as pq
+
+    file = pq.ParquetFile(path)
+    schema = file.schema_arrow.with_metadata({**(file.schema_arrow.metadata or {}),
+                                               **{k.encode(): v.encode() for k, v in notes.items()}})
+    groups = [file.read_row_group(i) for i in range(file.num_row_groups)]
+    with pq.ParquetWriter(path, schema) as writer:
+        for group in groups:
+            writer.write_table(group.replace_schema_metadata(schema.metadata))
 
 
 class _Counter:
