@@ -20,6 +20,11 @@ def main() -> None:
     parser.add_argument("-o", "--output", help="predictions file: ROOT (.root) or Parquet (.parquet, .pq)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT (never an input or a "
                         "file of the model)")
+    selection = parser.add_mutually_exclusive_group()
+    selection.add_argument("--selection", metavar="EXPR",
+                           help="predict the jets passing EXPR (default: the config's data.test_selection, else "
+                                "data.selection)")
+    selection.add_argument("--no-selection", action="store_true", help="predict every jet")
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--export-onnx", metavar="FILE", help="export the model to ONNX (dynamic batch and node axes)")
@@ -31,7 +36,8 @@ def main() -> None:
     if args.input:
         from gnnjet.predict import predict
 
-        predict(args.model, args.input, args.output, args.batch_size, args.device, overwrite=args.overwrite)
+        predict(args.model, args.input, args.output, args.batch_size, args.device, overwrite=args.overwrite,
+                selection=args.selection, no_selection=args.no_selection)
     if args.export_onnx:
         from gnnjet.export import export_onnx
 

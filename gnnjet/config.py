@@ -96,6 +96,8 @@ DATA = Record(
         "val_fraction": (Scalar(float, check=lambda v: 0.0 <= v < 1.0, what="a number in [0, 1)"), 0.1),
         "tree": (_string, "Jets"),
         "selection": (Scalar(str, nullable=True), None),
+        # the selection of predictions and of the test set (null: data.selection)
+        "test_selection": (Scalar(str, nullable=True), None),
         "jet_axis": (Record({"eta": (_expr, "eta"), "phi": (_expr, "phi")}), {}),
         "node_types": (NodeTypes(), REQUIRED),
         "jet_features": (ListOf(FEATURE), []),

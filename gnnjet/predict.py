@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from gnnjet.data.dataset import JetDataset
+from gnnjet.data.expressions import Expression
 from gnnjet.data.inputs import expand_files
+from gnnjet.data.spec import DataSpec
 from gnnjet.data.writer import check_output_suffix, write_jets
+from gnnjet.errors import GnnjetError
 from gnnjet.fileio import refuse_to_clobber
 from gnnjet.train.distributed import parse_device
 from gnnjet.train.inference import evaluate
@@ -27,31 +31,49 @@ from gnnjet.train.saved import load_trained
 log = logging.getLogger(__name__)
 
 
+def evaluation_selection(data: dict[str, Any], selection: str | None = None, no_selection: bool = False
+                         ) -> str | None:
+    """The selection of predictions: none with `no_selection`, else `selection` (checked), else the config's
+    data.test_selection, else its data.selection."""
+    if no_selection:
+        if selection is not None:
+            raise GnnjetError("give --selection EXPR or --no-selection, not both")
+        return None
+    if selection is not None:
+        Expression(selection, "--selection")  # a ConfigError naming --selection if it does not parse
+        return selection
+    return data["test_selection"] if data["test_selection"] is not None else data["selection"]
+
+
 def predict(model_dir: str | Path, inputs: list[str], output: str | Path, batch_size: int = 512,
-            device: str = "cpu", progress: bool = True, overwrite: bool = False) -> int:
+            device: str = "cpu", progress: bool = True, overwrite: bool = False, selection: str | None = None,
+            no_selection: bool = False) -> int:
     """Write the predictions of `model_dir` on `inputs` to `output` (atomically); returns the number of jets.
 
-    Before any work, an output that is one of the inputs or a file of the model directory is refused, and an
-    existing one unless `overwrite`."""
+    The jets are those passing `evaluation_selection` (`selection`, `no_selection`, data.test_selection,
+    data.selection). Before any work, an output that is one of the inputs or a file of the model directory is
+    refused, and an existing one unless `overwrite`."""
     torch_device = parse_device(device)
     check_output_suffix(output)
     files = expand_files(list(inputs))
     refuse_to_clobber(output, files, run_files(model_dir), overwrite, what="predictions file")
     trained = load_trained(model_dir, device=torch_device)
-    cache = trained.config["data"]["cache_dir"]
-    dataset = JetDataset.from_files(trained.spec, files, trained.preprocessing, cache_root=cache, progress=progress,
-                                    workers=trained.config["data"].get("workers"))
+    data = trained.config["data"]
+    config = {**trained.config, "data": {**data, "selection": evaluation_selection(data, selection, no_selection)}}
+    spec = DataSpec.from_config(config)
+    dataset = JetDataset.from_files(spec, files, trained.preprocessing, cache_root=data["cache_dir"],
+                                    progress=progress, workers=data["workers"])
     if len(dataset):
         outputs, targets = evaluate(trained.model, dataset, np.arange(len(dataset)), batch_size, torch_device,
                                     progress=progress)
     else:  # a valid, empty predictions tree: downstream tools see the columns and zero jets
         log.warning("no jets in %s (after data.selection): writing an empty predictions tree", ", ".join(inputs))
         outputs = np.zeros((0, trained.task.out_dim), np.float32)
-        targets = np.zeros(0, np.int64 if trained.spec.task_type == "classification" else np.float32)
-    observers = {name: np.asarray(dataset.obs[:, i]) for i, name in enumerate(trained.spec.observer_names)}
+        targets = np.zeros(0, np.int64 if spec.task_type == "classification" else np.float32)
+    observers = {name: np.asarray(dataset.obs[:, i]) for i, name in enumerate(spec.observer_names)}
     columns = aligned(trained.task.columns(outputs, targets, observers), np.asarray(dataset.store.arrays["entry"]),
                       dataset.store.dropped)
-    selection = trained.spec.selection.text if trained.spec.selection is not None else "none"
+    selection = spec.selection.text if spec.selection is not None else "none"
     write_jets(output, columns, notes={"selection": selection})
     if len(dataset.store.dropped):
         log.warning("%d selected jets were dropped by the reader (no constituents or no valid target): their rows "

@@ -1,5 +1,6 @@
 """bin/predict.py and gnnjet.predict: output schema, reuse of preprocessing, bad input."""
 
+import shutil
 import subprocess
 import sys
 
@@ -202,12 +203,19 @@ def test_predictions_line_up_with_their_input_row_for_row(classifier, tmp_path):
     assert "4 selected jets were dropped by the reader" in result.stderr
 
 
-def test_with_a_selection_rows_are_the_selected_jets_and_the_file_says_so(tmp_path):
-    config = tiny_config(tmp_path, epochs=1)
+@pytest.fixture(scope="module")
+def selected_classifier(tmp_path_factory):
+    """A classifier trained on jets with pt > 150 GeV."""
+    tmp = tmp_path_factory.mktemp("selected")
+    config = tiny_config(tmp, epochs=1)
     config["data"]["selection"] = "pt > 150"
-    train(validate_config(config), tmp_path / "run", progress=False)
+    train(validate_config(config), tmp / "run", progress=False)
+    return tmp / "run"
+
+
+def test_with_a_selection_rows_are_the_selected_jets_and_the_file_says_so(selected_classifier, tmp_path):
     data = jets_with_gaps(tmp_path / "new.root", 40, empty=[3], unlabelled=[], seed=9)
-    predict(tmp_path / "run", [str(data)], tmp_path / "pred.root", progress=False)
+    predict(selected_classifier, [str(data)], tmp_path / "pred.root", progress=False)
     pt = uproot.open(data)["Jets"]["pt"].array(library="np")
     file = uproot.open(tmp_path / "pred.root")
     out = file["Jets"].arrays(library="np")
@@ -233,3 +241,35 @@ def test_parquet_predictions_equal_the_root_ones(classifier, tmp_path):
     assert pq.ParquetFile(tmp_path / "pred.parquet").schema_arrow.metadata[b"selection"] == b"none"
     other = predict_cli(classifier, [data], tmp_path / "pred.csv")
     assert other.returncode == 1 and "the output format follows the suffix; use .root, .parquet, .pq" in other.stderr
+
+
+@pytest.mark.parametrize("how, expected", [
+    ((), "pt > 150"), (("--no-selection",), "none"), (("--selection", "pt < 120"), "pt < 120"),
+    ("test_selection", "pt > 60")])
+def test_the_selection_of_predictions_can_differ_from_the_training_one(selected_classifier, tmp_path, how,
+                                                                        expected):
+    """data.selection by default, data.test_selection when the config sets it, --selection EXPR or
+    --no-selection on the command line; the file records which."""
+    model = selected_classifier
+    if how == "test_selection":
+        model = tmp_path / "model"
+        shutil.copytree(selected_classifier, model)
+        state = torch.load(model / "best.pt", weights_only=True)
+        state["config"]["data"]["test_selection"] = "pt > 60"
+        torch.save(state, model / "best.pt")
+        how = ()
+    data = write_fake(tmp_path / "new.root", 50, seed=12)
+    result = predict_cli(model, [data], tmp_path / "pred.root", *how)
+    assert result.returncode == 0, result.stderr
+    file = uproot.open(tmp_path / "pred.root")
+    pt = uproot.open(data)["Jets"]["pt"].array(library="np")
+    rows = {"none": np.ones(50, bool), "pt > 150": pt > 150, "pt < 120": pt < 120, "pt > 60": pt > 60}[expected]
+    assert str(file["selection"]) == expected
+    np.testing.assert_array_equal(file["Jets"]["entry"].array(library="np"), np.flatnonzero(rows))
+
+
+def test_a_selection_that_does_not_parse_is_one_line_before_any_work(selected_classifier, tmp_path):
+    data = write_fake(tmp_path / "new.root", 20)
+    result = predict_cli(selected_classifier, [data], tmp_path / "pred.root", "--selection", "pt >")
+    assert result.returncode == 1 and "Traceback" not in result.stderr and "--selection" in result.stderr
+    assert not (tmp_path / "pred.root").exists()
