@@ -25,6 +25,10 @@ def main() -> None:
                            help="predict the jets passing EXPR (default: the config's data.test_selection, else "
                                 "data.selection)")
     selection.add_argument("--no-selection", action="store_true", help="predict every jet")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a key of the run's config that does not change the model (VALUE as YAML): "
+                             "data.test_selection, data.observers, data.tree, data.cache_dir, data.workers, "
+                             "data.step_size")
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--export-onnx", metavar="FILE", help="export the model to ONNX (dynamic batch and node axes)")
@@ -37,7 +41,7 @@ def main() -> None:
         from gnnjet.predict import predict
 
         predict(args.model, args.input, args.output, args.batch_size, args.device, overwrite=args.overwrite,
-                selection=args.selection, no_selection=args.no_selection)
+                selection=args.selection, no_selection=args.no_selection, overrides=args.set)
     if args.export_onnx:
         from gnnjet.export import export_onnx
 

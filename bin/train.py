@@ -4,6 +4,7 @@
 Examples:
   bin/train.py -c configs/qg_particlenet.yaml -o runs/qg_pn
   bin/train.py -c configs/jec_deepsets.yaml -i "data/jec/*.root" -o runs/jec_ds --epochs 5
+  bin/train.py -c configs/qg_transformer.yaml -o runs/qg_part --set training.lr=3e-4 --set model.heads=8
   bin/train.py -c configs/qg_particlenet.yaml -o runs/qg_pn --gpus 0 1     # DDP, one process per GPU
   bin/train.py -o runs/qg_pn --resume                                        # continue a killed run
   bin/train.py -c configs/public/top_landscape_particlenet_finetune.yaml --pretrained ParticleNet_kin.pt -o runs/top_ft
@@ -13,7 +14,7 @@ import argparse
 import sys
 
 from gnnjet.cli import run
-from gnnjet.config import load_config
+from gnnjet.config import apply_overrides, load_config
 from gnnjet.errors import GnnjetError
 
 
@@ -28,6 +29,9 @@ def main() -> None:
                         help="continue from OUTPUT/last.pt with the run's own config (with -c, only training.epochs, "
                              "early_stopping_patience, prefetch, output_dir and data.cache_dir may differ)")
     parser.add_argument("--overwrite", action="store_true", help="replace a run already in OUTPUT")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override any config key, VALUE as YAML (repeatable): --set training.lr=3e-4 "
+                             "--set data.node_types.charged.max_nodes=64; recorded in the run's config.yaml")
     parser.add_argument("--pretrained", metavar="CKPT_OR_MODEL_DIR",
                         help="fine-tune: start from a weaver-core checkpoint or a gnnjet model directory "
                              "(overrides training.pretrained)")
@@ -44,6 +48,7 @@ def main() -> None:
     if not args.resume and not args.config:
         raise GnnjetError("give a config with -c (or --resume -o RUN_DIR)")
     config = load_config(args.config) if args.config else load_config(f"{args.output}/config.yaml")
+    config = apply_overrides(config, args.set)
     if args.input:
         config["data"]["train"] = args.input
     if args.pretrained:

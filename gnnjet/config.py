@@ -8,6 +8,7 @@ filled in, so that writing it back (``config.yaml`` in a model directory) fully 
 from __future__ import annotations
 
 import copy
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -284,3 +285,40 @@ def load_config(path: str | Path) -> dict[str, Any]:
 def dump_config(config: dict[str, Any], path: str | Path) -> None:
     """Write a validated config back as YAML (the resolved config of a run)."""
     Path(path).write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def apply_overrides(config: dict[str, Any], assignments: list[str], allowed: tuple[str, ...] | None = None,
+                    option: str = "--set") -> dict[str, Any]:
+    """A validated config with ``KEY=VALUE`` assignments applied (KEY a dotted path such as training.lr or
+    data.node_types.charged.max_nodes, VALUE parsed as YAML) and validated again; returns a new config.
+
+    Every key of a validated config is spelled out, so an unknown key is a ConfigError with the closest valid
+    one; `allowed` restricts the keys that may be set (prefixes of dotted paths)."""
+    config = copy.deepcopy(config)
+    for assignment in assignments:
+        key, equals, text = assignment.partition("=")
+        key = key.strip()
+        if not equals or not key:
+            raise ConfigError(f"{option} {assignment!r}: give KEY=VALUE, e.g. {option} training.lr=3e-4")
+        if allowed is not None and not any(key == a or key.startswith(a + ".") for a in allowed):
+            raise ConfigError(f"{option} {key}: only {', '.join(allowed)} may be set here")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{option} {key}: the value {text!r} is not valid YAML ({err})") from None
+        node, parts = config, key.split(".")
+        for depth, part in enumerate(parts):
+            path = ".".join(parts[: depth + 1])
+            if not isinstance(node, dict) or part not in node:
+                choices = list(node) if isinstance(node, dict) else []
+                close = difflib.get_close_matches(part, choices, n=1)
+                hint = f"; did you mean {'.'.join([*parts[:depth], close[0]])!r}?" if close else ""
+                raise ConfigError(f"{option} {key}: unknown key {path!r}{hint}")
+            if depth == len(parts) - 1:
+                node[part] = value
+            else:
+                node = node[part]
+    try:
+        return validate_config(config)
+    except ConfigError as err:
+        raise ConfigError(f"{option}: {err}") from None

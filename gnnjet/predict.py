@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from gnnjet.config import apply_overrides
 from gnnjet.data.dataset import JetDataset
 from gnnjet.data.expressions import Expression
 from gnnjet.data.inputs import expand_files
@@ -45,20 +46,26 @@ def evaluation_selection(data: dict[str, Any], selection: str | None = None, no_
     return data["test_selection"] if data["test_selection"] is not None else data["selection"]
 
 
+# keys of a run's config that predictions may override: none of them changes what the model computes
+PREDICT_KEYS = ("data.test_selection", "data.observers", "data.tree", "data.cache_dir", "data.workers",
+                "data.step_size")
+
+
 def predict(model_dir: str | Path, inputs: list[str], output: str | Path, batch_size: int = 512,
             device: str = "cpu", progress: bool = True, overwrite: bool = False, selection: str | None = None,
-            no_selection: bool = False) -> int:
+            no_selection: bool = False, overrides: list[str] | None = None) -> int:
     """Write the predictions of `model_dir` on `inputs` to `output` (atomically); returns the number of jets.
 
     The jets are those passing `evaluation_selection` (`selection`, `no_selection`, data.test_selection,
-    data.selection). Before any work, an output that is one of the inputs or a file of the model directory is
-    refused, and an existing one unless `overwrite`."""
+    data.selection); `overrides` (KEY=VALUE) may change the run config's `PREDICT_KEYS`. Before any work, an
+    output that is one of the inputs or a file of the model directory is refused, and an existing one unless
+    `overwrite`."""
     torch_device = parse_device(device)
     check_output_suffix(output)
     files = expand_files(list(inputs))
     refuse_to_clobber(output, files, run_files(model_dir), overwrite, what="predictions file")
     trained = load_trained(model_dir, device=torch_device)
-    data = trained.config["data"]
+    data = apply_overrides(trained.config, overrides or [], allowed=PREDICT_KEYS)["data"]
     config = {**trained.config, "data": {**data, "selection": evaluation_selection(data, selection, no_selection)}}
     spec = DataSpec.from_config(config)
     dataset = JetDataset.from_files(spec, files, trained.preprocessing, cache_root=data["cache_dir"],

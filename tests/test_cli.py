@@ -123,3 +123,47 @@ def test_parquet_columns_of_the_wrong_shape_or_type(tmp_path, case, message):
     result = run_script("train.py", "-c", tmp_path / "c.yaml", "-i", tmp_path / "jets.parquet", "-o", tmp_path / "run")
     assert_one_line_error(result, str(tmp_path / "jets.parquet"), message)
     assert len(result.stderr) < 2000
+
+
+def test_set_overrides_any_key_and_the_run_records_it(tmp_path):
+    config = {**BASE_CONFIG, "data": {**BASE_CONFIG["data"], "train": [str(write_fake(tmp_path / "t.root", 120))],
+                                      "cache_dir": str(tmp_path / "cache")},
+              "training": {"epochs": 1, "batch_size": 32}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    result = run_script("train.py", "-c", tmp_path / "c.yaml", "-o", tmp_path / "run", "--set", "training.lr=0.02",
+                        "--set", "model.phi=[16, 24]", "--set", "data.node_types.charged.max_nodes=5")
+    assert result.returncode == 0, result.stderr
+    recorded = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert recorded["training"]["lr"] == 0.02 and recorded["model"]["phi"] == [16, 24]
+    assert recorded["data"]["node_types"]["charged"]["max_nodes"] == 5
+
+
+@pytest.mark.parametrize("assignment, fragments", [
+    ("training.lrr=1", ["--set training.lrr: unknown key 'training.lrr'; did you mean 'training.lr'?"]),
+    ("data.node_typs.charged.max_nodes=3", ["unknown key 'data.node_typs'; did you mean 'data.node_types'?"]),
+    ("training.lr", ["give KEY=VALUE"]),
+    ("training.lr=[1", ["the value '[1' is not valid YAML"]),
+    ("training.epochs=many", ["--set: training.epochs: expected a positive integer, got 'many'"]),
+    ("model.heads=3", ["--set: model.heads", "divisible by heads=3"]),
+])
+def test_a_bad_set_is_one_line_before_any_work(tmp_path, assignment, fragments):
+    config = {**BASE_CONFIG, "model": {"name": "transformer", "preset": "small"},
+              "data": {**BASE_CONFIG["data"], "train": [str(write_fake(tmp_path / "t.root", 20))],
+                       "cache_dir": str(tmp_path / "cache")}}
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    result = run_script("train.py", "-c", tmp_path / "c.yaml", "-o", tmp_path / "run", "--set", assignment)
+    assert_one_line_error(result, *fragments)
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()
+
+
+def test_predict_sets_only_keys_that_leave_the_model_alone(trained_run, tmp_path):
+    import uproot
+
+    data = write_fake(tmp_path / "new.root", 30, seed=3)
+    result = run_script("predict.py", "-m", trained_run, "-i", data, "-o", tmp_path / "pred.root", "--set",
+                        "data.observers=[pt, eta, mass]")
+    assert result.returncode == 0, result.stderr
+    assert "mass" in uproot.open(tmp_path / "pred.root")["Jets"].keys()
+    refused = run_script("predict.py", "-m", trained_run, "-i", data, "-o", tmp_path / "other.root", "--set",
+                         "model.phi=[8]")
+    assert_one_line_error(refused, "--set model.phi: only data.test_selection, data.observers")
