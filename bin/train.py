@@ -11,17 +11,24 @@ Examples:
 """
 
 import argparse
+import os
 import sys
 
 from gnnjet.cli import run
 from gnnjet.config import apply_overrides, load_config
+from gnnjet.data.inputs import override_inputs
 from gnnjet.errors import GnnjetError
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-c", "--config", help="YAML config (not needed with --resume)")
-    parser.add_argument("-i", "--input", nargs="+", help="training ROOT files/globs (overrides data.train)")
+    parser.add_argument("-i", "--input", nargs="+", help="training ROOT files/globs (overrides data.train; a "
+                        "data.val of the config is kept if its files exist, else data.val_fraction is used)")
+    parser.add_argument("--val", nargs="+", help="validation files/globs (overrides data.val)")
+    parser.add_argument("--test", nargs="+", help="test files/globs (overrides data.test): predicted with best.pt "
+                        "into OUTPUT/test_predictions.root, metrics in OUTPUT/test_metrics.{json,md}")
+    parser.add_argument("--no-test", action="store_true", help="skip the test-set evaluation of data.test")
     parser.add_argument("-o", "--output", help="run directory (overrides training.output_dir)")
     parser.add_argument("--gpus", type=int, nargs="+", help="GPU indices; several start one DDP process each")
     parser.add_argument("--epochs", type=int, help="override training.epochs")
@@ -49,8 +56,7 @@ def main() -> None:
         raise GnnjetError("give a config with -c (or --resume -o RUN_DIR)")
     config = load_config(args.config) if args.config else load_config(f"{args.output}/config.yaml")
     config = apply_overrides(config, args.set)
-    if args.input:
-        config["data"]["train"] = args.input
+    config = override_inputs(config, args.input, args.val, args.test)
     if args.pretrained:
         config["training"]["pretrained"] = args.pretrained
     output = args.output or config["training"]["output_dir"]
@@ -59,6 +65,10 @@ def main() -> None:
     from gnnjet.train.launch import launch  # torch is imported only once the arguments are fine
 
     launch(config, output, args.gpus, args.resume, args.epochs, overwrite=args.overwrite)
+    if config["data"]["test"] and not args.no_test and os.environ.get("RANK", "0") == "0":  # torchrun: rank 0
+        from gnnjet.evaluate.test_set import evaluate_test_set
+
+        evaluate_test_set(output, config["data"]["test"], device=f"cuda:{args.gpus[0]}" if args.gpus else "cpu")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ the tree (``selection``).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from gnnjet.fileio import refuse_to_clobber
 from gnnjet.train.distributed import parse_device
 from gnnjet.train.inference import evaluate
 from gnnjet.train.rundir import run_files
-from gnnjet.train.saved import load_trained
+from gnnjet.train.saved import TrainedModel, load_trained
 
 log = logging.getLogger(__name__)
 
@@ -51,19 +52,50 @@ PREDICT_KEYS = ("data.test_selection", "data.observers", "data.tree", "data.cach
                 "data.step_size")
 
 
-def predict(model_dir: str | Path, inputs: list[str], output: str | Path, batch_size: int = 512,
-            device: str = "cpu", progress: bool = True, overwrite: bool = False, selection: str | None = None,
-            no_selection: bool = False, overrides: list[str] | None = None) -> int:
-    """Write the predictions of `model_dir` on `inputs` to `output` (atomically); returns the number of jets.
+@dataclass
+class Predicted:
+    """A model's outputs [K, out_dim] and targets [K] on the K jets of `dataset` (the selected, readable jets of
+    the input files), with the spec and selection they were read with."""
 
-    The jets are those passing `evaluation_selection` (`selection`, `no_selection`, data.test_selection,
-    data.selection); `overrides` (KEY=VALUE) may change the run config's `PREDICT_KEYS`. Before any work, an
-    output that is one of the inputs or a file of the model directory is refused, and an existing one unless
-    `overwrite`."""
+    trained: TrainedModel
+    spec: DataSpec
+    dataset: JetDataset
+    outputs: np.ndarray
+    targets: np.ndarray
+
+    @property
+    def selection(self) -> str:
+        return self.spec.selection.text if self.spec.selection is not None else "none"
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The predictions file's columns: one row per selected input jet (`aligned`)."""
+        obs = self.dataset.obs
+        observers = {name: np.asarray(obs[:, i]) for i, name in enumerate(self.spec.observer_names)}
+        store = self.dataset.store
+        return aligned(self.trained.task.columns(self.outputs, self.targets, observers),
+                       np.asarray(store.arrays["entry"]), store.dropped)
+
+    def metrics(self) -> dict[str, float]:
+        """The task's metrics on the predicted jets (empty without jets)."""
+        return self.trained.task.metrics(self.outputs, self.targets) if len(self.targets) else {}
+
+    def write(self, output: str | Path) -> None:
+        """Write the predictions file (atomically), the selection beside the tree."""
+        columns = self.columns()
+        write_jets(output, columns, notes={"selection": self.selection})
+        if len(self.dataset.store.dropped):
+            log.warning("%d selected jets were dropped by the reader (no constituents or no valid target): their "
+                        "rows have valid = 0 and NaN predictions", len(self.dataset.store.dropped))
+        log.info("wrote predictions for %d jets (%d rows, selection: %s) to %s", len(self.dataset),
+                 len(columns["entry"]), self.selection, output)
+
+
+def run_model(model_dir: str | Path, files: list[str], batch_size: int = 512, device: str = "cpu",
+              progress: bool = True, selection: str | None = None, no_selection: bool = False,
+              overrides: list[str] | None = None) -> Predicted:
+    """The best model of `model_dir` on the jets of `files` passing `evaluation_selection`; `overrides`
+    (KEY=VALUE) may change the run config's `PREDICT_KEYS`. Nothing is refitted."""
     torch_device = parse_device(device)
-    check_output_suffix(output)
-    files = expand_files(list(inputs))
-    refuse_to_clobber(output, files, run_files(model_dir), overwrite, what="predictions file")
     trained = load_trained(model_dir, device=torch_device)
     data = apply_overrides(trained.config, overrides or [], allowed=PREDICT_KEYS)["data"]
     config = {**trained.config, "data": {**data, "selection": evaluation_selection(data, selection, no_selection)}}
@@ -74,20 +106,25 @@ def predict(model_dir: str | Path, inputs: list[str], output: str | Path, batch_
         outputs, targets = evaluate(trained.model, dataset, np.arange(len(dataset)), batch_size, torch_device,
                                     progress=progress)
     else:  # a valid, empty predictions tree: downstream tools see the columns and zero jets
-        log.warning("no jets in %s (after data.selection): writing an empty predictions tree", ", ".join(inputs))
+        log.warning("no jets in %s (after the selection): writing an empty predictions tree", ", ".join(files))
         outputs = np.zeros((0, trained.task.out_dim), np.float32)
         targets = np.zeros(0, np.int64 if spec.task_type == "classification" else np.float32)
-    observers = {name: np.asarray(dataset.obs[:, i]) for i, name in enumerate(spec.observer_names)}
-    columns = aligned(trained.task.columns(outputs, targets, observers), np.asarray(dataset.store.arrays["entry"]),
-                      dataset.store.dropped)
-    selection = spec.selection.text if spec.selection is not None else "none"
-    write_jets(output, columns, notes={"selection": selection})
-    if len(dataset.store.dropped):
-        log.warning("%d selected jets were dropped by the reader (no constituents or no valid target): their rows "
-                    "have valid = 0 and NaN predictions", len(dataset.store.dropped))
-    log.info("wrote predictions for %d jets (%d rows, selection: %s) to %s", len(dataset), len(columns["entry"]),
-             selection, output)
-    return len(dataset)
+    return Predicted(trained, spec, dataset, outputs, targets)
+
+
+def predict(model_dir: str | Path, inputs: list[str], output: str | Path, batch_size: int = 512,
+            device: str = "cpu", progress: bool = True, overwrite: bool = False, selection: str | None = None,
+            no_selection: bool = False, overrides: list[str] | None = None) -> int:
+    """Write the predictions of `model_dir` on `inputs` to `output` (`run_model`, atomically); returns the number
+    of jets predicted. Before any work, an output that is one of the inputs or a file of the model directory is
+    refused, and an existing one unless `overwrite`."""
+    parse_device(device)
+    files = expand_files(list(inputs))
+    refuse_to_clobber(output, files, run_files(model_dir), overwrite, what="predictions file")
+    check_output_suffix(output)
+    predicted = run_model(model_dir, files, batch_size, device, progress, selection, no_selection, overrides)
+    predicted.write(output)
+    return len(predicted.dataset)
 
 
 def aligned(columns: dict[str, np.ndarray], entry: np.ndarray, dropped: np.ndarray) -> dict[str, np.ndarray]:

@@ -1,12 +1,17 @@
-"""Input file lists: globs and directories expanded, in order, to the files of the native formats."""
+"""Input file lists: globs and directories expanded, in order, to the files of the native formats, and the
+command line's replacements of a config's lists."""
 
 from __future__ import annotations
 
 import glob
+import logging
 import os
+from typing import Any
 
 from gnnjet.data.formats import SUFFIXES
 from gnnjet.errors import DataError
+
+log = logging.getLogger(__name__)
 
 
 def expand_files(patterns: list[str]) -> list[str]:
@@ -26,3 +31,30 @@ def expand_files(patterns: list[str]) -> list[str]:
             else:
                 files.append(match)
     return files
+
+
+def override_inputs(config: dict[str, Any], train: list[str] | None = None, val: list[str] | None = None,
+                    test: list[str] | None = None) -> dict[str, Any]:
+    """bin/train.py's -i/--val/--test: a config with data.train/val/test replaced by those given (a new dict).
+
+    With -i but no --val, a data.val of the config is the validation set of other training files: it is kept
+    when its files exist, else dropped with a warning for data.val_fraction of the new training files (never a
+    hard error on a file the command line did not name). Files given that do not exist are a DataError."""
+    data = dict(config["data"])
+    for key, option, files in (("train", "-i", train), ("val", "--val", val), ("test", "--test", test)):
+        if files:
+            missing = [f for f in expand_files(list(files)) if not os.path.exists(f)]
+            if missing:
+                raise DataError(f"{option}: input file {missing[0]} does not exist")
+            data[key] = list(files)
+    if train and not val and data["val"]:
+        try:
+            missing = [f for f in expand_files(data["val"]) if not os.path.exists(f)]
+        except DataError as err:
+            missing = [str(err)]
+        if missing:
+            log.warning("data.val of the config (%s) is not there (%s): validating on data.val_fraction = %g of "
+                        "the -i files instead; pass --val FILES to choose", ", ".join(data["val"]),
+                        ", ".join(missing[:3]), data["val_fraction"])
+            data["val"] = []
+    return {**config, "data": data}

@@ -16,12 +16,14 @@ from gnnjet.fileio import alive, remove_stale_temporaries
 log = logging.getLogger(__name__)
 
 RESULTS = ("best.pt", "last.pt", "metrics.csv")  # a directory with any of these holds a run
-RUN_FILES = ("config.yaml", "preprocess.json", *RESULTS, "train.log")
+# what a run writes (the test-set files are written by bin/train.py's last step, evaluate.test_set)
+RUN_FILES = ("config.yaml", "preprocess.json", *RESULTS, "train.log", "test_predictions.root", "test_metrics.json",
+             "test_metrics.md")
 RUN_DIRECTORIES = ("tensorboard",)
 PREVIOUS = ".previous-run."  # + pid: the directory a run replaced by --overwrite waits in
 # keys a --resume may change without changing what the run computes (documented in the README)
 RESUMABLE_KEYS = ("training.epochs", "training.early_stopping_patience", "training.prefetch", "training.output_dir",
-                  "data.cache_dir", "data.workers")
+                  "data.cache_dir", "data.workers", "data.test", "data.test_selection")
 
 
 def run_files(path: str | Path) -> list[Path]:

@@ -1,0 +1,35 @@
+"""The test set of a run: the predictions of its best model on data.test and the task's metrics on them
+(bin/train.py's last step, skipped with --no-test)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from gnnjet.data.inputs import expand_files
+from gnnjet.fileio import atomic_write_text
+from gnnjet.predict import run_model
+
+log = logging.getLogger(__name__)
+
+PREDICTIONS, METRICS = "test_predictions.root", "test_metrics"
+
+
+def evaluate_test_set(run_dir: str | Path, files: list[str], device: str = "cpu",
+                      progress: bool = True) -> dict[str, Any]:
+    """Predict `files` (data.test) with RUN/best.pt into RUN/test_predictions.root (the run's data.test_selection,
+    else its data.selection) and write the task's metrics to RUN/test_metrics.json and .md; returns them."""
+    run_dir = Path(run_dir)
+    predicted = run_model(run_dir, expand_files(files), device=device, progress=progress)
+    predicted.write(run_dir / PREDICTIONS)
+    record = {"files": files, "jets": len(predicted.dataset), "dropped": len(predicted.dataset.store.dropped),
+              "selection": predicted.selection, "metrics": predicted.metrics()}
+    atomic_write_text(run_dir / f"{METRICS}.json", json.dumps(record, indent=1))
+    rows = "\n".join(f"| {name} | {value:.4g} |" for name, value in record["metrics"].items())
+    atomic_write_text(run_dir / f"{METRICS}.md",
+                      f"Test set: {record['jets']} jets of {len(files)} file pattern(s), selection: "
+                      f"{record['selection']}\n\n| metric | value |\n|---|---|\n{rows}\n")
+    log.info("test set: %s", ", ".join(f"{k}={v:.4g}" for k, v in record["metrics"].items()))
+    return record
