@@ -85,8 +85,8 @@ class JetLoader:
         starts = starts[rng.permutation(len(starts))]
         groups = []
         for first in range(0, len(starts), BLOCKS_MIXED):
-            group = np.concatenate([np.arange(lo, min(lo + size,
-                                                      total)) for lo in starts[first : first + BLOCKS_MIXED]])
+            blocks = starts[first : first + BLOCKS_MIXED]
+            group = np.concatenate([np.arange(lo, min(lo + size, total)) for lo in blocks])
             groups.append(group[rng.permutation(len(group))])
         return np.concatenate(groups) if groups else np.zeros(0, np.int64)
 

@@ -68,6 +68,6 @@ def build_scheduler(optimizer: torch.optim.Optimizer, training: dict[str, Any],
         return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones,
                                                     gamma=FLAT_DECAY_FINAL ** (1 / decay_epochs)), False
     if kind == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=training["step_epochs"],
-                                               gamma=training["gamma"]), False
+        step = torch.optim.lr_scheduler.StepLR(optimizer, step_size=training["step_epochs"], gamma=training["gamma"])
+        return step, False
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0), False

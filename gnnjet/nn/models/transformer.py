@@ -455,8 +455,8 @@ class WeaverParticleTransformer(ParticleTransformer):
         names = module_names("input", self.input, "embed.input_bn") | module_names("embed", self.embed, "embed.embed")
         if self.pair is not None:
             names |= self.pair.weaver_names("pair", "pair_embed.embed")
-        for prefix, weaver, blocks in (("blocks", "blocks", self.blocks), ("class_blocks", "cls_blocks",
-                                                                           self.class_blocks)):
+        stacks = (("blocks", "blocks", self.blocks), ("class_blocks", "cls_blocks", self.class_blocks))
+        for prefix, weaver, blocks in stacks:
             for i, block in enumerate(blocks):
                 names |= block.weaver_names(f"{prefix}.{i}", f"{weaver}.{i}")
         names["class_token"] = WeaverName("cls_token")
