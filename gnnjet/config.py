@@ -95,6 +95,8 @@ DATA = Record(
         "val": (_files, []),
         "test": (_files, []),
         "val_fraction": (Scalar(float, check=lambda v: 0.0 <= v < 1.0, what="a number in [0, 1)"), 0.1),
+        # train on a seeded fraction of the training jets (after the validation split)
+        "fraction": (Scalar(float, check=lambda v: 0.0 < v <= 1.0, what="a number in (0, 1]"), 1.0),
         "tree": (_string, "Jets"),
         "selection": (Scalar(str, nullable=True), None),
         # the selection of predictions and of the test set (null: data.selection)
@@ -142,6 +144,10 @@ TRAINING = Record(
         "amp": (Scalar(bool), False),
         "compile": (Scalar(bool), False),
         "early_stopping_patience": (Scalar(int, nullable=True), None),
+        # jets per epoch from an endless stream of shuffled passes (validation, checkpoint, schedule and early
+        # stopping once per such epoch); null: one pass over the training jets per epoch
+        "samples_per_epoch": (Scalar(int, nullable=True, check=lambda v: v is None or v > 0,
+                                     what="a positive number of jets or null"), None),
         "prefetch": (Scalar(int), 2),
         # null: shuffle jet by jet; N: shuffle blocks of N consecutive jets (stores larger than the page cache)
         "shuffle_blocks": (Scalar(int, nullable=True, check=lambda v: v is None or v > 0,

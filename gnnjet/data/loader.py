@@ -7,6 +7,11 @@ disjoint, and one process with ``world_size=1`` and ``batch_size * world_size`` 
 same global batches. Only when the last global batch has fewer jets than ranks are those few jets
 left out of that epoch.
 
+With ``samples_per_epoch`` an epoch is a window of that many jets of an endless stream of shuffled passes
+over the indices (pass p shuffled with ``seed + p``): epoch e covers stream positions [e S, (e + 1) S), so
+epochs may end inside a pass and the next one continues it. The stream is a function of the seed, so the
+epoch number alone gives its position (a resumed run continues exactly).
+
 With ``block_size`` the shuffle is by blocks, as weaver-core does for data larger than memory: the jet
 indices are cut into consecutive blocks of that many jets, the blocks are shuffled, and each group of
 `BLOCKS_MIXED` blocks is shuffled jet by jet. An epoch then reads the store block by block (sequential
@@ -43,11 +48,14 @@ class JetLoader:
         prefetch: batches built ahead in a background thread (0 = build in the caller).
         block_size: with shuffle, shuffle blocks of this many consecutive jets (see the module docstring);
             None shuffles jet by jet.
+        samples_per_epoch: jets per epoch taken from the endless stream of passes (module docstring); None: one
+            pass per epoch.
     """
 
     def __init__(self, dataset: JetDataset, batch_size: int = 512, shuffle: bool = False, seed: int = 0,
                  indices: np.ndarray | None = None, drop_last: bool = False, rank: int = 0,
-                 world_size: int = 1, prefetch: int = 2, min_last: int = 1, block_size: int | None = None):
+                 world_size: int = 1, prefetch: int = 2, min_last: int = 1, block_size: int | None = None,
+                 samples_per_epoch: int | None = None):
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} outside world of size {world_size}")
         if block_size is not None and block_size < 1:
@@ -56,19 +64,36 @@ class JetLoader:
         self.dataset, self.batch_size, self.shuffle, self.seed = dataset, batch_size, shuffle, seed
         self.indices = np.arange(len(dataset)) if indices is None else np.asarray(indices, dtype=np.int64)
         self.drop_last, self.rank, self.world_size, self.prefetch = drop_last, rank, world_size, prefetch
-        self.min_last = min_last
+        self.min_last, self.samples_per_epoch = min_last, samples_per_epoch
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         """Select the shuffling of `epoch` (call before iterating, as with DistributedSampler)."""
         self.epoch = epoch
 
+    def _pass_order(self, number: int) -> np.ndarray:
+        """The jet indices of pass `number` (shuffled with seed + number when shuffling)."""
+        if not self.shuffle:
+            return self.indices
+        rng = np.random.default_rng(self.seed + number)
+        return self.indices[rng.permutation(len(self.indices)) if self.block_size is None else self._block_order(rng)]
+
+    def epoch_order(self) -> np.ndarray:
+        """The jet indices of the current epoch, in order: pass `epoch`, or with samples_per_epoch its window of
+        the stream of passes."""
+        if self.samples_per_epoch is None:
+            return self._pass_order(self.epoch)
+        total = len(self.indices)
+        if total == 0:
+            return self.indices
+        start = self.epoch * self.samples_per_epoch
+        first, last = start // total, (start + self.samples_per_epoch - 1) // total
+        stream = np.concatenate([self._pass_order(p) for p in range(first, last + 1)])
+        return stream[start - first * total : start - first * total + self.samples_per_epoch]
+
     def batch_indices(self) -> list[np.ndarray]:
         """This rank's batches of jet indices for the current epoch."""
-        order = self.indices
-        if self.shuffle:
-            rng = np.random.default_rng(self.seed + self.epoch)
-            order = order[rng.permutation(len(order)) if self.block_size is None else self._block_order(rng)]
+        order = self.epoch_order()
         global_size = self.batch_size * self.world_size
         batches = []
         for lo in range(0, len(order), global_size):
@@ -92,7 +117,8 @@ class JetLoader:
 
     def global_batch_sizes(self) -> list[int]:
         """Jets in each step's global batch (all ranks together), for exact loss weighting under DDP."""
-        total = len(self.indices)
+        total = len(self.indices) if self.samples_per_epoch is None or not len(self.indices) else \
+            self.samples_per_epoch
         global_size = self.batch_size * self.world_size
         sizes = [min(global_size, total - lo) for lo in range(0, total, global_size)]
         return sizes[: len(self.batch_indices())]

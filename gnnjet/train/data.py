@@ -48,6 +48,9 @@ def prepare_split(config: dict[str, Any], spec: DataSpec, progress: bool = True,
     else:
         val_store = train_store
         train_index, val_index = fraction_split(train_store.num_jets, data["val_fraction"], seed)
+    if data["fraction"] < 1.0:  # a seeded subset of the training jets (drawn apart from the validation split)
+        kept = int(round(len(train_index) * data["fraction"]))
+        train_index = np.sort(np.random.default_rng(seed + 1).permutation(train_index)[:kept])
     if len(train_index) == 0 or len(val_index) == 0:
         raise ConfigError(f"data: the split leaves {len(train_index)} training and {len(val_index)} validation "
                           "jets; give more jets, data.val files or another data.val_fraction")

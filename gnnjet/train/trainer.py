@@ -181,7 +181,7 @@ class Trainer:
         loader = JetLoader(split.train, training["batch_size"], shuffle=True, seed=training["seed"],
                            indices=split.train_index, drop_last=False, rank=self.context.rank,
                            world_size=self.context.world_size, prefetch=training["prefetch"], min_last=2,
-                           block_size=training["shuffle_blocks"])
+                           block_size=training["shuffle_blocks"], samples_per_epoch=training["samples_per_epoch"])
         head_lr_mult = training["head_lr_mult"] or (50.0 if training["pretrained"] else 1.0)
         optimizer = build_optimizer(model, training, frozenset(model.output_layer_keys()), head_lr_mult)
         if self.context.is_main and (training["pretrained"] or frozen or head_lr_mult != 1.0):

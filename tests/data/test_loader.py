@@ -122,3 +122,25 @@ def test_block_shuffle_shards_like_the_jet_shuffle(dataset):
     single = JetLoader(dataset, 10, shuffle=True, seed=2, block_size=16).batch_indices()
     for step, global_batch in enumerate(single):
         np.testing.assert_array_equal(np.concatenate([s[step] for s in shards]), global_batch)
+
+
+def test_samples_per_epoch_cut_one_endless_stream_of_passes(dataset):
+    """Epochs of S jets are consecutive windows of the stream pass 0, pass 1, ... (each a seeded shuffle of all
+    jets): every jet once per pass, windows crossing pass boundaries, any epoch computed alone."""
+    n = len(dataset)
+    loader = JetLoader(dataset, batch_size=16, shuffle=True, seed=3, samples_per_epoch=70, prefetch=0)
+    windows = []
+    for epoch in range(7):
+        loader.set_epoch(epoch)
+        windows.append(np.concatenate(loader.batch_indices()))
+        assert len(windows[-1]) == 70 and len(loader) == 5 and sum(loader.global_batch_sizes()) == 70
+    stream = np.concatenate(windows)
+    passes = JetLoader(dataset, batch_size=16, shuffle=True, seed=3, prefetch=0)
+    expected = []
+    for number in range(len(stream) // n + 1):
+        passes.set_epoch(number)
+        expected.append(passes.epoch_order())
+    np.testing.assert_array_equal(stream, np.concatenate(expected)[: len(stream)])
+    np.testing.assert_array_equal(np.sort(stream[:n]), np.arange(n))  # the first pass: every jet once
+    loader.set_epoch(4)
+    np.testing.assert_array_equal(np.concatenate(loader.batch_indices()), windows[4])  # no history needed

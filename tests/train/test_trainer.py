@@ -201,3 +201,22 @@ def test_two_nodes_with_torchrun_match_single_process(tmp_path):
     a, b = load_checkpoint(tmp_path / "ddp" / "last.pt"), load_checkpoint(tmp_path / "single" / "last.pt")
     for key, value in b["model"].items():
         torch.testing.assert_close(a["model"][key], value, rtol=1e-4, atol=1e-5)
+
+
+def test_samples_per_epoch_resumes_exactly_and_fraction_trains_on_fewer_jets(tmp_path):
+    """Epochs of 100 jets from the stream of passes: two epochs, then a resume to four, give the weights of four
+    epochs in one go (a constant lr, so that the schedule does not depend on the epochs planned); data.fraction:
+    0.5 trains on half the training jets."""
+    config = tiny_config(tmp_path, num_jets=300, epochs=4, samples_per_epoch=100, scheduler="none")
+    history = train(config, tmp_path / "full", progress=False)
+    assert len(history) == 4
+    train(tiny_config(tmp_path, num_jets=300, epochs=2, samples_per_epoch=100, scheduler="none"),
+          tmp_path / "split", progress=False)
+    train(config, tmp_path / "split", progress=False, resume=True, epochs=4)
+    full, again = load_checkpoint(tmp_path / "full" / "last.pt"), load_checkpoint(tmp_path / "split" / "last.pt")
+    for key, value in full["model"].items():
+        torch.testing.assert_close(again["model"][key], value, rtol=0, atol=0)
+    halved = tiny_config(tmp_path, num_jets=300, epochs=1)
+    halved["data"]["fraction"] = 0.5
+    train(validate_config(halved), tmp_path / "half", progress=False)
+    assert "135 training and 30 validation jets" in (tmp_path / "half" / "train.log").read_text()
