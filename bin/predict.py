@@ -29,6 +29,9 @@ def main() -> None:
                         help="override a key of the run's config that does not change the model (VALUE as YAML): "
                              "data.test_selection, data.observers, data.tree, data.cache_dir, data.workers, "
                              "data.step_size")
+    parser.add_argument("--fold-average", action="store_true",
+                        help="k-fold run: the mean of the k models for every jet (jets of other samples) instead of "
+                             "the out-of-fold model's outputs")
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--export-onnx", metavar="FILE", help="export the model to ONNX (dynamic batch and node axes)")
@@ -41,7 +44,8 @@ def main() -> None:
         from gnnjet.predict import predict
 
         predict(args.model, args.input, args.output, args.batch_size, args.device, overwrite=args.overwrite,
-                selection=args.selection, no_selection=args.no_selection, overrides=args.set)
+                selection=args.selection, no_selection=args.no_selection, overrides=args.set,
+                fold_average=args.fold_average)
     if args.export_onnx:
         from gnnjet.export import export_onnx
 

@@ -15,7 +15,7 @@ import os
 import sys
 
 from gnnjet.cli import run
-from gnnjet.config import apply_overrides, load_config
+from gnnjet.config import apply_overrides, load_config, with_kfold
 from gnnjet.data.inputs import override_inputs
 from gnnjet.errors import GnnjetError
 
@@ -39,6 +39,10 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override any config key, VALUE as YAML (repeatable): --set training.lr=3e-4 "
                              "--set data.node_types.charged.max_nodes=64; recorded in the run's config.yaml")
+    parser.add_argument("--kfold", type=int, metavar="K", help="k-fold: K runs in OUTPUT/fold_0..fold_{K-1}, run i "
+                        "trained on the jets whose --fold-expr is not i (sets training.kfold)")
+    parser.add_argument("--fold-expr", metavar="EXPR", help="with --kfold: each jet's fold, an integer in [0, K) "
+                        "(e.g. \"event %% 5\")")
     parser.add_argument("--pretrained", metavar="CKPT_OR_MODEL_DIR",
                         help="fine-tune: start from a weaver-core checkpoint or a gnnjet model directory "
                              "(overrides training.pretrained)")
@@ -55,7 +59,11 @@ def main() -> None:
     if not args.resume and not args.config:
         raise GnnjetError("give a config with -c (or --resume -o RUN_DIR)")
     config = load_config(args.config) if args.config else load_config(f"{args.output}/config.yaml")
+    if bool(args.kfold) != bool(args.fold_expr):
+        raise GnnjetError("--kfold K and --fold-expr EXPR go together")
     config = apply_overrides(config, args.set)
+    if args.kfold:
+        config = with_kfold(config, args.kfold, args.fold_expr)
     config = override_inputs(config, args.input, args.val, args.test)
     if args.pretrained:
         config["training"]["pretrained"] = args.pretrained

@@ -125,6 +125,17 @@ TASK = Record(
     what="the task section",
 )
 
+KFOLD = Record(
+    {
+        "k": (Scalar(int, check=lambda v: v >= 2, what="an integer >= 2"), REQUIRED),
+        "expr": (_expr, REQUIRED),  # per jet, an integer in [0, k): e.g. "event % 5"
+        "fold": (Scalar(int, nullable=True, check=lambda v: v is None or v >= 0, what="a fold number or null"),
+                 None),  # the fold this run holds out (set by the k-fold driver; null: train every fold)
+    },
+    what="a k-fold mapping {k, expr}",
+    nullable=True,
+)
+
 TRAINING = Record(
     {
         "seed": (Scalar(int), 42),
@@ -158,6 +169,8 @@ TRAINING = Record(
         "head_lr_mult": (Scalar(float, nullable=True, check=lambda v: v is None or v > 0, what="a positive number"),
                          None),  # learning-rate factor of the output layer; null: 50 with `pretrained`, else 1
         "freeze": (ListOf(Scalar(str, choices=("backbone",))), []),  # backbone: all but the head MLP
+        # k-fold: k runs in OUT/fold_0..fold_{k-1}, run i trained on the jets whose fold expression is not i
+        "kfold": (KFOLD, None),
     },
     what="the training section",
 )
@@ -201,6 +214,9 @@ def _check_consistency(config: dict[str, Any]) -> None:
     task = config["task"]
     if task["type"] == "classification" and not task["labels"]:
         raise ConfigError("task.labels: classification needs a list of one-hot label branches, e.g. [label_q, label_g]")
+    kfold = config["training"]["kfold"]
+    if kfold is not None and kfold["fold"] is not None and kfold["fold"] >= kfold["k"]:
+        raise ConfigError(f"training.kfold.fold: {kfold['fold']} is not a fold of k = {kfold['k']}")
     if task["loss"] not in LOSSES[task["type"]]:
         raise ConfigError(f"task.loss: {task['loss']!r} is not a {task['type']} loss; choose one of "
                           f"{', '.join(LOSSES[task['type']])}")
@@ -328,3 +344,11 @@ def apply_overrides(config: dict[str, Any], assignments: list[str], allowed: tup
         return validate_config(config)
     except ConfigError as err:
         raise ConfigError(f"{option}: {err}") from None
+
+
+def with_kfold(config: dict[str, Any], k: int, expr: str) -> dict[str, Any]:
+    """A validated config whose training.kfold is {k, expr} (bin/train.py --kfold K --fold-expr EXPR)."""
+    try:
+        return validate_config({**config, "training": {**config["training"], "kfold": {"k": k, "expr": expr}}})
+    except ConfigError as err:
+        raise ConfigError(f"--kfold/--fold-expr: {err}") from None

@@ -11,7 +11,7 @@ the tree (``selection``).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from gnnjet.errors import GnnjetError
 from gnnjet.fileio import refuse_to_clobber
 from gnnjet.train.distributed import parse_device
 from gnnjet.train.inference import evaluate
+from gnnjet.train.kfold import KFOLD_FILE, read_kfold
 from gnnjet.train.rundir import run_files
 from gnnjet.train.saved import TrainedModel, load_trained
 
@@ -92,9 +93,24 @@ class Predicted:
 
 def run_model(model_dir: str | Path, files: list[str], batch_size: int = 512, device: str = "cpu",
               progress: bool = True, selection: str | None = None, no_selection: bool = False,
-              overrides: list[str] | None = None) -> Predicted:
+              overrides: list[str] | None = None, fold_average: bool = False) -> Predicted:
     """The best model of `model_dir` on the jets of `files` passing `evaluation_selection`; `overrides`
-    (KEY=VALUE) may change the run config's `PREDICT_KEYS`. Nothing is refitted."""
+    (KEY=VALUE) may change the run config's `PREDICT_KEYS`. Nothing is refitted.
+
+    For a k-fold run (`train.kfold`), every fold's model runs on the jets and each jet gets the outputs of the
+    model that did not train on its fold (out-of-fold), or with `fold_average` the mean of the k models' outputs
+    (logits for tagging), for jets of other samples."""
+    kfold = read_kfold(model_dir)
+    if kfold is not None:
+        folds = [run_model(Path(model_dir) / name, files, batch_size, device, progress, selection, no_selection,
+                           overrides) for name in kfold["folds"]]
+        stack = np.stack([fold.outputs for fold in folds])  # [k, K, out]
+        fold_of_jet = np.asarray(folds[0].dataset.store.arrays["fold"])
+        outputs = stack.mean(axis=0) if fold_average else stack[fold_of_jet, np.arange(stack.shape[1])]
+        log.info("k-fold run: %s of %d models", "mean" if fold_average else "out-of-fold outputs", kfold["k"])
+        return replace(folds[0], outputs=outputs)
+    if fold_average:
+        raise GnnjetError(f"--fold-average: {model_dir} is not a k-fold run (no {KFOLD_FILE})")
     torch_device = parse_device(device)
     trained = load_trained(model_dir, device=torch_device)
     data = apply_overrides(trained.config, overrides or [], allowed=PREDICT_KEYS)["data"]
@@ -114,15 +130,18 @@ def run_model(model_dir: str | Path, files: list[str], batch_size: int = 512, de
 
 def predict(model_dir: str | Path, inputs: list[str], output: str | Path, batch_size: int = 512,
             device: str = "cpu", progress: bool = True, overwrite: bool = False, selection: str | None = None,
-            no_selection: bool = False, overrides: list[str] | None = None) -> int:
+            no_selection: bool = False, overrides: list[str] | None = None, fold_average: bool = False) -> int:
     """Write the predictions of `model_dir` on `inputs` to `output` (`run_model`, atomically); returns the number
     of jets predicted. Before any work, an output that is one of the inputs or a file of the model directory is
     refused, and an existing one unless `overwrite`."""
     parse_device(device)
     files = expand_files(list(inputs))
-    refuse_to_clobber(output, files, run_files(model_dir), overwrite, what="predictions file")
+    kfold = read_kfold(model_dir)
+    model_files = [f for name in (kfold["folds"] if kfold else ["."]) for f in run_files(Path(model_dir) / name)]
+    refuse_to_clobber(output, files, model_files, overwrite, what="predictions file")
     check_output_suffix(output)
-    predicted = run_model(model_dir, files, batch_size, device, progress, selection, no_selection, overrides)
+    predicted = run_model(model_dir, files, batch_size, device, progress, selection, no_selection, overrides,
+                          fold_average)
     predicted.write(output)
     return len(predicted.dataset)
 

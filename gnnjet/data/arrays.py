@@ -35,6 +35,8 @@ STORE_ARRAYS: dict[str, StoreArray] = {
     "obs": StoreArray("jet", lambda spec: ("<f8", (len(spec.observers),)), batched=False),  # observers [J, O]
     # each jet's row in the input files taken as one sequence (the predictions' `entry`) [J]
     "entry": StoreArray("jet", lambda spec: ("<i8", ()), batched=False),
+    # each jet's k-fold fold (training.kfold.expr; 0 without k-fold) [J]
+    "fold": StoreArray("jet", lambda spec: ("<i8", ()), batched=False),
 }
 # beside the row-aligned arrays: the input rows of the jets that passed the selection but were dropped (invalid
 # target, no constituents) [D] int64, so that predictions keep one row per selected input jet

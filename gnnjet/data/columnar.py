@@ -28,7 +28,7 @@ def columnarise(spec: DataSpec, arrays: ak.Array, stats: ReadStats) -> dict[str,
 
     Returns: dict with x [N, F] float32, node_type [N] int8, pos [N, D] float32 (deta, dphi to the jet axis
     by default), p4 [N, 4] float32 (px, py, pz, E in GeV), counts [J] int64 (nodes per jet), u [J, G]
-    float32, y [J], obs [J, O] float64, entry [J] int64 (each kept jet's row in the chunk)
+    float32, y [J], obs [J, O] float64, entry [J] int64 (each kept jet's row in the chunk), fold [J] int64
     (`arrays.STORE_ARRAYS`, with counts in place of ptr), and dropped [D] int64: the rows of the jets that
     passed the selection but were dropped (invalid target, no constituents).
     """
@@ -53,7 +53,8 @@ def columnarise(spec: DataSpec, arrays: ak.Array, stats: ReadStats) -> dict[str,
     u, obs = _jet_arrays(spec, arrays)
     stats.count_nonfinite((~np.isfinite(nodes["x"])).sum(axis=0), (~np.isfinite(u)).sum(axis=0))
     dropped = np.setdiff1d(np.flatnonzero(passed), entry, assume_unique=True)
-    return {**nodes, "counts": counts, "u": u, "y": y, "obs": obs, "entry": entry, DROPPED: dropped}
+    return {**nodes, "counts": counts, "u": u, "y": y, "obs": obs, "entry": entry, "fold": _folds(spec, arrays),
+            DROPPED: dropped}
 
 
 def _selected_jets(spec: DataSpec, arrays: ak.Array,
@@ -136,6 +137,18 @@ def _drop_nonfinite_constituents(nodes: dict[str, np.ndarray], counts: np.ndarra
     occupied = counts > 0
     stats.no_nodes += int((~occupied).sum())
     return {name: values[~bad] for name, values in nodes.items()}, counts[occupied], occupied
+
+
+def _folds(spec: DataSpec, arrays: ak.Array) -> np.ndarray:
+    """Each jet's fold [J] int64 (the k-fold expression; 0 without k-fold), checked to be an integer in [0, k)."""
+    if spec.fold is None:
+        return np.zeros(len(arrays), np.int64)
+    values = _jet_values(_evaluate(spec.fold, arrays), len(arrays), spec.fold)
+    bad = ~((values == np.floor(values)) & (values >= 0) & (values < spec.folds))
+    if bad.any():
+        raise DataError(f"{spec.fold.path}: {spec.fold.text!r} gives {values[bad][0]:g} for a jet; a fold must be "
+                        f"an integer in [0, {spec.folds})")
+    return values.astype(np.int64)
 
 
 def _jet_arrays(spec: DataSpec, arrays: ak.Array) -> tuple[np.ndarray, np.ndarray]:

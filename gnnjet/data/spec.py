@@ -71,6 +71,8 @@ class DataSpec:
     target: Expression | None
     observers: list[Expression]
     step_size: int
+    fold: Expression | None = None  # training.kfold.expr: each jet's fold, an integer in [0, folds)
+    folds: int = 0
     branches: dict[str, str] = field(default_factory=dict)  # branch -> config key that needs it
 
     @classmethod
@@ -128,6 +130,9 @@ class DataSpec:
             observers=[Expression(o, f"data.observers[{i}]") for i, o in enumerate(data["observers"])],
             step_size=data["step_size"],
         )
+        kfold = config.get("training", {}).get("kfold")
+        if kfold is not None:
+            spec.fold, spec.folds = Expression(kfold["expr"], "training.kfold.expr"), kfold["k"]
         spec.branches = spec._collect_branches()
         return spec
 
@@ -157,7 +162,7 @@ class DataSpec:
             exprs += node_type.expressions()
         exprs += [f.expr for f in self.jet_features]
         exprs += self.observers
-        return exprs
+        return exprs + ([self.fold] if self.fold is not None else [])
 
     def _collect_branches(self) -> dict[str, str]:
         branches: dict[str, str] = {label: f"task.labels[{i}]" for i, label in enumerate(self.labels)}
@@ -184,5 +189,6 @@ class DataSpec:
             "layout": [[(f.name, c) for f, c in t.features] for t in self.node_types],
             "labels": self.labels,
             "task": self.task_type,
+            "folds": self.folds,
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

@@ -11,6 +11,7 @@ from typing import Any
 from gnnjet.data.inputs import expand_files
 from gnnjet.fileio import atomic_write_text
 from gnnjet.predict import run_model
+from gnnjet.train.kfold import read_kfold
 
 log = logging.getLogger(__name__)
 
@@ -19,10 +20,12 @@ PREDICTIONS, METRICS = "test_predictions.root", "test_metrics"
 
 def evaluate_test_set(run_dir: str | Path, files: list[str], device: str = "cpu",
                       progress: bool = True) -> dict[str, Any]:
-    """Predict `files` (data.test) with RUN/best.pt into RUN/test_predictions.root (the run's data.test_selection,
-    else its data.selection) and write the task's metrics to RUN/test_metrics.json and .md; returns them."""
+    """Predict `files` (data.test) with RUN/best.pt (a k-fold run: the mean of its folds' models) into
+    RUN/test_predictions.root (the run's data.test_selection, else its data.selection) and write the task's
+    metrics to RUN/test_metrics.json and .md; returns them."""
     run_dir = Path(run_dir)
-    predicted = run_model(run_dir, expand_files(files), device=device, progress=progress)
+    kfold = read_kfold(run_dir) is not None  # a k-fold run: the test jets get the mean of its k models
+    predicted = run_model(run_dir, expand_files(files), device=device, progress=progress, fold_average=kfold)
     predicted.write(run_dir / PREDICTIONS)
     record = {"files": files, "jets": len(predicted.dataset), "dropped": len(predicted.dataset.store.dropped),
               "selection": predicted.selection, "metrics": predicted.metrics()}

@@ -25,7 +25,7 @@ GEN_MIN_PT = 10.0  # GeV, generator-level jets considered
 RECO_MIN_PT = 5.0  # GeV, detector-level jets considered for matching
 MATCH_DR = 0.2
 RHO_ETA_MAX, RHO_ETA_CELLS, RHO_PHI_CELLS = 2.5, 10, 12  # the grid of the median pt density rho
-BOOKKEEPING = ("event", "rank", "hard_id", "y_gen", "top_dr", "hard_quarks")  # used for selections, not written
+BOOKKEEPING = ("rank", "hard_id", "y_gen", "top_dr", "hard_quarks")  # used for selections, not written
 
 
 @dataclass
@@ -63,7 +63,8 @@ def simulate(events: ak.Array, charge: ChargeTable, detector: Detector, rng: np.
     """All generator-level anti-kT jets of `radius` (pt > 10 GeV) of `events` that match a detector-level jet.
 
     Jet-level fields: pt eta phi mass (detector level), pt_gen eta_gen y_gen phi_gen mass_gen,
-    hadron_flavor parton_flavor, weight (event weight), event (index in the batch), rank
+    hadron_flavor parton_flavor, weight (event weight), event (index in the batch; the runner makes it the
+    sample's event number), rank
     (pt rank of the generator-level jet in its event, 0 = leading), top_dr (Delta R to the closest top
     quark of the hard process, inf without one) and hard_quarks (quarks of the hard process and its
     resonance decays, Pythia status 23, within `radius`: 3 for a fully contained t -> bqq'), rho (median pt

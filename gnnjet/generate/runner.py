@@ -45,6 +45,9 @@ class ShardTask:
     pileup: float = 0.0  # mean pile-up interactions per event
 
 
+EVENTS_PER_SHARD = 10**9  # event numbers of shard seed s: s * 10**9 + [0, events generated)
+
+
 def quotas(num_jets: int, classes: tuple[str, ...]) -> dict[str, int]:
     """Split num_jets as evenly as possible over classes (the first classes get the remainder)."""
     base, extra = divmod(num_jets, len(classes))
@@ -68,8 +71,10 @@ def generate_shard(task: ShardTask) -> dict[str, Any]:
         charge = ChargeTable(pythia)
         while any(wanted[c] for c in source.classes):
             events = pythia.nextBatch(source.batch_events)
-            stats["events"] += len(events)
             table = simulate(events, charge, task.detector, rng, process.jet_radius, pileup)
+            # the event number, unique in a sample of one seed: shard seed x EVENTS_PER_SHARD + event of the shard
+            table.jets["event"] = task.seed * EVENTS_PER_SHARD + stats["events"] + table.jets["event"]
+            stats["events"] += len(events)
             for cls, index in process.select(table, source).items():
                 taken = index[: wanted[cls]]
                 if len(taken):

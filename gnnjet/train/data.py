@@ -42,12 +42,17 @@ def prepare_split(config: dict[str, Any], spec: DataSpec, progress: bool = True,
         raise ConfigError("data.train: no training files given (set it in the config or pass -i)")
     cache = Path(data["cache_dir"]) if data["cache_dir"] else None
     train_store = build_store(spec, expand_files(data["train"]), cache, progress, data["workers"])
+    kfold = config["training"]["kfold"]
+    candidates = np.arange(train_store.num_jets)
+    if kfold is not None and kfold["fold"] is not None:  # k-fold run: its fold is held out of training and validation
+        candidates = np.flatnonzero(np.asarray(train_store.arrays["fold"]) != kfold["fold"])
     if data["val"]:
         val_store = build_store(spec, expand_files(data["val"]), cache, progress, data["workers"])
-        train_index, val_index = np.arange(train_store.num_jets), np.arange(val_store.num_jets)
+        train_index, val_index = candidates, np.arange(val_store.num_jets)
     else:
         val_store = train_store
-        train_index, val_index = fraction_split(train_store.num_jets, data["val_fraction"], seed)
+        train_part, val_part = fraction_split(len(candidates), data["val_fraction"], seed)
+        train_index, val_index = candidates[train_part], candidates[val_part]
     if data["fraction"] < 1.0:  # a seeded subset of the training jets (drawn apart from the validation split)
         kept = int(round(len(train_index) * data["fraction"]))
         train_index = np.sort(np.random.default_rng(seed + 1).permutation(train_index)[:kept])

@@ -10,6 +10,7 @@ from typing import Any
 import torch.multiprocessing as mp
 
 from gnnjet.train.distributed import check_gpus, under_torchrun
+from gnnjet.train.kfold import train_folds
 from gnnjet.train.trainer import train
 
 
@@ -28,8 +29,19 @@ def _worker(local_rank: int, config: dict[str, Any], output_dir: str, gpus: list
 
 def launch(config: dict[str, Any], output_dir: str | Path, gpus: list[int] | None = None, resume: bool = False,
            epochs: int | None = None, progress: bool = True, overwrite: bool = False) -> None:
-    """Check the requested GPUs first, then train (spawning one process per GPU for several GPUs)."""
+    """Check the requested GPUs first, then train (spawning one process per GPU for several GPUs); a k-fold
+    config (training.kfold without a fold) trains each fold in turn (`kfold.train_folds`)."""
     check_gpus(gpus)
+    kfold = config["training"]["kfold"]
+    if kfold is not None and kfold["fold"] is None:
+        train_folds(config, output_dir, _launch_one, resume=resume, overwrite=overwrite, gpus=gpus, epochs=epochs,
+                    progress=progress)
+        return
+    _launch_one(config, output_dir, resume=resume, overwrite=overwrite, gpus=gpus, epochs=epochs, progress=progress)
+
+
+def _launch_one(config: dict[str, Any], output_dir: str | Path, resume: bool, overwrite: bool,
+                gpus: list[int] | None, epochs: int | None, progress: bool) -> None:
     if gpus and len(gpus) > 1 and not under_torchrun():
         os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
         os.environ.setdefault("MASTER_PORT", str(free_port()))

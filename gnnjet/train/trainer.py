@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.tensorboard import SummaryWriter
@@ -26,7 +27,7 @@ from gnnjet.config import dump_config, validate_config
 from gnnjet.data.loader import JetLoader
 from gnnjet.data.preprocess import Preprocessing
 from gnnjet.errors import GnnjetError
-from gnnjet.fileio import atomic_write_text
+from gnnjet.fileio import atomic_path, atomic_write_text
 from gnnjet.nn.registry import count_parameters
 from gnnjet.progress import progress_bar
 from gnnjet.train.checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint, seed_everything
@@ -39,6 +40,8 @@ from gnnjet.train.rundir import RunDirectory, resumed_config
 from gnnjet.train.saved import RunModel
 
 log = logging.getLogger(__name__)
+
+SPLIT_FILE = "split.npz"  # a k-fold run's training and validation jet indices
 
 
 @dataclass
@@ -109,6 +112,9 @@ class Trainer:
         elif self.context.is_main:
             dump_config(self.config, self.output_dir / "config.yaml")
             split.train.preprocessing.save(self.output_dir / "preprocess.json")
+            if self.training["kfold"] is not None:  # the proof that a fold's model never saw its fold's jets
+                with atomic_path(self.output_dir / SPLIT_FILE) as tmp, open(tmp, "wb") as file:
+                    np.savez_compressed(file, train=split.train_index, val=split.val_index)
         self.session = Session(built, split, frozen, loader, optimizer, scheduler, step_per_batch,
                                self._wrap(built.model))
         if self.context.is_main:
