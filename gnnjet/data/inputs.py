@@ -43,18 +43,26 @@ def override_inputs(config: dict[str, Any], train: list[str] | None = None, val:
     data = dict(config["data"])
     for key, option, files in (("train", "-i", train), ("val", "--val", val), ("test", "--test", test)):
         if files:
-            missing = [f for f in expand_files(list(files)) if not os.path.exists(f)]
-            if missing:
-                raise DataError(f"{option}: input file {missing[0]} does not exist")
+            for path in expand_files(list(files)):
+                _check_readable(path, option)
             data[key] = list(files)
     if train and not val and data["val"]:
         try:
-            missing = [f for f in expand_files(data["val"]) if not os.path.exists(f)]
+            for path in expand_files(data["val"]):
+                _check_readable(path, "data.val")
         except DataError as err:
-            missing = [str(err)]
-        if missing:
             log.warning("data.val of the config (%s) is not there (%s): validating on data.val_fraction = %g of "
-                        "the -i files instead; pass --val FILES to choose", ", ".join(data["val"]),
-                        ", ".join(missing[:3]), data["val_fraction"])
+                        "the -i files instead; pass --val FILES to choose", ", ".join(data["val"]), err,
+                        data["val_fraction"])
             data["val"] = []
     return {**config, "data": data}
+
+
+def _check_readable(path: str, option: str) -> None:
+    """A DataError naming `option` if the input file `path` cannot be opened (missing, a symlink loop, ...)."""
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        raise DataError(f"{option}: input file {path} does not exist") from None
+    except OSError as err:
+        raise DataError(f"{option}: input file {path}: {err.strerror}") from None
