@@ -2,21 +2,19 @@
 (no traceback, no cache entry, no run directory)."""
 
 import shutil
-import subprocess
-import sys
 
 import pytest
 import yaml
 
 from gnnjet.train.trainer import train
+from tests.cli import run_bin
 from tests.conftest import BASE_CONFIG, write_fake
 from tests.data.test_preprocess import DAMAGES
-from tests.train.test_trainer import ENV, ROOT, tiny_config
+from tests.train.test_trainer import tiny_config
 
 
 def run_script(script, *args):
-    return subprocess.run([sys.executable, str(ROOT / "bin" / script), *map(str, args)], capture_output=True,
-                          text=True, env=ENV, timeout=120)
+    return run_bin(script, *args)
 
 
 def assert_one_line_error(result, *fragments):

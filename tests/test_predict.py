@@ -16,6 +16,7 @@ from gnnjet.errors import DataError
 from gnnjet.predict import predict
 from gnnjet.train.saved import load_trained
 from gnnjet.train.trainer import train
+from tests.cli import run_bin
 from tests.conftest import fake_jets, write_fake
 from tests.train.test_trainer import ENV, ROOT, tiny_config
 
@@ -117,9 +118,8 @@ def test_zero_jets_give_an_empty_predictions_tree(classifier, tmp_path):
 @pytest.mark.parametrize("device, message", [("cuda:3", "not available"), ("gpu", "not a device"),
                                              ("meta", "only cpu and cuda"), ("cpu:1", "the CPU has no index")])
 def test_unavailable_device_is_refused_before_any_work(classifier, tmp_path, device, message):
-    result = subprocess.run([sys.executable, str(ROOT / "bin/predict.py"), "-m", str(classifier), "-i",
-                             str(tmp_path / "never_read.root"), "-o", str(tmp_path / "p.root"), "--device", device],
-                            capture_output=True, text=True, env=ENV)
+    result = run_bin("predict.py", "-m", classifier, "-i", tmp_path / "never_read.root", "-o", tmp_path / "p.root",
+                     "--device", device)
     assert result.returncode == 1 and f"--device {device}: {message}" in result.stderr, result.stderr
 
 
@@ -135,9 +135,7 @@ def test_inference_imports_nothing_of_training():
 
 
 def predict_cli(classifier, inputs, output, *extra):
-    return subprocess.run([sys.executable, str(ROOT / "bin" / "predict.py"), "-m", str(classifier), "-i",
-                           *map(str, inputs), "-o", str(output), *extra], env=ENV, capture_output=True, text=True,
-                          timeout=120)
+    return run_bin("predict.py", "-m", classifier, "-i", *inputs, "-o", output, *extra)
 
 
 @pytest.mark.parametrize("target", ["best.pt", "config.yaml", "preprocess.json", "input"])

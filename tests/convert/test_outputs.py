@@ -3,20 +3,17 @@ and two inputs never share an output."""
 
 import hashlib
 import os
-import subprocess
-import sys
 
 import awkward as ak
 import pytest
 
+from tests.cli import run_bin
 from tests.conftest import write_jetclass
 from tests.convert.test_converters import write_energyflow, write_top_landscape
-from tests.train.test_trainer import ENV, ROOT
 
 
 def convert_cli(*args):
-    return subprocess.run([sys.executable, str(ROOT / "bin" / "convert.py"), *map(str, args)], capture_output=True,
-                          text=True, env=ENV, timeout=120)
+    return run_bin("convert.py", *args)
 
 
 def digest(path):

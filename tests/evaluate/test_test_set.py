@@ -1,20 +1,18 @@
 """The test set of a run (bin/train.py --test / data.test): predictions of best.pt and the task's metrics."""
 
 import json
-import subprocess
-import sys
 
 import uproot
 import yaml
 
 from gnnjet.evaluate.stats import auc
+from tests.cli import run_bin
 from tests.conftest import write_fake
-from tests.train.test_trainer import ENV, ROOT, tiny_config
+from tests.train.test_trainer import tiny_config
 
 
 def train_cli(*args):
-    return subprocess.run([sys.executable, str(ROOT / "bin/train.py"), *map(str, args)], capture_output=True,
-                          text=True, env=ENV, timeout=300)
+    return run_bin("train.py", *args)
 
 
 def test_train_ends_with_the_test_set_and_its_metrics(tmp_path):

@@ -143,16 +143,11 @@ def test_fake_vertices_come_at_the_configured_rate_from_pairs_of_the_jets_tracks
     ("sv_v0_veto: 1\n", "sv_v0_veto: expected a bool, got 1"),
 ])
 def test_a_bad_detector_file_is_one_line(tmp_path, content, message):
-    import subprocess
-    import sys
-    from pathlib import Path
+    from tests.cli import run_bin
 
-    root = Path(__file__).resolve().parents[2]
     if content is not None:
         (tmp_path / "detector.yaml").write_text(content)
-    result = subprocess.run([sys.executable, str(root / "bin/generate.py"), "--process", "qg", "-n", "10", "-o",
-                             str(tmp_path / "out"), "--detector", str(tmp_path / "detector.yaml")],
-                            capture_output=True, text=True, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
-                            timeout=120)
+    result = run_bin("generate.py", "--process", "qg", "-n", "10", "-o", tmp_path / "out", "--detector",
+                     tmp_path / "detector.yaml")
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert message in result.stderr and not (tmp_path / "out").exists()

@@ -335,12 +335,14 @@ def test_import_into_a_trained_run_follows_the_run_directory_rules(tmp_path):
 
     before = digests()
     torch.save({f"mod.{k}": v for k, v in weaver_particlenet().state_dict().items()}, tmp_path / "ParticleNet_kin.pt")
-    command = [sys.executable, str(ROOT / "bin/import_weights.py"), "-w", str(tmp_path / "ParticleNet_kin.pt"), "-c",
-               str(ROOT / "configs/public/jetclass_kin_particlenet.yaml"), "-o", str(tmp_path / "model")]
-    refused = subprocess.run(command, capture_output=True, text=True, env=ENV, timeout=120)
+    from tests.cli import run_bin
+
+    command = ["-w", tmp_path / "ParticleNet_kin.pt", "-c", ROOT / "configs/public/jetclass_kin_particlenet.yaml",
+               "-o", tmp_path / "model"]
+    refused = run_bin("import_weights.py", *command)
     assert refused.returncode == 1 and "already holds a run" in refused.stderr and "Traceback" not in refused.stderr
     assert digests() == before
-    replaced = subprocess.run([*command, "--overwrite"], capture_output=True, text=True, env=ENV, timeout=120)
+    replaced = run_bin("import_weights.py", *command, "--overwrite")
     assert replaced.returncode == 0, replaced.stderr
     left = {p.name for p in (tmp_path / "model").iterdir() if not p.name.startswith(".")}
     assert left == {"config.yaml", "preprocess.json", "best.pt", "last.pt"}

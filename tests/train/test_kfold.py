@@ -1,20 +1,18 @@
 """k-fold: k runs in one directory, each jet scored by the model that never trained on it."""
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import uproot
 import yaml
 
+from tests.cli import run_bin
 from tests.conftest import write_fake
-from tests.train.test_trainer import ENV, ROOT, tiny_config
+from tests.train.test_trainer import tiny_config
 
 
 def cli(script, *args):
-    return subprocess.run([sys.executable, str(ROOT / "bin" / script), *map(str, args)], capture_output=True,
-                          text=True, env=ENV, timeout=600)
+    return run_bin(script, *args)
 
 
 @pytest.fixture(scope="module")

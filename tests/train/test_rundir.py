@@ -17,6 +17,7 @@ from gnnjet.train import trainer as trainer_module
 from gnnjet.train.checkpoint import load_checkpoint
 from gnnjet.train.rundir import RunDirectory
 from gnnjet.train.trainer import train
+from tests.cli import run_bin
 from tests.train.test_trainer import ENV, ROOT, tiny_config
 
 
@@ -134,9 +135,7 @@ def test_overwrite_keeps_the_previous_run_until_the_new_one_has_a_checkpoint(tmp
                                                "clip": None})
         config = validate_config(config)
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(config))
-    result = subprocess.run([sys.executable, str(ROOT / "bin/train.py"), "-c", str(tmp_path / "bad.yaml"), "-o",
-                             str(tmp_path / "run"), "--overwrite"], capture_output=True, text=True, env=ENV,
-                            timeout=120)
+    result = run_bin("train.py", "-c", tmp_path / "bad.yaml", "-o", tmp_path / "run", "--overwrite")
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert ("nothere.root does not exist" if mistake == "missing file" else "no_such_branch") in result.stderr
     assert digests(tmp_path / "run") == before
@@ -161,8 +160,6 @@ def test_a_replacement_killed_before_its_first_checkpoint_gives_the_previous_run
 @pytest.mark.parametrize("epochs", ["0", "-1"])
 def test_epochs_must_be_positive(tmp_path, epochs):
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(tiny_config(tmp_path, epochs=1)))
-    result = subprocess.run([sys.executable, str(ROOT / "bin/train.py"), "-c", str(tmp_path / "c.yaml"), "-o",
-                             str(tmp_path / "run"), "--epochs", epochs], capture_output=True, text=True, env=ENV,
-                            timeout=120)
+    result = run_bin("train.py", "-c", tmp_path / "c.yaml", "-o", tmp_path / "run", "--epochs", epochs)
     assert result.returncode == 1 and f"--epochs {epochs}: give a positive number of epochs" in result.stderr
     assert not (tmp_path / "run").exists()
