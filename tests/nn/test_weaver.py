@@ -1,8 +1,6 @@
 """weaver-core interchange: random-weight weaver ParticleNets import into gnnjet with the same scores (1e-5), small
 jets included, export back loads strictly, and bad checkpoints are refused with a one-line error."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -270,7 +268,7 @@ def jetclass_inputs(path: Path, variant: str) -> tuple[torch.Tensor, ...]:
 
 @pytest.mark.parametrize("family, variant", [(f, v) for f in ("particlenet", "transformer")
                                              for v in ("kin", "kinpid", "full")])
-def test_official_shaped_checkpoint_imports_and_predicts(tmp_path, family, variant):
+def test_official_shaped_checkpoint_imports_and_predicts(tmp_path, monkeypatch, family, variant):
     """A checkpoint shaped like the published ParticleNet_/ParT_{kin,kinpid,full}.pt (mod. prefix) + the matching
     configs/public/jetclass_<variant>_<family>.yaml predicts what weaver-core predicts on the same JetClass file."""
     num_features = {"kin": 7, "kinpid": 13, "full": 17}[variant]
@@ -281,13 +279,13 @@ def test_official_shaped_checkpoint_imports_and_predicts(tmp_path, family, varia
     data = write_jetclass(tmp_path / "jetclass.root", 24, seed=6, min_particles=2, max_particles=80)
     config = ROOT / f"configs/public/jetclass_{variant}_{family}.yaml"
     if variant == "kin":  # through the command lines once per family
-        run = [sys.executable, str(ROOT / "bin/import_weights.py"), "--from", "weaver", "-w",
-               str(tmp_path / file_name), "-c", str(config), "-o", str(tmp_path / "model")]
-        result = subprocess.run(run, capture_output=True, text=True, env={**ENV, "PATH": "/usr/bin"})
+        from tests.cli import run_bin
+
+        monkeypatch.setenv("GNNJET_CACHE", str(tmp_path / "cache"))
+        result = run_bin("import_weights.py", "--from", "weaver", "-w", tmp_path / file_name, "-c", config, "-o",
+                         tmp_path / "model")
         assert result.returncode == 0, result.stderr
-        result = subprocess.run([sys.executable, str(ROOT / "bin/predict.py"), "-m", str(tmp_path / "model"),
-                                 "-i", str(data), "-o", str(tmp_path / "pred.root")], capture_output=True, text=True,
-                                env={**ENV, "PATH": "/usr/bin", "GNNJET_CACHE": str(tmp_path / "cache")})
+        result = run_bin("predict.py", "-m", tmp_path / "model", "-i", data, "-o", tmp_path / "pred.root")
         assert result.returncode == 0, result.stderr
     else:
         settings = load_config(config)

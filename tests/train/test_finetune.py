@@ -2,8 +2,6 @@
 rate multiplied, the backbone frozen on request, the start recorded; mismatches are one-line errors."""
 
 import csv
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -15,7 +13,8 @@ from gnnjet.train.checkpoint import load_checkpoint
 from gnnjet.train.distributed import init_context
 from gnnjet.train.pretrained import sha256
 from gnnjet.train.trainer import Trainer, train
-from tests.train.test_trainer import ENV, ROOT, tiny_config
+from tests.cli import run_bin
+from tests.train.test_trainer import ROOT, tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -90,16 +89,13 @@ def test_cli_pretrained_and_errors(pretrained_run, tmp_path):
     config["model"]["norm"] = "batch_norm"
     config["data"]["node_types"]["charged"]["features"] = config["data"]["node_types"]["charged"]["features"][:-1]
     (tmp_path / "fewer.yaml").write_text(yaml.safe_dump(config))
-    command = [sys.executable, str(ROOT / "bin/train.py"), "-c", str(tmp_path / "fewer.yaml"), "-o",
-               str(tmp_path / "x")]
-    result = subprocess.run([*command, "--pretrained", str(pretrained_run)], capture_output=True, text=True, env=ENV)
+    command = ["-c", tmp_path / "fewer.yaml", "-o", tmp_path / "x"]
+    result = run_bin("train.py", *command, "--pretrained", pretrained_run)
     assert result.returncode == 1 and "best.pt: embedding.linear.weight has shape" in result.stderr, result.stderr
     (tmp_path / "broken.pt").write_bytes((pretrained_run / "best.pt").read_bytes()[:1000])
-    result = subprocess.run([*command, "--pretrained", str(tmp_path / "broken.pt")], capture_output=True, text=True,
-                            env=ENV)
-    assert result.returncode == 1 and "broken.pt" in result.stderr and "Traceback" not in result.stderr
-    result = subprocess.run([*command, "--pretrained", str(pretrained_run), "--resume"], capture_output=True,
-                            text=True, env=ENV)
+    result = run_bin("train.py", *command, "--pretrained", tmp_path / "broken.pt")
+    assert result.returncode == 1 and "broken.pt" in result.stderr
+    result = run_bin("train.py", *command, "--pretrained", pretrained_run, "--resume")
     assert result.returncode == 1 and "give one of them" in result.stderr
     with pytest.raises(GnnjetError, match="does not exist"):
         trainer_for(regression_config(tmp_path, tmp_path / "nothing.pt"), tmp_path / "y")

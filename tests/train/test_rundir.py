@@ -3,8 +3,6 @@ temporary files removed, checkpoint order, damaged checkpoints and batch-size ed
 
 import csv
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -18,7 +16,7 @@ from gnnjet.train.checkpoint import load_checkpoint
 from gnnjet.train.rundir import RunDirectory
 from gnnjet.train.trainer import train
 from tests.cli import run_bin
-from tests.train.test_trainer import ENV, ROOT, tiny_config
+from tests.train.test_trainer import tiny_config
 
 
 def rows(run):
@@ -40,8 +38,7 @@ def test_a_second_training_into_a_directory_in_use_stops_at_once(tmp_path):
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(tiny_config(tmp_path, epochs=1)))
     holder = RunDirectory.claim(tmp_path / "run", resume=False)
     try:
-        result = subprocess.run([sys.executable, str(ROOT / "bin/train.py"), "-c", str(tmp_path / "c.yaml"),
-                                 "-o", str(tmp_path / "run")], capture_output=True, text=True, env=ENV, timeout=120)
+        result = run_bin("train.py", "-c", tmp_path / "c.yaml", "-o", tmp_path / "run")
     finally:
         holder.release()
     assert result.returncode == 1 and "Traceback" not in result.stderr
@@ -100,8 +97,7 @@ def test_resume_from_a_damaged_last_checkpoint_names_it(tmp_path, damage):
     last = tmp_path / "run" / "last.pt"
     data = last.read_bytes()
     last.write_bytes({"empty": b"", "truncated": data[: len(data) // 2], "random": os.urandom(4000)}[damage])
-    result = subprocess.run([sys.executable, str(ROOT / "bin/train.py"), "-o", str(tmp_path / "run"), "--resume"],
-                            capture_output=True, text=True, env=ENV, timeout=120)
+    result = run_bin("train.py", "-o", tmp_path / "run", "--resume")
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
     assert f"{last} is damaged" in result.stderr and "use best.pt or start a fresh run" in result.stderr
 

@@ -1,10 +1,10 @@
 """Listing and cleaning a cache directory through bin/cache.py."""
 
-import os
 
 from gnnjet.config import validate_config
 from gnnjet.data.cache.build import build_store
 from gnnjet.data.spec import DataSpec
+from tests.cli import run_bin
 from tests.conftest import write_fake
 
 
@@ -13,11 +13,6 @@ def spec_of(config):
 
 
 def test_cache_cli_lists_and_cleans(base_config, tmp_path, cache_root):
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[3]
     spec = spec_of(base_config)
     ok = build_store(spec, [str(write_fake(tmp_path / "ok.root", 30))], cache_root, progress=False)
     changed = tmp_path / "changed.root"
@@ -25,26 +20,18 @@ def test_cache_cli_lists_and_cleans(base_config, tmp_path, cache_root):
     write_fake(changed, 31, seed=5)  # the input changed: that entry will never be used again
     damaged = build_store(spec, [str(write_fake(tmp_path / "d.root", 30, seed=3))], cache_root, progress=False)
     (damaged.path / "y.npy").unlink()
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    listing = subprocess.run([sys.executable, str(root / "bin/cache.py"), "--list", "--root", str(cache_root)],
-                             capture_output=True, text=True, env=env)
+    listing = run_bin("cache.py", "--list", "--root", cache_root)
     assert listing.returncode == 0, listing.stderr
     status = {line.split()[5]: line.split()[0] for line in listing.stdout.splitlines()[1:]}
     assert status == {ok.path.name: "ok", stale.path.name: "stale", damaged.path.name: "damaged"}
-    cleaned = subprocess.run([sys.executable, str(root / "bin/cache.py"), "--clean", "--root", str(cache_root)],
-                             capture_output=True, text=True, env=env)
+    cleaned = run_bin("cache.py", "--clean", "--root", cache_root)
     assert cleaned.returncode == 0 and "removed 2 entries" in cleaned.stdout
     assert [p.name for p in cache_root.iterdir()] == [ok.path.name]
 
 
 def test_a_damaged_header_is_listed_and_killed_builds_are_cleaned_at_once(base_config, tmp_path, cache_root):
-    import subprocess
-    import sys
-    from pathlib import Path
-
     from gnnjet.fileio import exclusive_lock
 
-    root = Path(__file__).resolve().parents[3]
     spec = spec_of(base_config)
     entry = build_store(spec, [str(write_fake(tmp_path / "a.root", 30))], cache_root, progress=False).path
     with open(entry / "u.npy", "r+b") as file:  # the header overwritten in place: same size, garbage
@@ -55,12 +42,10 @@ def test_a_damaged_header_is_listed_and_killed_builds_are_cleaned_at_once(base_c
     (killed / "x.npy").write_bytes(b"\0" * 1000)
     running = cache_root / ".fedcba9876543210fedc.b4s1ly"
     running.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    command = [sys.executable, str(root / "bin/cache.py"), "--root", str(cache_root)]
     with exclusive_lock(cache_root / ".fedcba9876543210fedc.lock"):  # this process is building that one
-        listing = subprocess.run([*command, "--list"], capture_output=True, text=True, env=env)
+        listing = run_bin("cache.py", "--root", cache_root, "--list")
         status = {line.split()[5]: line.split()[0] for line in listing.stdout.splitlines()[1:]}
         assert status == {entry.name: "damaged", killed.name: "unfinished", running.name: "building"}
-        cleaned = subprocess.run([*command, "--clean"], capture_output=True, text=True, env=env)
+        cleaned = run_bin("cache.py", "--root", cache_root, "--clean")
         assert cleaned.returncode == 0 and "removed 2 entries" in cleaned.stdout
         assert sorted(p.name for p in cache_root.iterdir() if p.is_dir()) == [running.name]

@@ -121,18 +121,14 @@ def test_damaged_processed_array_is_written_again(base_config, fake_file, cache_
 
 
 def test_cache_cli_builds_the_entries_training_reads(base_config, tmp_path, cache_root, monkeypatch):
-    import subprocess
-    import sys
-    from pathlib import Path
-
     import yaml
 
-    root = Path(__file__).resolve().parents[3]
+    from tests.cli import run_bin
+
     files = [str(write_fake(tmp_path / "a.root", 40)), str(write_fake(tmp_path / "b.root", 30, seed=2))]
     (tmp_path / "c.yaml").write_text(yaml.safe_dump({**base_config, "data": {**base_config["data"], "train": []}}))
-    built = subprocess.run([sys.executable, str(root / "bin/cache.py"), "--build", "-c", str(tmp_path / "c.yaml"),
-                            "-i", *files, "--root", str(cache_root), "--workers", "2"],
-                           capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(root)})
+    built = run_bin("cache.py", "--build", "-c", tmp_path / "c.yaml", "-i", *files, "--root", cache_root,
+                    "--workers", "2")
     assert built.returncode == 0, built.stderr
     assert built.stdout.startswith("70 jets in ")
 
