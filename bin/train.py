@@ -18,6 +18,7 @@ from gnnjet.cli import run
 from gnnjet.config import apply_overrides, load_config, with_kfold
 from gnnjet.data.inputs import override_inputs
 from gnnjet.errors import GnnjetError
+from gnnjet.train.rundir import RESUMABLE_KEYS
 
 
 def main() -> None:
@@ -33,8 +34,8 @@ def main() -> None:
     parser.add_argument("--gpus", type=int, nargs="+", help="GPU indices; several start one DDP process each")
     parser.add_argument("--epochs", type=int, help="override training.epochs")
     parser.add_argument("--resume", action="store_true",
-                        help="continue from OUTPUT/last.pt with the run's own config (with -c, only training.epochs, "
-                             "early_stopping_patience, prefetch, output_dir and data.cache_dir may differ)")
+                        help="continue from OUTPUT/last.pt with the run's own config (with -c or --set, only "
+                             f"{', '.join(RESUMABLE_KEYS)} may differ)")
     parser.add_argument("--overwrite", action="store_true", help="replace a run already in OUTPUT")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override any config key, VALUE as YAML (repeatable): --set training.lr=3e-4 "
