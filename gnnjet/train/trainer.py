@@ -36,12 +36,10 @@ from gnnjet.train.distributed import Context, barrier, init_context, shutdown
 from gnnjet.train.inference import autocast, evaluate
 from gnnjet.train.optim import build_optimizer, build_scheduler
 from gnnjet.train.pretrained import PretrainedWeights, freeze
-from gnnjet.train.rundir import RunDirectory, resumed_config
+from gnnjet.train.rundir import SPLIT_FILE, RunDirectory, resumed_config
 from gnnjet.train.saved import RunModel
 
 log = logging.getLogger(__name__)
-
-SPLIT_FILE = "split.npz"  # a k-fold run's training and validation jet indices
 
 
 @dataclass

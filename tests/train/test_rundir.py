@@ -159,3 +159,18 @@ def test_epochs_must_be_positive(tmp_path, epochs):
     result = run_bin("train.py", "-c", tmp_path / "c.yaml", "-o", tmp_path / "run", "--epochs", epochs)
     assert result.returncode == 1 and f"--epochs {epochs}: give a positive number of epochs" in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_overwrite_moves_every_run_file_aside_and_restores_them_together(tmp_path):
+    """A replaced run's files (a k-fold run's split.npz and the test-set files included) leave together and come
+    back together when the new run stops before its first checkpoint."""
+    run = tmp_path / "run"
+    run.mkdir()
+    names = ("best.pt", "last.pt", "config.yaml", "split.npz", "test_predictions.root", "test_metrics.json")
+    for name in names:
+        (run / name).write_text(f"old {name}")
+    claimed = RunDirectory.claim(run, resume=False, overwrite=True)
+    assert not any((run / name).exists() for name in names)
+    (run / "split.npz").write_text("the new run's split")  # written at set-up, before its first checkpoint
+    claimed.release()
+    assert {name: (run / name).read_text() for name in names} == {name: f"old {name}" for name in names}
