@@ -103,10 +103,11 @@ def _write_arrays(spec: DataSpec, chunks: list[ChunkRef], workers: int, director
             dropped.append(written.dropped)
             bar.update(written.stats.jets_read)
     files.finish(nodes, jets)
+    dropped_entries = np.concatenate([np.zeros(0, np.int64), *dropped])
     entries = NpyFile(directory / f"{DROPPED}.npy", "<i8", ())
     entries.create()
-    entries.write_rows(0, np.concatenate([np.zeros(0, np.int64), *dropped]))
-    entries.finish(sum(len(d) for d in dropped))
+    entries.write_rows(0, dropped_entries)
+    entries.finish(len(dropped_entries))
     return stats
 
 
