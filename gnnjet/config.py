@@ -19,6 +19,12 @@ from gnnjet.schema import REQUIRED, ListOf, OneOf, Record, Scalar, Spec
 
 MAX_NODE_TYPES = 16
 # the losses each task type trains with (its default first)
+# training.freeze: "backbone" (all but the head MLP), "batchnorm" (every BatchNorm layer: statistics and affine
+# parameters); gnnjet.train.pretrained.freeze
+FREEZABLE = ("backbone", "batchnorm")
+# training.monitor: what selects best.pt and drives early stopping (gnnjet.train.trainer.monitored); the AUC and
+# accuracy only for classification
+MONITORS = ("val_loss", "val_auc", "val_accuracy", "last")
 LOSSES = {"classification": ("cross_entropy",), "regression": ("huber", "l1", "mse", "logcosh")}
 
 _number = Scalar(float)
@@ -155,6 +161,8 @@ TRAINING = Record(
         "amp": (Scalar(bool), False),
         "compile": (Scalar(bool), False),
         "early_stopping_patience": (Scalar(int, nullable=True), None),
+        # best.pt: the lowest val_loss, the highest val_auc / val_accuracy, or the last epoch's model
+        "monitor": (Scalar(str, choices=MONITORS), "val_loss"),
         # jets per epoch from an endless stream of shuffled passes (validation, checkpoint, schedule and early
         # stopping once per such epoch); null: one pass over the training jets per epoch
         "samples_per_epoch": (Scalar(int, nullable=True, check=lambda v: v is None or v > 0,
@@ -168,7 +176,8 @@ TRAINING = Record(
         "pretrained": (Scalar(str, nullable=True), None),
         "head_lr_mult": (Scalar(float, nullable=True, check=lambda v: v is None or v > 0, what="a positive number"),
                          None),  # learning-rate factor of the output layer; null: 50 with `pretrained`, else 1
-        "freeze": (ListOf(Scalar(str, choices=("backbone",))), []),  # backbone: all but the head MLP
+        # backbone: all but the head MLP; batchnorm: every BatchNorm layer (statistics and affine parameters)
+        "freeze": (ListOf(Scalar(str, choices=FREEZABLE)), []),
         # k-fold: k runs in OUT/fold_0..fold_{k-1}, run i trained on the jets whose fold expression is not i
         "kfold": (KFOLD, None),
     },
@@ -220,6 +229,12 @@ def _check_consistency(config: dict[str, Any]) -> None:
     if task["loss"] not in LOSSES[task["type"]]:
         raise ConfigError(f"task.loss: {task['loss']!r} is not a {task['type']} loss; choose one of "
                           f"{', '.join(LOSSES[task['type']])}")
+    monitor = config["training"]["monitor"]
+    if monitor in ("val_auc", "val_accuracy") and task["type"] != "classification":
+        raise ConfigError(f"training.monitor: {monitor} needs a classification task; use val_loss or last")
+    if monitor == "last" and config["training"]["early_stopping_patience"] is not None:
+        raise ConfigError("training.early_stopping_patience: with training.monitor: last nothing is compared; "
+                          "leave it null")
     _check_node_types(config["data"]["node_types"])
     _check_pair_features(config)
     seen: dict[str, tuple[str, dict[str, Any]]] = {}

@@ -17,6 +17,7 @@ from torch import nn
 from gnnjet.errors import ConfigError
 from gnnjet.nn.blocks import Pooling
 from gnnjet.nn.models import deepsets, gat, gcn, mipart, particlenet, transformer
+from gnnjet.nn.padded_norm import PADDED_LENGTH, is_padded_length
 from gnnjet.schema import ListOf, Record, Scalar, Spec
 
 
@@ -62,7 +63,12 @@ _CHOICES = {"pooling": Pooling.KINDS, "aggr": ("mean", "max", "add"), "norm": ("
             "layout": particlenet.LAYOUTS, "pair_features": transformer.PAIR_FEATURES}
 
 
+_SPECS = {"batchnorm_padding": Scalar((int, str), nullable=True, check=is_padded_length, what=PADDED_LENGTH)}
+
+
 def _spec_for(key: str, default: Any) -> Spec:
+    if key in _SPECS:
+        return _SPECS[key]
     if key in _CHOICES:
         return Scalar(str, choices=_CHOICES[key], nullable=key == "norm")
     if isinstance(default, bool):

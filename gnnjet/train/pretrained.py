@@ -7,8 +7,8 @@ that `gnnjet.predict` reads; its checkpoint records where the weights came from 
 Fine-tuning (the ParT repository's recipe): every tensor of the pretrained model is loaded except an
 output layer of another shape (another number of classes), which is replaced by a freshly
 initialised one; the output layer learns at `head_lr_mult` times the learning rate (50 by default
-when fine-tuning), and ``freeze: [backbone]`` keeps everything before the head MLP fixed (weights
-and BatchNorm statistics).
+when fine-tuning); ``freeze: [backbone]`` keeps everything before the head MLP fixed (weights and BatchNorm
+statistics), ``freeze: [batchnorm]`` every BatchNorm layer (affine parameters and statistics).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from gnnjet.config import dump_config
 from gnnjet.data.preprocess import Preprocessing
@@ -129,12 +130,23 @@ class PretrainedWeights:
                 "tensors": len(state), "replaced_output": bool(missing)}
 
 
-def freeze(model: nn.Module, parts: list[str]) -> list[nn.Module]:
-    """Stop gradients to `parts` (only "backbone": every module but the head MLP); returns the frozen modules,
-    which the trainer keeps in eval mode so that their BatchNorm statistics stay as pretrained too."""
-    if "backbone" not in parts:
-        return []
-    for name, parameter in model.named_parameters():
-        if not name.startswith("head."):
+def freeze(model: nn.Module, parts: list[str]) -> list[str]:
+    """Stop gradients to `parts` (`config.FREEZABLE`): "backbone", every module but the head MLP; "batchnorm", every
+    BatchNorm layer (affine parameters and statistics), a common choice on small fine-tuning samples. Returns the
+    names of the frozen modules, which the trainer keeps in eval mode (looked up by name each epoch: DDP's
+    SyncBatchNorm conversion replaces BatchNorm objects) so that their statistics stay as pretrained too."""
+    names: set[str] = set()
+    if "backbone" in parts:
+        names |= {name for name, _ in model.named_children() if name != "head"}
+    if "batchnorm" in parts:
+        names |= {name for name, module in model.named_modules() if isinstance(module, _BatchNorm)}
+    for name in names:
+        for parameter in model.get_submodule(name).parameters():
             parameter.requires_grad_(False)
-    return [module for name, module in model.named_children() if name != "head"]
+    return sorted(names)
+
+
+def keep_frozen(model: nn.Module, names: list[str]) -> None:
+    """Put the frozen modules (`freeze`) of `model` in eval mode (after `model.train()`)."""
+    for name in names:
+        model.get_submodule(name).eval()

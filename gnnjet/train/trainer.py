@@ -1,10 +1,10 @@
 """The training loop, one for both tasks: epochs, validation, checkpoints, logs, early stopping.
 
 A run directory holds config.yaml (resolved), preprocess.json, last.pt (every epoch), best.pt
-(best validation loss), metrics.csv, TensorBoard events and train.log. ``resume=True`` continues
-from last.pt with the optimizer, scheduler and RNG states restored, and reaches the same result
-as an uninterrupted run. Under DDP every rank trains on its shard of each global batch; rank 0
-alone validates and writes files.
+(the best epoch under training.monitor, the validation loss by default), metrics.csv, TensorBoard events and
+train.log. ``resume=True`` continues from last.pt with the optimizer, scheduler and RNG states restored, and
+reaches the same result as an uninterrupted run. Under DDP every rank trains on its shard of each global batch;
+rank 0 alone validates and writes files.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from gnnjet.train.data import Split, prepare_split
 from gnnjet.train.distributed import Context, barrier, init_context, shutdown
 from gnnjet.train.inference import autocast, evaluate
 from gnnjet.train.optim import build_optimizer, build_scheduler
-from gnnjet.train.pretrained import PretrainedWeights, freeze
+from gnnjet.train.pretrained import PretrainedWeights, freeze, keep_frozen
 from gnnjet.train.rundir import SPLIT_FILE, RunDirectory, resumed_config
 from gnnjet.train.saved import RunModel
 
@@ -50,7 +50,7 @@ class Session:
 
     built: RunModel
     split: Split
-    frozen: list[torch.nn.Module]
+    frozen: list[str]  # names of the frozen modules (`pretrained.freeze`)
     loader: JetLoader
     optimizer: torch.optim.Optimizer
     scheduler: Any
@@ -229,7 +229,7 @@ class Trainer:
         patience = self.training["early_stopping_patience"]
         for epoch in range(self.start_epoch, epochs):
             if patience is not None and self.stale_epochs >= patience:
-                log.info("early stopping: no improvement of the validation loss for %d epochs", patience)
+                log.info("early stopping: no improvement of %s for %d epochs", self.training["monitor"], patience)
                 break
             start = time.perf_counter()
             train_loss, jets = self._train_epoch(epoch)
@@ -246,8 +246,7 @@ class Trainer:
     def _train_epoch(self, epoch: int) -> tuple[float, int]:
         session = self.ready
         session.network.train()
-        for module in session.frozen:  # frozen layers keep their (pretrained) BatchNorm statistics, no dropout
-            module.eval()
+        keep_frozen(session.built.model, session.frozen)  # their (pretrained) BatchNorm statistics, no dropout
         session.loader.set_epoch(epoch)
         device, amp = self.context.device, self.training["amp"]
         global_sizes = session.loader.global_batch_sizes()
@@ -291,9 +290,10 @@ class Trainer:
                 session.scheduler.step(row["val_loss"])
             else:
                 session.scheduler.step()
-        improved = row["val_loss"] < self.best
+        score = monitored(row, self.training["monitor"])
+        improved = score < self.best
         if improved:
-            self.best, self.stale_epochs = row["val_loss"], 0
+            self.best, self.stale_epochs = score, 0
         else:
             self.stale_epochs += 1
         self.history.append(row)
@@ -323,6 +323,21 @@ class Trainer:
             for key, value in row.items():
                 if key != "epoch" and isinstance(value, (int, float)) and math.isfinite(value):
                     board.add_scalar(key, value, int(row["epoch"]))
+
+
+def monitored(row: dict[str, float], monitor: str) -> float:
+    """The score of an epoch's metrics row under `training.monitor` (`config.MONITORS`), lower is better: the
+    validation loss, minus the validation AUC (for several classes, the mean of the one-vs-rest AUCs the task
+    reports), minus the accuracy, or minus the epoch (`last`: every epoch improves)."""
+    if monitor == "val_loss":
+        return row["val_loss"]
+    if monitor == "last":
+        return -row["epoch"]
+    if monitor == "val_auc":
+        aucs = [value for key, value in row.items() if key == "val_auc" or
+                (key.startswith("val_auc_") and "_vs_" not in key)]
+        return -sum(aucs) / len(aucs)
+    return -row[monitor]
 
 
 def train(config: dict[str, Any], output_dir: str | Path, gpus: list[int] | None = None, resume: bool = False,

@@ -24,13 +24,14 @@ ROOT = Path(__file__).resolve().parents[2]
 ENV = {"PYTHONPATH": str(ROOT), "GNNJET_CACHE": ""}
 
 
-def weaver_particlenet(num_features: int = 7, num_classes: int = 10, seed: int = 0) -> torch.nn.Module:
-    """weaver-core's ParticleNet as the ParT repository's example_ParticleNet.py builds it, random BN statistics."""
+def weaver_particlenet(num_features: int = 7, num_classes: int = 10, seed: int = 0, **options) -> torch.nn.Module:
+    """weaver-core's ParticleNet as the ParT repository's example_ParticleNet.py builds it, random BN statistics
+    (`options` override its arguments)."""
     torch.manual_seed(seed)
-    model = weaver_pn.ParticleNet(num_features, num_classes,
-                                  conv_params=[(16, (64, 64, 64)), (16, (128, 128, 128)), (16, (256, 256, 256))],
-                                  fc_params=[(256, 0.1)], use_fusion=False, use_fts_bn=True, use_counts=True,
-                                  for_inference=True)
+    arguments = {"conv_params": [(16, (64, 64, 64)), (16, (128, 128, 128)), (16, (256, 256, 256))],
+                 "fc_params": [(256, 0.1)], "use_fusion": False, "use_fts_bn": True, "use_counts": True,
+                 "for_inference": True} | options
+    model = weaver_pn.ParticleNet(num_features, num_classes, **arguments)
     for module in model.modules():
         if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
             module.running_mean.uniform_(-0.5, 0.5)
@@ -75,11 +76,12 @@ def _randomise_normalisation(model: torch.nn.Module, generator: torch.Generator)
 def weaver_transformer(num_features: int = 7, num_classes: int = 10, seed: int = 0, **options) -> torch.nn.Module:
     """weaver-core's ParticleTransformer as the ParT repository's example_ParticleTransformer.py builds it."""
     torch.manual_seed(seed)
+    arguments = {"block_params": None, "trim": True} | options
     model = weaver_part.ParticleTransformer(
         num_features, num_classes, pair_input_dim=4, use_pre_activation_pair=False, embed_dims=[128, 512, 128],
-        pair_embed_dims=[64, 64, 64], num_heads=8, num_layers=8, num_cls_layers=2, block_params=None,
+        pair_embed_dims=[64, 64, 64], num_heads=8, num_layers=8, num_cls_layers=2,
         cls_block_params={"dropout": 0, "attn_dropout": 0, "activation_dropout": 0}, fc_params=[],
-        activation="gelu", trim=True, **options)
+        activation="gelu", **arguments)
     _randomise_normalisation(model, torch.Generator().manual_seed(seed))
     return model.eval()
 

@@ -132,3 +132,19 @@ def test_shipped_finetune_configs_start_from_a_jetclass_shaped_weaver_checkpoint
     history = trainer.fit()
     assert len(history) == 1 and history[0]["pretrained_sha256"] == sha256(tmp_path / "kin.pt")
     assert "output layer replaced (2 outputs)" in (tmp_path / "ft" / "train.log").read_text()
+
+
+def test_frozen_batchnorm_keeps_its_statistics_and_affine_parameters(pretrained_run, tmp_path):
+    config = regression_config(tmp_path, pretrained_run, freeze=["batchnorm"])
+    trainer = trainer_for(config, tmp_path / "ft")
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    norms = {name for name, module in trainer.model.named_modules() if isinstance(module, torch.nn.BatchNorm1d)}
+    assert norms and set(trainer.session.frozen) == norms
+    trainer.fit()
+    after = trainer.model.state_dict()
+    in_norms = [k for k in before if k.rsplit(".", 1)[0] in norms]
+    assert any("running_mean" in k for k in in_norms) and any(k.endswith(".weight") for k in in_norms)
+    assert all(torch.equal(before[k], after[k]) for k in in_norms)
+    others = [k for k in before if k not in in_norms and not k.startswith("head.")]
+    assert any(not torch.equal(before[k], after[k]) for k in others)  # the rest of the backbone trains
+    assert all(p.requires_grad == (n.rsplit(".", 1)[0] not in norms) for n, p in trainer.model.named_parameters())

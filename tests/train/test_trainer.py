@@ -13,11 +13,11 @@ import torch
 import yaml
 
 from gnnjet.config import validate_config
-from gnnjet.errors import GnnjetError
+from gnnjet.errors import ConfigError, GnnjetError
 from gnnjet.train.checkpoint import load_checkpoint, save_checkpoint
 from gnnjet.train.distributed import check_gpus
 from gnnjet.train.launch import free_port
-from gnnjet.train.trainer import train
+from gnnjet.train.trainer import Trainer, monitored, train
 from tests.cli import run_bin
 from tests.conftest import write_fake, write_fake_with_nonfinite_kinematics
 
@@ -218,3 +218,30 @@ def test_samples_per_epoch_resumes_exactly_and_fraction_trains_on_fewer_jets(tmp
     halved["data"]["fraction"] = 0.5
     train(validate_config(halved), tmp_path / "half", progress=False)
     assert "135 training and 30 validation jets" in (tmp_path / "half" / "train.log").read_text()
+
+
+@pytest.mark.parametrize("monitor, best", [("val_loss", 1), ("val_auc", 2), ("last", 3)])
+def test_monitor_chooses_best_pt(tmp_path, monkeypatch, monitor, best):
+    """best.pt is the epoch of the lowest validation loss, the highest AUC or the last one: validation results
+    scripted so that the three disagree."""
+    rows = iter([{"val_loss": loss, "val_auc": auc} for loss, auc in [(0.5, 0.6), (0.4, 0.7), (0.6, 0.9), (0.7, 0.8)]])
+    monkeypatch.setattr(Trainer, "_validate", lambda self: next(rows))
+    train(tiny_config(tmp_path, epochs=4, monitor=monitor), tmp_path / "run", progress=False)
+    assert load_checkpoint(tmp_path / "run" / "best.pt")["epoch"] == best
+
+
+def test_monitor_scores():
+    row = {"epoch": 2, "val_loss": 0.4, "val_accuracy": 0.8, "val_auc_b": 0.9, "val_auc_c": 0.7,
+           "val_auc_b_vs_c": 0.1}
+    assert monitored(row, "val_loss") == 0.4 and monitored(row, "last") == -2
+    assert monitored(row, "val_auc") == pytest.approx(-0.8) and monitored(row, "val_accuracy") == -0.8
+
+
+def test_monitor_must_fit_the_task(tmp_path):
+    config = tiny_config(tmp_path)
+    config["task"] = {"type": "regression", "target": "log(pt_gen / pt)", "loss": "huber", "labels": None}
+    config["training"]["monitor"] = "val_auc"
+    with pytest.raises(ConfigError, match="training.monitor: val_auc needs a classification task"):
+        validate_config(config)
+    with pytest.raises(ConfigError, match="training.early_stopping_patience"):
+        tiny_config(tmp_path, monitor="last", early_stopping_patience=2)

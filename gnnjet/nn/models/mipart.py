@@ -41,7 +41,7 @@ PRESETS = {
 def check_options(params: dict[str, Any], path: str) -> None:
     """Config-time check of a resolved section: ParT's head split, and one more-interaction head per channel of
     the interaction matrix."""
-    transformer.check_options(params, path)
+    transformer.check_heads(params, path)
     dim, interaction_heads = params["embed_dims"][-1], params["pair_dims"][-1]
     if dim % interaction_heads:
         raise ConfigError(f"{path}.pair_dims: the embedding width embed_dims[-1]={dim} must be divisible by "

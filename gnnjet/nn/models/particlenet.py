@@ -14,6 +14,12 @@ shortcut where a block keeps its width, and always k neighbours per node. weaver
 the input length and, in a jet of k or fewer particles, gathers padded particles (zero features)
 as the missing neighbours; here those are edges from a dummy node with zero features
 (`knn_padded(..., zero_neighbours=True)`), so the mean over k neighbours is the same.
+
+In training, weaver's BatchNorm layers also count the padded particles and their edges: ``batchnorm_padding``
+(`gnnjet.nn.padded_norm`; 128 in preset ``weaver``, as the JetClass checkpoints were trained) reproduces that
+from the packed nodes. The padded positions' edges are exact when every jet has at most P - k - 1 particles (or
+exactly P): a padded particle of a jet with fewer padded slots than k + 1 gathers real particles in weaver-core,
+in an order fixed by float rounding of its 1e9 coordinate shift, which is not reproduced.
 """
 
 from __future__ import annotations
@@ -29,29 +35,33 @@ from gnnjet.errors import ConfigError
 from gnnjet.nn.blocks import InputEmbedding, JetModel, Pooling, max_nodes, num_jets
 from gnnjet.nn.interchange import WeaverName, module_names
 from gnnjet.nn.knn import knn_padded
+from gnnjet.nn.padded_norm import PaddedStatistics, check_padding, padded_batch_norm, padded_nodes
 
 DEFAULTS: dict[str, Any] = {"embed_dim": None, "k": 16, "blocks": [[64, 64, 64], [128, 128, 128], [256, 256, 256]],
-                            "aggr": "mean", "pooling": "mean", "head": [256], "dropout": 0.1, "layout": "gnnjet"}
+                            "aggr": "mean", "pooling": "mean", "head": [256], "dropout": 0.1, "layout": "gnnjet",
+                            "batchnorm_padding": None}
 PRESETS = {
     "particlenet": {},
     "lite": {"k": 7, "blocks": [[32, 32, 32], [64, 64, 64]], "head": [128]},
     # the ParT repository's example_ParticleNet.py (JetClass-pretrained ParticleNet_*.pt)
-    "weaver": {"layout": "weaver"},
+    "weaver": {"layout": "weaver", "batchnorm_padding": 128},
 }
 LAYOUTS = ("gnnjet", "weaver")  # the same names as the transformer's layouts
 
 
 def check_options(params: dict[str, Any], path: str) -> None:
-    """Config-time check of a resolved section: the weaver layout has no input embedding."""
+    """Config-time check of a resolved section: the weaver layout has no input embedding; only it has padded
+    BatchNorm statistics."""
     if params["layout"] == "weaver" and params["embed_dim"] is not None:
         raise ConfigError(f"{path}.embed_dim: layout 'weaver' has no input embedding; leave embed_dim null")
+    check_padding(params, path)
 
 
-def _edge_mlp(in_dim: int, channels: list[int]) -> nn.Sequential:
+def _edge_mlp(in_dim: int, channels: list[int]) -> PaddedStatistics:
     layers: list[nn.Module] = []
     for c_in, c_out in zip([2 * in_dim, *channels[:-1]], channels):
         layers += [nn.Linear(c_in, c_out, bias=False), nn.BatchNorm1d(c_out), nn.ReLU()]
-    return nn.Sequential(*layers)
+    return PaddedStatistics(*layers)
 
 
 class EdgeConvBlock(nn.Module):
@@ -64,7 +74,7 @@ class EdgeConvBlock(nn.Module):
         if weaver and in_dim == channels[-1]:
             self.shortcut: nn.Module = nn.Identity()
         else:
-            self.shortcut = nn.Sequential(nn.Linear(in_dim, channels[-1], bias=False), nn.BatchNorm1d(channels[-1]))
+            self.shortcut = PaddedStatistics(nn.Linear(in_dim, channels[-1], bias=False), nn.BatchNorm1d(channels[-1]))
         self.act = nn.ReLU()
 
     def weaver_names(self, prefix: str, weaver_prefix: str) -> dict[str, WeaverName]:
@@ -84,10 +94,15 @@ class EdgeConvBlock(nn.Module):
                                   trailing=1 if isinstance(module, nn.Linear) else 0)
         return names
 
-    def forward(self, h: Tensor, coordinates: Tensor, ptr: Tensor, batch: Tensor, largest: int | None) -> Tensor:
+    def forward(self, h: Tensor, coordinates: Tensor, ptr: Tensor, batch: Tensor, largest: int | None,
+                padded: Tensor | None = None) -> Tensor:
+        """`padded`: padded positions whose rows enter the BatchNorm statistics (`padded_norm`), k edges each."""
+        self.conv.nn.padded = None if padded is None else padded * self.k
+        if isinstance(self.shortcut, PaddedStatistics):
+            self.shortcut.padded = padded
         edges = knn_padded(coordinates, self.k, ptr, batch, largest, self.zero_neighbours)
-        padded = torch.cat([h, h.new_zeros(1, h.size(1))])  # row N is the dummy node of missing neighbours
-        out = self.conv(padded, edges)[:-1]
+        with_dummy = torch.cat([h, h.new_zeros(1, h.size(1))])  # row N is the dummy node of missing neighbours
+        out = self.conv(with_dummy, edges)[:-1]
         return self.act(out + self.shortcut(h))
 
 
@@ -96,9 +111,9 @@ class ParticleNet(JetModel):
 
     def __init__(self, num_node_features: int, num_jet_features: int, out_dim: int, embed_dim: int | None, k: int,
                  blocks: list[list[int]], aggr: str, pooling: str, head: list[int], dropout: float,
-                 layout: str = "gnnjet", *, num_node_types: int):
+                 layout: str = "gnnjet", batchnorm_padding: int | str | None = None, *, num_node_types: int):
         super().__init__(num_jet_features, out_dim, head, dropout)
-        self.layout = layout
+        self.layout, self.batchnorm_padding = layout, batchnorm_padding
         weaver = layout == "weaver"
         dim = embed_dim or num_node_features
         if weaver:
@@ -125,12 +140,17 @@ class ParticleNet(JetModel):
         return names | self.weaver_head_names()
 
     def encode(self, batch: Batch) -> Tensor:
+        padded = None
+        if self.training and self.batchnorm_padding is not None:
+            padded = padded_nodes(batch, self.batchnorm_padding)
         if isinstance(self.embedding, InputEmbedding):
             h = self.embedding(batch.x, batch.node_type)
+        elif padded is not None:
+            h = padded_batch_norm(self.embedding, batch.x, padded, batch.x.new_zeros(batch.x.size(1)))[0]
         else:
             h = self.embedding(batch.x)
         coordinates, largest = batch.pos, max_nodes(batch)
         for block in self.blocks:
-            h = block(h, coordinates, batch.ptr, batch.batch, largest)
+            h = block(h, coordinates, batch.ptr, batch.batch, largest, padded)
             coordinates = h
         return self.pool(h, batch.batch, num_jets(batch))

@@ -16,6 +16,12 @@ a learned scale per head on the attention output and per channel on the residual
 feed-forward branch (``c_attn``, ``w_resid``), dropout before the feed-forward LayerNorm, and class
 blocks whose query is the raw class token. Scores equal weaver-core's to 1e-5 (tested); weaver's
 dropout on the attention weights is left out in both layouts (see `Attention`).
+
+In training, weaver's input BatchNorm also counts the padded particles (zeros) up to the padded length, which its
+SequenceTrimmer sets to about the batch's largest jet: ``batchnorm_padding`` (`gnnjet.nn.padded_norm`; "batch" in
+preset ``weaver``) reproduces that. Its pair BatchNorms take their statistics from the real pairs i <= j only in
+weaver-core >= 0.5 (sparse pair embedding), as here; weaver-core < 0.5, which trained the published ParT_*.pt,
+embedded every pair of the trimmed length, padded ones included, which is not reproduced.
 """
 
 from __future__ import annotations
@@ -33,10 +39,11 @@ from gnnjet.errors import ConfigError
 from gnnjet.nn.blocks import InputEmbedding, JetModel, max_nodes, num_jets
 from gnnjet.nn.interchange import WeaverName, module_names
 from gnnjet.nn.knn import largest_jet
+from gnnjet.nn.padded_norm import check_padding, padded_batch_norm, padded_nodes
 
 DEFAULTS: dict[str, Any] = {"embed_dims": [32, 64], "pair_features": "lorentz", "pair_dims": [16, 16], "heads": 4,
                             "blocks": 2, "class_blocks": 1, "ffn_ratio": 2, "head": [], "dropout": 0.1,
-                            "layout": "gnnjet"}
+                            "layout": "gnnjet", "batchnorm_padding": None}
 # "lorentz": ln Delta, ln kT, ln z, ln m^2 from the nodes' four-vectors; "none": plain attention (point clouds
 # without four-vectors, e.g. detector hits)
 PAIR_FEATURES = ("lorentz", "none")
@@ -47,7 +54,7 @@ PRESETS = {
              "ffn_ratio": 4},
     # weaver-core's layout of the same (the ParT repository's example_ParticleTransformer.py): imports ParT_*.pt
     "weaver": {"embed_dims": [128, 512, 128], "pair_dims": [64, 64, 64], "heads": 8, "blocks": 8, "class_blocks": 2,
-               "ffn_ratio": 4, "layout": "weaver"},
+               "ffn_ratio": 4, "layout": "weaver", "batchnorm_padding": "batch"},
 }
 EPS = 1e-8
 # gnnjet pair feature g is weaver-core pair feature PAIR_ORDER[g]: (Delta, kT, z, m^2) <- weaver's (kT, z, Delta, m^2)
@@ -55,7 +62,14 @@ PAIR_ORDER = (2, 0, 1, 3)
 
 
 def check_options(params: dict[str, Any], path: str) -> None:
-    """Config-time check of a resolved section: the heads split the embedding width evenly."""
+    """Config-time check of a resolved section: `check_heads`; only the weaver layout has padded BatchNorm
+    statistics."""
+    check_heads(params, path)
+    check_padding(params, path)
+
+
+def check_heads(params: dict[str, Any], path: str) -> None:
+    """The heads split the embedding width evenly."""
     dim, heads = params["embed_dims"][-1], params["heads"]
     if dim % heads:
         raise ConfigError(f"{path}.heads: the embedding width embed_dims[-1]={dim} must be divisible by "
@@ -340,8 +354,9 @@ class ParticleTransformer(JetModel):
 
     def __init__(self, num_node_features: int, num_jet_features: int, out_dim: int, embed_dims: list[int],
                  pair_features: str, pair_dims: list[int], heads: int, blocks: int, class_blocks: int, ffn_ratio: int,
-                 head: list[int], dropout: float, *, num_node_types: int):
+                 head: list[int], dropout: float, batchnorm_padding: int | str | None = None, *, num_node_types: int):
         super().__init__(num_jet_features, out_dim, head, dropout)
+        self.batchnorm_padding = batchnorm_padding  # used by the weaver layout's input BatchNorm
         dim = embed_dims[-1]
         self.input, self.embed = self.input_embedding(num_node_features, embed_dims, num_node_types)
         uses_pairs = pair_dims and pair_features == "lorentz"
@@ -446,6 +461,9 @@ class WeaverParticleTransformer(ParticleTransformer):
         return 0.0
 
     def embed_nodes(self, batch: Batch) -> Tensor:
+        if self.training and self.batchnorm_padding is not None:
+            count, zeros = padded_nodes(batch, self.batchnorm_padding), batch.x.new_zeros(batch.x.size(1))
+            return self.embed(padded_batch_norm(self.input, batch.x, count, zeros)[0])
         return self.embed(self.input(batch.x))
 
     def weaver_names(self) -> dict[str, WeaverName]:
