@@ -25,3 +25,9 @@ def jet_sum(px: Any, py: Any, pz: Any, energy: Any) -> dict[str, np.ndarray]:
     mass2 = totals[3] ** 2 - totals[0] ** 2 - totals[1] ** 2 - totals[2] ** 2
     return {"pt": pt, "eta": eta, "phi": phi, "mass": np.sqrt(np.maximum(mass2, 0.0)), "energy": totals[3]}
 
+
+
+def eta_sign(eta: np.ndarray) -> np.ndarray:
+    """sign(eta) with 0 taken as +1: the factor of the ParT repository's ``part_deta`` (its conversion scripts
+    flip the eta difference of backward jets)."""
+    return np.where(eta < 0, -1.0, 1.0)

@@ -7,6 +7,12 @@ row block by row block. Output: one collection ``part_px part_py part_pz part_en
 ``part_pt part_eta part_phi`` and ``part_deta part_dphi`` to the jet axis (the set has no charge
 or particle-ID information), jet ``pt eta phi mass energy`` summed from the constituents,
 ``label_top``/``label_qcd``.
+
+``part_deta`` follows the ParT repository's conversion (utils/convert_top_datasets.py), which the published
+Top Landscape models and the fine-tuning recipes were trained on: (eta - jet eta) * sign(jet eta), the sign of a
+jet at eta = 0 taken as +1, so that the forward direction of every jet points the same way. ``part_dphi`` is the
+wrapped phi difference, phi - jet phi. Files converted before this convention (gnnjet < 2026-12) hold the
+unflipped eta - jet eta: convert them again (`bin/convert.py --overwrite`) before fine-tuning a published model.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import awkward as ak
 import h5py
 import numpy as np
 
-from gnnjet.convert.kinematics import jet_sum, pt_eta_phi
+from gnnjet.convert.kinematics import eta_sign, jet_sum, pt_eta_phi
 from gnnjet.data.expressions import delta_phi
 from gnnjet.data.writer import Branches
 from gnnjet.errors import DataError
@@ -102,7 +108,7 @@ def _convert(values: np.ndarray, signal: np.ndarray) -> Branches:
     pt, eta, phi = pt_eta_phi(px[real], py[real], pz[real])
     jet_of = np.repeat(np.arange(len(counts)), counts)
     parts |= {"pt": ak.unflatten(pt, counts), "eta": ak.unflatten(eta, counts), "phi": ak.unflatten(phi, counts),
-              "deta": ak.unflatten(eta - jet["eta"][jet_of], counts),
+              "deta": ak.unflatten((eta - jet["eta"][jet_of]) * eta_sign(jet["eta"])[jet_of], counts),
               "dphi": ak.unflatten(delta_phi(phi, jet["phi"][jet_of]), counts)}
     return {**jet, "label_top": (signal == 1).astype(np.int32), "label_qcd": (signal == 0).astype(np.int32),
             "part": ak.zip(parts)}

@@ -174,6 +174,12 @@ class Trainer:
                          weights.kind, loaded["pretrained_sha256"], loaded["tensors"],
                          f", output layer replaced ({built.task.out_dim} outputs)"
                          if loaded["replaced_output"] else "")
+                packed = weights.kind == "weaver" and self.config["model"].get("batchnorm_padding") is None
+                if packed and not {"backbone", "batchnorm"} & set(self.training["freeze"]):
+                    log.warning("%s was trained by weaver-core with BatchNorm statistics over padded jets, but "
+                                "model.batchnorm_padding is null: training BatchNorm layers will renormalise the "
+                                "pretrained features (set batchnorm_padding: 128 as preset weaver does, or freeze: "
+                                "[batchnorm])", loaded["pretrained"])
         elif checkpoint is not None:
             self.pretrained_record = checkpoint.get("pretrained", {})
 

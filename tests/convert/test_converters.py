@@ -94,6 +94,20 @@ def test_top_landscape_round_trip(tmp_path):
     assert abs(float(ak.sum(jets.part_deta[jet] * jets.part_pt[jet]))) < 0.05 * float(jets.pt[jet])  # around the axis
 
 
+def test_top_landscape_deta_follows_the_part_repository_convention(tmp_path):
+    """part_deta = (eta - jet eta) * sign(jet eta): backward jets are flipped; part_dphi = phi - jet phi, wrapped."""
+    write_top_landscape(tmp_path / "train.h5", 30)
+    (out,) = convert("top-landscape", [str(tmp_path / "train.h5")], tmp_path / "out", progress=False)
+    jets = ak.from_parquet(out)
+    backward = ak.to_numpy(jets.eta) < 0
+    assert 0 < backward.sum() < len(backward)
+    sign = ak.Array(np.where(backward, -1.0, 1.0))
+    assert ak.all(abs(jets.part_deta - (jets.part_eta - jets.eta) * sign) < 1e-9)
+    assert not ak.all(abs(jets.part_deta - (jets.part_eta - jets.eta)) < 1e-6)  # differs from the unflipped
+    dphi = jets.part_phi - jets.phi
+    assert ak.all(abs(np.remainder(dphi - jets.part_dphi + np.pi, 2 * np.pi) - np.pi) < 1e-9)
+
+
 def test_jetclass_round_trip(tmp_path):
     path = write_jetclass(tmp_path / "HToBB_120.root", 25)
     (out,) = convert("jetclass", [str(path)], tmp_path / "out", fmt="root", progress=False)
