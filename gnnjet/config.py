@@ -251,10 +251,16 @@ def _check_consistency(config: dict[str, Any]) -> None:
 
 
 def _check_pair_features(config: dict[str, Any]) -> None:
-    """Pairwise (Lorentz) features need four-vectors: at least one node type with kinematics."""
+    """Pairwise (Lorentz) features need four-vectors: at least one node type with kinematics; LorentzNet needs
+    them for every node type."""
     node_types = config["data"]["node_types"]
     model = config["model"]
     uses_pairs = model["name"] == "mipart" or (model.get("pair_features") == "lorentz" and model.get("pair_dims"))
+    if model["name"] == "lorentznet":
+        for name, node_type in node_types.items():
+            if all(node_type[k] is None for keys in KINEMATICS.values() for k in keys):
+                raise ConfigError(f"data.node_types.{name}: lorentznet works on four-vectors, but this node type "
+                                  "gives no pt/eta/phi or px/py/pz/energy")
     if uses_pairs and all(all(t[k] is None for keys in KINEMATICS.values() for k in keys) for t in node_types.values()):
         raise ConfigError(f"model.pair_features: {model['name']}'s pair features need four-vectors, but no node type "
                           f"({', '.join(node_types)}) gives pt/eta/phi or px/py/pz/energy; set "

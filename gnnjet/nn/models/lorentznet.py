@@ -1,0 +1,167 @@
+"""LorentzNet (Gong, Meng, Zhang, Qu, Li, Qian et al., JHEP 07 (2022) 030): Lorentz-group-equivariant message passing.
+
+Every jet is a fully connected graph (all ordered pairs (i, j), i != j, built packed, never as a padded
+[B, P, P] tensor) whose nodes carry a four-vector x = (E, px, py, pz) [GeV] and scalars h. Each Lorentz group
+equivariant block (`LorentzBlock`, a PyG ``MessagePassing``) computes, for edge (i, j),
+
+    m_ij = phi_e(h_i, h_j, psi(<x_i - x_j, x_i - x_j>), psi(<x_i, x_j>)),   m_ij <- m_ij * phi_m(m_ij)
+    x_i  <- x_i + c * mean_j clamp((x_i - x_j) * phi_x(m_ij), -100, 100)      (all blocks but the last)
+    h_i  <- h_i + phi_h(h_i, sum_j m_ij, s_i)
+
+with the Minkowski product <a, b> = a0 b0 - a.b and psi(z) = sign(z) log(|z| + 1): h depends on the four-vectors
+only through invariants, so the jet's output (mean of h over its nodes, then the head) is Lorentz invariant and
+the updated x are equivariant. The details that change the released model's numbers (REFERENCE.md, "LorentzNet")
+are kept: both updates use the block's input x, the clamp, means for x and sums for h, no bias in phi_e's first
+and phi_x's last layer, the x update left out of the last block.
+
+Inputs: the nodes' four-vectors (every node type needs kinematics: a config error otherwise) and their scalars,
+``scalars: mass`` (the published top tagger: one-hot (particle, beam) x |m|, through psi) or ``scalars:
+features`` (the node features x of the config, e.g. particle-ID flags for quark/gluon, plus a beam flag when
+there are beams). ``beams: true`` adds, per jet and before its particles, two beam nodes (sqrt(2), 0, 0, +-1)
+(mass 1), which break the symmetry to rotations about and boosts along the beam axis, as published.
+
+The released model's readout divided the sum over real nodes by the batch's padded length, so its scores depend
+on the other jets of a batch; here a jet's mean runs over its own nodes (beams included), which equals the
+release evaluating that jet alone.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import Batch
+from torch_geometric.nn import MessagePassing
+from torch_geometric.utils import scatter
+
+from gnnjet.nn.blocks import JetModel
+
+DEFAULTS: dict[str, Any] = {"hidden": 72, "blocks": 6, "c": 0.005, "beams": True, "scalars": "mass", "head": [72],
+                            "dropout": 0.2}
+PRESETS = {
+    "lorentznet": {},  # the published top tagger: 224,072 parameters with mass scalars and 2 classes
+    "small": {"hidden": 32, "blocks": 3},
+}
+SCALARS = ("mass", "features")  # model.scalars (module docstring)
+CLAMP = 100.0  # the release's bound on each x-update term
+
+
+def psi(z: Tensor) -> Tensor:
+    """sign(z) log(|z| + 1): compresses Minkowski products spanning many orders of magnitude."""
+    return torch.sign(z) * torch.log1p(z.abs())
+
+
+def minkowski(a: Tensor, b: Tensor) -> Tensor:
+    """<a, b> = a0 b0 - a1 b1 - a2 b2 - a3 b3 of four-vectors a, b [..., 4] (E first) -> [..., 1]."""
+    return (a[..., :1] * b[..., :1]) - (a[..., 1:] * b[..., 1:]).sum(-1, keepdim=True)
+
+
+def complete_edges(ptr: Tensor) -> Tensor:
+    """Every ordered pair (j -> i), i != j, within each jet of a packed batch: edge_index [2, sum n (n - 1)],
+    row 0 the source j, row 1 the target i (PyG's flow). Built from the jet sizes without a [B, P, P] tensor."""
+    sizes = ptr[1:] - ptr[:-1]
+    jet = torch.repeat_interleave(torch.arange(sizes.numel(), device=ptr.device), sizes)  # [N]
+    degree = (sizes - 1).clamp(min=0)[jet]  # [N] neighbours of each node
+    target = torch.repeat_interleave(torch.arange(jet.numel(), device=ptr.device), degree)  # [E]
+    first = torch.cumsum(degree, 0) - degree  # [N] position of each node's first edge
+    k = torch.arange(target.numel(), device=ptr.device) - first[target]  # 0 .. n - 2 within the target's edges
+    local = target - ptr[jet[target]]  # the target's place in its jet
+    source = ptr[jet[target]] + k + (k >= local).long()  # skip the target itself
+    return torch.stack([source, target])
+
+
+class LorentzBlock(MessagePassing):
+    """One Lorentz group equivariant block (module docstring): (h [N, H], x [N, 4]) -> updated (h, x)."""
+
+    def __init__(self, hidden: int, num_scalars: int, c: float, update_x: bool):
+        super().__init__(aggr="sum")  # `aggregate` below: sums for h, means for x
+        self.c, self.update_x = c, update_x
+        self.phi_e = nn.Sequential(nn.Linear(2 * hidden + 2, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(),
+                                   nn.Linear(hidden, hidden), nn.ReLU())
+        self.phi_h = nn.Sequential(nn.Linear(2 * hidden + num_scalars, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
+                                   nn.Linear(hidden, hidden))
+        self.phi_m = nn.Sequential(nn.Linear(hidden, 1), nn.Sigmoid())
+        if update_x:
+            self.phi_x = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1, bias=False))
+            nn.init.xavier_uniform_(self.phi_x[2].weight, gain=0.001)  # x moves little at the start, as released
+
+    def forward(self, h: Tensor, x: Tensor, scalars: Tensor, edge_index: Tensor) -> tuple[Tensor, Tensor]:
+        aggregated = self.propagate(edge_index, h=h, x=x)  # [N, H + 4]: sum of m_ij, mean of the x terms
+        messages, shift = aggregated[:, : h.size(1)], aggregated[:, h.size(1):]
+        h = h + self.phi_h(torch.cat([h, messages, scalars], dim=1))
+        return h, (x + self.c * shift if self.update_x else x)
+
+    def message(self, h_i: Tensor, h_j: Tensor, x_i: Tensor, x_j: Tensor) -> Tensor:
+        difference = x_i - x_j
+        invariants = torch.cat([psi(minkowski(difference, difference)), psi(minkowski(x_i, x_j))], dim=1)
+        m = self.phi_e(torch.cat([h_i, h_j, invariants], dim=1))
+        m = m * self.phi_m(m)
+        if not self.update_x:
+            return torch.cat([m, difference.new_zeros(difference.shape)], dim=1)
+        return torch.cat([m, torch.clamp(difference * self.phi_x(m), -CLAMP, CLAMP)], dim=1)
+
+    def aggregate(self, inputs: Tensor, index: Tensor, ptr: Tensor | None = None,  # type: ignore[override]
+                  dim_size: int | None = None) -> Tensor:
+        hidden = inputs.size(1) - 4
+        return torch.cat([scatter(inputs[:, :hidden], index, 0, dim_size, reduce="sum"),
+                          scatter(inputs[:, hidden:], index, 0, dim_size, reduce="mean")], dim=1)
+
+
+class LorentzNet(JetModel):
+    """LorentzNet over each jet's nodes (and beams): embedding of the scalars, `blocks` LorentzBlocks, mean of h
+    over the jet's nodes, then the head."""
+
+    def __init__(self, num_node_features: int, num_jet_features: int, out_dim: int, hidden: int, blocks: int,
+                 c: float, beams: bool, scalars: str, head: list[int], dropout: float, *, num_node_types: int):
+        super().__init__(num_jet_features, out_dim, head, dropout)
+        self.beams, self.scalar_kind = beams, scalars
+        num_scalars = 2 if scalars == "mass" else num_node_features + int(beams)
+        self.embedding = nn.Linear(num_scalars, hidden)
+        self.blocks = nn.ModuleList(LorentzBlock(hidden, num_scalars, c, update_x=b < blocks - 1)
+                                    for b in range(blocks))
+        self.build_head(hidden)
+
+    def encode(self, batch: Batch) -> Tensor:
+        vectors = batch.p4[:, [3, 0, 1, 2]]  # (px, py, pz, E) -> (E, px, py, pz)
+        is_beam = vectors.new_zeros(vectors.size(0), 1)
+        features, ptr = batch.x, batch.ptr
+        if self.beams:
+            vectors, ptr, place = with_beams(vectors, ptr)
+            is_beam = vectors.new_ones(vectors.size(0), 1).index_fill(0, place, 0.0)
+            features = features.new_zeros(vectors.size(0), features.size(1)).index_copy(0, place, features)
+        return self.network(vectors, self.scalars(vectors, features, is_beam), ptr)[0]
+
+    def scalars(self, vectors: Tensor, features: Tensor, is_beam: Tensor) -> Tensor:
+        """The nodes' scalars [N, S]: psi of one-hot (particle, beam) x |m| (``mass``), or the node features and,
+        with beams, a beam flag (``features``)."""
+        if self.scalar_kind == "mass":
+            mass = minkowski(vectors, vectors).abs().sqrt()
+            return psi(torch.cat([(1 - is_beam) * mass, is_beam * mass], dim=1))
+        return torch.cat([features, is_beam], dim=1) if self.beams else features
+
+    def network(self, vectors: Tensor, scalars: Tensor, ptr: Tensor) -> tuple[Tensor, Tensor]:
+        """Four-vectors [N, 4] (E first) and scalars [N, S] of the nodes (beams included) of jets laid out by
+        ptr [B + 1] -> (jet representations [B, H], final four-vectors [N, 4])."""
+        edges = complete_edges(ptr)
+        h, x = self.embedding(scalars), vectors
+        for block in self.blocks:
+            h, x = block(h, x, scalars, edges)
+        jet = torch.repeat_interleave(torch.arange(ptr.numel() - 1, device=ptr.device), ptr[1:] - ptr[:-1])
+        return scatter(h, jet, 0, ptr.numel() - 1, reduce="mean"), x
+
+
+def with_beams(vectors: Tensor, ptr: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Two beam nodes (sqrt(2), 0, 0, +1), (sqrt(2), 0, 0, -1) before each jet's nodes: (four-vectors [N + 2B, 4],
+    ptr [B + 1], the new rows of the original nodes [N])."""
+    jets = ptr.numel() - 1
+    sizes = ptr[1:] - ptr[:-1]
+    new_ptr = ptr + 2 * torch.arange(jets + 1, device=ptr.device)
+    jet = torch.repeat_interleave(torch.arange(jets, device=ptr.device), sizes)
+    place = torch.arange(vectors.size(0), device=ptr.device) - ptr[jet] + new_ptr[jet] + 2
+    beam = vectors.new_tensor([[math.sqrt(2.0), 0.0, 0.0, 1.0], [math.sqrt(2.0), 0.0, 0.0, -1.0]])
+    out = vectors.new_zeros(vectors.size(0) + 2 * jets, 4)
+    starts = new_ptr[:-1]
+    out[starts], out[starts + 1] = beam[0], beam[1]
+    return out.index_copy(0, place, vectors), new_ptr, place
