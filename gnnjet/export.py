@@ -51,8 +51,12 @@ def onnx_inputs(batch: Batch) -> tuple[Tensor, ...]:
 
 
 def export_model(model: nn.Module, example: Batch, path: str | Path) -> None:
-    """Export `model` (eval mode) to `path` with dynamic N, B and P, traced on `example` (>= 2 jets, >= 3 nodes)."""
+    """Export `model` (eval mode) to `path` with dynamic N, B and P, traced on `example` (>= 2 jets, >= 3 nodes); a
+    model that cannot be traced (its `onnx_blocker`) is a GnnjetError giving the reason."""
     from torch.export import Dim
+
+    if getattr(model, "onnx_blocker", None):
+        raise GnnjetError(f"{type(model).__name__} cannot be exported to ONNX: {model.onnx_blocker}")
 
     nodes, jets, largest = Dim("N", min=2), Dim("B", min=2), Dim("P", min=3)
     shapes = {"x": {0: nodes}, "node_type": {0: nodes}, "pos": {0: nodes}, "p4": {0: nodes}, "batch": {0: nodes},

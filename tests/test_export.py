@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from gnnjet._optional import WITH_ONNX
+from gnnjet.errors import GnnjetError
 from gnnjet.export import export_model, onnx_inputs
 from gnnjet.nn.registry import build_model
 from tests.nn.conftest import NUM_FEATURES, NUM_JET_FEATURES, NUM_NODE_TYPES, make_batch, make_jet, standard_jets
@@ -53,3 +54,11 @@ def test_export_of_a_run_directory(tmp_path):
     (output,) = session.run(None, {i.name: t.numpy() for i, t in zip(session.get_inputs(), onnx_inputs(batch))})
     with torch.no_grad():
         np.testing.assert_allclose(output, trained.model(batch).numpy(), atol=1e-4, rtol=1e-4)
+
+
+def test_a_model_that_cannot_be_traced_is_refused_with_the_reason(tmp_path):
+    model = build_model({"name": "lorentznet", "preset": "small"}, NUM_FEATURES, NUM_JET_FEATURES, 3,
+                        num_node_types=NUM_NODE_TYPES).eval()
+    with pytest.raises(GnnjetError, match="LorentzNet cannot be exported to ONNX: its complete graph has n"):
+        export_model(model, make_batch(standard_jets()), tmp_path / "model.onnx")
+    assert not (tmp_path / "model.onnx").exists()

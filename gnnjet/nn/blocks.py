@@ -63,6 +63,7 @@ class JetModel(nn.Module):
     """
 
     weaver_architecture: str | None = None
+    onnx_blocker: str | None = None  # why torch.export cannot trace the model, if it cannot
 
     def __init__(self, num_jet_features: int, out_dim: int, head: list[int], head_dropout: float):
         super().__init__()

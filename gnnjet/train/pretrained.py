@@ -1,5 +1,5 @@
-"""Pretrained weights: import a weaver-core checkpoint as a gnnjet model directory, export one back, and
-start a training run from either (fine-tuning).
+"""Pretrained weights: import a checkpoint of another toolkit (weaver-core, the LorentzNet release) as a gnnjet
+model directory, export one back to weaver-core, and start a training run from either (fine-tuning).
 
 A model directory written here is an ordinary one (config.yaml, preprocess.json, best.pt, last.pt)
 that `gnnjet.predict` reads; its checkpoint records where the weights came from and their sha256.
@@ -27,6 +27,7 @@ from gnnjet.config import dump_config
 from gnnjet.data.preprocess import Preprocessing
 from gnnjet.data.spec import DataSpec
 from gnnjet.errors import DataError, GnnjetError
+from gnnjet.nn.lorentznet_release import release_to_gnnjet
 from gnnjet.nn.state import check_state, without_replaced
 from gnnjet.nn.weaver import gnnjet_to_weaver, read_state_dict, weaver_to_gnnjet
 from gnnjet.train.checkpoint import load_checkpoint, save_checkpoint
@@ -34,6 +35,8 @@ from gnnjet.train.rundir import RunDirectory
 from gnnjet.train.saved import RunModel
 
 log = logging.getLogger(__name__)
+# checkpoint formats of other toolkits: (state dict with the prefix stripped, model, source, replace_output) -> state
+CONVERTERS = {"weaver": weaver_to_gnnjet, "lorentznet": release_to_gnnjet}
 
 
 def sha256(path: str | Path) -> str:
@@ -44,8 +47,10 @@ def sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def import_weaver(checkpoint: str | Path, config: dict[str, Any], out_dir: str | Path, overwrite: bool = False) -> Path:
-    """Map weaver-core `checkpoint` onto the model of `config` (validated) and write a model directory.
+def import_checkpoint(checkpoint: str | Path, config: dict[str, Any], out_dir: str | Path, overwrite: bool = False,
+                      kind: str = "weaver") -> Path:
+    """Map `checkpoint` of another toolkit (`kind`, one of `CONVERTERS`: weaver-core or the LorentzNet release) onto
+    the model of `config` (validated) and write a model directory.
 
     The config's preprocessing must be manual (numbers, no ``auto``): the published models come
     with fixed center/scale. Raises GnnjetError naming the file and the mismatch. `out_dir` follows the rules of
@@ -55,7 +60,9 @@ def import_weaver(checkpoint: str | Path, config: dict[str, Any], out_dir: str |
     built = RunModel.from_config(config)
     model, spec = built.model, built.spec
     preprocessing = Preprocessing.manual(spec)
-    state = weaver_to_gnnjet(read_state_dict(checkpoint), model, source=str(checkpoint))
+    if kind not in CONVERTERS:
+        raise GnnjetError(f"unknown checkpoint format {kind!r}; choose one of {', '.join(CONVERTERS)}")
+    state = CONVERTERS[kind](read_state_dict(checkpoint), model, str(checkpoint))
     model.load_state_dict(state)
     out_dir = Path(out_dir)
     run_dir = RunDirectory.claim(out_dir, resume=False, overwrite=overwrite)
@@ -64,7 +71,7 @@ def import_weaver(checkpoint: str | Path, config: dict[str, Any], out_dir: str |
         preprocessing.save(out_dir / "preprocess.json")
         record = {"model": model.state_dict(), "config": config, "inputs": spec.model_inputs(), "epoch": -1,
                   "source": {"checkpoint": str(Path(checkpoint).resolve()), "sha256": sha256(checkpoint),
-                             "from": "weaver"}}
+                             "from": kind}}
         for name in ("best.pt", "last.pt"):
             save_checkpoint(out_dir / name, record)
         run_dir.commit()
@@ -83,12 +90,13 @@ def export_weaver(model: torch.nn.Module, path: str | Path) -> None:
 
 @dataclass(frozen=True)
 class PretrainedWeights:
-    """A pretrained model read from disk: a weaver-core checkpoint or a gnnjet model directory."""
+    """A pretrained model read from disk: a weaver-core or LorentzNet-release checkpoint, or a gnnjet model
+    directory."""
 
     source: Path  # as given: the .pt file or the model directory
     file: Path  # the file holding the weights
-    kind: str  # "weaver" or "gnnjet"
-    state: dict[str, torch.Tensor]  # as stored (weaver key names for "weaver")
+    kind: str  # "weaver", "lorentznet" (the LorentzNet release) or "gnnjet"
+    state: dict[str, torch.Tensor]  # as stored (the other toolkit's key names for "weaver" and "lorentznet")
 
     @classmethod
     def read(cls, source: str | Path) -> PretrainedWeights:
@@ -99,14 +107,15 @@ class PretrainedWeights:
                 raise GnnjetError(f"pretrained model directory {source} has no best.pt")
             return cls(source, source / "best.pt", "gnnjet", load_checkpoint(source / "best.pt")["model"])
         if not source.is_file():
-            raise GnnjetError(f"pretrained checkpoint {source} does not exist (give a weaver-core .pt file or a "
-                              "gnnjet model directory)")
-        return cls(source, source, "weaver", read_state_dict(source))
+            raise GnnjetError(f"pretrained checkpoint {source} does not exist (give a weaver-core or "
+                              "LorentzNet-release .pt file or a gnnjet model directory)")
+        state = read_state_dict(source)
+        return cls(source, source, "lorentznet" if any(k.startswith("LGEBs.") for k in state) else "weaver", state)
 
     def preprocessing(self, spec: DataSpec) -> Preprocessing:
         """The input preprocessing the pretrained network expects: a model directory's own preprocess.json, or,
         for a weaver-core checkpoint, the config's fixed numbers (``auto`` would refit the inputs: refused)."""
-        if self.kind == "weaver":
+        if self.kind in CONVERTERS:
             return Preprocessing.manual(spec, why=f"fine-tuning {self.source} needs the fixed preprocessing it "
                                                   "was trained with")
         try:
@@ -119,8 +128,8 @@ class PretrainedWeights:
         """Load into `model` (in place), replacing an output layer of another shape; anything else that differs
         is a GnnjetError naming the key and both shapes. Returns what train.log and metrics.csv record."""
         output = model.output_layer_keys()
-        if self.kind == "weaver":
-            state = weaver_to_gnnjet(self.state, model, str(self.file), replace_output=True)
+        if self.kind in CONVERTERS:
+            state = CONVERTERS[self.kind](self.state, model, str(self.file), replace_output=True)
         else:
             state, target, _ = without_replaced(self.state, model.state_dict(), set(output))
             check_state(state, target, str(self.file))

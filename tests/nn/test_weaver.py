@@ -15,7 +15,7 @@ from gnnjet.nn.registry import build_model
 from gnnjet.nn.weaver import gnnjet_to_weaver, read_state_dict, weaver_to_gnnjet
 from gnnjet.predict import predict
 from gnnjet.train.checkpoint import load_checkpoint
-from gnnjet.train.pretrained import import_weaver
+from gnnjet.train.pretrained import import_checkpoint
 from tests.conftest import write_jetclass
 
 weaver_pn = pytest.importorskip("weaver.nn.model.ParticleNet", reason="weaver-core not installed (make install)")
@@ -292,7 +292,7 @@ def test_official_shaped_checkpoint_imports_and_predicts(tmp_path, monkeypatch, 
     else:
         settings = load_config(config)
         settings["data"]["cache_dir"] = str(tmp_path / "cache")
-        import_weaver(tmp_path / file_name, settings, tmp_path / "model")
+        import_checkpoint(tmp_path / file_name, settings, tmp_path / "model")
         predict(tmp_path / "model", [str(data)], tmp_path / "pred.root", progress=False)
     scores = uproot.open(tmp_path / "pred.root")["Jets"].arrays(library="np")
     labels = load_config(config)["task"]["labels"]

@@ -42,7 +42,7 @@ DEFAULTS: dict[str, Any] = {"hidden": 72, "blocks": 6, "c": 0.005, "beams": True
                             "dropout": 0.2}
 PRESETS = {
     "lorentznet": {},  # the published top tagger: 224,072 parameters with mass scalars and 2 classes
-    "small": {"hidden": 32, "blocks": 3},
+    "small": {"hidden": 32, "blocks": 3, "head": [32]},
 }
 SCALARS = ("mass", "features")  # model.scalars (module docstring)
 CLAMP = 100.0  # the release's bound on each x-update term
@@ -88,15 +88,22 @@ class LorentzBlock(MessagePassing):
             nn.init.xavier_uniform_(self.phi_x[2].weight, gain=0.001)  # x moves little at the start, as released
 
     def forward(self, h: Tensor, x: Tensor, scalars: Tensor, edge_index: Tensor) -> tuple[Tensor, Tensor]:
-        aggregated = self.propagate(edge_index, h=h, x=x)  # [N, H + 4]: sum of m_ij, mean of the x terms
-        messages, shift = aggregated[:, : h.size(1)], aggregated[:, h.size(1):]
+        # phi_e's first layer (no bias) on [h_i, h_j, a, b] is W_i h_i + W_j h_j + w (a, b): the two node terms are
+        # computed once per node [N, H] rather than once per edge, the edges only add them (same weights, same sums)
+        weight = self.phi_e[0].weight
+        width = h.size(1)
+        aggregated = self.propagate(edge_index, target=h @ weight[:, :width].T, source=h @ weight[:, width:2 * width].T,
+                                    x=x)  # [N, H + 4]: sum of m_ij, mean of the x terms
+        messages, shift = aggregated[:, :width], aggregated[:, width:]
         h = h + self.phi_h(torch.cat([h, messages, scalars], dim=1))
         return h, (x + self.c * shift if self.update_x else x)
 
-    def message(self, h_i: Tensor, h_j: Tensor, x_i: Tensor, x_j: Tensor) -> Tensor:
+    def message(self, target_i: Tensor, source_j: Tensor, x_i: Tensor, x_j: Tensor) -> Tensor:
         difference = x_i - x_j
         invariants = torch.cat([psi(minkowski(difference, difference)), psi(minkowski(x_i, x_j))], dim=1)
-        m = self.phi_e(torch.cat([h_i, h_j, invariants], dim=1))
+        m = target_i + source_j + invariants @ self.phi_e[0].weight[:, -2:].T
+        for layer in self.phi_e[1:]:  # BatchNorm, ReLU, Linear, ReLU
+            m = layer(m)
         m = m * self.phi_m(m)
         if not self.update_x:
             return torch.cat([m, difference.new_zeros(difference.shape)], dim=1)
@@ -112,6 +119,9 @@ class LorentzBlock(MessagePassing):
 class LorentzNet(JetModel):
     """LorentzNet over each jet's nodes (and beams): embedding of the scalars, `blocks` LorentzBlocks, mean of h
     over the jet's nodes, then the head."""
+
+    onnx_blocker = ("its complete graph has n (n - 1) edges per jet, a data-dependent size that torch.export cannot "
+                    "trace; predict with bin/predict.py (PyTorch) instead")
 
     def __init__(self, num_node_features: int, num_jet_features: int, out_dim: int, hidden: int, blocks: int,
                  c: float, beams: bool, scalars: str, head: list[int], dropout: float, *, num_node_types: int):
