@@ -56,9 +56,11 @@ def test_export_of_a_run_directory(tmp_path):
         np.testing.assert_allclose(output, trained.model(batch).numpy(), atol=1e-4, rtol=1e-4)
 
 
-def test_a_model_that_cannot_be_traced_is_refused_with_the_reason(tmp_path):
-    model = build_model({"name": "lorentznet", "preset": "small"}, NUM_FEATURES, NUM_JET_FEATURES, 3,
+@pytest.mark.parametrize("name, reason", [("lorentznet", "LorentzNet cannot be exported to ONNX: its complete graph"),
+                                          ("lgatr", "LGATrTagger cannot be exported to ONNX: the wrapper pads")])
+def test_a_model_that_cannot_be_traced_is_refused_with_the_reason(tmp_path, name, reason):
+    model = build_model({"name": name, "preset": "small"}, NUM_FEATURES, NUM_JET_FEATURES, 3,
                         num_node_types=NUM_NODE_TYPES).eval()
-    with pytest.raises(GnnjetError, match="LorentzNet cannot be exported to ONNX: its complete graph has n"):
+    with pytest.raises(GnnjetError, match=reason):
         export_model(model, make_batch(standard_jets()), tmp_path / "model.onnx")
     assert not (tmp_path / "model.onnx").exists()

@@ -16,7 +16,7 @@ from torch import nn
 
 from gnnjet.errors import ConfigError
 from gnnjet.nn.blocks import Pooling
-from gnnjet.nn.models import deepsets, gat, gcn, lorentznet, mipart, particlenet, transformer
+from gnnjet.nn.models import deepsets, gat, gcn, lgatr, lorentznet, mipart, particlenet, transformer
 from gnnjet.nn.padded_norm import PADDED_LENGTH, is_padded_length
 from gnnjet.schema import ListOf, Record, Scalar, Spec
 
@@ -61,9 +61,13 @@ FAMILIES: dict[str, Family] = {
     "lorentznet": Family.of(lorentznet, lorentznet.LorentzNet,
                             "Lorentz-equivariant message passing on four-vectors over the complete jet graph",
                             "lorentznet"),
+    "lgatr": Family.of(lgatr, lgatr.LGATrTagger,
+                       "L-GATr / L-GATr-slim (lgatr package): Lorentz-equivariant geometric-algebra transformer",
+                       "lgatr"),
 }
 _CHOICES = {"pooling": Pooling.KINDS, "aggr": ("mean", "max", "add"), "norm": ("batch_norm", "layer_norm"),
-            "layout": particlenet.LAYOUTS, "pair_features": transformer.PAIR_FEATURES, "scalars": lorentznet.SCALARS}
+            "layout": particlenet.LAYOUTS, "pair_features": transformer.PAIR_FEATURES, "scalars": lorentznet.SCALARS,
+            "variant": lgatr.VARIANTS, "references": lgatr.REFERENCES}
 
 
 _SPECS = {"batchnorm_padding": Scalar((int, str), nullable=True, check=is_padded_length, what=PADDED_LENGTH)}

@@ -8,7 +8,7 @@ from gnnjet.nn.registry import FAMILIES, build_model
 from tests.nn.conftest import NUM_FEATURES, NUM_JET_FEATURES, NUM_NODE_TYPES, make_batch, make_jet, standard_jets
 
 SMALL = {"particlenet": "lite", "gcn": "small", "gat": "small", "deepsets": "small", "transformer": "small",
-         "mipart": "small", "lorentznet": "small"}
+         "mipart": "small", "lorentznet": "small", "lgatr": "small"}
 
 
 def small_model(name, out_dim=3, **overrides):
