@@ -38,7 +38,8 @@ def build_optimizer(model: torch.nn.Module, training: dict[str, Any], fast: froz
 
 def build_scheduler(optimizer: torch.optim.Optimizer, training: dict[str, Any],
                     steps_per_epoch: int) -> tuple[Any, bool]:
-    """(scheduler, stepped per batch?). cosine (with linear warm-up) and onecycle step per batch;
+    """(scheduler, stepped per batch?). cosine (with linear warm-up), cosine_restarts (the same warm-up, then
+    cosine periods of restart_epochs, doubling after each restart: LorentzNet's recipe) and onecycle step per batch;
     plateau (on the validation loss), step, flat_decay and none per epoch. flat_decay is weaver-core's
     `flat+decay`: the lr stays flat, then the last n = max(1, int(0.3 x epochs)) epochs run at lr x (1/100)^(i/n),
     i = 1..n (the last epoch at 1/100); a one-epoch run stays flat."""
@@ -54,6 +55,18 @@ def build_scheduler(optimizer: torch.optim.Optimizer, training: dict[str, Any],
             return 0.5 * (1 + math.cos(math.pi * progress))
 
         return torch.optim.lr_scheduler.LambdaLR(optimizer, factor), True
+    if kind == "cosine_restarts":
+        warmup, period = int(training["warmup_epochs"] * steps_per_epoch), training["restart_epochs"] * steps_per_epoch
+
+        def restarts(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            position, length = step - warmup, max(1, period)
+            while position >= length:  # periods of restart_epochs, 2x, 4x, ... (SGDR with T_mult = 2)
+                position, length = position - length, 2 * length
+            return 0.5 * (1 + math.cos(math.pi * position / length))
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, restarts), True
     if kind == "onecycle":
         max_lr = [group["lr"] for group in optimizer.param_groups]
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total), True

@@ -81,3 +81,23 @@ def test_flat_decay_matches_weavers_flat_plus_decay(epochs, expected):
         optimizer.step()  # no gradients: leaves the weights alone
         scheduler.step()
     assert lrs == pytest.approx(expected)
+
+
+def test_cosine_restarts_warm_up_then_restart_with_doubling_periods():
+    """1 warm-up epoch, then periods of 2, 4, 8 epochs, each a cosine from the full lr to 0 (2 steps an epoch)."""
+    model, _ = model_and_data()
+    config = {**TRAINING, "optimizer": "adamw", "scheduler": "cosine_restarts", "epochs": 15, "warmup_epochs": 1,
+              "restart_epochs": 2}
+    optimizer = build_optimizer(model, config)
+    scheduler, per_batch = build_scheduler(optimizer, config, steps_per_epoch=2)
+    assert per_batch
+    lrs = []
+    for _ in range(2 * 15):
+        lrs.append(optimizer.param_groups[0]["lr"] / config["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert lrs[:2] == pytest.approx([0.5, 1.0])  # warm-up
+    starts = [2, 6, 14]  # steps where the periods of 4, 8 and 16 steps begin
+    assert all(lrs[s] == pytest.approx(1.0) for s in starts)
+    assert [lrs[s + half] for s, half in zip(starts, (2, 4, 8))] == pytest.approx([0.5, 0.5, 0.5])
+    assert lrs[5] < 0.2 and lrs[13] < 0.05  # the ends of the first two periods, just before a restart
