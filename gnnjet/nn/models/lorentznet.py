@@ -85,7 +85,7 @@ class LorentzBlock(MessagePassing):
         self.phi_m = nn.Sequential(nn.Linear(hidden, 1), nn.Sigmoid())
         if update_x:
             self.phi_x = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1, bias=False))
-            nn.init.xavier_uniform_(self.phi_x[2].weight, gain=0.001)  # x moves little at the start, as released
+            nn.init.xavier_uniform_(self.phi_x[2].weight, gain=0.001)  # x moves little at the start (EGNN-style init)
 
     def forward(self, h: Tensor, x: Tensor, scalars: Tensor, edge_index: Tensor) -> tuple[Tensor, Tensor]:
         # phi_e's first layer (no bias) on [h_i, h_j, a, b] is W_i h_i + W_j h_j + w (a, b): the two node terms are
