@@ -120,10 +120,32 @@ DATA = Record(
     what="the data section",
 )
 
+class Labels(Spec):
+    """task.labels: a list of one-hot label branches, or a mapping {class name: expression} (a jet belongs to the
+    classes whose expression is true; the expressions are parsed with the data spec)."""
+
+    description = ("a list of at least two one-hot label branches, or a mapping {class name: expression} of at least "
+                   "two classes")
+
+    def validate(self, value: Any, path: str) -> Any:
+        if value is None or isinstance(value, list):
+            return ListOf(_string, min_length=2, nullable=True).validate(value, path)
+        if not isinstance(value, dict) or len(value) < 2:
+            raise self.fail(value, path)
+        for name, expression in value.items():
+            if not isinstance(name, str) or not name.isidentifier():
+                raise ConfigError(f"{path}: class name {name!r} must be a name of letters, digits and _ (it names "
+                                  "the score_<name> and <name> branches of the predictions)")
+            if not isinstance(expression, str) or not expression.strip():
+                raise ConfigError(f"{path}.{name}: expected an expression, e.g. \"is_signal_new == 1\", got "
+                                  f"{expression!r}")
+        return dict(value)
+
+
 TASK = Record(
     {
         "type": (Scalar(str, choices=("classification", "regression")), REQUIRED),
-        "labels": (ListOf(_string, min_length=2, nullable=True), None),
+        "labels": (Labels(), None),
         "target": (_expr, "log(pt_gen / pt)"),
         "loss": (Scalar(str, choices=tuple(dict.fromkeys(sum(LOSSES.values(), ()))), nullable=True), None),
         "target_abs_max": (Scalar(float, nullable=True), None),
@@ -224,7 +246,9 @@ def _check_consistency(config: dict[str, Any]) -> None:
     """Cross-key rules a per-key schema cannot express."""
     task = config["task"]
     if task["type"] == "classification" and not task["labels"]:
-        raise ConfigError("task.labels: classification needs a list of one-hot label branches, e.g. [label_q, label_g]")
+        raise ConfigError("task.labels: classification needs a list of one-hot label branches, e.g. [label_q, label_g], "
+                          "or a mapping of class names to expressions, e.g. {top: \"is_signal_new == 1\", qcd: "
+                          "\"is_signal_new == 0\"}")
     kfold = config["training"]["kfold"]
     if kfold is not None and kfold["fold"] is not None and kfold["fold"] >= kfold["k"]:
         raise ConfigError(f"training.kfold.fold: {kfold['fold']} is not a fold of k = {kfold['k']}")

@@ -278,9 +278,14 @@ def _pt_of(spec: NodeTypeSpec, arrays: ak.Array, mask: ak.Array | None) -> ak.Ar
 
 
 def _targets(spec: DataSpec, arrays: ak.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (y [J], valid [J]): class index (int64) or regression target (float32)."""
+    """Returns (y [J], valid [J]): class index (int64) or regression target (float32). A jet of no class or of
+    several (one-hot branches, or class expressions true for none or several) is not valid."""
     if spec.task_type == "classification":
-        onehot = np.stack([ak.to_numpy(arrays[label]).astype(np.float64) for label in spec.labels], axis=1)
+        if spec.label_exprs is not None:
+            columns = [_jet_values(_evaluate(e, arrays), len(arrays), e) != 0 for e in spec.label_exprs]
+        else:
+            columns = [ak.to_numpy(arrays[label]) for label in spec.labels]
+        onehot = np.stack([np.asarray(c, dtype=np.float64) for c in columns], axis=1)
         valid = (onehot.sum(axis=1) == 1) & np.all((onehot == 0) | (onehot == 1), axis=1)
         return onehot.argmax(axis=1).astype(np.int64), valid
     assert spec.target is not None

@@ -67,7 +67,8 @@ class DataSpec:
     jet_phi: Expression
     selection: Expression | None
     task_type: str
-    labels: list[str]
+    labels: list[str]  # class names: the one-hot branches, or the keys of task.labels' mapping
+    label_exprs: list[Expression] | None  # a class's expression per label (task.labels as a mapping), else None
     target: Expression | None
     observers: list[Expression]
     step_size: int
@@ -126,6 +127,8 @@ class DataSpec:
             selection=Expression(data["selection"], "data.selection") if data["selection"] else None,
             task_type=task["type"],
             labels=list(task["labels"] or []) if is_classification else [],
+            label_exprs=[Expression(text, f"task.labels.{name}") for name, text in task["labels"].items()]
+            if is_classification and isinstance(task["labels"], dict) else None,
             target=None if is_classification else Expression(task["target"], "task.target"),
             observers=[Expression(o, f"data.observers[{i}]") for i, o in enumerate(data["observers"])],
             step_size=data["step_size"],
@@ -161,11 +164,12 @@ class DataSpec:
         for node_type in self.node_types:
             exprs += node_type.expressions()
         exprs += [f.expr for f in self.jet_features]
-        exprs += self.observers
+        exprs += self.observers + (self.label_exprs or [])
         return exprs + ([self.fold] if self.fold is not None else [])
 
     def _collect_branches(self) -> dict[str, str]:
-        branches: dict[str, str] = {label: f"task.labels[{i}]" for i, label in enumerate(self.labels)}
+        branches: dict[str, str] = {} if self.label_exprs else {label: f"task.labels[{i}]"
+                                                                for i, label in enumerate(self.labels)}
         for expr in self.expressions():
             for name in sorted(expr.branches):
                 branches.setdefault(name, expr.path)
@@ -187,7 +191,8 @@ class DataSpec:
             "coordinates": [[c.text for c in t.coordinates] if t.coordinates else None for t in self.node_types],
             "columns": [f.name for f in self.columns],
             "layout": [[(f.name, c) for f, c in t.features] for t in self.node_types],
-            "labels": self.labels,
+            "labels": self.labels if self.label_exprs is None else [[n, e.text] for n, e in zip(self.labels,
+                                                                                                self.label_exprs)],
             "task": self.task_type,
             "folds": self.folds,
         }

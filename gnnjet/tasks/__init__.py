@@ -12,7 +12,7 @@ from gnnjet.tasks.regression import Regression
 def build_task(task_section: dict[str, Any]) -> Task:
     """The Task of a validated config's task section."""
     if task_section["type"] == "classification":
-        return Classification(task_section["labels"])
+        return Classification(list(task_section["labels"]))  # the class names of a list or a mapping
     return Regression(task_section["loss"], task_section["target_abs_max"])
 
 

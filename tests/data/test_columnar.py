@@ -144,3 +144,34 @@ def test_constituents_with_nonfinite_kinematics_are_dropped_and_counted(base_con
     with caplog.at_level(logging.WARNING):
         build_store(spec, [str(path)], tmp_path / "cache", progress=False)
     assert "dropped 3 constituents with NaN/inf kinematics" in caplog.text
+
+
+def test_class_expressions_give_the_one_hot_classes(base_config, fake_file):
+    """task.labels as {name: expression} reads the same classes as the one-hot branches they restate."""
+    _, branches, _ = read_all(base_config, fake_file)
+    base_config["task"]["labels"] = {"quark": "label_q == 1", "gluon": "label_g > 0.5"}
+    spec, expressions, stats = read_all(base_config, fake_file)
+    assert spec.labels == ["quark", "gluon"] and stats.invalid_target == 0
+    np.testing.assert_array_equal(expressions["y"], branches["y"])
+    assert 0 < expressions["y"].mean() < 1
+
+
+def test_jets_of_no_class_or_of_two_are_dropped_and_counted(base_config, tmp_path):
+    raw = fake_jets(100)
+    path = write_fake(tmp_path / "pt.root", 100)
+    base_config["task"]["labels"] = {"soft": "pt < 120", "hard": "pt > 80", "forward": "abs(eta) > 9"}
+    _, out, stats = read_all(base_config, path)
+    overlap = (raw["pt"] < 120) & (raw["pt"] > 80)
+    assert 0 < overlap.sum() < 100 and stats.invalid_target == int(overlap.sum())
+    np.testing.assert_array_equal(out["y"], (raw["pt"][~overlap] > 80).astype(np.int64))
+
+
+@pytest.mark.parametrize("labels, message", [
+    ({"top": "is_signal_new ==", "qcd": "1"}, "task.labels.top"),
+    ({"top": "1"}, "task.labels: expected a list of at least two one-hot label branches, or a mapping"),
+    ({"top quark": "1", "qcd": "0"}, "class name 'top quark' must be a name"),
+])
+def test_bad_class_expressions_are_config_errors(base_config, labels, message):
+    base_config["task"]["labels"] = labels
+    with pytest.raises(ConfigError, match=message):
+        DataSpec.from_config(validate_config(base_config))
