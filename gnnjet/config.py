@@ -246,9 +246,9 @@ def _check_consistency(config: dict[str, Any]) -> None:
     """Cross-key rules a per-key schema cannot express."""
     task = config["task"]
     if task["type"] == "classification" and not task["labels"]:
-        raise ConfigError("task.labels: classification needs a list of one-hot label branches, e.g. [label_q, label_g], "
-                          "or a mapping of class names to expressions, e.g. {top: \"is_signal_new == 1\", qcd: "
-                          "\"is_signal_new == 0\"}")
+        raise ConfigError("task.labels: classification needs a list of one-hot label branches, e.g. [label_q, "
+                          "label_g], or a mapping of class names to expressions, e.g. {top: \"is_signal_new == 1\", "
+                          "qcd: \"is_signal_new == 0\"}")
     kfold = config["training"]["kfold"]
     if kfold is not None and kfold["fold"] is not None and kfold["fold"] >= kfold["k"]:
         raise ConfigError(f"training.kfold.fold: {kfold['fold']} is not a fold of k = {kfold['k']}")
