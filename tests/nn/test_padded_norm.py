@@ -5,12 +5,17 @@ running statistics, gradients, then the weights after optimizer steps)."""
 import pytest
 import torch
 from torch import nn
+from torch_geometric.utils import to_dense_batch
 
+from gnnjet.config import validate_config
+from gnnjet.data.dataset import JetDataset
+from gnnjet.data.preprocess import Preprocessing
+from gnnjet.data.spec import DataSpec
 from gnnjet.errors import ConfigError
 from gnnjet.nn.padded_norm import PaddedStatistics, padded_batch_norm
 from gnnjet.nn.registry import build_model, validate_model_section
 from gnnjet.nn.weaver import _to_weaver, gnnjet_to_weaver, weaver_to_gnnjet
-from tests.nn.test_weaver import jets_with_four_vectors, padded_inputs, weaver_particlenet, weaver_transformer
+from tests.nn.test_weaver import ROOT, jets_with_four_vectors, padded_inputs, weaver_particlenet, weaver_transformer
 
 NO_DROPOUT = {"dropout": 0, "attn_dropout": 0, "activation_dropout": 0}
 # n <= P - k - 1 = 111 or n = P: the padded particles' neighbours are padded ones (module docstring of particlenet)
@@ -128,3 +133,39 @@ def test_padding_is_refused_outside_the_weaver_layout_and_checked():
         validate_model_section({"name": "transformer", "preset": "weaver", "batchnorm_padding": "longest"})
     with pytest.raises(ConfigError, match=r"model.batchnorm_padding"):
         validate_model_section({"name": "particlenet", "preset": "weaver", "batchnorm_padding": 0})
+
+
+def test_particlenet_trains_as_weavers_on_generated_jets(tmp_path):
+    """The same equality (ParticleNet-Lite sizes) on jets of the committed q/g sample with JetClass-like inputs (7
+    features of charged and neutral particles, at most 50 + 50 so that every padded particle's neighbours are padded
+    ones at P = 128)."""
+    def node_type(c):
+        return {"max_nodes": 50, "pt": f"{c}_pt", "eta": f"{c}_eta", "phi": f"{c}_phi", "features": [
+            {"name": "log_pt", "expr": f"log({c}_pt)", "center": 1.7, "scale": 0.7},
+            {"name": "log_e", "expr": f"log({c}_pt * cosh({c}_eta))", "center": 2.0, "scale": 0.7},
+            {"name": "log_pt_rel", "expr": f"log({c}_pt / pt)", "center": -4.7, "scale": 0.7},
+            {"name": "log_e_rel", "expr": f"log({c}_pt * cosh({c}_eta) / (pt * cosh(eta)))", "center": -4.7,
+             "scale": 0.7},
+            {"name": "delta_r", "expr": f"hypot({c}_eta - eta, delta_phi({c}_phi, phi))", "center": 0.2, "scale": 4},
+            {"name": "deta", "expr": f"{c}_eta - eta", "center": None, "scale": None, "clip": None},
+            {"name": "dphi", "expr": f"delta_phi({c}_phi, phi)", "center": None, "scale": None, "clip": None}]}
+
+    files = [str(ROOT / "data/qg/qg_1_0000.root")]
+    config = validate_config({"data": {"train": files, "node_types": {"charged": node_type("ch"),
+                                                                      "neutral": node_type("ne")}},
+                              "model": {"name": "particlenet", "preset": "weaver"},
+                              "task": {"type": "classification", "labels": ["label_q", "label_g"]}})
+    spec = DataSpec.from_config(config)
+    dataset = JetDataset.from_files(spec, files, Preprocessing.manual(spec), cache_root=tmp_path, progress=False,
+                                    workers=1)
+    batch = dataset.batch(torch.arange(24))
+    assert batch.max_num_nodes > 40 and dataset.num_node_features == 7
+    size = batch.num_graphs
+    features, mask = to_dense_batch(batch.x, batch.batch, batch_size=size, max_num_nodes=128)
+    points, _ = to_dense_batch(batch.pos, batch.batch, batch_size=size, max_num_nodes=128)
+    weaver_inputs = (points.transpose(1, 2), features.transpose(1, 2), mask.unsqueeze(1).float())
+    lite = {"conv_params": [(7, (32, 32, 32)), (7, (64, 64, 64))], "fc_params": [(128, 0.0)]}  # ParticleNet-Lite
+    reference = weaver_particlenet(for_inference=False, trim=False, **lite)
+    model = _imported(reference, {"name": "particlenet", "preset": "weaver", "dropout": 0.0, "k": 7,
+                                  "blocks": [[32, 32, 32], [64, 64, 64]], "head": [128]})
+    _train_alike(reference, model, weaver_inputs, batch, steps=2)
