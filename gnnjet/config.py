@@ -282,12 +282,15 @@ def _check_pair_features(config: dict[str, Any]) -> None:
     node_types = config["data"]["node_types"]
     model = config["model"]
     uses_pairs = model["name"] == "mipart" or (model.get("pair_features") == "lorentz" and model.get("pair_dims"))
+    def has_kinematics(node_type: dict[str, Any]) -> bool:
+        return any(node_type[k] is not None for keys in KINEMATICS.values() for k in keys)
+
     if model["name"] == "lorentznet":
         for name, node_type in node_types.items():
-            if all(node_type[k] is None for keys in KINEMATICS.values() for k in keys):
+            if not has_kinematics(node_type):
                 raise ConfigError(f"data.node_types.{name}: lorentznet works on four-vectors, but this node type "
                                   "gives no pt/eta/phi or px/py/pz/energy")
-    if uses_pairs and all(all(t[k] is None for keys in KINEMATICS.values() for k in keys) for t in node_types.values()):
+    if uses_pairs and not any(has_kinematics(t) for t in node_types.values()):
         raise ConfigError(f"model.pair_features: {model['name']}'s pair features need four-vectors, but no node type "
                           f"({', '.join(node_types)}) gives pt/eta/phi or px/py/pz/energy; set "
                           "model.pair_features: none")

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from gnnjet.errors import GnnjetError
 from gnnjet.nn.models.lorentznet import LorentzNet
-from gnnjet.nn.state import check_state
+from gnnjet.nn.state import check_state, without_replaced
 
 RENAMES = (("blocks.", "LGEBs."), ("head.lins.0.", "graph_dec.0."), ("head.lins.1.", "graph_dec.3."))
 
@@ -45,9 +45,6 @@ def release_to_gnnjet(state: dict[str, Tensor], model: LorentzNet, source: str =
     state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
     expected = {release_name(k): v for k, v in target.items()}
     if replace_output:
-        output = {release_name(k) for k in model.output_layer_keys()}
-        if any(k in state and state[k].shape != expected[k].shape for k in output):
-            state = {k: v for k, v in state.items() if k not in output}
-            expected = {k: v for k, v in expected.items() if k not in output}
+        state, expected, _ = without_replaced(state, expected, {release_name(k) for k in model.output_layer_keys()})
     check_state(state, expected, source)
     return {k: state[release_name(k)] for k in target if release_name(k) in state}

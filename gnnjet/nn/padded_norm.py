@@ -58,13 +58,16 @@ def padded_nodes(batch: Batch, padding: int | str) -> Tensor:
     return (length - sizes).clamp(min=0).sum()
 
 
-def padded_batch_norm(norm: _BatchNorm, x: Tensor, count: Tensor, pad: Tensor) -> tuple[Tensor, Tensor]:
-    """Training-mode BatchNorm of rows x [M, C] whose statistics also hold `count` rows equal to pad [C].
+def padded_batch_norm(norm: _BatchNorm, x: Tensor, count: Tensor, pad: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Training-mode BatchNorm of rows x [M, C] whose statistics also hold `count` rows equal to pad [C] (zeros if
+    None: padded inputs).
 
     Updates `norm`'s running statistics as torch does (momentum, unbiased variance, num_batches_tracked) and
     returns (normalised x [M, C], normalised pad [C]): the second is the padded rows' value at the next layer.
     In eval mode, `norm` as it is.
     """
+    if pad is None:
+        pad = x.new_zeros(x.size(-1))
     if not norm.training:
         return norm(x), norm(pad.unsqueeze(0)).squeeze(0)
     dtype = torch.promote_types(x.dtype, torch.float32)  # statistics in float32 at least (AMP)

@@ -29,8 +29,9 @@ def _no_check(params: dict[str, Any], path: str) -> None:
 class Family:
     """A model family: `build(num_node_features, num_jet_features, out_dim, num_node_types=..., **params)` (its
     class, or a function choosing among its layouts), default parameters, named presets, the preset of the
-    published model (None if the family has none), and `check(params, path)`, the family's own config-time
-    check of a resolved section (raises ConfigError naming the key)."""
+    published model (None if the family has none), `check(params, path)`, the family's own config-time
+    check of a resolved section (raises ConfigError naming the key), and `choices`, the allowed values of its own
+    string options (besides the shared `_CHOICES`)."""
 
     build: Callable[..., nn.Module]
     defaults: dict[str, Any]
@@ -38,13 +39,14 @@ class Family:
     description: str
     published: str | None
     check: Callable[[dict[str, Any], str], None]
+    choices: dict[str, tuple[str, ...]]
 
     @classmethod
     def of(cls, module: ModuleType, model: Callable[..., nn.Module], description: str,
            published: str | None = None) -> "Family":
-        """The family defined by `module` (its DEFAULTS, PRESETS and, if it has one, check_options)."""
+        """The family defined by `module` (its DEFAULTS, PRESETS and, if it has them, check_options and CHOICES)."""
         return cls(model, module.DEFAULTS, module.PRESETS, description, published,
-                   getattr(module, "check_options", _no_check))
+                   getattr(module, "check_options", _no_check), getattr(module, "CHOICES", {}))
 
 
 FAMILIES: dict[str, Family] = {
@@ -66,18 +68,17 @@ FAMILIES: dict[str, Family] = {
                        "lgatr"),
 }
 _CHOICES = {"pooling": Pooling.KINDS, "aggr": ("mean", "max", "add"), "norm": ("batch_norm", "layer_norm"),
-            "layout": particlenet.LAYOUTS, "pair_features": transformer.PAIR_FEATURES, "scalars": lorentznet.SCALARS,
-            "variant": lgatr.VARIANTS, "references": lgatr.REFERENCES}
+            "layout": particlenet.LAYOUTS, "pair_features": transformer.PAIR_FEATURES}
 
 
 _SPECS = {"batchnorm_padding": Scalar((int, str), nullable=True, check=is_padded_length, what=PADDED_LENGTH)}
 
 
-def _spec_for(key: str, default: Any) -> Spec:
+def _spec_for(key: str, default: Any, choices: dict[str, tuple[str, ...]]) -> Spec:
     if key in _SPECS:
         return _SPECS[key]
-    if key in _CHOICES:
-        return Scalar(str, choices=_CHOICES[key], nullable=key == "norm")
+    if key in choices:
+        return Scalar(str, choices=choices[key], nullable=key == "norm")
     if isinstance(default, bool):
         return Scalar(bool)
     if isinstance(default, int) or default is None:
@@ -108,7 +109,8 @@ def validate_model_section(section: Any, path: str = "model") -> dict[str, Any]:
     if preset is not None and preset not in family.presets:
         raise ConfigError(f"{path}.preset: {name} has no preset {preset!r}; presets: {', '.join(family.presets)}")
     base = {**family.defaults, **(family.presets[preset] if preset else {})}
-    fields = {key: (_spec_for(key, value), value) for key, value in base.items()}
+    choices = {**_CHOICES, **family.choices}
+    fields = {key: (_spec_for(key, value, choices), value) for key, value in base.items()}
     fields["name"] = (Scalar(str), name)
     fields["preset"] = (Scalar(str, nullable=True), None)
     resolved = Record(fields, what=f"a {name} model section").validate(section, path)

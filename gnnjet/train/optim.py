@@ -45,28 +45,25 @@ def build_scheduler(optimizer: torch.optim.Optimizer, training: dict[str, Any],
     i = 1..n (the last epoch at 1/100); a one-epoch run stays flat."""
     kind, epochs = training["scheduler"], training["epochs"]
     total = max(1, epochs * steps_per_epoch)
-    if kind == "cosine":
+    if kind in ("cosine", "cosine_restarts"):
         warmup = int(training["warmup_epochs"] * steps_per_epoch)
+        period = max(1, training["restart_epochs"] * steps_per_epoch)
+
+        def phase(position: int) -> float:
+            """Where `position` (steps after the warm-up) lies in its cosine decay, 0 to 1."""
+            if kind == "cosine":
+                return min(1.0, position / max(1, total - warmup))
+            length = period
+            while position >= length:  # periods of restart_epochs, 2x, 4x, ... (SGDR with T_mult = 2)
+                position, length = position - length, 2 * length
+            return position / length
 
         def factor(step: int) -> float:
             if step < warmup:
                 return (step + 1) / warmup
-            progress = min(1.0, (step - warmup) / max(1, total - warmup))
-            return 0.5 * (1 + math.cos(math.pi * progress))
+            return 0.5 * (1 + math.cos(math.pi * phase(step - warmup)))
 
         return torch.optim.lr_scheduler.LambdaLR(optimizer, factor), True
-    if kind == "cosine_restarts":
-        warmup, period = int(training["warmup_epochs"] * steps_per_epoch), training["restart_epochs"] * steps_per_epoch
-
-        def restarts(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            position, length = step - warmup, max(1, period)
-            while position >= length:  # periods of restart_epochs, 2x, 4x, ... (SGDR with T_mult = 2)
-                position, length = position - length, 2 * length
-            return 0.5 * (1 + math.cos(math.pi * position / length))
-
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, restarts), True
     if kind == "onecycle":
         max_lr = [group["lr"] for group in optimizer.param_groups]
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total), True

@@ -147,11 +147,14 @@ def freeze(model: nn.Module, parts: list[str]) -> list[str]:
     names: set[str] = set()
     if "backbone" in parts:
         names |= {name for name, _ in model.named_children() if name != "head"}
+        for name, parameter in model.named_parameters():  # top-level parameters (a class token) included
+            if not name.startswith("head."):
+                parameter.requires_grad_(False)
     if "batchnorm" in parts:
-        names |= {name for name, module in model.named_modules() if isinstance(module, _BatchNorm)}
-    for name in names:
-        for parameter in model.get_submodule(name).parameters():
-            parameter.requires_grad_(False)
+        norms = {name for name, module in model.named_modules() if isinstance(module, _BatchNorm)}
+        for name in norms:
+            model.get_submodule(name).requires_grad_(False)
+        names |= norms
     return sorted(names)
 
 

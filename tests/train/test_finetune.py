@@ -9,9 +9,10 @@ import yaml
 
 from gnnjet.config import validate_config
 from gnnjet.errors import GnnjetError
+from gnnjet.nn.registry import build_model
 from gnnjet.train.checkpoint import load_checkpoint
 from gnnjet.train.distributed import init_context
-from gnnjet.train.pretrained import sha256
+from gnnjet.train.pretrained import freeze, sha256
 from gnnjet.train.trainer import Trainer, train
 from tests.cli import run_bin
 from tests.train.test_trainer import ROOT, tiny_config
@@ -148,3 +149,12 @@ def test_frozen_batchnorm_keeps_its_statistics_and_affine_parameters(pretrained_
     others = [k for k in before if k not in in_norms and not k.startswith("head.")]
     assert any(not torch.equal(before[k], after[k]) for k in others)  # the rest of the backbone trains
     assert all(p.requires_grad == (n.rsplit(".", 1)[0] not in norms) for n, p in trainer.model.named_parameters())
+
+
+def test_frozen_backbone_includes_top_level_parameters():
+    """The transformer's class token is a parameter of the model itself, outside every child: frozen with the
+    backbone; only the head trains."""
+    model = build_model({"name": "transformer", "preset": "small"}, 5, 0, 2, num_node_types=1)
+    frozen = freeze(model, ["backbone"])
+    assert not model.class_token.requires_grad and "head" not in frozen
+    assert all(p.requires_grad == n.startswith("head.") for n, p in model.named_parameters())

@@ -39,9 +39,10 @@ PRESETS = {
 VARIANTS = ("lgatr", "slim")
 REFERENCES = ("beam_time", "beam", "none")
 SCALARS = ("features", "none")
+CHOICES = {"variant": VARIANTS, "references": REFERENCES, "scalars": SCALARS}  # the registry's allowed values
 
 
-def references(variant: str, kind: str, dtype: torch.dtype, device: torch.device) -> Tensor:
+def reference_vectors(variant: str, kind: str, dtype: torch.dtype, device: torch.device) -> Tensor:
     """The spurions of `kind` for `variant`: multivectors [S, 16] (lgatr) or Lorentz vectors [S, 4] (slim)."""
     from lgatr import extract_vector, get_spurions
 
@@ -66,8 +67,7 @@ class LGATrTagger(JetModel):
         super().__init__(num_jet_features, out_dim, head, dropout)
         self.variant, self.reference_kind, self.scale = variant, references, momentum_scale
         self.use_features = scalars == "features"
-        num_references = {"beam_time": 3 if variant == "slim" else 2, "beam": 2 if variant == "slim" else 1,
-                          "none": 0}[references]
+        num_references = reference_vectors(variant, references, torch.float32, torch.device("cpu")).shape[0]
         in_s = 1 + (num_node_features if self.use_features else 0)
         if variant == "slim":
             self.net: nn.Module = LGATrSlim(blocks, 1 + num_references, 1, mv_channels, in_s, s_channels, s_channels,
@@ -95,7 +95,7 @@ class LGATrTagger(JetModel):
         scalars = vectors.new_ones(*mask.shape, 1)
         if self.use_features:
             scalars = torch.cat([scalars, to_dense_batch(batch.x, batch.batch, batch_size=jets)[0]], dim=-1)
-        spurions = references(self.variant, self.reference_kind, vectors.dtype, vectors.device)
+        spurions = reference_vectors(self.variant, self.reference_kind, vectors.dtype, vectors.device)
         if self.variant == "lgatr":
             channels = embed_vector(vectors).unsqueeze(-2)  # [B, P, 1, 16]
         else:

@@ -37,6 +37,7 @@ from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import scatter
 
 from gnnjet.nn.blocks import JetModel
+from gnnjet.nn.knn import batch_vector
 
 DEFAULTS: dict[str, Any] = {"hidden": 72, "blocks": 6, "c": 0.005, "beams": True, "scalars": "mass", "head": [72],
                             "dropout": 0.2}
@@ -45,6 +46,7 @@ PRESETS = {
     "small": {"hidden": 32, "blocks": 3, "head": [32]},
 }
 SCALARS = ("mass", "features")  # model.scalars (module docstring)
+CHOICES = {"scalars": SCALARS}  # the registry's allowed values of the string options
 CLAMP = 100.0  # the release's bound on each x-update term
 
 
@@ -62,7 +64,7 @@ def complete_edges(ptr: Tensor) -> Tensor:
     """Every ordered pair (j -> i), i != j, within each jet of a packed batch: edge_index [2, sum n (n - 1)],
     row 0 the source j, row 1 the target i (PyG's flow). Built from the jet sizes without a [B, P, P] tensor."""
     sizes = ptr[1:] - ptr[:-1]
-    jet = torch.repeat_interleave(torch.arange(sizes.numel(), device=ptr.device), sizes)  # [N]
+    jet = batch_vector(ptr, int(ptr[-1]))  # [N]
     degree = (sizes - 1).clamp(min=0)[jet]  # [N] neighbours of each node
     target = torch.repeat_interleave(torch.arange(jet.numel(), device=ptr.device), degree)  # [E]
     first = torch.cumsum(degree, 0) - degree  # [N] position of each node's first edge
@@ -158,17 +160,15 @@ class LorentzNet(JetModel):
         h, x = self.embedding(scalars), vectors
         for block in self.blocks:
             h, x = block(h, x, scalars, edges)
-        jet = torch.repeat_interleave(torch.arange(ptr.numel() - 1, device=ptr.device), ptr[1:] - ptr[:-1])
-        return scatter(h, jet, 0, ptr.numel() - 1, reduce="mean"), x
+        return scatter(h, batch_vector(ptr, h.size(0)), 0, ptr.numel() - 1, reduce="mean"), x
 
 
 def with_beams(vectors: Tensor, ptr: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """Two beam nodes (sqrt(2), 0, 0, +1), (sqrt(2), 0, 0, -1) before each jet's nodes: (four-vectors [N + 2B, 4],
     ptr [B + 1], the new rows of the original nodes [N])."""
     jets = ptr.numel() - 1
-    sizes = ptr[1:] - ptr[:-1]
     new_ptr = ptr + 2 * torch.arange(jets + 1, device=ptr.device)
-    jet = torch.repeat_interleave(torch.arange(jets, device=ptr.device), sizes)
+    jet = batch_vector(ptr, vectors.size(0))
     place = torch.arange(vectors.size(0), device=ptr.device) - ptr[jet] + new_ptr[jet] + 2
     beam = vectors.new_tensor([[math.sqrt(2.0), 0.0, 0.0, 1.0], [math.sqrt(2.0), 0.0, 0.0, -1.0]])
     out = vectors.new_zeros(vectors.size(0) + 2 * jets, 4)

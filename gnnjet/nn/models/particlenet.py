@@ -146,7 +146,7 @@ class ParticleNet(JetModel):
         if isinstance(self.embedding, InputEmbedding):
             h = self.embedding(batch.x, batch.node_type)
         elif padded is not None:
-            h = padded_batch_norm(self.embedding, batch.x, padded, batch.x.new_zeros(batch.x.size(1)))[0]
+            h = padded_batch_norm(self.embedding, batch.x, padded)[0]
         else:
             h = self.embedding(batch.x)
         coordinates, largest = batch.pos, max_nodes(batch)

@@ -462,8 +462,7 @@ class WeaverParticleTransformer(ParticleTransformer):
 
     def embed_nodes(self, batch: Batch) -> Tensor:
         if self.training and self.batchnorm_padding is not None:
-            count, zeros = padded_nodes(batch, self.batchnorm_padding), batch.x.new_zeros(batch.x.size(1))
-            return self.embed(padded_batch_norm(self.input, batch.x, count, zeros)[0])
+            return self.embed(padded_batch_norm(self.input, batch.x, padded_nodes(batch, self.batchnorm_padding))[0])
         return self.embed(self.input(batch.x))
 
     def weaver_names(self) -> dict[str, WeaverName]:

@@ -46,3 +46,17 @@ def test_symmetries_follow_the_reference_vectors(variant, references):
                 assert torch.allclose(moved, out, atol=1e-8, rtol=1e-6), name
             else:
                 assert not torch.allclose(moved, out, atol=1e-5), name
+
+
+def test_scalars_none_ignores_the_node_features():
+    """`scalars` is this family's own option: `none` (not a LorentzNet choice) is accepted and leaves the features
+    out; `features` uses them."""
+    batch = jets([5, 8])
+    changed = batch.clone()
+    changed.x = batch.x + 1
+    for scalars, ignored in (("none", True), ("features", False)):
+        torch.manual_seed(0)
+        model = build_model({"name": "lgatr", "preset": "small", "scalars": scalars}, NUM_FEATURES, 0, 2,
+                            num_node_types=NUM_NODE_TYPES).double().eval()
+        with torch.no_grad():
+            assert torch.allclose(model(changed), model(batch), atol=1e-10) == ignored, scalars
