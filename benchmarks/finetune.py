@@ -43,6 +43,7 @@ from gnnjet.evaluate.stats import auc, auc_difference, bootstrap_std
 from gnnjet.predict import predict
 from gnnjet.train.trainer import train
 
+from models import dense_inputs  # same folder
 from physics import write_results
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,9 +72,10 @@ def run(config_name: str, train_file: Path | str, out: Path, epochs: int, seed: 
     return out
 
 
-def scores(run_dir: Path, test_file: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(score_q, is_quark) of the run's best model on the test jets."""
-    predict(run_dir, [str(test_file)], run_dir / "pred.root", progress=False)
+def scores(run_dir: Path, test_file: Path, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(score_q, is_quark) of the run's best model on the test jets (`overwrite`: replace the run's earlier
+    pred.root, for a run just retrained with overwrite)."""
+    predict(run_dir, [str(test_file)], run_dir / "pred.root", progress=False, overwrite=overwrite)
     columns = uproot.open(run_dir / "pred.root")["Jets"].arrays(["score_label_q", "label_q"], library="np")
     return columns["score_label_q"], columns["label_q"].astype(bool)
 
@@ -112,14 +114,10 @@ def kin_config(base: str, files: list[str], out: Path, **training) -> dict:
     return config
 
 
-def dense(batch, length: int = PADDED) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """weaver-core's (points [B, 2, P], features [B, 7, P], mask [B, 1, P]) of a gnnjet batch, padded to P."""
-    from torch_geometric.utils import to_dense_batch
-
-    size = batch.ptr.numel() - 1
-    features, mask = to_dense_batch(batch.x, batch.batch, batch_size=size, max_num_nodes=length)
-    points, _ = to_dense_batch(batch.pos, batch.batch, batch_size=size, max_num_nodes=length)
-    return points.transpose(1, 2).contiguous(), features.transpose(1, 2).contiguous(), mask.unsqueeze(1).float()
+def dense(batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """weaver-core's ParticleNet inputs (points, features, mask) of a gnnjet batch, padded to PADDED."""
+    inputs = dense_inputs(batch, torch.device("cpu"), PADDED)
+    return inputs["points"], inputs["features"], inputs["mask"]
 
 
 def plain_loop(model: torch.nn.Module, dataset, epochs: int, seed: int, fast: tuple[str, ...] = ()) -> list[float]:
@@ -205,7 +203,7 @@ def weaver_comparison(args: argparse.Namespace, out: Path, started: float) -> No
             run_dir = out / f"{name}_{seed}"
             history = train(validate_config(config), run_dir, progress=False, overwrite=True)
             first_loss[name] = history[0]["train_loss"]
-            scores_by[name], truth = scores(run_dir, test_file)
+            scores_by[name], truth = scores(run_dir, test_file, overwrite=True)
         tune_labels = truth
         index = np.arange(len(truth))
         row: dict[str, float] = {"seed": seed}

@@ -103,12 +103,13 @@ def throughput(model: torch.nn.Module, inputs: list, call: Callable, batch_size:
     return batch_size / forward_seconds, batch_size / train_seconds
 
 
-def dense_inputs(batch, device: torch.device) -> dict[str, torch.Tensor]:
-    """weaver-core's inputs: points [B, 2, P], features [B, F, P], lorentz vectors [B, 4, P], mask [B, 1, P]."""
+def dense_inputs(batch, device: torch.device, length: int | None = None) -> dict[str, torch.Tensor]:
+    """weaver-core's inputs: points [B, 2, P], features [B, F, P], lorentz vectors [B, 4, P], mask [B, 1, P]; P the
+    largest jet of the batch, or `length`."""
     size = batch.ptr.numel() - 1
-    features, mask = to_dense_batch(batch.x, batch.batch, batch_size=size)
-    points, _ = to_dense_batch(batch.pos, batch.batch, batch_size=size)
-    vectors, _ = to_dense_batch(batch.p4, batch.batch, batch_size=size)
+    features, mask = to_dense_batch(batch.x, batch.batch, batch_size=size, max_num_nodes=length)
+    points, _ = to_dense_batch(batch.pos, batch.batch, batch_size=size, max_num_nodes=length)
+    vectors, _ = to_dense_batch(batch.p4, batch.batch, batch_size=size, max_num_nodes=length)
     as_channels = lambda t: t.transpose(1, 2).contiguous().to(device)  # noqa: E731
     return {"points": as_channels(points), "features": as_channels(features), "vectors": as_channels(vectors),
             "mask": mask.unsqueeze(1).float().to(device)}
