@@ -95,6 +95,52 @@ class NodeTypes(Spec):
         return out
 
 
+class BinEdges(Spec):
+    """data.weights.reweight.vars: a mapping {jet-level expression: increasing bin edges}, one or two variables
+    (weaver-core's reweight_vars)."""
+
+    description = "a mapping of one or two jet-level expressions to increasing bin edges, e.g. {pt: [200, 400, 800]}"
+
+    def validate(self, value: Any, path: str) -> Any:
+        if not isinstance(value, dict) or not 1 <= len(value) <= 2:
+            raise self.fail(value, path)
+        out = {}
+        for expression, edges in value.items():
+            key = f"{path}.{expression}"
+            edges = ListOf(_number, min_length=2).validate(edges, key)
+            if any(b <= a for a, b in zip(edges, edges[1:])):
+                raise ConfigError(f"{key}: bin edges must increase, got {edges}")
+            out[str(expression)] = edges
+        return out
+
+
+REWEIGHT = Record(
+    {
+        "vars": (BinEdges(), REQUIRED),
+        # flat: each class flat in the histogram; ref: every class shaped like the first of `classes`
+        "method": (Scalar(str, choices=("flat", "ref")), "flat"),
+        "classes": (ListOf(_string, min_length=1, nullable=True), None),  # label names; null: all labels
+        "class_weights": (ListOf(Scalar(float, check=lambda v: v > 0, what="a positive number"), nullable=True),
+                          None),
+        # percentile of the non-empty bins (flat) or of the ratios (ref, 100 - threshold) where weights are capped
+        "threshold": (Scalar(float, check=lambda v: 0 <= v < 100, what="a percentile in [0, 100)"), 10.0),
+        # jets outside the edges get weight 0; false: they take the weight of the nearest bin
+        "discard_outside": (Scalar(bool), True),
+    },
+    what="a reweighting mapping {vars, method, classes, class_weights, threshold, discard_outside}",
+    nullable=True,
+)
+
+WEIGHTS = Record(
+    {
+        "expr": (_optional_expr, None),  # a per-jet weight (a precomputed branch); null: 1
+        "allow_negative": (Scalar(bool), False),  # NLO generators' negative weights
+        "reweight": (REWEIGHT, None),
+    },
+    what="a weights mapping {expr, allow_negative, reweight}",
+    nullable=True,
+)
+
 DATA = Record(
     {
         "train": (_files, []),
@@ -111,6 +157,8 @@ DATA = Record(
         "node_types": (NodeTypes(), REQUIRED),
         "jet_features": (ListOf(FEATURE), []),
         "observers": (ListOf(_expr), []),
+        # per-jet loss weights: an expression and/or histogram reweighting fitted on the training split
+        "weights": (WEIGHTS, None),
         "cache_dir": (Scalar(str, nullable=True), None),
         "step_size": (Scalar(int, check=lambda v: v > 0, what="a positive integer"), 100_000),
         # processes that fill the cache (null: every available core; small samples use fewer)
@@ -142,6 +190,18 @@ class Labels(Spec):
         return dict(value)
 
 
+DECORRELATION = Record(
+    {
+        "expr": (_expr, REQUIRED),  # a jet-level variable the score should not depend on, e.g. the jet mass
+        "method": (Scalar(str, choices=("disco",)), "disco"),
+        "strength": (Scalar(float, check=lambda v: v >= 0, what="a number >= 0"), 10.0),
+        "classes": (ListOf(_string, min_length=1, nullable=True), None),  # background label names; null: all but score
+        "score": (Scalar(str, nullable=True), None),  # the label whose score is decorrelated; null: the first
+    },
+    what="a decorrelation mapping {expr, method, strength, classes, score}",
+    nullable=True,
+)
+
 TASK = Record(
     {
         "type": (Scalar(str, choices=("classification", "regression")), REQUIRED),
@@ -149,6 +209,7 @@ TASK = Record(
         "target": (_expr, "log(pt_gen / pt)"),
         "loss": (Scalar(str, choices=tuple(dict.fromkeys(sum(LOSSES.values(), ()))), nullable=True), None),
         "target_abs_max": (Scalar(float, nullable=True), None),
+        "decorrelation": (DECORRELATION, None),
     },
     what="the task section",
 )
@@ -263,6 +324,7 @@ def _check_consistency(config: dict[str, Any]) -> None:
                           "leave it null")
     _check_node_types(config["data"]["node_types"])
     _check_pair_features(config)
+    _check_weighting(config)
     seen: dict[str, tuple[str, dict[str, Any]]] = {}
     for type_name, node_type in config["data"]["node_types"].items():
         for i, feature in enumerate(node_type["features"]):
@@ -274,6 +336,43 @@ def _check_consistency(config: dict[str, Any]) -> None:
                     "but has different center/scale/clip; give it another name or the same preprocessing"
                 )
             seen.setdefault(feature["name"], (path, spec))
+
+
+def label_names(task: dict[str, Any]) -> list[str]:
+    """The class names of a classification task: the one-hot branches or the keys of task.labels' mapping."""
+    return list(task["labels"] or [])
+
+
+def _check_weighting(config: dict[str, Any]) -> None:
+    """Reweighting and decorrelation name classes of task.labels and need a classification task."""
+    task, weights = config["task"], config["data"]["weights"]
+    reweight = weights["reweight"] if weights else None
+    decorrelation = task["decorrelation"]
+    for path, section in (("data.weights.reweight", reweight), ("task.decorrelation", decorrelation)):
+        if section is not None and task["type"] != "classification":
+            raise ConfigError(f"{path}: needs a classification task (task.type is {task['type']})")
+    names = label_names(task)
+
+    def check_names(path: str, given: list[str]) -> None:
+        for name in given:
+            if name not in names:
+                close = difflib.get_close_matches(name, names, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ConfigError(f"{path}: {name!r} is not a class of task.labels ({', '.join(names)}){hint}")
+
+    if reweight is not None:
+        check_names("data.weights.reweight.classes", reweight["classes"] or [])
+        classes = reweight["classes"] or names
+        if reweight["class_weights"] is not None and len(reweight["class_weights"]) != len(classes):
+            raise ConfigError(f"data.weights.reweight.class_weights: {len(reweight['class_weights'])} weights for "
+                              f"{len(classes)} classes ({', '.join(classes)})")
+    if decorrelation is not None:
+        check_names("task.decorrelation.score", [decorrelation["score"]] if decorrelation["score"] else [])
+        check_names("task.decorrelation.classes", decorrelation["classes"] or [])
+        score = decorrelation["score"] or names[0]
+        if score in (decorrelation["classes"] or []):
+            raise ConfigError(f"task.decorrelation.classes: the score's own class {score!r} cannot be a background "
+                              "class")
 
 
 def _check_pair_features(config: dict[str, Any]) -> None:

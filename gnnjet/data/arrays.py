@@ -35,6 +35,10 @@ STORE_ARRAYS: dict[str, StoreArray] = {
     "obs": StoreArray("jet", lambda spec: ("<f8", (len(spec.observers),)), batched=False),  # observers [J, O]
     # each jet's row in the input files taken as one sequence (the predictions' `entry`) [J]
     "entry": StoreArray("jet", lambda spec: ("<i8", ()), batched=False),
+    # each jet's weight expression (data.weights.expr; 1 without; 0 where it or an aux value is NaN/inf) [J]
+    "weight": StoreArray("jet", lambda spec: ("<f4", ()), batched=False),
+    # jet-level variables of the weighting: reweighting variables, then the decorrelation variable [J, A]
+    "aux": StoreArray("jet", lambda spec: ("<f4", (len(spec.aux_exprs),)), batched=False),
     # each jet's k-fold fold (training.kfold.expr; 0 without k-fold) [J]
     "fold": StoreArray("jet", lambda spec: ("<i8", ()), batched=False),
 }

@@ -53,8 +53,9 @@ def columnarise(spec: DataSpec, arrays: ak.Array, stats: ReadStats) -> dict[str,
     u, obs = _jet_arrays(spec, arrays)
     stats.count_nonfinite((~np.isfinite(nodes["x"])).sum(axis=0), (~np.isfinite(u)).sum(axis=0))
     dropped = np.setdiff1d(np.flatnonzero(passed), entry, assume_unique=True)
+    weight, aux = _weighting(spec, arrays, stats)
     return {**nodes, "counts": counts, "u": u, "y": y, "obs": obs, "entry": entry, "fold": _folds(spec, arrays),
-            DROPPED: dropped}
+            "weight": weight, "aux": aux, DROPPED: dropped}
 
 
 def _selected_jets(spec: DataSpec, arrays: ak.Array,
@@ -149,6 +150,23 @@ def _folds(spec: DataSpec, arrays: ak.Array) -> np.ndarray:
         raise DataError(f"{spec.fold.path}: {spec.fold.text!r} gives {values[bad][0]:g} for a jet; a fold must be "
                         f"an integer in [0, {spec.folds})")
     return values.astype(np.int64)
+
+
+def _weighting(spec: DataSpec, arrays: ak.Array, stats: ReadStats) -> tuple[np.ndarray, np.ndarray]:
+    """Each jet's weight expression [J] float32 (1 without) and its weighting variables aux [J, A] float32
+    (`DataSpec.aux_exprs`). A jet whose weight or weighting variables are NaN/inf gets weight 0 (and aux 0):
+    counted, it stays in the store but does not train."""
+    num_jets = len(arrays)
+    weight = np.ones(num_jets)
+    if spec.weight is not None:
+        weight = _jet_values(_evaluate(spec.weight, arrays), num_jets, spec.weight)
+    aux = np.zeros((num_jets, len(spec.aux_exprs)))
+    for column, expr in enumerate(spec.aux_exprs):
+        aux[:, column] = _jet_values(_evaluate(expr, arrays), num_jets, expr)
+    bad = ~(np.isfinite(weight) & np.isfinite(aux).all(axis=1))
+    stats.nonfinite_weight += int(bad.sum())
+    weight[bad], aux[bad] = 0.0, 0.0
+    return weight.astype(np.float32), aux.astype(np.float32)
 
 
 def _jet_arrays(spec: DataSpec, arrays: ak.Array) -> tuple[np.ndarray, np.ndarray]:

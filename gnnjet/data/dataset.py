@@ -32,7 +32,9 @@ class JetDataset(torch.utils.data.Dataset):
     Each jet j owns node rows ptr[j]:ptr[j+1] of x [N, F], node_type [N] (the position of the node's
     type in the config: 0 charged, 1 neutral, 2 SV by convention), pos [N, D] (deta, dphi by default), p4 [N, 4]
     (px, py, pz, E in GeV); u [J, G] are jet features and y [J] the class index (int64) or regression target
-    (float32). obs [J, O] holds observers (`arrays.STORE_ARRAYS`).
+    (float32). obs [J, O] holds observers (`arrays.STORE_ARRAYS`). weight [J] float32 is each jet's loss weight:
+    the store's weight expression (1 without), times the reweighting factors once the training split sets them
+    (`train.data.prepare_split`); decor [J] float32 the decorrelation variable (None without task.decorrelation).
     """
 
     def __init__(self, spec: DataSpec, store: ColumnarStore, preprocessing: Preprocessing):
@@ -47,6 +49,8 @@ class JetDataset(torch.utils.data.Dataset):
         self.ptr = torch.from_numpy(arrays["ptr"])
         self.y = torch.from_numpy(arrays["y"])
         self.obs = arrays["obs"]
+        self.weight = torch.from_numpy(np.array(arrays["weight"]))
+        self.decor = torch.from_numpy(np.array(arrays["aux"][:, -1])) if spec.decorrelation is not None else None
 
     @classmethod
     def from_files(cls, spec: DataSpec, files: Sequence[str], preprocessing: Preprocessing | None = None,
@@ -72,7 +76,7 @@ class JetDataset(torch.utils.data.Dataset):
         return self.u.shape[1]
 
     def __getitem__(self, index: int) -> Data:
-        """One jet as a Data with x, node_type, pos, p4 ([n, ...]) and u [1, G], y [1]."""
+        """One jet as a Data with x, node_type, pos, p4 ([n, ...]) and u [1, G], y [1], weight [1] (and decor [1])."""
         if index < 0:
             index += len(self)
         if not 0 <= index < len(self):
@@ -80,10 +84,12 @@ class JetDataset(torch.utils.data.Dataset):
         lo, hi = int(self.ptr[index]), int(self.ptr[index + 1])
         return Data(x=self.x[lo:hi].clone(), node_type=self.node_type[lo:hi].long(),
                     pos=self.pos[lo:hi].clone(), p4=self.p4[lo:hi].clone(),
-                    u=self.u[index : index + 1].clone(), y=self.y[index : index + 1].clone())
+                    u=self.u[index : index + 1].clone(), y=self.y[index : index + 1].clone(),
+                    weight=self.weight[index : index + 1].clone(),
+                    **({} if self.decor is None else {"decor": self.decor[index : index + 1].clone()}))
 
     def batch(self, index: torch.Tensor | np.ndarray | Sequence[int]) -> Batch:
-        """Gather jets `index` [B] into a Batch (x, node_type, pos, p4, batch, ptr, u, y).
+        """Gather jets `index` [B] into a Batch (x, node_type, pos, p4, batch, ptr, u, y, weight and decor).
 
         The Batch also carries ``max_num_nodes`` (an int: the largest jet), for dense padding.
         """
@@ -102,11 +108,16 @@ class JetDataset(torch.utils.data.Dataset):
         out.x, out.node_type = self.x.index_select(0, rows), self.node_type.index_select(0, rows).long()
         out.pos, out.p4 = self.pos.index_select(0, rows), self.p4.index_select(0, rows)
         out.u, out.y = self.u.index_select(0, index), self.y.index_select(0, index)
+        out.weight = self.weight.index_select(0, index)
+        jet_arrays = BATCHED_JET_ARRAYS + ("weight",)
+        if self.decor is not None:
+            out.decor = self.decor.index_select(0, index)
+            jet_arrays += ("decor",)
         out.batch, out.ptr = batch_vector, ptr
         graph_slices = torch.arange(len(index) + 1)
         zeros = torch.zeros(len(index), dtype=torch.long)
         out._num_graphs = len(index)
         out.max_num_nodes = int(counts.max()) if len(index) else 0  # lets models pad without a GPU sync
-        out._slice_dict = {**{k: ptr for k in NODE_ARRAYS}, **{k: graph_slices for k in BATCHED_JET_ARRAYS}}
-        out._inc_dict = {k: zeros for k in NODE_ARRAYS + BATCHED_JET_ARRAYS}
+        out._slice_dict = {**{k: ptr for k in NODE_ARRAYS}, **{k: graph_slices for k in jet_arrays}}
+        out._inc_dict = {k: zeros for k in NODE_ARRAYS + jet_arrays}
         return out

@@ -27,12 +27,14 @@ class ReadStats:
     invalid_target: int = 0
     no_nodes: int = 0
     nonfinite_kinematics: int = 0  # constituents dropped
+    nonfinite_weight: int = 0  # jets whose weight or weighting variables are NaN/inf: weight 0
     nonfinite_x: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # [F] per column of x
     nonfinite_u: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # [G] per jet feature
 
     def add(self, other: "ReadStats") -> None:
         """Add the counts of `other` (e.g. a chunk read in another process)."""
-        for name in ("jets_read", "failed_selection", "invalid_target", "no_nodes", "nonfinite_kinematics"):
+        for name in ("jets_read", "failed_selection", "invalid_target", "no_nodes", "nonfinite_kinematics",
+                     "nonfinite_weight"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.count_nonfinite(other.nonfinite_x, other.nonfinite_u)
 
@@ -51,7 +53,7 @@ class ReadStats:
         return {
             "jets_read": self.jets_read, "failed_selection": self.failed_selection,
             "invalid_target": self.invalid_target, "no_nodes": self.no_nodes,
-            "nonfinite_kinematics": self.nonfinite_kinematics,
+            "nonfinite_kinematics": self.nonfinite_kinematics, "nonfinite_weight": self.nonfinite_weight,
             "nonfinite_x": self.nonfinite_x.tolist(), "nonfinite_u": self.nonfinite_u.tolist(),
         }
 
@@ -66,6 +68,9 @@ class ReadStats:
         if self.nonfinite_kinematics:
             log.warning("dropped %d constituents with NaN/inf kinematics or graph coordinates (%s)",
                         self.nonfinite_kinematics, where)
+        if self.nonfinite_weight:
+            log.warning("%d jets have a NaN/inf weight or weighting variable (data.weights, task.decorrelation): "
+                        "they get weight 0 and do not train (%s)", self.nonfinite_weight, where)
         for features, counts in ((spec.columns, self.nonfinite_x), (spec.jet_features, self.nonfinite_u)):
             for feature, count in zip(features, counts):
                 if count:

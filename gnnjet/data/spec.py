@@ -74,6 +74,11 @@ class DataSpec:
     step_size: int
     fold: Expression | None = None  # training.kfold.expr: each jet's fold, an integer in [0, folds)
     folds: int = 0
+    weight: Expression | None = None  # data.weights.expr: each jet's weight (None: 1)
+    # jet-level variables of the task's weighting (the store's `aux` columns, in this order): the reweighting
+    # variables (data.weights.reweight.vars), then the decorrelation variable (task.decorrelation.expr)
+    reweight_vars: list[Expression] = field(default_factory=list)
+    decorrelation: Expression | None = None
     branches: dict[str, str] = field(default_factory=dict)  # branch -> config key that needs it
 
     @classmethod
@@ -133,6 +138,14 @@ class DataSpec:
             observers=[Expression(o, f"data.observers[{i}]") for i, o in enumerate(data["observers"])],
             step_size=data["step_size"],
         )
+        weights = data.get("weights") or {}
+        if weights.get("expr"):
+            spec.weight = Expression(weights["expr"], "data.weights.expr")
+        if weights.get("reweight"):
+            spec.reweight_vars = [Expression(text, f"data.weights.reweight.vars.{text}")
+                                  for text in weights["reweight"]["vars"]]
+        if task.get("decorrelation"):
+            spec.decorrelation = Expression(task["decorrelation"]["expr"], "task.decorrelation.expr")
         kfold = config.get("training", {}).get("kfold")
         if kfold is not None:
             spec.fold, spec.folds = Expression(kfold["expr"], "training.kfold.expr"), kfold["k"]
@@ -165,7 +178,13 @@ class DataSpec:
             exprs += node_type.expressions()
         exprs += [f.expr for f in self.jet_features]
         exprs += self.observers + (self.label_exprs or [])
-        return exprs + ([self.fold] if self.fold is not None else [])
+        exprs += [self.weight] if self.weight is not None else []
+        return exprs + self.aux_exprs + ([self.fold] if self.fold is not None else [])
+
+    @property
+    def aux_exprs(self) -> list[Expression]:
+        """The expressions of the store's `aux` columns: reweighting variables, then the decorrelation variable."""
+        return self.reweight_vars + ([self.decorrelation] if self.decorrelation is not None else [])
 
     def _collect_branches(self) -> dict[str, str]:
         branches: dict[str, str] = {} if self.label_exprs else {label: f"task.labels[{i}]"
@@ -183,7 +202,9 @@ class DataSpec:
     def fingerprint(self) -> str:
         """Hash of everything that changes the cached (unpreprocessed) arrays."""
         payload = {
-            "version": 4,  # 3: constituents with non-finite kinematics are dropped; 4: entries of kept and dropped jets
+            # 3: constituents with non-finite kinematics are dropped; 4: entries of kept and dropped jets; 5: weight
+            # and aux arrays
+            "version": 5,
             "tree": self.tree,
             "exprs": [e.text for e in self.expressions()],
             "caps": [(t.name, t.max_nodes, t.form) for t in self.node_types],
@@ -195,5 +216,7 @@ class DataSpec:
                                                                                                 self.label_exprs)],
             "task": self.task_type,
             "folds": self.folds,
+            "weight": self.weight.text if self.weight is not None else None,
+            "aux": [e.text for e in self.aux_exprs],
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

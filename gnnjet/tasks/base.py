@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from torch import Tensor
 
 
@@ -12,12 +13,20 @@ class Task:
 
     out_dim: int
 
-    def loss(self, output: Tensor, target: Tensor) -> Tensor:
-        """output [B, out_dim], target [B] -> scalar mean loss."""
+    def loss_sums(self, output: Tensor, target: Tensor, weight: Tensor | None) -> tuple[Tensor, Tensor]:
+        """(sum_j w_j l_j, sum_j |w_j|) over the B jets of output [B, out_dim], target [B], weight [B] (None: 1):
+        the weighted loss is their ratio, under DDP with both sums taken over every rank's jets. |w| keeps the
+        normalisation positive in batches with negative (NLO generator) weights; for w >= 0 it is sum(w)."""
         raise NotImplementedError
 
-    def metrics(self, outputs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
-        """Epoch metrics from all outputs [J, out_dim] and targets [J] (besides the loss)."""
+    def loss(self, output: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        """output [B, out_dim], target [B], weight [B] (None: 1) -> scalar weighted mean loss."""
+        total, norm = self.loss_sums(output, target, weight)
+        return total / norm.clamp(min=torch.finfo(norm.dtype).tiny)
+
+    def metrics(self, outputs: np.ndarray, targets: np.ndarray, weights: np.ndarray | None = None) -> dict[str, float]:
+        """Epoch metrics from all outputs [J, out_dim] and targets [J] (besides the loss), jets weighted by
+        weights [J] (None: 1) where the task's metrics take weights."""
         raise NotImplementedError
 
     def columns(self, outputs: np.ndarray, targets: np.ndarray,

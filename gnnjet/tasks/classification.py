@@ -23,11 +23,19 @@ class Classification(Task):
         self.names = [label.removeprefix("label_") for label in labels]
         self.out_dim = len(labels)
 
-    def loss(self, output: Tensor, target: Tensor) -> Tensor:
-        return torch.nn.functional.cross_entropy(output.float(), target)
+    def loss_sums(self, output: Tensor, target: Tensor, weight: Tensor | None) -> tuple[Tensor, Tensor]:
+        losses = torch.nn.functional.cross_entropy(output.float(), target, reduction="none")
+        if weight is None:
+            return losses.sum(), torch.tensor(float(len(losses)), device=losses.device)
+        return (losses * weight).sum(), weight.float().abs().sum()
 
-    def metrics(self, outputs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
-        return classification_summary(softmax(outputs), targets, self.names)
+    def loss(self, output: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+        if weight is None:  # torch's mean, as unweighted runs always trained
+            return torch.nn.functional.cross_entropy(output.float(), target)
+        return super().loss(output, target, weight)
+
+    def metrics(self, outputs: np.ndarray, targets: np.ndarray, weights: np.ndarray | None = None) -> dict[str, float]:
+        return classification_summary(softmax(outputs), targets, self.names, weights=weights)
 
     def columns(self, outputs: np.ndarray, targets: np.ndarray,
                 observers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

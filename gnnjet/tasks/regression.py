@@ -32,17 +32,17 @@ class Regression(Task):
     def __init__(self, loss: str = "huber", target_abs_max: float | None = None):
         self.loss_name, self.target_abs_max = loss, target_abs_max
 
-    def loss(self, output: Tensor, target: Tensor) -> Tensor:
+    def loss_sums(self, output: Tensor, target: Tensor, weight: Tensor | None) -> tuple[Tensor, Tensor]:
         prediction, target = output.float().squeeze(1), target.float()
-        weight = torch.ones_like(target)
+        weight = torch.ones_like(target) if weight is None else weight.float()
         if self.target_abs_max is not None:
-            weight = (target.abs() <= self.target_abs_max).float()
+            weight = weight * (target.abs() <= self.target_abs_max).float()
         per_jet = PER_JET_LOSSES[self.loss_name](prediction - target)
-        return (per_jet * weight).sum() / weight.sum().clamp(min=1.0)
+        return (per_jet * weight).sum(), weight.abs().sum()
 
-    def metrics(self, outputs: np.ndarray, targets: np.ndarray) -> dict[str, float]:
+    def metrics(self, outputs: np.ndarray, targets: np.ndarray, weights: np.ndarray | None = None) -> dict[str, float]:
         """Residual response exp(pred - y) = pt_corr / pt_gen for the default target; the same and the loss
-        without any correction (prediction 0)."""
+        without any correction (prediction 0). Medians and resolutions count every jet once (`weights` unused)."""
         corrected, raw = np.exp(outputs[:, 0] - targets), np.exp(-targets)
         no_correction = self.loss(torch.zeros(len(targets), 1), torch.from_numpy(targets))
         return {"median_response": median(corrected), "resolution": resolution(corrected),

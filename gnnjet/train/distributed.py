@@ -85,6 +85,15 @@ def init_context(gpus: list[int] | None, local_rank: int = 0) -> Context:
     return Context(rank, world, device)
 
 
+def global_sum(value: torch.Tensor, context: Context) -> torch.Tensor:
+    """The sum of a scalar tensor over all ranks (the value itself without DDP); no gradient flows through it."""
+    if not context.distributed:
+        return value.detach()
+    total = value.detach().clone()
+    dist.all_reduce(total)
+    return total
+
+
 def barrier(context: Context) -> None:
     if context.distributed:
         dist.barrier()

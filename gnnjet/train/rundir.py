@@ -18,8 +18,8 @@ log = logging.getLogger(__name__)
 RESULTS = ("best.pt", "last.pt", "metrics.csv")  # a directory with any of these holds a run
 SPLIT_FILE = "split.npz"  # a k-fold run's training and validation jet indices
 # what a run writes (the test-set files are written by bin/train.py's last step, evaluate.test_set)
-RUN_FILES = ("config.yaml", "preprocess.json", *RESULTS, "train.log", SPLIT_FILE, "test_predictions.root",
-             "test_metrics.json", "test_metrics.md")
+RUN_FILES = ("config.yaml", "preprocess.json", "weights.json", *RESULTS, "train.log", SPLIT_FILE,
+             "test_predictions.root", "test_metrics.json", "test_metrics.md")
 RUN_DIRECTORIES = ("tensorboard",)
 PREVIOUS = ".previous-run."  # + pid: the directory a run replaced by --overwrite waits in
 # keys a --resume may change without changing what the run computes (documented in the README)

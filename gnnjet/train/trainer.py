@@ -26,13 +26,15 @@ from torch.utils.tensorboard import SummaryWriter
 from gnnjet.config import dump_config, validate_config
 from gnnjet.data.loader import JetLoader
 from gnnjet.data.preprocess import Preprocessing
+from gnnjet.data.reweight import WEIGHTS_FILE, Reweighting
 from gnnjet.errors import GnnjetError
 from gnnjet.fileio import atomic_path, atomic_write_text
 from gnnjet.nn.registry import count_parameters
 from gnnjet.progress import progress_bar
+from gnnjet.tasks.decorrelation import DisCo
 from gnnjet.train.checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint, seed_everything
 from gnnjet.train.data import Split, prepare_split
-from gnnjet.train.distributed import Context, barrier, init_context, shutdown
+from gnnjet.train.distributed import Context, barrier, global_sum, init_context, shutdown
 from gnnjet.train.inference import autocast, evaluate
 from gnnjet.train.optim import build_optimizer, build_scheduler
 from gnnjet.train.pretrained import PretrainedWeights, freeze, keep_frozen
@@ -46,7 +48,7 @@ log = logging.getLogger(__name__)
 class Session:
     """What `Trainer.setup` builds for a run: the model with its spec and task, the data, the frozen modules, the
     optimisation (this rank's loader, the optimizer and its schedule) and the network that trains (the model,
-    wrapped for DDP or compiled)."""
+    wrapped for DDP or compiled); the decorrelation term (None without task.decorrelation)."""
 
     built: RunModel
     split: Split
@@ -56,6 +58,7 @@ class Session:
     scheduler: Any
     step_per_batch: bool
     network: torch.nn.Module
+    disco: DisCo | None = None
 
 
 class Trainer:
@@ -100,7 +103,9 @@ class Trainer:
         built = RunModel.from_config(self.config)  # before any data is read
         weights = PretrainedWeights.read(self.training["pretrained"]) \
             if self.training["pretrained"] and checkpoint is None else None
-        split = self._prepare_data(built, self._fixed_preprocessing(built, checkpoint, weights))
+        own = self.output_dir / WEIGHTS_FILE  # a resumed run keeps its own reweighting histograms
+        reweighting = Reweighting.load(own) if checkpoint is not None and own.exists() else None
+        split = self._prepare_data(built, self._fixed_preprocessing(built, checkpoint, weights), reweighting)
         self._load_weights(built, weights, checkpoint)
         frozen = freeze(built.model, self.training["freeze"])
         built.model.to(self.context.device)
@@ -110,11 +115,13 @@ class Trainer:
         elif self.context.is_main:
             dump_config(self.config, self.output_dir / "config.yaml")
             split.train.preprocessing.save(self.output_dir / "preprocess.json")
+            if split.reweighting is not None:
+                split.reweighting.save(self.output_dir / WEIGHTS_FILE)
             if self.training["kfold"] is not None:  # the proof that a fold's model never saw its fold's jets
                 with atomic_path(self.output_dir / SPLIT_FILE) as tmp, open(tmp, "wb") as file:
                     np.savez_compressed(file, train=split.train_index, val=split.val_index)
         self.session = Session(built, split, frozen, loader, optimizer, scheduler, step_per_batch,
-                               self._wrap(built.model))
+                               self._wrap(built.model), DisCo.from_task(self.config["task"]))
         if self.context.is_main:
             log.info("model %s: %d parameters; %d training and %d validation jets; device %s, %d process(es)",
                      self.config["model"]["name"], count_parameters(built.model), len(split.train_index),
@@ -150,16 +157,18 @@ class Trainer:
             return weights.preprocessing(built.spec)
         return None
 
-    def _prepare_data(self, built: RunModel, preprocessing: Preprocessing | None) -> Split:
+    def _prepare_data(self, built: RunModel, preprocessing: Preprocessing | None,
+                      reweighting: Reweighting | None) -> Split:
         """Training and validation jets; rank 0 fills the cache, the other ranks then read it."""
         if self.context.is_main:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             self._add_log_file()
-            split = prepare_split(self.config, built.spec, self.progress, preprocessing)
+            split = prepare_split(self.config, built.spec, self.progress, preprocessing, reweighting)
             barrier(self.context)
         else:
             barrier(self.context)
-            split = prepare_split(self.config, built.spec, progress=False, preprocessing=preprocessing)
+            split = prepare_split(self.config, built.spec, progress=False, preprocessing=preprocessing,
+                                  reweighting=reweighting)
         return split
 
     def _load_weights(self, built: RunModel, weights: PretrainedWeights | None,
@@ -260,14 +269,22 @@ class Trainer:
         bar = progress_bar(session.loader, self.progress and self.context.is_main, desc=f"epoch {epoch}",
                            unit=" batch", leave=False)
         start = time.perf_counter()
+        task, weighted = session.built.task, session.split.weighted
         for step, batch in enumerate(bar):
             batch = batch.to(device, non_blocking=True)
             with autocast(device, amp):
-                loss = session.built.task.loss(session.network(batch), batch.y)
-            # DDP averages gradients over ranks: weight each rank by its share of the global batch
-            share = batch.num_graphs * self.context.world_size / global_sizes[step]
+                output = session.network(batch)
+                if weighted:  # sum(w l) / sum(w) over the global batch
+                    total, norm = task.loss_sums(output, batch.y, batch.weight)
+                    loss, global_norm = total / norm.clamp(min=1e-30), global_sum(norm, self.context)
+                else:
+                    loss, norm, global_norm = task.loss(output, batch.y), batch.num_graphs, global_sizes[step]
+                penalty = session.disco.penalty(output, batch.y, batch.decor, batch.weight if weighted else None) \
+                    if session.disco is not None else None
+            # DDP averages gradients over ranks: weight each rank by its share of the global batch (or weight sum)
+            share = norm * self.context.world_size / global_norm
             session.optimizer.zero_grad(set_to_none=True)
-            (loss * share).backward()
+            (loss * share + (penalty if penalty is not None else 0.0)).backward()
             if self.training["grad_clip"]:
                 torch.nn.utils.clip_grad_norm_(session.built.model.parameters(), self.training["grad_clip"])
             session.optimizer.step()
@@ -283,11 +300,24 @@ class Trainer:
         return total_loss / max(total_jets, 1), total_jets * self.context.world_size
 
     def _validate(self) -> dict[str, float]:
-        split, task = self.ready.split, self.ready.built.task
+        """The validation loss (weighted as in training; with the DisCo penalty averaged over batches of the
+        training size, also reported alone as val_disco) and the task's metrics."""
+        split, task, disco = self.ready.split, self.ready.built.task, self.ready.disco
         outputs, targets = evaluate(self.model, split.val, split.val_index, self.training["batch_size"],
                                     self.context.device, self.training["amp"])
-        loss = float(task.loss(torch.from_numpy(outputs), torch.from_numpy(targets)))
-        return {"val_loss": loss, **{f"val_{k}": v for k, v in task.metrics(outputs, targets).items()}}
+        output, target = torch.from_numpy(outputs), torch.from_numpy(targets)
+        weight = split.val.weight[split.val_index] if split.weighted else None
+        row = {"val_loss": float(task.loss(output, target, weight))}
+        if disco is not None:
+            assert split.val.decor is not None
+            variable, size = split.val.decor[split.val_index], self.training["batch_size"]
+            penalties = [float(disco.penalty(output[lo:lo + size], target[lo:lo + size], variable[lo:lo + size],
+                                             None if weight is None else weight[lo:lo + size]))
+                         for lo in range(0, len(target), size)]
+            row["val_disco"] = sum(penalties) / len(penalties)
+            row["val_loss"] += row["val_disco"]
+        metrics = task.metrics(outputs, targets, None if weight is None else weight.numpy())
+        return {**row, **{f"val_{k}": v for k, v in metrics.items()}}
 
     def _end_epoch(self, epoch: int, row: dict[str, float]) -> None:
         session = self.ready

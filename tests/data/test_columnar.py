@@ -175,3 +175,32 @@ def test_bad_class_expressions_are_config_errors(base_config, labels, message):
     base_config["task"]["labels"] = labels
     with pytest.raises(ConfigError, match=message):
         DataSpec.from_config(validate_config(base_config))
+
+
+def test_weights_and_weighting_variables_are_read_and_nonfinite_ones_give_weight_zero(base_config, tmp_path, caplog):
+    raw = fake_jets(60)
+    weight = raw["pt"] / 100
+    weight[[3, 7]] = [np.nan, np.inf]
+    mass = raw["mass"].copy()
+    mass[11] = np.nan
+    path = write_fake(tmp_path / "weighted.root", 60, weight=weight, mass=mass)
+    base_config["data"]["weights"] = {"expr": "weight", "reweight": {"vars": {"pt": [0, 400]}}}
+    base_config["task"]["decorrelation"] = {"expr": "mass"}
+    spec, out, stats = read_all(base_config, path)
+    assert stats.nonfinite_weight == 3
+    kept = np.setdiff1d(out["entry"], [3, 7, 11])
+    np.testing.assert_allclose(out["weight"][kept], weight[kept], rtol=1e-6)
+    assert (out["weight"][[3, 7, 11]] == 0).all() and (out["aux"][[3, 7, 11]] == 0).all()
+    np.testing.assert_allclose(out["aux"][kept], np.stack([raw["pt"], mass], axis=1)[kept], rtol=1e-6)
+    with caplog.at_level(logging.WARNING):
+        build_store(spec, [str(path)], tmp_path / "cache", progress=False)
+    assert "3 jets have a NaN/inf weight or weighting variable" in caplog.text
+
+
+def test_a_weight_or_reweighting_variable_per_constituent_is_a_config_error(base_config, fake_file):
+    base_config["data"]["weights"] = {"reweight": {"vars": {"ch_pt": [0, 400]}}}
+    with pytest.raises(ConfigError, match=r"data.weights.reweight.vars.ch_pt: 'ch_pt' is not a per-jet quantity"):
+        read_all(base_config, fake_file)
+    base_config["data"]["weights"] = {"expr": "ch_pt"}
+    with pytest.raises(ConfigError, match=r"data.weights.expr: 'ch_pt' is not a per-jet quantity"):
+        read_all(base_config, fake_file)

@@ -36,3 +36,34 @@ def test_metrics_of_a_perfect_and_of_an_inverted_tagger():
     perfect = np.where(targets[:, None] == np.arange(2), 5.0, -5.0)
     assert task.metrics(perfect, targets)["auc"] == 1.0
     assert task.metrics(-perfect, targets)["auc"] == 0.0
+
+
+@pytest.mark.parametrize("task", [Classification(["label_a", "label_b", "label_c"]),
+                                  build_task({"type": "regression", "loss": "huber", "target_abs_max": 1.0})])
+def test_weight_two_equals_duplicated_jets_in_loss_and_gradient(task):
+    """A jet of weight 2 counts as that jet twice: the weighted mean loss and its gradient equal the unweighted ones
+    of the batch with those jets duplicated (also for regression, whose |y| > target_abs_max jets stay masked)."""
+    generator = torch.Generator().manual_seed(0)
+    jets = 12
+    inputs = torch.randn(jets, 4, generator=generator)
+    if task.out_dim == 3:
+        target = torch.randint(0, 3, (jets,), generator=generator)
+    else:
+        target = torch.randn(jets, generator=generator) * 0.8
+    layer = torch.nn.Linear(4, task.out_dim)
+    doubled = torch.tensor([1, 4, 5, 9])
+    weight = torch.ones(jets)
+    weight[doubled] = 2.0
+
+    def loss_and_grad(x, y, w):
+        layer.zero_grad()
+        loss = task.loss(layer(x), y, w)
+        loss.backward()
+        return float(loss.detach()), layer.weight.grad.clone()
+
+    weighted = loss_and_grad(inputs, target, weight)
+    duplicated = loss_and_grad(torch.cat([inputs, inputs[doubled]]), torch.cat([target, target[doubled]]), None)
+    assert weighted[0] == pytest.approx(duplicated[0], rel=1e-6)
+    torch.testing.assert_close(weighted[1], duplicated[1], rtol=1e-5, atol=1e-7)
+    unweighted = loss_and_grad(inputs, target, None)
+    assert unweighted[0] != pytest.approx(weighted[0], rel=1e-3)  # the weights matter

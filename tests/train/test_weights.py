@@ -1,0 +1,105 @@
+"""Training with jet weights (data.weights) and decorrelation (task.decorrelation): weighted losses, exact under
+DDP, the reweighting saved with the run and reused on resume, bad weights refused before training."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from gnnjet.config import validate_config
+from gnnjet.data.reweight import Reweighting
+from gnnjet.errors import DataError
+from gnnjet.train.checkpoint import load_checkpoint
+from gnnjet.train.launch import free_port
+from gnnjet.train.trainer import train
+from tests.conftest import write_fake
+from tests.train.test_trainer import ENV, ROOT, tiny_config
+
+
+def weighted_config(tmp_path, weights, decorrelation=None, num_jets=300, **training):
+    config = tiny_config(tmp_path, num_jets=num_jets, **training)
+    config["data"]["weights"] = weights
+    config["task"]["decorrelation"] = decorrelation
+    return validate_config(config)
+
+
+def assert_same_model(a, b, **tolerance):
+    for key, value in load_checkpoint(b)["model"].items():
+        torch.testing.assert_close(load_checkpoint(a)["model"][key], value, **tolerance)
+
+
+def test_unit_weights_train_as_no_weights(tmp_path):
+    plain = tiny_config(tmp_path, epochs=1, scheduler="none")
+    train(plain, tmp_path / "plain", progress=False)
+    train(weighted_config(tmp_path, {"expr": "1 + 0 * pt"}, epochs=1, scheduler="none"), tmp_path / "ones",
+          progress=False)
+    assert_same_model(tmp_path / "plain" / "last.pt", tmp_path / "ones" / "last.pt", rtol=1e-4, atol=1e-6)
+    train(weighted_config(tmp_path, {"expr": "pt / 100"}, epochs=1, scheduler="none"), tmp_path / "pt",
+          progress=False)
+    with pytest.raises(AssertionError):  # the weights change what is learned
+        assert_same_model(tmp_path / "plain" / "last.pt", tmp_path / "pt" / "last.pt", rtol=1e-4, atol=1e-6)
+
+
+def test_ddp_gloo_with_uneven_weights_matches_single_process(tmp_path):
+    """Each rank's weight sum differs (weights pt / 100): the loss is sum(w l) / sum(w) over the global batch."""
+    config = weighted_config(tmp_path, {"expr": "pt / 100"}, num_jets=260, epochs=1, batch_size=16,
+                             scheduler="none", grad_clip=None)
+    (tmp_path / "ddp.yaml").write_text(yaml.safe_dump(config))
+    single = dict(config, training={**config["training"], "batch_size": 32})
+    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                          str(free_port()), str(ROOT / "bin" / "train.py"), "-c", str(tmp_path / "ddp.yaml"), "-o",
+                          str(tmp_path / "ddp")], env=ENV, capture_output=True, text=True, timeout=300)
+    assert ddp.returncode == 0, ddp.stdout + ddp.stderr
+    train(validate_config(single), tmp_path / "single", progress=False)
+    assert_same_model(tmp_path / "ddp" / "last.pt", tmp_path / "single" / "last.pt", rtol=1e-4, atol=1e-5)
+    # the per-rank mean of per-rank means would differ
+    unweighted = dict(single, data={**single["data"], "weights": None})
+    train(validate_config(unweighted), tmp_path / "unweighted", progress=False)
+    with pytest.raises(AssertionError):
+        assert_same_model(tmp_path / "ddp" / "last.pt", tmp_path / "unweighted" / "last.pt", rtol=1e-4, atol=1e-5)
+
+
+REWEIGHT = {"reweight": {"vars": {"pt": [30, 100, 200, 300], "mass": [5, 15, 30]}, "threshold": 0}}
+
+
+def test_reweighting_is_saved_with_the_run_and_reused_on_resume(tmp_path, monkeypatch):
+    config = weighted_config(tmp_path, REWEIGHT, epochs=1)
+    train(config, tmp_path / "run", progress=False)
+    saved = Reweighting.load(tmp_path / "run" / "weights.json")
+    assert saved.variables == ["pt", "mass"] and saved.classes == ["label_q", "label_g"]
+    # the saved histograms are those of the training split, flat after reweighting
+    for name in saved.classes:
+        after = saved.after(name)
+        np.testing.assert_allclose(after[after > 0], after.max(), rtol=1e-6)
+
+    def no_refit(*args, **kwargs):
+        raise AssertionError("a resumed run refitted the reweighting")
+
+    monkeypatch.setattr(Reweighting, "fit", no_refit)
+    train(config, tmp_path / "run", progress=False, resume=True, epochs=2)
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["epoch"] == 1
+
+
+def test_decorrelation_adds_the_penalty_to_the_validation_loss(tmp_path):
+    config = weighted_config(tmp_path, None, {"expr": "mass", "strength": 3.0}, epochs=1)
+    history = train(config, tmp_path / "run", progress=False)
+    row = history[-1]
+    assert 0 < row["val_disco"] <= 3.0
+    assert "val_disco" in (tmp_path / "run" / "metrics.csv").read_text()
+
+
+def test_negative_weights_are_refused_before_training_unless_allowed(tmp_path):
+
+    weight = np.ones(300, np.float32)
+    weight[:5] = -1.0
+    path = write_fake(tmp_path / "nlo.root", 300, weight=weight)
+    config = weighted_config(tmp_path, {"expr": "weight"}, epochs=1)
+    config["data"]["train"] = [str(path)]
+    with pytest.raises(DataError, match="a negative weight.*allow_negative"):
+        train(config, tmp_path / "refused", progress=False)
+    assert not (tmp_path / "refused" / "last.pt").exists()
+    config["data"]["weights"]["allow_negative"] = True
+    assert len(train(config, tmp_path / "allowed", progress=False)) == 1
