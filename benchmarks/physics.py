@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gnnjet.config import load_config, validate_config
+from gnnjet.config import apply_overrides, load_config, validate_config
 from gnnjet.evaluate.apply_standard import fit_and_apply
 from gnnjet.generate.runner import generate
 from gnnjet.nn.registry import FAMILIES
@@ -57,11 +57,12 @@ def sample(process: str, num_jets: int, seed: int, root: Path, workers: int) -> 
 
 
 def run_family(task: str, family: str, train_glob: str | list[str], test_glob: str, out: Path, epochs: int,
-               full: bool, name: str | None = None, training: dict | None = None, overwrite: bool = False) -> Path:
-    """Train one family with configs/<task>_<family>.yaml (its training section updated with `training`) on the
-    training glob(s) into out/<name> (default <task>_<family>), predict the test sample into <run>/pred.root;
-    returns the run."""
-    config = load_config(ROOT / "configs" / f"{task}_{family}.yaml")
+               full: bool, name: str | None = None, training: dict | None = None, overwrite: bool = False,
+               settings: list[str] | None = None) -> Path:
+    """Train one family with configs/<task>_<family>.yaml (its training section updated with `training`, then
+    `settings` applied as bin/train.py --set KEY=VALUE) on the training glob(s) into out/<name> (default
+    <task>_<family>), predict the test sample into <run>/pred.root; returns the run."""
+    config = apply_overrides(load_config(ROOT / "configs" / f"{task}_{family}.yaml"), settings or [])
     config["data"]["train"] = [train_glob] if isinstance(train_glob, str) else list(train_glob)
     config["data"]["cache_dir"] = str(out / "cache")
     config["training"].update(training or {})

@@ -6,6 +6,7 @@ the task (tagging or JEC) is detected from the branches.
 
 Example: bin/plot.py -i "runs/jec_pn, runs/jec_ds, runs/standard" -n "ParticleNet, DeepSets, Standard" -o figs/jec
 Multi-class tagging: bin/plot.py -i runs/flavour_pn -n ParticleNet -o figs/flavour -d b:uds+g -d c:uds+g -d uds:g
+Mass sculpting: bin/plot.py -i "runs/top_pn, runs/top_pn_disco" -n "nominal, DisCo" -o figs/top --sculpting mass
 """
 
 import argparse
@@ -24,10 +25,15 @@ def main() -> None:
     parser.add_argument("-d", "--discriminant", action="append", default=[], metavar="SIG:BKG[+BKG...]",
                         help="tagging: also plot/tabulate score_SIG / (score_SIG + sum score_BKG) on SIG and BKG jets "
                              "only, e.g. b:uds+g (repeatable)")
+    parser.add_argument("--weights", action=argparse.BooleanOptionalAction, default=None,
+                        help="count jets with the predictions' weight branch (default: when every input has one)")
+    parser.add_argument("--sculpting", metavar="BRANCH",
+                        help="tagging: the background's distribution of BRANCH (an observer, e.g. mass) after cuts on "
+                             "the first class's score at 100/80/50/30%% signal efficiency, and 1/JSD at 50%%")
     args = parser.parse_args()
     inputs = split_list(args.inputs)
     names = split_list(args.names) if args.names else inputs
-    paths = plot_models(inputs, names, args.output, args.discriminant)
+    paths = plot_models(inputs, names, args.output, args.discriminant, args.weights, args.sculpting)
     logging.getLogger("gnnjet").info("wrote %d files to %s", len(paths), args.output)
 
 

@@ -72,18 +72,21 @@ class Predicted:
         """The predictions file's columns: one row per selected input jet (`aligned`)."""
         obs = self.dataset.obs
         observers = {name: np.asarray(obs[:, i]) for i, name in enumerate(self.spec.observer_names)}
+        if self.spec.weight is not None:  # the jets' weight expression (the physics weight, not the reweighting)
+            observers["weight"] = self.dataset.weight.numpy().astype(np.float64)
         store = self.dataset.store
         return aligned(self.trained.task.columns(self.outputs, self.targets, observers),
                        np.asarray(store.arrays["entry"]), store.dropped)
 
     def metrics(self) -> dict[str, float]:
-        """The task's metrics on the predicted jets (empty without jets)."""
-        return self.trained.task.metrics(self.outputs, self.targets) if len(self.targets) else {}
+        """The task's metrics on the predicted jets (empty without jets), weighted by their weight expression."""
+        weights = self.dataset.weight.numpy() if self.spec.weight is not None else None
+        return self.trained.task.metrics(self.outputs, self.targets, weights) if len(self.targets) else {}
 
     def write(self, output: str | Path) -> None:
-        """Write the predictions file (atomically), the selection beside the tree."""
+        """Write the predictions file (atomically), the selection and the task type beside the tree."""
         columns = self.columns()
-        write_jets(output, columns, notes={"selection": self.selection})
+        write_jets(output, columns, notes={"selection": self.selection, "task": self.spec.task_type})
         if len(self.dataset.store.dropped):
             log.warning("%d selected jets were dropped by the reader (no constituents or no valid target): their "
                         "rows have valid = 0 and NaN predictions", len(self.dataset.store.dropped))

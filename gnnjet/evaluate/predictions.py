@@ -24,6 +24,12 @@ class Predictions:
     run_dir: Path | None = None
 
     @property
+    def weights(self) -> np.ndarray | None:
+        """The jets' weights [J] (the `weight` branch bin/predict.py writes for runs with data.weights.expr), or
+        None."""
+        return self.columns.get("weight")
+
+    @property
     def labels(self) -> list[str]:
         return sorted((k.removeprefix("score_") for k in self.columns if k.startswith("score_")),
                       key=lambda label: list(self.columns).index(f"score_{label}"))
@@ -45,13 +51,17 @@ def resolve(entry: str) -> tuple[Path, Path | None]:
 def load_predictions(entry: str, name: str) -> Predictions:
     path, run_dir = resolve(entry)
     try:
-        columns = uproot.open(path)["Jets"].arrays(library="np")
+        with uproot.open(path) as file:
+            columns = file["Jets"].arrays(library="np")
+            recorded = str(file["task"]) if "task" in file else None
     except Exception as err:
         raise DataError(f"cannot read predictions file {path}: {type(err).__name__}: {err}") from None
     if "valid" in columns:  # rows of jets the reader dropped carry no prediction
         predicted = columns["valid"] != 0
         columns = {name: values[predicted] for name, values in columns.items()}
-    if any(k.startswith("score_") for k in columns):
+    if recorded in ("classification", "regression"):  # bin/predict.py records the task beside the tree
+        task = recorded
+    elif any(k.startswith("score_") for k in columns):  # files of other tools and older gnnjet: the branches tell
         task = "classification"
     elif "pred" in columns:
         task = "regression"

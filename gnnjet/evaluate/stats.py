@@ -35,22 +35,25 @@ def auc(scores: np.ndarray, is_signal: np.ndarray, weights: np.ndarray | None = 
 
 
 def auc_difference(scores_a: np.ndarray, scores_b: np.ndarray, is_signal: np.ndarray, resamples: int = 30,
-                   seed: int = 0) -> tuple[float, float]:
-    """AUC(a) - AUC(b) of two classifiers on the same jets and its paired-bootstrap standard deviation.
+                   seed: int = 0, weights: np.ndarray | None = None) -> tuple[float, float]:
+    """AUC(a) - AUC(b) of two classifiers on the same jets (with weights [J], None: 1) and its paired-bootstrap
+    standard deviation.
 
     Resampling the jets jointly cancels most of the test sample's fluctuation, which both AUCs share,
     so the error of the difference is much smaller than either AUC's own error.
     """
     def difference(index: np.ndarray) -> float:
-        return auc(scores_a[index], is_signal[index]) - auc(scores_b[index], is_signal[index])
+        w = None if weights is None else weights[index]
+        return auc(scores_a[index], is_signal[index], w) - auc(scores_b[index], is_signal[index], w)
 
     index = np.arange(len(is_signal))
     return difference(index), bootstrap_std(index, difference, resamples, seed)
 
 
-def rejection_at(scores: np.ndarray, is_signal: np.ndarray, efficiency: float) -> float:
+def rejection_at(scores: np.ndarray, is_signal: np.ndarray, efficiency: float,
+                 weights: np.ndarray | None = None) -> float:
     """Background rejection 1 / FPR at signal efficiency (TPR) `efficiency`; inf if FPR is 0."""
-    fpr, tpr = roc_curve(scores, is_signal)
+    fpr, tpr = roc_curve(scores, is_signal, weights)
     false_positive_rate = float(np.interp(efficiency, tpr, fpr))
     return float("inf") if false_positive_rate <= 0 else 1.0 / false_positive_rate
 
@@ -99,12 +102,16 @@ class Discriminant:
     def name(self) -> str:
         return f"{self.signal}_vs_{'_'.join(self.backgrounds)}"
 
+    def jets(self, labels: np.ndarray, names: list[str]) -> np.ndarray:
+        """[J] bool: the jets of the signal and background classes (those `evaluate` returns)."""
+        return np.isin(labels, [names.index(c) for c in (self.signal, *self.backgrounds)])
+
     def evaluate(self, probabilities: np.ndarray, labels: np.ndarray,
                  names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(discriminant [J'], is_signal [J']) for the J' jets of the signal and background classes."""
+        """(discriminant [J'], is_signal [J']) for the J' jets of the signal and background classes (`jets`)."""
         signal = names.index(self.signal)
         backgrounds = [names.index(b) for b in self.backgrounds]
-        keep = np.isin(labels, [signal, *backgrounds])
+        keep = self.jets(labels, names)
         numerator = probabilities[keep, signal]
         denominator = numerator + probabilities[keep][:, backgrounds].sum(axis=1)
         return numerator / np.maximum(denominator, 1e-30), labels[keep] == signal
@@ -117,40 +124,45 @@ def signal_classes(names: list[str]) -> list[int]:
 
 def classification_summary(probabilities: np.ndarray, labels: np.ndarray, names: list[str], errors: bool = False,
                            reference: np.ndarray | None = None,
-                           discriminants: tuple[Discriminant, ...] = ()) -> dict[str, float]:
+                           discriminants: tuple[Discriminant, ...] = (),
+                           weights: np.ndarray | None = None) -> dict[str, float]:
     """accuracy plus, per signal class one vs rest (`signal_classes`) and per discriminant, AUC and Rej@30/50%
     (inf when no background passes: see `rejection_text`); with `errors`, also the AUC's bootstrap standard
     deviation (auc_err); with `reference` (another classifier's probabilities on the same jets), also
     AUC - AUC(reference) and its paired-bootstrap error (delta_auc, delta_auc_err).
 
     Keys: `auc` for two classes, `auc_<class>` one vs rest, `auc_<signal>_vs_<backgrounds>` per discriminant.
-    Args: probabilities and reference [J, C] (rows sum to 1), labels [J] class indices, names [C].
+    Args: probabilities and reference [J, C] (rows sum to 1), labels [J] class indices, names [C], weights [J]
+    (None: every jet counts once): weighted efficiencies, AUC and accuracy.
     """
-    out = {"accuracy": float(np.mean(probabilities.argmax(axis=1) == labels))}
+    out = {"accuracy": float(np.average(probabilities.argmax(axis=1) == labels, weights=weights))}
     for c in signal_classes(names):
         suffix = "" if len(names) == 2 else f"_{names[c]}"
         out.update(_separation(probabilities[:, c], labels == c, suffix, errors,
-                               None if reference is None else reference[:, c]))
+                               None if reference is None else reference[:, c], weights))
     for discriminant in discriminants:
         score, signal = discriminant.evaluate(probabilities, labels, names)
         reference_score = None if reference is None else discriminant.evaluate(reference, labels, names)[0]
-        out.update(_separation(score, signal, f"_{discriminant.name}", errors, reference_score))
+        jet_weights = None if weights is None else weights[discriminant.jets(labels, names)]
+        out.update(_separation(score, signal, f"_{discriminant.name}", errors, reference_score, jet_weights))
     return out
 
 
 def _separation(score: np.ndarray, signal: np.ndarray, suffix: str, errors: bool,
-                reference: np.ndarray | None) -> dict[str, float]:
-    """auc/auc_err/delta_auc/delta_auc_err/rej30/rej50 + suffix of one signal-vs-background score; empty when
-    the jets are all signal or all background."""
+                reference: np.ndarray | None, weights: np.ndarray | None = None) -> dict[str, float]:
+    """auc/auc_err/delta_auc/delta_auc_err/rej30/rej50 + suffix of one signal-vs-background score (jets weighted
+    by `weights`, None: 1); empty when the jets are all signal or all background."""
     if signal.all() or not signal.any():
         return {}
-    out = {f"auc{suffix}": auc(score, signal)}
+    out = {f"auc{suffix}": auc(score, signal, weights)}
     if errors:
-        out[f"auc_err{suffix}"] = bootstrap_std(np.arange(len(signal)), lambda i: auc(score[i], signal[i]))
+        out[f"auc_err{suffix}"] = bootstrap_std(
+            np.arange(len(signal)), lambda i: auc(score[i], signal[i], None if weights is None else weights[i]))
     if reference is not None:
-        out[f"delta_auc{suffix}"], out[f"delta_auc_err{suffix}"] = auc_difference(score, reference, signal)
-    out[f"rej30{suffix}"] = rejection_at(score, signal, 0.3)
-    out[f"rej50{suffix}"] = rejection_at(score, signal, 0.5)
+        out[f"delta_auc{suffix}"], out[f"delta_auc_err{suffix}"] = auc_difference(score, reference, signal,
+                                                                                  weights=weights)
+    out[f"rej30{suffix}"] = rejection_at(score, signal, 0.3, weights)
+    out[f"rej50{suffix}"] = rejection_at(score, signal, 0.5, weights)
     return out
 
 

@@ -10,7 +10,9 @@ from typing import Any, Callable, NamedTuple
 import matplotlib.pyplot as plt
 import numpy as np
 
+from gnnjet.errors import DataError
 from gnnjet.evaluate.predictions import Predictions
+from gnnjet.evaluate.sculpting import background_histograms, default_edges, inverse_jsd, jensen_shannon
 from gnnjet.evaluate.stats import (
     Discriminant,
     classification_summary,
@@ -22,15 +24,18 @@ from gnnjet.evaluate.stats import (
 from gnnjet.fileio import atomic_write_text
 from gnnjet.plots.style import label, markdown_table, save, slug
 
+Curve = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]  # score [J], is_signal [J], weights [J] or None
+
 
 class RocSpec(NamedTuple):
-    """One ROC curve: its figure name, metric-key suffix, class names, and model -> (score [J], is_signal [J])."""
+    """One ROC curve: its figure name, metric-key suffix, class names, and model -> (score [J], is_signal [J],
+    weights [J] or None)."""
 
     figure: str
     suffix: str
     signal: str
     background: str
-    curve: Callable[[Predictions], tuple[np.ndarray, np.ndarray]]
+    curve: Callable[[Predictions], Curve]
 
 
 def _probabilities(m: Predictions) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -45,16 +50,17 @@ def _probabilities(m: Predictions) -> tuple[np.ndarray, np.ndarray, list[str]]:
 
 
 def _roc_specs(names: list[str], discriminants: tuple[Discriminant, ...]) -> list[RocSpec]:
-    def one_vs_rest(c: int) -> Callable[[Predictions], tuple[np.ndarray, np.ndarray]]:
-        def curve(m: Predictions) -> tuple[np.ndarray, np.ndarray]:
+    def one_vs_rest(c: int) -> Callable[[Predictions], Curve]:
+        def curve(m: Predictions) -> Curve:
             scores, truth, _ = _probabilities(m)
-            return scores[:, c], truth == c
+            return scores[:, c], truth == c, m.weights
         return curve
 
-    def of(discriminant: Discriminant) -> Callable[[Predictions], tuple[np.ndarray, np.ndarray]]:
-        def curve(m: Predictions) -> tuple[np.ndarray, np.ndarray]:
+    def of(discriminant: Discriminant) -> Callable[[Predictions], Curve]:
+        def curve(m: Predictions) -> Curve:
             scores, truth, _ = _probabilities(m)
-            return discriminant.evaluate(scores, truth, names)
+            weights = None if m.weights is None else m.weights[discriminant.jets(truth, names)]
+            return (*discriminant.evaluate(scores, truth, names), weights)
         return curve
 
     binary = len(names) == 2
@@ -70,7 +76,7 @@ def roc(models: list[Predictions], out: Path, discriminants: tuple[Discriminant,
     for spec in _roc_specs(names, discriminants):
         fig, ax = plt.subplots()
         for m in models:
-            fpr, tpr = roc_curve(*spec.curve(m))
+            fpr, tpr = roc_curve(*spec.curve(m))  # weighted when the predictions carry weights
             keep = fpr > 0
             ax.plot(tpr[keep], 1 / fpr[keep], linewidth=2, label=m.name)
         ax.plot(np.linspace(0.01, 1, 100), 1 / np.linspace(0.01, 1, 100), color="grey", linestyle=":", label="random")
@@ -89,7 +95,7 @@ def score_distributions(model: Predictions, out: Path) -> list[Path]:
     for ax, c in zip(axes[0], classes):
         for k, name in enumerate(names):
             ax.hist(scores[truth == k, c], bins=np.linspace(0, 1, 41), histtype="step", density=True, linewidth=2,
-                    label=f"true {name}")
+                    label=f"true {name}", weights=None if model.weights is None else model.weights[truth == k])
         ax.set(xlabel=f"score {names[c]}", ylabel="Density", yscale="log")
         ax.legend(title=model.name)
         label(ax)
@@ -125,9 +131,12 @@ def _bounded_rejections(row: dict[str, float], model: Predictions, specs: list[R
     return row
 
 
-def summary(models: list[Predictions], out: Path, discriminants: tuple[Discriminant, ...] = ()) -> dict[str, Any]:
+def summary(models: list[Predictions], out: Path, discriminants: tuple[Discriminant, ...] = (),
+            sculpting: str | None = None) -> dict[str, Any]:
     """Metrics per model with bootstrap AUC errors; every model after the first also gets its AUC difference
-    to the first one (delta_auc) with a paired-bootstrap error (the jets are the same in every file)."""
+    to the first one (delta_auc) with a paired-bootstrap error (the jets are the same in every file). Jets count
+    with their `weight` branch when the models carry one (the key `weights` says which); with `sculpting` (a
+    branch), also 1/JSD at 50% signal efficiency of the background's distribution of it (`sculpting_metrics`)."""
     out.mkdir(parents=True, exist_ok=True)
     table = {}
     reference, _, names = _probabilities(models[0])
@@ -135,21 +144,27 @@ def summary(models: list[Predictions], out: Path, discriminants: tuple[Discrimin
     for m in models:
         scores, truth, _ = _probabilities(m)
         row = classification_summary(scores, truth, names, errors=True, reference=reference,
-                                     discriminants=discriminants)
-        table[m.name] = _bounded_rejections(row, m, specs)
+                                     discriminants=discriminants, weights=m.weights)
+        row = _bounded_rejections(row, m, specs)
+        row["weights"] = "weight" if m.weights is not None else "none"
+        if sculpting is not None:
+            row.update(sculpting_metrics(m, sculpting))
+        table[m.name] = row
     atomic_write_text(out / "classification_metrics.json", json.dumps(table, indent=1))
-    atomic_write_text(out / "classification_metrics.md", _markdown(table, specs))
+    atomic_write_text(out / "classification_metrics.md", _markdown(table, specs, sculpting))
     return table
 
 
-def _markdown(table: dict[str, dict[str, Any]], specs: list[RocSpec]) -> str:
-    """The accuracy, then one table per ROC curve: rows are models; AUC (and, for several models, its difference
-    to the first model) with bootstrap errors, Rej@30% and Rej@50%."""
+def _markdown(table: dict[str, dict[str, Any]], specs: list[RocSpec], sculpting: str | None = None) -> str:
+    """The accuracy and the jets' weights, then one table per ROC curve: rows are models; AUC (and, for several
+    models, its difference to the first model) with bootstrap errors, Rej@30% and Rej@50%; then the sculpting
+    table."""
     def with_error(row: dict[str, Any], key: str) -> str:
         value, error = row.get(key), row.get(key.replace("auc", "auc_err", 1))
         return "-" if value is None else f"{value:.4f} ± {error:.4f}" if error is not None else f"{value:.4f}"
 
-    lines = markdown_table({name: {"accuracy": row["accuracy"]} for name, row in table.items()})
+    lines = markdown_table({name: {"accuracy": row["accuracy"], "jet weights": row["weights"]}
+                            for name, row in table.items()})
     first = next(iter(table))
     for spec in specs:
         difference = f"AUC - AUC({first})"
@@ -158,11 +173,55 @@ def _markdown(table: dict[str, dict[str, Any]], specs: list[RocSpec]) -> str:
                        "Rej@30%": row.get(f"rej30{spec.suffix}", "-"), "Rej@50%": row.get(f"rej50{spec.suffix}", "-")}
                 for name, row in table.items()}
         lines += ["", f"**{spec.signal} vs {spec.background}**", "", *markdown_table(rows)]
+    if sculpting is not None:
+        rows = {name: {"1/JSD @ 50% signal efficiency": f"{row['inv_jsd50']:.4g} ± {row['inv_jsd50_err']:.2g}"}
+                for name, row in table.items()}
+        lines += ["", f"**background sculpting in {sculpting}** (1/JSD between the background {sculpting} "
+                  "distribution passing the cut and the inclusive one; larger is less sculpted)", "",
+                  *markdown_table(rows)]
     return "\n".join(lines) + "\n"
 
 
-def plot_all(models: list[Predictions], out: Path, discriminants: list[str] | None = None) -> list[Path]:
-    """Every tagging figure and the metrics tables; `discriminants` as 'b:uds+g' (see Discriminant.parse)."""
+def _sculpting_inputs(m: Predictions, variable: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(score of the first class [J], is_signal [J], the variable [J], its bins) for the sculpting figures."""
+    if variable not in m.columns:
+        raise DataError(f"{m.path}: no branch {variable!r} for --sculpting; add it to data.observers and predict "
+                        "again (branches: " + ", ".join(sorted(m.columns)) + ")")
+    scores, truth, _ = _probabilities(m)
+    values = np.asarray(m.columns[variable], dtype=np.float64)
+    return scores[:, 0], truth == 0, values, default_edges(values, truth == 0)
+
+
+def sculpting_metrics(m: Predictions, variable: str) -> dict[str, float]:
+    """inv_jsd50 and its bootstrap error inv_jsd50_err: the first class's score cut at 50% efficiency, the other
+    classes as background (`evaluate.sculpting`)."""
+    score, signal, values, edges = _sculpting_inputs(m, variable)
+    value, error = inverse_jsd(score, signal, values, m.weights, edges)
+    return {"inv_jsd50": value, "inv_jsd50_err": error}
+
+
+def sculpting_figure(m: Predictions, variable: str, out: Path) -> list[Path]:
+    """The background's normalised distribution of `variable` after cuts on the first class's score at signal
+    efficiencies 100 (no cut), 80, 50 and 30%."""
+    score, signal, values, edges = _sculpting_inputs(m, variable)
+    _, _, names = _probabilities(m)
+    hists = background_histograms(score, signal, values, m.weights, edges)
+    fig, ax = plt.subplots()
+    for efficiency, hist in hists.items():
+        text = "no cut" if efficiency == 1.0 else f"$\\varepsilon_S$ = {efficiency:.0%}"
+        if efficiency < 1.0 and hist.sum() > 0:
+            text += f", 1/JSD = {1 / max(jensen_shannon(hist, hists[1.0]), 1e-12):.3g}"
+        ax.stairs(hist, edges, linewidth=2, label=text)
+    ax.set(xlabel=variable, ylabel="Fraction of background jets", xlim=(edges[0], edges[-1]))
+    ax.legend(title=f"{m.name}: {' + '.join(names[1:])} passing {names[0]} cuts", fontsize=15, title_fontsize=16)
+    label(ax)
+    return save(fig, out, f"sculpting_{slug(variable)}_{slug(m.name)}")
+
+
+def plot_all(models: list[Predictions], out: Path, discriminants: list[str] | None = None,
+             sculpting: str | None = None) -> list[Path]:
+    """Every tagging figure and the metrics tables; `discriminants` as 'b:uds+g' (see Discriminant.parse);
+    `sculpting`: a branch (e.g. mass) whose background distribution is drawn after score cuts."""
     _, _, names = _probabilities(models[0])
     parsed = tuple(Discriminant.parse(text, names) for text in discriminants or ())
     paths = roc(models, out, parsed)
@@ -170,5 +229,7 @@ def plot_all(models: list[Predictions], out: Path, discriminants: list[str] | No
         paths += score_distributions(m, out)
         if len(names) > 2:
             paths += confusion(m, out)
-    summary(models, out, parsed)
+        if sculpting is not None:
+            paths += sculpting_figure(m, sculpting, out)
+    summary(models, out, parsed, sculpting)
     return paths + [out / "classification_metrics.json", out / "classification_metrics.md"]

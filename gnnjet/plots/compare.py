@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from gnnjet.evaluate.predictions import load_all
+from gnnjet.errors import DataError
+from gnnjet.evaluate.predictions import Predictions, load_all
 from gnnjet.plots import classification, regression
+from gnnjet.plots.reweighting import reweighting_figures
 from gnnjet.plots.style import use_style
 from gnnjet.plots.training import training_curves
 
@@ -18,23 +20,43 @@ def split_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
-def plot_models(inputs: list[str], names: list[str], out: str | Path,
-                discriminants: list[str] | None = None) -> list[Path]:
+def plot_models(inputs: list[str], names: list[str], out: str | Path, discriminants: list[str] | None = None,
+                weights: bool | None = None, sculpting: str | None = None) -> list[Path]:
     """Figures comparing the models (PNG + PDF) and metric tables in `out`; returns the files written.
 
     `discriminants` (tagging only): extra signal-vs-chosen-backgrounds curves, e.g. ['b:uds+g', 'c:uds+g'].
+    `weights`: count jets with the predictions' `weight` branch (True: required; False: never; None: when every
+    model's predictions carry it). `sculpting` (tagging only): a branch, e.g. mass, whose background distribution
+    is drawn after score cuts, with 1/JSD in the tables.
     """
     use_style()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     models = load_all(inputs, names)
+    _choose_weights(models, weights)
     log.info("%s task, %d models, %d common jets", models[0].task, len(models),
              len(next(iter(models[0].columns.values()))))
     if models[0].task == "classification":
-        paths = classification.plot_all(models, out, discriminants)
+        paths = classification.plot_all(models, out, discriminants, sculpting)
     else:
-        if discriminants:
-            log.warning("--discriminant ignored: the inputs are regression (JEC) predictions")
+        if discriminants or sculpting:
+            log.warning("--discriminant and --sculpting ignored: the inputs are regression (JEC) predictions")
         paths = regression.plot_all(models, out)
-    paths += training_curves({m.name: m.run_dir for m in models if m.run_dir is not None}, out)
-    return paths
+    runs = {m.name: m.run_dir for m in models if m.run_dir is not None}
+    return paths + training_curves(runs, out) + reweighting_figures(runs, out)
+
+
+def _choose_weights(models: list[Predictions], weights: bool | None) -> None:
+    """Keep the `weight` branch of every model (weights used) or of none (`plot_models`)."""
+    carry = [m.weights is not None for m in models]
+    if weights and not all(carry):
+        missing = ", ".join(str(m.path) for m in models if m.weights is None)
+        raise DataError(f"--weights: {missing} carry no weight branch (predictions of a run with data.weights.expr "
+                        "have one); use --no-weights")
+    use = all(carry) if weights is None else weights
+    if any(carry) and not all(carry) and weights is None:
+        log.warning("only some predictions carry jet weights: the figures and tables count every jet once")
+    for m in models:
+        if not use:
+            m.columns.pop("weight", None)
+    log.info("jets %s", "weighted by the weight branch" if use else "unweighted")

@@ -103,3 +103,49 @@ def test_dataset_figures(dataset, tmp_path):
     for figure in ("occupancy_pt_eta", "flavour_composition", "multiplicity", "particle_cloud", "regression_target",
                    "features_0"):
         assert f"{figure}.png" in names, figure
+
+
+def test_weighted_tables_sculpting_and_reweighting_figures(tmp_path):
+    """Predictions with a weight branch give weighted AUCs (--no-weights: unweighted), --sculpting mass draws the
+    background mass after score cuts and tabulates 1/JSD, a run with weights.json gets its reweighting figures."""
+    from gnnjet.data.reweight import Reweighting
+
+    rng = np.random.default_rng(3)
+    jets = 3000
+    truth = (rng.random(jets) < 0.5).astype(np.int32)
+    mass = np.where(truth == 1, rng.normal(170, 15, jets), rng.exponential(80, jets) + 20).astype(np.float32)
+    score = np.clip(0.1 * truth + 0.5 * (mass > 120) + 0.4 * rng.random(jets), 0, 1).astype(np.float32)
+    weight = rng.uniform(0.2, 3.0, jets).astype(np.float32)
+    run = tmp_path / "run"
+    run.mkdir()
+    write_jets(run / "pred.root", {"score_label_top": score, "score_label_qcd": 1 - score, "label_top": truth,
+                                   "label_qcd": 1 - truth, "mass": mass, "weight": weight,
+                                   "pt": rng.uniform(500, 600, jets).astype(np.float32),
+                                   "eta": rng.uniform(-2, 2, jets).astype(np.float32)})
+    settings = {"vars": {"pt": [500.0, 550.0, 600.0], "mass": [0.0, 100.0, 200.0, 300.0]}, "method": "flat",
+                "classes": None, "class_weights": None, "threshold": 10.0, "discard_outside": True}
+    aux = np.stack([rng.uniform(500, 600, jets), mass], axis=1)
+    Reweighting.fit(settings, ["label_top", "label_qcd"], 1 - truth, aux, np.ones(jets)).save(run / "weights.json")
+
+    paths = plot_models([str(run)], ["tagger"], tmp_path / "figs", sculpting="mass")
+    names = {p.name for p in paths}
+    assert {"sculpting_mass_tagger.png", "reweighting_tagger.png", "reweighting_projections_tagger.pdf"} <= names
+    metrics = json.loads((tmp_path / "figs" / "classification_metrics.json").read_text())["tagger"]
+
+    def weighted_auc(w):
+        top, qcd = score[truth == 1][:, None], score[truth == 0][None, :]
+        pairs = w[truth == 1][:, None] * w[truth == 0][None, :]
+        return float(np.sum(pairs * ((top > qcd) + 0.5 * (top == qcd))) / pairs.sum())
+
+    assert metrics["weights"] == "weight" and metrics["auc"] == pytest.approx(weighted_auc(weight), abs=1e-6)
+    assert 1 < metrics["inv_jsd50"] < 30 and metrics["inv_jsd50_err"] > 0  # the mass-dependent score sculpts
+    assert "background sculpting in mass" in (tmp_path / "figs" / "classification_metrics.md").read_text()
+    plot_models([str(run)], ["tagger"], tmp_path / "plain", weights=False)
+    plain = json.loads((tmp_path / "plain" / "classification_metrics.json").read_text())["tagger"]
+    assert plain["weights"] == "none" and plain["auc"] == pytest.approx(weighted_auc(np.ones(jets)), abs=1e-6)
+    with pytest.raises(GnnjetError, match="no branch 'mass_sd' for --sculpting"):
+        plot_models([str(run)], ["tagger"], tmp_path / "bad", sculpting="mass_sd")
+    write_jets(tmp_path / "unweighted.root", {"score_label_top": score, "score_label_qcd": 1 - score,
+                                               "label_top": truth, "label_qcd": 1 - truth})
+    with pytest.raises(GnnjetError, match="--weights: .*unweighted.root carry no weight branch"):
+        plot_models([str(tmp_path / "unweighted.root")], ["x"], tmp_path / "bad", weights=True)
