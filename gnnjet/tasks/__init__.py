@@ -1,4 +1,8 @@
-"""Classification and regression tasks: output size, loss, metrics and prediction columns."""
+"""The tasks a config's task.type names: output size, weighted loss, metrics and prediction columns.
+
+A task is one module with a `Task` subclass and one line in `TASKS`; loss terms beside a task (DisCo) live in
+`tasks/decorrelation.py`.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,12 @@ from gnnjet.tasks.base import Task
 from gnnjet.tasks.classification import Classification
 from gnnjet.tasks.regression import Regression
 
+TASKS: dict[str, type[Task]] = {"classification": Classification, "regression": Regression}
+
 
 def build_task(task_section: dict[str, Any]) -> Task:
     """The Task of a validated config's task section."""
-    if task_section["type"] == "classification":
-        return Classification(list(task_section["labels"]))  # the class names of a list or a mapping
-    return Regression(task_section["loss"], task_section["target_abs_max"])
+    return TASKS[task_section["type"]].from_section(task_section)
 
 
-__all__ = ["Task", "Classification", "Regression", "build_task"]
+__all__ = ["TASKS", "Task", "Classification", "Regression", "build_task"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -12,6 +14,11 @@ class Task:
     stops early on the validation loss."""
 
     out_dim: int
+
+    @classmethod
+    def from_section(cls, task_section: dict[str, Any]) -> "Task":
+        """The task of a validated config's task section."""
+        raise NotImplementedError
 
     def loss_sums(self, output: Tensor, target: Tensor, weight: Tensor | None) -> tuple[Tensor, Tensor]:
         """(sum_j w_j l_j, sum_j |w_j|) over the B jets of output [B, out_dim], target [B], weight [B] (None: 1):

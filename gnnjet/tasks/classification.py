@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -22,6 +24,10 @@ class Classification(Task):
         self.labels = labels
         self.names = [label.removeprefix("label_") for label in labels]
         self.out_dim = len(labels)
+
+    @classmethod
+    def from_section(cls, task_section: dict[str, Any]) -> "Classification":
+        return cls(list(task_section["labels"]))  # the class names of a list or a mapping
 
     def loss_sums(self, output: Tensor, target: Tensor, weight: Tensor | None) -> tuple[Tensor, Tensor]:
         losses = torch.nn.functional.cross_entropy(output.float(), target, reduction="none")

@@ -25,8 +25,9 @@ def distance_correlation(x: Tensor, y: Tensor, weight: Tensor | None = None) -> 
     A_ij = a_ij - a_i. - a_.j + a_.. (a_i. = sum_j p_j a_ij, a_.. = sum_i p_i a_i.), likewise B for y; then
     dCov^2(x, y) = sum_ij p_i p_j A_ij B_ij and dCorr^2 = dCov^2(x, y) / sqrt(dCov^2(x, x) dCov^2(y, y)). Integer
     weights equal repeated samples (tested)."""
-    x, y = x.float(), y.float()
-    p = torch.ones_like(x) if weight is None else weight.float()
+    dtype = torch.promote_types(x.dtype, torch.float32)  # float32 at least (bfloat16 under AMP), float64 kept
+    x, y = x.to(dtype), y.to(dtype)
+    p = torch.ones_like(x) if weight is None else weight.to(dtype)
     p = p / p.sum().clamp(min=torch.finfo(p.dtype).tiny)
 
     def centred(values: Tensor) -> Tensor:

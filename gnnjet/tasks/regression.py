@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -31,6 +33,10 @@ class Regression(Task):
 
     def __init__(self, loss: str = "huber", target_abs_max: float | None = None):
         self.loss_name, self.target_abs_max = loss, target_abs_max
+
+    @classmethod
+    def from_section(cls, task_section: dict[str, Any]) -> "Regression":
+        return cls(task_section["loss"], task_section["target_abs_max"])
 
     def loss_sums(self, output: Tensor, target: Tensor, weight: Tensor | None) -> tuple[Tensor, Tensor]:
         prediction, target = output.float().squeeze(1), target.float()

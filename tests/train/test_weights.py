@@ -103,3 +103,21 @@ def test_negative_weights_are_refused_before_training_unless_allowed(tmp_path):
     assert not (tmp_path / "refused" / "last.pt").exists()
     config["data"]["weights"]["allow_negative"] = True
     assert len(train(config, tmp_path / "allowed", progress=False)) == 1
+
+
+def test_predictions_carry_the_weight_expression_and_the_task(tmp_path):
+    import uproot
+
+    from gnnjet.evaluate.predictions import load_predictions
+    from gnnjet.predict import predict
+
+    config = weighted_config(tmp_path, {"expr": "pt / 100", **REWEIGHT}, epochs=1)
+    train(config, tmp_path / "run", progress=False)
+    predict(tmp_path / "run", config["data"]["train"], tmp_path / "pred.root", progress=False)
+    with uproot.open(tmp_path / "pred.root") as file:
+        columns = file["Jets"].arrays(["weight", "pt", "valid"], library="np")
+        assert str(file["task"]) == "classification"
+    valid = columns["valid"] == 1
+    # the physics weight (the expression), not the training reweighting
+    np.testing.assert_allclose(columns["weight"][valid], columns["pt"][valid] / 100, rtol=1e-5)
+    assert load_predictions(str(tmp_path / "pred.root"), "m").weights is not None
