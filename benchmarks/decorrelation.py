@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -32,7 +30,7 @@ from gnnjet.evaluate.stats import auc, bootstrap_std, rejection_at
 from gnnjet.plots.style import label, save, use_style
 
 from efficiency import first_jets  # same folder
-from physics import ROOT, run_family, sample, training_record, write_results
+from physics import ROOT, command_line, run_family, sample, sample_arguments, training_record, write_results
 
 MARKERS = ("<!-- decorrelation:start -->", "<!-- decorrelation:end -->")
 PT_EDGES = [550, 575, 600, 625, 650]
@@ -103,9 +101,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--strengths", default="3,30", help="comma-separated DisCo strengths")
     parser.add_argument("--families", default="particlenet,deepsets")
-    parser.add_argument("--workers", type=int, default=2, help="generator processes")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "decorrelation_runs"))
-    parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    sample_arguments(parser, "decorrelation_runs")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     use_style()
@@ -126,7 +122,7 @@ def main() -> None:
         rows[family] = {name: evaluate(run, edges) for name, run in runs.items()}
         figure(family, runs, edges)
     minutes = (time.perf_counter() - started) / 60
-    command = "python benchmarks/decorrelation.py " + shlex.join(a for a in sys.argv[1:] if a != "--no-write")
+    command = command_line("decorrelation.py")
     text = report(rows, args, {"train": train_generation, "test": test_generation}, command, minutes)
     print(text)
     if not args.no_write:

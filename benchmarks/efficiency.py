@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -29,7 +27,7 @@ from gnnjet.data.inputs import expand_files
 from gnnjet.data.writer import write_jets
 from gnnjet.evaluate.stats import auc, auc_difference, bootstrap_std, rejection_at
 
-from physics import ROOT, run_family, sample, write_results  # same folder
+from physics import command_line, run_family, sample, sample_arguments, write_results  # same folder
 
 MARKERS = ("<!-- efficiency:start -->", "<!-- efficiency:end -->")
 REFERENCE = "particlenet"
@@ -61,9 +59,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64, help="training batch size of every model: with 1000 "
                         "jets, the configs' 256 leaves too few steps for BatchNorm's running statistics to settle")
     parser.add_argument("--families", default="lorentznet,lgatr,particlenet,transformer,deepsets")
-    parser.add_argument("--workers", type=int, default=2, help="generator processes")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "efficiency_runs"))
-    parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    sample_arguments(parser, "efficiency_runs")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     sizes = [int(n) for n in args.train_sizes.split(",")]
@@ -96,7 +92,7 @@ def main() -> None:
                 row["delta_auc"], row["delta_auc_err"] = auc_difference(score, reference, truth)
             rows.append(row)
 
-    command = "python benchmarks/efficiency.py " + shlex.join(a for a in sys.argv[1:] if a != "--no-write")
+    command = command_line("efficiency.py")
     lines = [f"## Data efficiency on top tagging (CPU, {torch.get_num_threads()} threads)", "", f"Command: `{command}`",
              "", f"Generated top/QCD jets (`--process top`): the first N of one training sample (20% for validation, "
              f"{args.epochs} epochs of batches of {args.batch_size}, best.pt by validation AUC), the same "

@@ -27,8 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -44,7 +42,7 @@ from gnnjet.predict import predict
 from gnnjet.train.trainer import train
 
 from models import dense_inputs  # same folder
-from physics import write_results
+from physics import command_line, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -221,7 +219,7 @@ def weaver_comparison(args: argparse.Namespace, out: Path, started: float) -> No
                and not key.endswith("_err")}
     summary |= {f"{key}_seed_err": float(np.std([r[key] for r in rows], ddof=1) / np.sqrt(len(rows)))
                 if len(rows) > 1 else 0.0 for key in rows[0] if key != "seed" and not key.endswith("_err")}
-    command = "python benchmarks/finetune.py " + shlex.join(a for a in sys.argv[1:] if a != "--no-write")
+    command = command_line("finetune.py")
     lines = [f"## Fine-tuning a weaver-core checkpoint: gnnjet vs weaver-core's plain loop (CPU, "
              f"{torch.get_num_threads()} threads)", "", f"Command: `{command}`", "",
              f"weaver-core's ParticleNet-Lite (JetClass kin inputs, padded to {PADDED}, no trimming) pre-trained with "
@@ -296,7 +294,7 @@ def main() -> None:
     summary = {f"{key}_mean": mean_and_spread(key)[0] for key in ("finetuned_auc", "scratch_auc", "delta_auc")}
     summary |= {f"{key}_seed_err": mean_and_spread(key)[1] for key in ("finetuned_auc", "scratch_auc", "delta_auc")}
     test_jets = len(truth)
-    command = "python benchmarks/finetune.py " + shlex.join(a for a in sys.argv[1:] if a != "--no-write")
+    command = command_line("finetune.py")
     lines = [f"## Fine-tuning benchmark (CPU, {torch.get_num_threads()} threads)", "", f"Command: `{command}`", "",
              f"ParticleNet-Lite pre-trained on the flavour sample ({args.pretrain}, b/c/uds/g, {args.pretrain_epochs} "
              f"epochs), then trained on the same {args.jets} q/g jets (20% for validation) for {args.epochs} epochs: "

@@ -90,6 +90,19 @@ def rejection(value: float | str) -> str:
     return value if isinstance(value, str) else f"{value:.1f}"
 
 
+def sample_arguments(parser: argparse.ArgumentParser, runs: str) -> None:
+    """--workers, --out (default benchmarks/<runs>) and --no-write: the options of every benchmark that generates
+    its samples, trains and writes RESULTS.md."""
+    parser.add_argument("--workers", type=int, default=2, help="generator processes")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / runs))
+    parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+
+
+def command_line(script: str, dropped: tuple[str, ...] = ("--no-write",)) -> str:
+    """The command that ran benchmarks/`script` (for RESULTS.md), without the options that change no result."""
+    return f"python benchmarks/{script} " + shlex.join(a for a in sys.argv[1:] if a not in dropped)
+
+
 def write_results(text: str, markers: tuple[str, str] = MARKERS) -> None:
     """Put `text` into benchmarks/RESULTS.md between `markers` (replacing what was there, else appended)."""
     path = ROOT / "benchmarks" / "RESULTS.md"
@@ -114,13 +127,11 @@ def main() -> None:
     parser.add_argument("--qg-epochs", type=int, help="epochs for quark/gluon tagging (default: --epochs)")
     parser.add_argument("--jec-epochs", type=int, help="epochs for jet energy correction (default: --epochs)")
     parser.add_argument("--top-epochs", type=int, help="epochs for top tagging (default: --epochs)")
-    parser.add_argument("--workers", type=int, default=2, help="generator processes")
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--full", action="store_true",
                         help="the published model sizes (the registry's published presets: ParticleNet, PFN, ParT, "
                              "MIParT; for GPUs)")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "physics_runs"))
-    parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    sample_arguments(parser, "physics_runs")
     parser.add_argument("--report-only", action="store_true",
                         help="no training: rebuild figures and table from the runs already in --out")
     args = parser.parse_args()
@@ -150,8 +161,7 @@ def main() -> None:
         if "jec" in tasks:
             fit_and_apply([generated["jec_train"][0]], [generated["jec_test"][0]], out / "jec_standard")
     records = {f"{task}_{f}": training_record(out / f"{task}_{f}") for task in tasks for f in families_of[task]}
-    arguments = [a for a in sys.argv[1:] if a not in ("--report-only", "--no-write")]
-    command = "python benchmarks/physics.py " + shlex.join(arguments)
+    command = command_line("physics.py", ("--report-only", "--no-write"))
     if "top" in tasks:
         top_report(args, out, families_of["top"], records, generation, command)
     if {"qg", "jec"} <= set(tasks):

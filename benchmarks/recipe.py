@@ -30,8 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shlex
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +38,14 @@ import torch
 from gnnjet.evaluate.predictions import load_all
 from gnnjet.evaluate.stats import classification_summary, rejection_text
 
-from physics import ROOT, run_family, sample, training_record, write_results  # same folder
+from physics import (  # same folder
+    command_line,
+    run_family,
+    sample,
+    sample_arguments,
+    training_record,
+    write_results,
+)
 
 LEARNING_CURVE_SEED = 15  # physics.py's learning-curve sample (RESULTS.md, "Does the ParticleNet/DeepSets gap grow")
 # run name -> (family, optimizer, scheduler, lr); None keeps the config's own choice
@@ -102,9 +107,7 @@ def main() -> None:
                         help=f"more training jets from physics.py's learning-curve sample (seed {LEARNING_CURVE_SEED})")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated subset of {', '.join(RUNS)}")
-    parser.add_argument("--workers", type=int, default=2, help="generator processes")
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "physics_runs"))
-    parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    sample_arguments(parser, "physics_runs")
     args = parser.parse_args()
     if args.extra_train_jets < 0:
         parser.error(f"--extra-train-jets: {args.extra_train_jets}; give 0 (none) or more jets")
@@ -126,7 +129,7 @@ def main() -> None:
     records = {n: training_record(d) for n, d in directories.items()}
 
     parts = f" = {args.qg_jets} + {args.extra_train_jets} with seed {LEARNING_CURVE_SEED}" * bool(args.extra_train_jets)
-    command = "python benchmarks/recipe.py " + shlex.join(a for a in sys.argv[1:] if a != "--no-write")
+    command = command_line("recipe.py")
     lines = [f"## Attention-model training recipe on q/g (CPU, {torch.get_num_threads()} threads)", "",
              f"Command: `{command}`", "",
              f"Sample: benchmarks/physics.py's q/g jets ({total} for training{parts}, 20% of them for validation; "
