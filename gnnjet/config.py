@@ -25,7 +25,9 @@ FREEZABLE = ("backbone", "batchnorm")
 # training.monitor: what selects best.pt and drives early stopping (gnnjet.train.trainer.monitored); the AUC and
 # accuracy only for classification
 MONITORS = ("val_loss", "val_auc", "val_accuracy", "last")
-LOSSES = {"classification": ("cross_entropy",), "regression": ("huber", "l1", "mse", "logcosh")}
+# regression: point losses, then those that predict a distribution per jet (quantiles, a Gaussian's mean and sigma)
+LOSSES = {"classification": ("cross_entropy",),
+          "regression": ("huber", "l1", "mse", "logcosh", "quantile", "gaussian_nll")}
 
 _number = Scalar(float)
 _string = Scalar(str)
@@ -209,6 +211,8 @@ TASK = Record(
         "target": (_expr, "log(pt_gen / pt)"),
         "loss": (Scalar(str, choices=tuple(dict.fromkeys(sum(LOSSES.values(), ()))), nullable=True), None),
         "target_abs_max": (Scalar(float, nullable=True), None),
+        # loss quantile: the quantiles predicted per jet (null: [0.16, 0.5, 0.84]); odd in number, with the median
+        "quantiles": (ListOf(Scalar(float), min_length=1, nullable=True), None),
         "decorrelation": (DECORRELATION, None),
     },
     what="the task section",
@@ -316,6 +320,7 @@ def _check_consistency(config: dict[str, Any]) -> None:
     if task["loss"] not in LOSSES[task["type"]]:
         raise ConfigError(f"task.loss: {task['loss']!r} is not a {task['type']} loss; choose one of "
                           f"{', '.join(LOSSES[task['type']])}")
+    _check_quantiles(task)
     monitor = config["training"]["monitor"]
     if monitor in ("val_auc", "val_accuracy") and task["type"] != "classification":
         raise ConfigError(f"training.monitor: {monitor} needs a classification task; use val_loss or last")
@@ -336,6 +341,26 @@ def _check_consistency(config: dict[str, Any]) -> None:
                     "but has different center/scale/clip; give it another name or the same preprocessing"
                 )
             seen.setdefault(feature["name"], (path, spec))
+
+
+def _check_quantiles(task: dict[str, Any]) -> None:
+    """task.quantiles: only with loss quantile; increasing levels in (0, 1), an odd number of them, 0.5 among them
+    (the median is the point estimate and the others pair around it); filled with the default for loss quantile."""
+    quantiles = task["quantiles"]
+    if quantiles is not None and task["loss"] != "quantile":
+        raise ConfigError(f"task.quantiles: given, but task.loss is {task['loss']!r}; set task.loss: quantile")
+    if task["loss"] != "quantile":
+        return
+    if quantiles is None:
+        task["quantiles"] = [0.16, 0.5, 0.84]
+        return
+    if not all(0 < q < 1 for q in quantiles):
+        raise ConfigError(f"task.quantiles: {quantiles}: every quantile must lie in (0, 1)")
+    if any(b <= a for a, b in zip(quantiles, quantiles[1:])):
+        raise ConfigError(f"task.quantiles: {quantiles}: the quantiles must increase")
+    if 0.5 not in quantiles or len(quantiles) % 2 == 0:
+        raise ConfigError(f"task.quantiles: {quantiles}: give an odd number of quantiles including 0.5 (the median, "
+                          "the point estimate), e.g. [0.16, 0.5, 0.84]")
 
 
 def label_names(task: dict[str, Any]) -> list[str]:

@@ -1,5 +1,6 @@
 """JEC figures: response distributions, median response, resolution with ratio to Standard,
-flavour dependence and residual response, plus a summary table."""
+flavour dependence and residual response, plus a summary table; for models with a per-jet resolution also its
+coverage, pulls and calibration (`plots.intervals`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 from gnnjet.evaluate import jec
 from gnnjet.evaluate.predictions import Predictions, flavour_groups
 from gnnjet.fileio import atomic_write_text
+from gnnjet.plots.intervals import plot_intervals
 from gnnjet.plots.style import FLAVOUR_COLOURS, MARKERS, label, log_pt_axis, markdown_table, save, slug
 
 RESPONSE_BINS = ((20, 40), (40, 100), (100, 300), (300, 1000))
@@ -198,4 +200,4 @@ def plot_all(models: list[Predictions], out: Path) -> list[Path]:
                       *(flavour_response(m, out, region) for m in models)):
             paths += extra or []
     summary(models, out)
-    return paths + [out / "jec_summary.json", out / "jec_summary.md"]
+    return paths + [out / "jec_summary.json", out / "jec_summary.md"] + plot_intervals(models, out)

@@ -6,7 +6,7 @@ import torch
 
 from gnnjet.config import LOSSES
 from gnnjet.tasks import Regression, build_task
-from gnnjet.tasks.regression import PER_JET_LOSSES
+from gnnjet.tasks.regression import DISTRIBUTION_LOSSES, PER_JET_LOSSES
 
 
 def test_built_from_the_task_section():
@@ -17,7 +17,7 @@ def test_built_from_the_task_section():
 
 
 def test_every_regression_loss_of_the_config_has_a_per_jet_loss():
-    assert set(PER_JET_LOSSES) == set(LOSSES["regression"])
+    assert set(PER_JET_LOSSES) | set(DISTRIBUTION_LOSSES) == set(LOSSES["regression"])
 
 
 @pytest.mark.parametrize("loss, expected", [
@@ -47,3 +47,82 @@ def test_columns_correct_pt_and_metrics_measure_the_response():
     metrics = task.metrics(outputs, targets)
     assert metrics["median_response"] == pytest.approx(1.0) and metrics["resolution"] == pytest.approx(0.0, abs=1e-6)
     assert metrics["raw_median_response"] == pytest.approx(1.0, abs=0.1)
+
+
+def test_quantile_outputs_never_cross():
+    from gnnjet.tasks.regression import quantile_values
+
+    raw = torch.randn(2000, 5) * 10  # any network output
+    values = quantile_values(raw, 2)
+    assert (values.diff(dim=1) >= 0).all()
+    torch.testing.assert_close(values[:, 2], raw[:, 2])  # the median is the output itself
+
+
+def test_pinball_fit_finds_the_quantiles_of_a_known_distribution():
+    """A constant quantile head fitted to exponential samples reaches their 10/50/90% quantiles (-ln(1 - tau) for
+    the distribution, up to the sample's fluctuation)."""
+    task = Regression("quantile", quantiles=[0.1, 0.5, 0.9])
+    torch.manual_seed(0)
+    target = torch.distributions.Exponential(1.0).sample((20000,))
+    raw = torch.zeros(1, 3, requires_grad=True)
+    optimizer = torch.optim.Adam([raw], lr=0.05)
+    for _ in range(600):
+        optimizer.zero_grad()
+        task.loss(raw.expand(len(target), 3), target).backward()
+        optimizer.step()
+    from gnnjet.tasks.regression import quantile_values
+
+    fitted = quantile_values(raw.detach(), 1)[0].numpy()
+    np.testing.assert_allclose(fitted, np.quantile(target.numpy(), [0.1, 0.5, 0.9]), atol=0.015)
+    np.testing.assert_allclose(fitted, -np.log(1 - np.array([0.1, 0.5, 0.9])), atol=0.08)  # the distribution's
+
+
+def test_gaussian_nll_fit_finds_mean_and_sigma():
+    task = Regression("gaussian_nll")
+    generator = torch.Generator().manual_seed(1)
+    target = 0.3 + 0.2 * torch.randn(20000, generator=generator)
+    raw = torch.zeros(1, 2, requires_grad=True)
+    optimizer = torch.optim.Adam([raw], lr=0.05)
+    for _ in range(500):
+        optimizer.zero_grad()
+        task.loss(raw.expand(len(target), 2), target).backward()
+        optimizer.step()
+    mean, log_sigma = raw.detach()[0].tolist()
+    assert mean == pytest.approx(0.3, abs=0.01) and np.exp(log_sigma) == pytest.approx(0.2, abs=0.01)
+
+
+def test_interval_columns_and_coverage_metric():
+    task = Regression("quantile", quantiles=[0.16, 0.5, 0.84])
+    # raw outputs: median 0.1, offsets softplus(x) = 0.05 and 0.08
+    offset = lambda v: float(np.log(np.expm1(v)))  # noqa: E731  inverse softplus
+    outputs = np.array([[offset(0.05), 0.1, offset(0.08)]] * 4, np.float32)
+    targets = np.log(np.array([1.0, 1.2, 1.1, 1.15], np.float32))
+    columns = task.columns(outputs, targets, {"pt": np.full(4, 100.0)})
+    np.testing.assert_allclose(columns["pred"], 0.1, rtol=1e-6)
+    np.testing.assert_allclose(columns["pt_corr_q16"], 100 * np.exp(0.05), rtol=1e-5)
+    np.testing.assert_allclose(columns["pt_corr_q84"], 100 * np.exp(0.18), rtol=1e-5)
+    np.testing.assert_allclose(columns["pt_corr_sigma"], 50 * (np.exp(0.18) - np.exp(0.05)), rtol=1e-5)
+    # log(1.0) = 0 below 0.05, log(1.2) = 0.18 above 0.18: two of four inside
+    assert task.metrics(outputs, targets)["coverage"] == pytest.approx(0.5)
+    gaussian = Regression("gaussian_nll").columns(np.array([[0.1, np.log(0.05)]], np.float32), targets[:1],
+                                                  {"pt": np.array([100.0])})
+    np.testing.assert_allclose(gaussian["pt_corr_q84"], 100 * np.exp(0.15), rtol=1e-5)
+
+
+@pytest.mark.parametrize("task, message", [
+    ({"loss": "quantile", "quantiles": [0.84, 0.5, 0.16]}, "must increase"),
+    ({"loss": "quantile", "quantiles": [0.0, 0.5, 1.0]}, r"must lie in \(0, 1\)"),
+    ({"loss": "quantile", "quantiles": [0.25, 0.75]}, "odd number of quantiles including 0.5"),
+    ({"loss": "quantile", "quantiles": [0.2, 0.4, 0.8]}, "odd number of quantiles including 0.5"),
+    ({"loss": "huber", "quantiles": [0.16, 0.5, 0.84]}, "set task.loss: quantile"),
+    ({"type": "classification", "labels": ["label_q", "label_g"], "loss": "quantile"},
+     "'quantile' is not a classification loss"),
+])
+def test_quantile_config_errors(task, message):
+    from gnnjet.config import validate_config
+    from gnnjet.errors import ConfigError
+    from tests.conftest import BASE_CONFIG
+
+    config = {**BASE_CONFIG, "task": {"type": "regression", **task}}
+    with pytest.raises(ConfigError, match=message):
+        validate_config(config)
