@@ -19,9 +19,9 @@ def test_intervals_train_predict_and_plot(tmp_path, task):
     config["data"]["observers"] = ["pt", "eta", "pt_gen", "eta_gen", "hadron_flavor"]
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     assert run_bin("train.py", "-c", tmp_path / "c.yaml", "-o", tmp_path / "run").returncode == 0
-    files = config["data"]["train"]
-    assert run_bin("predict.py", "-m", tmp_path / "run", "-i", files[0], "-o", tmp_path / "run" / "pred.root").returncode == 0
-    columns = uproot.open(tmp_path / "run" / "pred.root")["Jets"].arrays(library="np")
+    pred = tmp_path / "run" / "pred.root"
+    assert run_bin("predict.py", "-m", tmp_path / "run", "-i", config["data"]["train"][0], "-o", pred).returncode == 0
+    columns = uproot.open(pred)["Jets"].arrays(library="np")
     valid = columns["valid"] == 1
     low, point, high = (columns[k][valid] for k in ("pt_corr_q16", "pt_corr", "pt_corr_q84"))
     assert (low <= point).all() and (point <= high).all() and (high > low).any()
