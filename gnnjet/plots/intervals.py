@@ -62,7 +62,8 @@ def pull_figure(models: list[Predictions], out: Path) -> list[Path]:
     return save(fig, out, "pulls")
 
 
-def calibration_figure(models: list[Predictions], out: Path) -> list[Path]:
+def calibration_figure(models: list[Predictions], out: Path, name: str = "calibration") -> list[Path]:
+    """Observed against predicted relative resolution (`intervals.calibration`), |eta_gen| < 2.5."""
     fig, ax = plt.subplots()
     largest = 0.0
     for i, m in enumerate(models):
@@ -76,7 +77,7 @@ def calibration_figure(models: list[Predictions], out: Path) -> list[Path]:
            ylim=(0, largest * 1.1))
     ax.legend(title=jec.ETA_LABELS["central"])
     label(ax)
-    return save(fig, out, "calibration")
+    return save(fig, out, name)
 
 
 def summary(models: list[Predictions], out: Path) -> dict[str, Any]:

@@ -274,9 +274,9 @@ class Trainer:
             batch = batch.to(device, non_blocking=True)
             with autocast(device, amp):
                 output = session.network(batch)
-                if weighted:  # sum(w l) / sum(w) over the global batch
+                if weighted:  # sum(w l) / sum(|w|) over the global batch (a batch of weight 0 teaches nothing)
                     total, norm = task.loss_sums(output, batch.y, batch.weight)
-                    loss, global_norm = total / norm.clamp(min=1e-30), global_sum(norm, self.context)
+                    loss, global_norm = total / norm.clamp(min=1e-30), global_sum(norm, self.context).clamp(min=1e-30)
                 else:
                     loss, norm, global_norm = task.loss(output, batch.y), batch.num_graphs, global_sizes[step]
                 penalty = session.disco.penalty(output, batch.y, batch.decor, batch.weight if weighted else None) \

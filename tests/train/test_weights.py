@@ -121,3 +121,10 @@ def test_predictions_carry_the_weight_expression_and_the_task(tmp_path):
     # the physics weight (the expression), not the training reweighting
     np.testing.assert_allclose(columns["weight"][valid], columns["pt"][valid] / 100, rtol=1e-5)
     assert load_predictions(str(tmp_path / "pred.root"), "m").weights is not None
+
+
+def test_batches_whose_jets_all_have_weight_zero_train_nothing_and_stay_finite(tmp_path):
+    """With weight (pt > 285), about 6% of the jets count: a batch of 32 holds none one time in six."""
+    config = weighted_config(tmp_path, {"expr": "1.0 * (pt > 285)"}, num_jets=2000, epochs=1)
+    history = train(config, tmp_path / "run", progress=False)
+    assert np.isfinite(history[-1]["train_loss"]) and np.isfinite(history[-1]["val_loss"])
