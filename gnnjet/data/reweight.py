@@ -54,28 +54,29 @@ class Reweighting:
         edges = [np.asarray(e, dtype=np.float64) for e in settings["vars"].values()]
         classes = settings["classes"] or labels
         class_weights = settings["class_weights"] or [1.0] * len(classes)
-        empty = cls(variables, edges, classes, [labels.index(c) for c in classes], {}, {},
-                    settings["discard_outside"], settings["method"])
-        bins, inside = empty._bins(aux[:, : len(variables)])
-        for name, index in zip(classes, empty.class_index):
-            jets = (y == index) & inside
+        fitted = cls(variables, edges, classes, [labels.index(c) for c in classes], {}, {},
+                     settings["discard_outside"], settings["method"])
+        bins, inside = fitted._bins(aux[:, : len(variables)])
+        counted = inside if fitted.discard_outside else np.ones(len(y), dtype=bool)  # else: in the edge bins
+        for name, index in zip(classes, fitted.class_index):
+            jets = (y == index) & counted
             hist = np.zeros([len(e) - 1 for e in edges])
             np.add.at(hist, tuple(b[jets] for b in bins), base_weight[jets])
             if not (hist > 0).any():
                 raise DataError(f"data.weights.reweight: class {name!r} has no training jets of positive weight "
                                 f"inside the edges of {', '.join(variables)}")
-            empty.before[name] = hist
-        reference = empty.before[classes[0]]
+            fitted.before[name] = hist
+        reference = fitted.before[classes[0]]
         for name in classes:
-            empty.factors[name] = _bin_weights(empty.before[name], reference, settings["method"],
-                                               settings["threshold"])
-        totals = {n: float((empty.before[n] * empty.factors[n]).sum()) / w for n, w in zip(classes, class_weights)}
+            fitted.factors[name] = _bin_weights(fitted.before[name], reference, settings["method"],
+                                                settings["threshold"])
+        totals = {n: float((fitted.before[n] * fitted.factors[n]).sum()) / w for n, w in zip(classes, class_weights)}
         for name in classes:
-            empty.factors[name] *= min(totals.values()) / totals[name]
-        scale = float(empty.weights(y, aux).astype(np.float64) @ base_weight) / max(len(y), 1)
+            fitted.factors[name] *= min(totals.values()) / totals[name]
+        scale = float(fitted.weights(y, aux).astype(np.float64) @ base_weight) / max(len(y), 1)
         for name in classes:
-            empty.factors[name] /= scale
-        return empty
+            fitted.factors[name] /= scale
+        return fitted
 
     def _bins(self, values: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """Bin indices (one [J] array per variable, clipped to the edge bins) and inside [J] bool."""

@@ -146,3 +146,16 @@ def test_weights_are_part_of_the_cache_fingerprint():
     assert len({plain.fingerprint(), weighted.fingerprint(), reweighted.fingerprint()}) == 3
     assert [e.text for e in reweighted.aux_exprs] == ["pt"]
     assert reweighted.branches["pt"]
+
+
+def test_without_discarding_outside_jets_count_in_the_edge_bins():
+    """discard_outside: false (weaver's reweight_discard_under_overflow: false) histograms the jets beyond the edges
+    in the edge bins, so the reweighted classes are flat including them."""
+    y, aux = sample()
+    rw = Reweighting.fit({**SETTINGS, "discard_outside": False}, ["a", "b"], y, aux, np.ones(len(y)))
+    clipped = np.stack([np.clip(aux[:, i], rw.edges[i][0], rw.edges[i][-1]) for i in range(2)], axis=1)
+    weights = rw.weights(y, aux)
+    for index, name in enumerate(("a", "b")):
+        np.testing.assert_allclose(rw.before[name], weighted_histogram(rw, y, clipped, np.ones(len(y)), index))
+        hist = weighted_histogram(rw, y, clipped, weights, index)
+        np.testing.assert_allclose(hist, hist.flat[0], rtol=1e-5)
