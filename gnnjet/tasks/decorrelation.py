@@ -26,22 +26,23 @@ def distance_correlation(x: Tensor, y: Tensor, weight: Tensor | None = None) -> 
     dCov^2(x, y) = sum_ij p_i p_j A_ij B_ij and dCorr^2 = dCov^2(x, y) / sqrt(dCov^2(x, x) dCov^2(y, y)). Integer
     weights equal repeated samples (tested)."""
     dtype = torch.promote_types(x.dtype, torch.float32)  # float32 at least (bfloat16 under AMP), float64 kept
-    x, y = x.to(dtype), y.to(dtype)
-    p = torch.ones_like(x) if weight is None else weight.to(dtype)
-    p = p / p.sum().clamp(min=torch.finfo(p.dtype).tiny)
+    with torch.autocast(x.device.type, enabled=False):  # AMP would run the matrix products in bfloat16
+        x, y = x.to(dtype), y.to(dtype)
+        p = torch.ones_like(x) if weight is None else weight.to(dtype)
+        p = p / p.sum().clamp(min=torch.finfo(p.dtype).tiny)
 
-    def centred(values: Tensor) -> Tensor:
-        distances = (values[:, None] - values[None, :]).abs()
-        row = distances @ p
-        return distances - row[:, None] - row[None, :] + row @ p
+        def centred(values: Tensor) -> Tensor:
+            distances = (values[:, None] - values[None, :]).abs()
+            row = distances @ p
+            return distances - row[:, None] - row[None, :] + row @ p
 
-    a, b = centred(x), centred(y)
+        a, b = centred(x), centred(y)
 
-    def covariance(u: Tensor, v: Tensor) -> Tensor:
-        return p @ (u * v) @ p
+        def covariance(u: Tensor, v: Tensor) -> Tensor:
+            return p @ (u * v) @ p
 
-    denominator = torch.sqrt((covariance(a, a) * covariance(b, b)).clamp(min=0))
-    return covariance(a, b) / denominator.clamp(min=torch.finfo(x.dtype).tiny)
+        denominator = torch.sqrt((covariance(a, a) * covariance(b, b)).clamp(min=0))
+        return covariance(a, b) / denominator.clamp(min=torch.finfo(x.dtype).tiny)
 
 
 class DisCo:
