@@ -128,3 +128,17 @@ def test_batches_whose_jets_all_have_weight_zero_train_nothing_and_stay_finite(t
     config = weighted_config(tmp_path, {"expr": "1.0 * (pt > 285)"}, num_jets=2000, epochs=1)
     history = train(config, tmp_path / "run", progress=False)
     assert np.isfinite(history[-1]["train_loss"]) and np.isfinite(history[-1]["val_loss"])
+
+
+def test_reweighting_and_disco_train_under_torchrun(tmp_path):
+    """Two gloo processes: the reweighting is fitted once (rank 0 writes weights.json), DisCo runs on each rank's
+    shard, and the run ends with the penalty in its validation metrics."""
+    config = weighted_config(tmp_path, REWEIGHT, {"expr": "mass", "strength": 2.0}, epochs=1)
+    (tmp_path / "ddp.yaml").write_text(yaml.safe_dump(config))
+    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                          str(free_port()), str(ROOT / "bin" / "train.py"), "-c", str(tmp_path / "ddp.yaml"), "-o",
+                          str(tmp_path / "ddp")], env=ENV, capture_output=True, text=True, timeout=300)
+    assert ddp.returncode == 0, ddp.stdout + ddp.stderr
+    assert "2 process(es)" in (tmp_path / "ddp" / "train.log").read_text()
+    assert Reweighting.load(tmp_path / "ddp" / "weights.json").classes == ["label_q", "label_g"]
+    assert "val_disco" in (tmp_path / "ddp" / "metrics.csv").read_text()
