@@ -53,8 +53,8 @@ def evaluate(columns: dict[str, np.ndarray]) -> dict[str, object]:
 def report(rows: dict[str, dict[str, object]], args: argparse.Namespace, command: str, minutes: float) -> str:
     lines = [
         "## Per-jet resolution: quantile and Gaussian-NLL heads on the generated JEC sample (CPU)", "",
-        f"Command: `{command}` ({minutes:.0f} min on this machine's 2 CPU cores). Training: the first "
-        f"{args.jec_jets} jets of physics.py's JEC sample (seed 13), {args.epochs} epochs, the configs' presets; "
+        f"Command: `{command}` ({minutes:.0f} min on this machine's 2 CPU cores). Training: physics.py's JEC "
+        f"sample of {args.jec_jets} jets (seed 13; 20% of them validate), {args.epochs} epochs, the configs' presets; "
         "test: its independent sample (seed 14). |eta_gen| < 2.5 and pt_gen > 30 GeV. Point resolution: "
         "IQR/median of pt_corr/pt_gen (the median for quantile heads, the mean for Gaussian-NLL). Coverage: fraction "
         "of jets with pt_gen inside the predicted 16-84% interval (68% when calibrated; binomial errors). Pull width: "
@@ -65,7 +65,8 @@ def report(rows: dict[str, dict[str, object]], args: argparse.Namespace, command
     for name, row in rows.items():
         family, _, head = name.partition(" ")
         if "coverage" not in row:
-            lines.append(f"| {family} | {head} | {row['resolution']:.4f} | | | | | {row.get('seconds', 0):.0f} |")
+            seconds = f"{row['seconds']:.0f}" if "seconds" in row else ""
+            lines.append(f"| {family} | {head} | {row['resolution']:.4f} | | | | | {seconds} |")
             continue
         ranges = " / ".join(f"{row[f'coverage_{r}']:.3f}" for r in PT_RANGES)
         terciles = " / ".join(f"{t['resolution']:.3f}" for t in row["terciles"])  # type: ignore[union-attr]
