@@ -122,3 +122,23 @@ def test_shipped_configs_are_valid():
     assert len(configs) >= 10
     for path in configs:
         load_config(path)
+
+
+@pytest.mark.parametrize("section, base", [("## Weights and mass decorrelation", "configs/top_particlenet.yaml"),
+                                           ("## Per-jet resolution", "configs/jec_particlenet.yaml")])
+def test_readme_config_examples_validate(section, base):
+    """The YAML block of each README section, merged into the shipped config it extends, is a valid config."""
+    from pathlib import Path
+
+    import yaml
+
+    from gnnjet.config import validate_config
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "README.md").read_text().split(section, 1)[1]
+    block = yaml.safe_load(text.split("```yaml", 1)[1].split("```", 1)[0])
+    config = yaml.safe_load((root / base).read_text())
+    for key, values in block.items():
+        config[key] = {**config[key], **values}
+    validated = validate_config(config)
+    assert all(validated[key][name] is not None for key, values in block.items() for name in values)
