@@ -10,7 +10,7 @@ against the inclusive one, JSD base 2 in 40 bins between the QCD mass's 0.5% and
 error). Draws the QCD mass passing the 50% cut for every variant of each family (docs/figures) and writes the
 table into benchmarks/RESULTS.md (decorrelation markers); the last line printed is JSON.
 
-    python benchmarks/decorrelation.py --train-jets 10000 --test-jets 10000 --epochs 6 --strengths 3,30
+    python benchmarks/decorrelation.py --train-jets 10000 --test-jets 10000 --epochs 6 --strengths 1,3,10
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument("--train-jets", type=int, default=10000)
     parser.add_argument("--test-jets", type=int, default=10000)
     parser.add_argument("--epochs", type=int, default=6)
-    parser.add_argument("--strengths", default="3,30", help="comma-separated DisCo strengths")
+    parser.add_argument("--strengths", default="1,3,10", help="comma-separated DisCo strengths")
     parser.add_argument("--families", default="particlenet,deepsets")
     sample_arguments(parser, "decorrelation_runs")
     args = parser.parse_args()

@@ -58,36 +58,34 @@ def test_quantile_outputs_never_cross():
     torch.testing.assert_close(values[:, 2], raw[:, 2])  # the median is the output itself
 
 
+def fit_constant_output(task, target, steps):
+    """The one output vector [out_dim] (the same for every jet) that minimises the task's loss on `target` [J]."""
+    raw = torch.zeros(1, task.out_dim, requires_grad=True)
+    optimizer = torch.optim.Adam([raw], lr=0.05)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        task.loss(raw.expand(len(target), task.out_dim), target).backward()
+        optimizer.step()
+    return raw.detach()[0]
+
+
 def test_pinball_fit_finds_the_quantiles_of_a_known_distribution():
     """A constant quantile head fitted to exponential samples reaches their 10/50/90% quantiles (-ln(1 - tau) for
     the distribution, up to the sample's fluctuation)."""
-    task = Regression("quantile", quantiles=[0.1, 0.5, 0.9])
     torch.manual_seed(0)
     target = torch.distributions.Exponential(1.0).sample((20000,))
-    raw = torch.zeros(1, 3, requires_grad=True)
-    optimizer = torch.optim.Adam([raw], lr=0.05)
-    for _ in range(600):
-        optimizer.zero_grad()
-        task.loss(raw.expand(len(target), 3), target).backward()
-        optimizer.step()
+    raw = fit_constant_output(Regression("quantile", quantiles=[0.1, 0.5, 0.9]), target, steps=600)
     from gnnjet.tasks.regression import quantile_values
 
-    fitted = quantile_values(raw.detach(), 1)[0].numpy()
+    fitted = quantile_values(raw[None], 1)[0].numpy()
     np.testing.assert_allclose(fitted, np.quantile(target.numpy(), [0.1, 0.5, 0.9]), atol=0.015)
     np.testing.assert_allclose(fitted, -np.log(1 - np.array([0.1, 0.5, 0.9])), atol=0.08)  # the distribution's
 
 
 def test_gaussian_nll_fit_finds_mean_and_sigma():
-    task = Regression("gaussian_nll")
     generator = torch.Generator().manual_seed(1)
     target = 0.3 + 0.2 * torch.randn(20000, generator=generator)
-    raw = torch.zeros(1, 2, requires_grad=True)
-    optimizer = torch.optim.Adam([raw], lr=0.05)
-    for _ in range(500):
-        optimizer.zero_grad()
-        task.loss(raw.expand(len(target), 2), target).backward()
-        optimizer.step()
-    mean, log_sigma = raw.detach()[0].tolist()
+    mean, log_sigma = fit_constant_output(Regression("gaussian_nll"), target, steps=500).tolist()
     assert mean == pytest.approx(0.3, abs=0.01) and np.exp(log_sigma) == pytest.approx(0.2, abs=0.01)
 
 

@@ -93,16 +93,22 @@ def test_killed_run_resumes_to_the_same_result(tmp_path):
         torch.testing.assert_close(again["model"][key], value, rtol=0, atol=0)
 
 
-def test_ddp_gloo_matches_single_process_on_global_batches(tmp_path):
-    config = tiny_config(tmp_path, num_jets=260, epochs=1, batch_size=16, scheduler="none", grad_clip=None)
+def train_with_torchrun(config, tmp_path) -> Path:
+    """Train `config` with bin/train.py under torchrun, 2 local gloo processes, into tmp_path/ddp (checked to have
+    run on both)."""
     (tmp_path / "ddp.yaml").write_text(yaml.safe_dump(config))
-    single = dict(config, training={**config["training"], "batch_size": 32})
-    (tmp_path / "single.yaml").write_text(yaml.safe_dump(single))
     ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
                           str(free_port()), str(ROOT / "bin" / "train.py"), "-c", str(tmp_path / "ddp.yaml"), "-o",
                           str(tmp_path / "ddp")], env=ENV, capture_output=True, text=True, timeout=300)
     assert ddp.returncode == 0, ddp.stdout + ddp.stderr
     assert "2 process(es)" in (tmp_path / "ddp" / "train.log").read_text()
+    return tmp_path / "ddp"
+
+
+def test_ddp_gloo_matches_single_process_on_global_batches(tmp_path):
+    config = tiny_config(tmp_path, num_jets=260, epochs=1, batch_size=16, scheduler="none", grad_clip=None)
+    single = dict(config, training={**config["training"], "batch_size": 32})
+    train_with_torchrun(config, tmp_path)
     train(validate_config(single), tmp_path / "single", progress=False)
     a, b = load_checkpoint(tmp_path / "ddp" / "last.pt"), load_checkpoint(tmp_path / "single" / "last.pt")
     for key, value in b["model"].items():

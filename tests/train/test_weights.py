@@ -1,22 +1,18 @@
 """Training with jet weights (data.weights) and decorrelation (task.decorrelation): weighted losses, exact under
 DDP, the reweighting saved with the run and reused on resume, bad weights refused before training."""
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from gnnjet.config import validate_config
 from gnnjet.data.reweight import Reweighting
 from gnnjet.errors import DataError
 from gnnjet.train.checkpoint import load_checkpoint
-from gnnjet.train.launch import free_port
 from gnnjet.train.trainer import train
 from tests.conftest import write_fake
-from tests.train.test_trainer import ENV, ROOT, tiny_config
+from tests.train.test_trainer import tiny_config, train_with_torchrun
 
 
 def weighted_config(tmp_path, weights, decorrelation=None, num_jets=300, **training):
@@ -47,12 +43,8 @@ def test_ddp_gloo_with_uneven_weights_matches_single_process(tmp_path):
     """Each rank's weight sum differs (weights pt / 100): the loss is sum(w l) / sum(w) over the global batch."""
     config = weighted_config(tmp_path, {"expr": "pt / 100"}, num_jets=260, epochs=1, batch_size=16,
                              scheduler="none", grad_clip=None)
-    (tmp_path / "ddp.yaml").write_text(yaml.safe_dump(config))
     single = dict(config, training={**config["training"], "batch_size": 32})
-    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-                          str(free_port()), str(ROOT / "bin" / "train.py"), "-c", str(tmp_path / "ddp.yaml"), "-o",
-                          str(tmp_path / "ddp")], env=ENV, capture_output=True, text=True, timeout=300)
-    assert ddp.returncode == 0, ddp.stdout + ddp.stderr
+    train_with_torchrun(config, tmp_path)
     train(validate_config(single), tmp_path / "single", progress=False)
     assert_same_model(tmp_path / "ddp" / "last.pt", tmp_path / "single" / "last.pt", rtol=1e-4, atol=1e-5)
     # the per-rank mean of per-rank means would differ
@@ -134,11 +126,6 @@ def test_reweighting_and_disco_train_under_torchrun(tmp_path):
     """Two gloo processes: the reweighting is fitted once (rank 0 writes weights.json), DisCo runs on each rank's
     shard, and the run ends with the penalty in its validation metrics."""
     config = weighted_config(tmp_path, REWEIGHT, {"expr": "mass", "strength": 2.0}, epochs=1)
-    (tmp_path / "ddp.yaml").write_text(yaml.safe_dump(config))
-    ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
-                          str(free_port()), str(ROOT / "bin" / "train.py"), "-c", str(tmp_path / "ddp.yaml"), "-o",
-                          str(tmp_path / "ddp")], env=ENV, capture_output=True, text=True, timeout=300)
-    assert ddp.returncode == 0, ddp.stdout + ddp.stderr
-    assert "2 process(es)" in (tmp_path / "ddp" / "train.log").read_text()
-    assert Reweighting.load(tmp_path / "ddp" / "weights.json").classes == ["label_q", "label_g"]
-    assert "val_disco" in (tmp_path / "ddp" / "metrics.csv").read_text()
+    run = train_with_torchrun(config, tmp_path)
+    assert Reweighting.load(run / "weights.json").classes == ["label_q", "label_g"]
+    assert "val_disco" in (run / "metrics.csv").read_text()
