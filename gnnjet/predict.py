@@ -84,9 +84,13 @@ class Predicted:
         return self.trained.task.metrics(self.outputs, self.targets, weights) if len(self.targets) else {}
 
     def write(self, output: str | Path) -> None:
-        """Write the predictions file (atomically), the selection and the task type beside the tree."""
+        """Write the predictions file (atomically), the selection, the task type and (with data.weights.expr) the
+        weight expression beside the tree."""
         columns = self.columns()
-        write_jets(output, columns, notes={"selection": self.selection, "task": self.spec.task_type})
+        notes = {"selection": self.selection, "task": self.spec.task_type}
+        if self.spec.weight is not None:  # the weight branch holds the jets' weights (evaluate/predictions.py)
+            notes["weights"] = self.spec.weight.text
+        write_jets(output, columns, notes=notes)
         if len(self.dataset.store.dropped):
             log.warning("%d selected jets were dropped by the reader (no constituents or no valid target): their "
                         "rows have valid = 0 and NaN predictions", len(self.dataset.store.dropped))

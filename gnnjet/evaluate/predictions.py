@@ -22,12 +22,14 @@ class Predictions:
     task: str  # "classification" or "regression"
     columns: dict[str, np.ndarray]
     run_dir: Path | None = None
+    weighted: bool = False  # the `weight` branch holds the jets' weights (`load_predictions`)
 
     @property
     def weights(self) -> np.ndarray | None:
-        """The jets' weights [J] (the `weight` branch bin/predict.py writes for runs with data.weights.expr), or
-        None."""
-        return self.columns.get("weight")
+        """The jets' weights [J], or None: the `weight` branch of a run with data.weights.expr (bin/predict.py
+        notes it beside the tree) or of a file from another tool; a gnnjet observer that happens to be called
+        `weight` is not taken for one."""
+        return self.columns.get("weight") if self.weighted else None
 
     @property
     def labels(self) -> list[str]:
@@ -54,6 +56,7 @@ def load_predictions(entry: str, name: str) -> Predictions:
         with uproot.open(path) as file:
             columns = file["Jets"].arrays(library="np")
             recorded = str(file["task"]) if "task" in file else None
+            weighted = "weights" in file if recorded else "weight" in columns
     except Exception as err:
         raise DataError(f"cannot read predictions file {path}: {type(err).__name__}: {err}") from None
     if "valid" in columns:  # rows of jets the reader dropped carry no prediction
@@ -68,7 +71,7 @@ def load_predictions(entry: str, name: str) -> Predictions:
     else:
         raise DataError(f"{path}: neither score_* (classification) nor pred (regression) branches: "
                         "is it a bin/predict.py output?")
-    return Predictions(name, path, task, dict(columns), run_dir)
+    return Predictions(name, path, task, dict(columns), run_dir, weighted)
 
 
 def _keys(columns: dict[str, np.ndarray]) -> np.ndarray:

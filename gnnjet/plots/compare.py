@@ -47,7 +47,7 @@ def plot_models(inputs: list[str], names: list[str], out: str | Path, discrimina
 
 
 def _choose_weights(models: list[Predictions], weights: bool | None) -> None:
-    """Keep the `weight` branch of every model (weights used) or of none (`plot_models`)."""
+    """Count jets with the weights of every model or of none (`plot_models`); regression figures take none."""
     carry = [m.weights is not None for m in models]
     if weights and not all(carry):
         missing = ", ".join(str(m.path) for m in models if m.weights is None)
@@ -57,6 +57,6 @@ def _choose_weights(models: list[Predictions], weights: bool | None) -> None:
     if any(carry) and not all(carry) and weights is None:
         log.warning("only some predictions carry jet weights: the figures and tables count every jet once")
     for m in models:
-        if not use:
-            m.columns.pop("weight", None)
-    log.info("jets %s", "weighted by the weight branch" if use else "unweighted")
+        m.weighted = m.weighted and use
+    if any(carry):
+        log.info("jets %s", "weighted by the weight branch" if use else "unweighted")

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import uproot
 
 from gnnjet.config import validate_config
 from gnnjet.data.dataset import JetDataset
@@ -140,6 +141,12 @@ def test_weighted_tables_sculpting_and_reweighting_figures(tmp_path):
     assert metrics["weights"] == "weight" and metrics["auc"] == pytest.approx(weighted_auc(weight), abs=1e-6)
     assert 1 < metrics["inv_jsd50"] < 30 and metrics["inv_jsd50_err"] > 0  # the mass-dependent score sculpts
     assert "background sculpting in mass" in (tmp_path / "figs" / "classification_metrics.md").read_text()
+    # a gnnjet predictions file (it records its task) whose `weight` branch is only an observer is not weighted
+    columns = uproot.open(run / "pred.root")["Jets"].arrays(library="np")
+    write_jets(tmp_path / "observer.root", columns, notes={"task": "classification"})
+    plot_models([str(tmp_path / "observer.root")], ["tagger"], tmp_path / "observer")
+    observer = json.loads((tmp_path / "observer" / "classification_metrics.json").read_text())["tagger"]
+    assert observer["weights"] == "none"
     plot_models([str(run)], ["tagger"], tmp_path / "plain", weights=False)
     plain = json.loads((tmp_path / "plain" / "classification_metrics.json").read_text())["tagger"]
     assert plain["weights"] == "none" and plain["auc"] == pytest.approx(weighted_auc(np.ones(jets)), abs=1e-6)
