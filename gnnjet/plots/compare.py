@@ -32,8 +32,7 @@ def plot_models(inputs: list[str], names: list[str], out: str | Path, discrimina
     use_style()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    models = load_all(inputs, names)
-    _choose_weights(models, weights)
+    models = load_models(inputs, names, weights)
     log.info("%s task, %d models, %d common jets", models[0].task, len(models),
              len(next(iter(models[0].columns.values()))))
     if models[0].task == "classification":
@@ -46,8 +45,10 @@ def plot_models(inputs: list[str], names: list[str], out: str | Path, discrimina
     return paths + training_curves(runs, out) + reweighting_figures(runs, out)
 
 
-def _choose_weights(models: list[Predictions], weights: bool | None) -> None:
-    """Count jets with the weights of every model or of none (`plot_models`); regression figures take none."""
+def load_models(inputs: list[str], names: list[str], weights: bool | None = None) -> list[Predictions]:
+    """The models' predictions on their common jets (`load_all`), counting jets with the weights of every model or
+    of none (`weights` as in `plot_models`; regression figures take none)."""
+    models = load_all(inputs, names)
     carry = [m.weights is not None for m in models]
     if weights and not all(carry):
         missing = ", ".join(str(m.path) for m in models if m.weights is None)
@@ -60,3 +61,4 @@ def _choose_weights(models: list[Predictions], weights: bool | None) -> None:
         m.weighted = m.weighted and use
     if any(carry):
         log.info("jets %s", "weighted by the weight branch" if use else "unweighted")
+    return models

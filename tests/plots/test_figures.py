@@ -110,6 +110,8 @@ def test_weighted_tables_sculpting_and_reweighting_figures(tmp_path):
     """Predictions with a weight branch give weighted AUCs (--no-weights: unweighted), --sculpting mass draws the
     background mass after score cuts and tabulates 1/JSD, a run with weights.json gets its reweighting figures."""
     from gnnjet.data.reweight import Reweighting
+    from gnnjet.plots.classification import summary
+    from gnnjet.plots.compare import load_models
 
     rng = np.random.default_rng(3)
     jets = 3000
@@ -144,15 +146,12 @@ def test_weighted_tables_sculpting_and_reweighting_figures(tmp_path):
     # a gnnjet predictions file (it records its task) whose `weight` branch is only an observer is not weighted
     columns = uproot.open(run / "pred.root")["Jets"].arrays(library="np")
     write_jets(tmp_path / "observer.root", columns, notes={"task": "classification"})
-    plot_models([str(tmp_path / "observer.root")], ["tagger"], tmp_path / "observer")
-    observer = json.loads((tmp_path / "observer" / "classification_metrics.json").read_text())["tagger"]
-    assert observer["weights"] == "none"
-    plot_models([str(run)], ["tagger"], tmp_path / "plain", weights=False)
-    plain = json.loads((tmp_path / "plain" / "classification_metrics.json").read_text())["tagger"]
+    assert summary(load_models([str(tmp_path / "observer.root")], ["m"]), tmp_path / "o")["m"]["weights"] == "none"
+    plain = summary(load_models([str(run)], ["m"], weights=False), tmp_path / "plain")["m"]
     assert plain["weights"] == "none" and plain["auc"] == pytest.approx(weighted_auc(np.ones(jets)), abs=1e-6)
     with pytest.raises(GnnjetError, match="no branch 'mass_sd' for --sculpting"):
-        plot_models([str(run)], ["tagger"], tmp_path / "bad", sculpting="mass_sd")
+        summary(load_models([str(run)], ["m"]), tmp_path / "bad", sculpting="mass_sd")
     write_jets(tmp_path / "unweighted.root", {"score_label_top": score, "score_label_qcd": 1 - score,
                                                "label_top": truth, "label_qcd": 1 - truth})
     with pytest.raises(GnnjetError, match="--weights: .*unweighted.root carry no weight branch"):
-        plot_models([str(tmp_path / "unweighted.root")], ["x"], tmp_path / "bad", weights=True)
+        load_models([str(tmp_path / "unweighted.root")], ["x"], weights=True)
