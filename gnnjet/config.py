@@ -26,6 +26,7 @@ FREEZABLE = ("backbone", "batchnorm")
 # accuracy only for classification
 MONITORS = ("val_loss", "val_auc", "val_accuracy", "last")
 # regression: point losses, then those that predict a distribution per jet (quantiles, a Gaussian's mean and sigma)
+DEFAULT_QUANTILES = (0.16, 0.5, 0.84)  # task.quantiles of loss quantile when none are given
 LOSSES = {"classification": ("cross_entropy",),
           "regression": ("huber", "l1", "mse", "logcosh", "quantile", "gaussian_nll")}
 
@@ -352,7 +353,7 @@ def _check_quantiles(task: dict[str, Any]) -> None:
     if task["loss"] != "quantile":
         return
     if quantiles is None:
-        task["quantiles"] = [0.16, 0.5, 0.84]
+        task["quantiles"] = list(DEFAULT_QUANTILES)
         return
     if not all(0 < q < 1 for q in quantiles):
         raise ConfigError(f"task.quantiles: {quantiles}: every quantile must lie in (0, 1)")

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gnnjet.config import DEFAULT_QUANTILES
 from gnnjet.evaluate.stats import median, resolution
 from gnnjet.tasks.base import Task
 
@@ -68,7 +69,7 @@ class Regression(Task):
     def __init__(self, loss: str = "huber", target_abs_max: float | None = None,
                  quantiles: list[float] | None = None):
         self.loss_name, self.target_abs_max = loss, target_abs_max
-        self.quantiles = list(quantiles or [0.16, 0.5, 0.84]) if loss == "quantile" else None
+        self.quantiles = list(quantiles or DEFAULT_QUANTILES) if loss == "quantile" else None
         self.out_dim = len(self.quantiles) if self.quantiles else 2 if loss == "gaussian_nll" else 1
 
     @classmethod
@@ -112,22 +113,24 @@ class Regression(Task):
 
     def interval(self, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """The predicted central interval (low [J], high [J]) of y at the quantiles `interval_levels`, or None for
-        point losses."""
+        point losses and a quantile head of the median alone."""
+        levels = self.interval_levels
+        if levels is None:
+            return None
         if self.quantiles:
             values = quantile_values(torch.from_numpy(outputs), self.quantiles.index(0.5)).numpy()
-            low, high = self.interval_levels
-            return values[:, self.quantiles.index(low)], values[:, self.quantiles.index(high)]
-        if self.loss_name == "gaussian_nll":
-            sigma = np.exp(np.clip(outputs[:, 1], -7.0, 3.0))
-            return outputs[:, 0] - sigma, outputs[:, 0] + sigma
-        return None
+            return values[:, self.quantiles.index(levels[0])], values[:, self.quantiles.index(levels[1])]
+        sigma = np.exp(np.clip(outputs[:, 1], -7.0, 3.0))
+        return outputs[:, 0] - sigma, outputs[:, 0] + sigma
 
     @property
-    def interval_levels(self) -> tuple[float, float]:
+    def interval_levels(self) -> tuple[float, float] | None:
         """The quantile levels of `interval`: those of task.quantiles closest to 16% and 84% (0.16, 0.84 for the
-        Gaussian head)."""
-        if not self.quantiles:
+        Gaussian head); None for point losses and for quantiles [0.5] (no interval)."""
+        if self.loss_name == "gaussian_nll":
             return 0.16, 0.84
+        if not self.quantiles or len(self.quantiles) == 1:
+            return None
         return (min(self.quantiles, key=lambda t: abs(t - 0.16)), min(self.quantiles, key=lambda t: abs(t - 0.84)))
 
     def columns(self, outputs: np.ndarray, targets: np.ndarray,
@@ -138,21 +141,21 @@ class Regression(Task):
         other levels, that of `interval_levels` scaled to a Gaussian's 16-84%)."""
         point = self.point(torch.from_numpy(outputs)).numpy()
         columns = {"pred": point.astype(np.float32), "target": targets.astype(np.float32)}
+        interval = self.interval(outputs)
         bounds: dict[str, np.ndarray] = {}
         if self.quantiles:
             values = quantile_values(torch.from_numpy(outputs), self.quantiles.index(0.5)).numpy()
             bounds = {quantile_name(t): values[:, i] for i, t in enumerate(self.quantiles) if t != 0.5}
-        elif self.loss_name == "gaussian_nll":
-            low, high = self.interval(outputs)  # type: ignore[misc]
-            bounds = {"q16": low, "q84": high}
+        elif interval is not None:  # the Gaussian head: mean -+ sigma
+            bounds = {"q16": interval[0], "q84": interval[1]}
         columns.update({f"pred_{name}": values.astype(np.float32) for name, values in bounds.items()})
         if "pt" in observers:
             pt = observers["pt"]
             columns["pt_corr"] = (pt * np.exp(point)).astype(np.float32)
             columns.update({f"pt_corr_{name}": (pt * np.exp(v)).astype(np.float32) for name, v in bounds.items()})
-            interval = self.interval(outputs)
-            if interval is not None:  # half the interval, scaled to a Gaussian's 16-84% (1 for those levels)
-                low_level, high_level = self.interval_levels
+            levels = self.interval_levels
+            if interval is not None and levels is not None:  # half the interval, scaled to a Gaussian's 16-84%
+                low_level, high_level = levels  # (a factor 1 for those levels)
                 scale = 2 * GAUSSIAN_68 / (NormalDist().inv_cdf(high_level) - NormalDist().inv_cdf(low_level))
                 low, high = (pt * np.exp(v) for v in interval)
                 columns["pt_corr_sigma"] = ((high - low) / 2 * scale).astype(np.float32)

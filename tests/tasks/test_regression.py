@@ -124,3 +124,14 @@ def test_quantile_config_errors(task, message):
     config = {**BASE_CONFIG, "task": {"type": "regression", **task}}
     with pytest.raises(ConfigError, match=message):
         validate_config(config)
+
+
+def test_a_median_only_quantile_head_writes_no_interval():
+    """task.quantiles: [0.5] (allowed: odd, with the median) is median regression: no interval, no sigma (the
+    sigma's Gaussian scale divided by zero before)."""
+    task = Regression("quantile", quantiles=[0.5])
+    outputs, targets = np.array([[0.1], [0.2]], np.float32), np.zeros(2, np.float32)
+    columns = task.columns(outputs, targets, {"pt": np.array([100.0, 50.0])})
+    assert "pt_corr_sigma" not in columns and "pred_q16" not in columns
+    np.testing.assert_allclose(columns["pt_corr"], [100 * np.exp(0.1), 50 * np.exp(0.2)], rtol=1e-6)
+    assert "coverage" not in task.metrics(outputs, targets)
