@@ -56,10 +56,9 @@ class Reweighting:
         class_weights = settings["class_weights"] or [1.0] * len(classes)
         fitted = cls(variables, edges, classes, [labels.index(c) for c in classes], {}, {},
                      settings["discard_outside"], settings["method"])
-        bins, inside = fitted._bins(aux[:, : len(variables)])
-        counted = inside if fitted.discard_outside else np.ones(len(y), dtype=bool)  # else: in the edge bins
+        bins, binned = fitted._bins(aux)
         for name, index in zip(classes, fitted.class_index):
-            jets = (y == index) & counted
+            jets = (y == index) & binned
             hist = np.zeros([len(e) - 1 for e in edges])
             np.add.at(hist, tuple(b[jets] for b in bins), base_weight[jets])
             if not (hist > 0).any():
@@ -78,21 +77,24 @@ class Reweighting:
             fitted.factors[name] /= scale
         return fitted
 
-    def _bins(self, values: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-        """Bin indices (one [J] array per variable, clipped to the edge bins) and inside [J] bool."""
-        bins, inside = [], np.ones(len(values), dtype=bool)
+    def _bins(self, aux: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """Bin indices of the weighting variables aux [J, >= V] (one [J] array per variable, clipped to the edge
+        bins) and binned [J] bool: the jets that take a bin (inside the edges; every jet without discard_outside,
+        those outside in the nearest bin)."""
+        bins, binned = [], np.ones(len(aux), dtype=bool)
         for column, edges in enumerate(self.edges):
-            x = values[:, column]
+            x = aux[:, column]
             bins.append(np.clip(np.digitize(x, edges) - 1, 0, len(edges) - 2))
-            inside &= (x >= edges[0]) & (x <= edges[-1])
-        return bins, inside
+            if self.discard_outside:
+                binned &= (x >= edges[0]) & (x <= edges[-1])
+        return bins, binned
 
     def weights(self, y: np.ndarray, aux: np.ndarray) -> np.ndarray:
         """The reweighting factor [J] float32 of jets with classes y [J] and weighting variables aux [J, >= V]."""
-        bins, inside = self._bins(aux[:, : len(self.variables)])
+        bins, binned = self._bins(aux)
         out = np.zeros(len(y), dtype=np.float32)
         for name, index in zip(self.classes, self.class_index):
-            jets = (y == index) & (inside if self.discard_outside else True)
+            jets = (y == index) & binned
             out[jets] = self.factors[name][tuple(b[jets] for b in bins)]
         return out
 
