@@ -8,11 +8,9 @@ quantile and Gaussian-NLL regression heads, `tasks.regression`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from gnnjet.evaluate.jec import MIN_JETS, PT_GEN_EDGES
+from gnnjet.evaluate.jec import MIN_JETS, PT_GEN_EDGES, Binned
 from gnnjet.evaluate.stats import bootstrap_std, resolution
 
 INTERVAL_COLUMNS = ("pt_corr_q16", "pt_corr_q84", "pt_corr_sigma")
@@ -23,24 +21,14 @@ def has_intervals(columns: dict[str, np.ndarray]) -> bool:
     return all(name in columns for name in INTERVAL_COLUMNS)
 
 
-@dataclass
-class Coverage:
-    """Fraction of jets whose pt_gen lies inside their predicted interval, per bin: values [n], binomial errors
-    sqrt(p (1 - p) / N) [n], counts [n]; NaN where fewer than MIN_JETS jets."""
-
-    edges: np.ndarray
-    values: np.ndarray
-    errors: np.ndarray
-    counts: np.ndarray
-
-
 def inside(columns: dict[str, np.ndarray]) -> np.ndarray:
     """[J] bool: pt_gen within [pt_corr_q16, pt_corr_q84]."""
     return (columns["pt_gen"] >= columns["pt_corr_q16"]) & (columns["pt_gen"] <= columns["pt_corr_q84"])
 
 
-def coverage(columns: dict[str, np.ndarray], mask: np.ndarray, edges: np.ndarray = PT_GEN_EDGES) -> Coverage:
-    """Coverage of the jets `mask` [J] in bins of pt_gen."""
+def coverage(columns: dict[str, np.ndarray], mask: np.ndarray, edges: np.ndarray = PT_GEN_EDGES) -> Binned:
+    """Coverage of the jets `mask` [J] in bins of pt_gen: the fraction of jets whose pt_gen lies inside their
+    interval, binomial errors sqrt(p (1 - p) / N); NaN where fewer than MIN_JETS jets."""
     hit, pt_gen = inside(columns), columns["pt_gen"]
     values, errors = np.full(len(edges) - 1, np.nan), np.full(len(edges) - 1, np.nan)
     counts = np.zeros(len(edges) - 1, dtype=int)
@@ -50,7 +38,7 @@ def coverage(columns: dict[str, np.ndarray], mask: np.ndarray, edges: np.ndarray
         if len(selected) >= MIN_JETS:
             values[i] = selected.mean()
             errors[i] = np.sqrt(values[i] * (1 - values[i]) / len(selected))
-    return Coverage(np.asarray(edges), values, errors, counts)
+    return Binned(np.asarray(edges), values, errors, counts)
 
 
 def pulls(columns: dict[str, np.ndarray]) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 from gnnjet.evaluate import intervals, jec
 from gnnjet.evaluate.predictions import Predictions
 from gnnjet.fileio import atomic_write_text
-from gnnjet.plots.style import MARKERS, label, log_pt_axis, markdown_table, save
+from gnnjet.plots.style import MARKERS, errorbar_binned, label, log_pt_axis, markdown_table, save
 
 PT_LABEL = r"$p_T^{gen}$ [GeV]"
 
@@ -35,11 +35,8 @@ def plot_intervals(models: list[Predictions], out: Path) -> list[Path]:
 def coverage_figure(models: list[Predictions], out: Path, region: str) -> list[Path]:
     fig, ax = plt.subplots()
     for i, m in enumerate(models):
-        binned = intervals.coverage(m.columns, jec.eta_mask(m.columns, region))
-        filled = np.isfinite(binned.values)
-        centres = np.sqrt(binned.edges[:-1] * binned.edges[1:])
-        ax.errorbar(centres[filled], binned.values[filled], yerr=binned.errors[filled], linestyle="", capsize=2,
-                    marker=MARKERS[i % len(MARKERS)], markersize=7, color=f"C{i}", label=m.name)
+        errorbar_binned(ax, intervals.coverage(m.columns, jec.eta_mask(m.columns, region)),
+                        marker=MARKERS[i % len(MARKERS)], color=f"C{i}", label=m.name)
     ax.axhline(0.68, color="grey", linestyle="--", label="68%")
     ax.set(ylabel="Fraction of jets inside the 16-84% interval", ylim=(0, 1))
     log_pt_axis(ax, PT_LABEL)

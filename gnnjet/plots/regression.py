@@ -15,7 +15,16 @@ from gnnjet.evaluate import jec
 from gnnjet.evaluate.predictions import Predictions, flavour_groups
 from gnnjet.fileio import atomic_write_text
 from gnnjet.plots.intervals import plot_intervals
-from gnnjet.plots.style import FLAVOUR_COLOURS, MARKERS, label, log_pt_axis, markdown_table, save, slug
+from gnnjet.plots.style import (
+    FLAVOUR_COLOURS,
+    MARKERS,
+    errorbar_binned,
+    label,
+    log_pt_axis,
+    markdown_table,
+    save,
+    slug,
+)
 
 RESPONSE_BINS = ((20, 40), (40, 100), (100, 300), (300, 1000))
 SUMMARY_RANGES = {"pt>30": (30.0, 1e9), "30-100": (30.0, 100.0), "100-300": (100.0, 300.0), "300-1000": (300.0, 1000.0)}
@@ -25,13 +34,6 @@ PT_LABEL = r"$p_T^{gen}$ [GeV]"
 def _reference(models: list[Predictions]) -> Predictions:
     """The "Standard" model if present (case-insensitive), else the first one."""
     return next((m for m in models if m.name.lower() == "standard"), models[0])
-
-
-def _errorbar(ax: plt.Axes, binned: jec.Binned, **style: Any) -> None:
-    filled = binned.filled
-    if filled.any():
-        ax.errorbar(binned.centres[filled], binned.values[filled], yerr=binned.errors[filled], linestyle="",
-                    markersize=7, capsize=2, **style)
 
 
 def response_distributions(models: list[Predictions], out: Path, region: str) -> list[Path]:
@@ -59,7 +61,7 @@ def median_response(models: list[Predictions], out: Path, region: str) -> list[P
     fig, ax = plt.subplots()
     for i, m in enumerate(models):
         c = m.columns
-        _errorbar(ax, jec.binned(jec.corrected_response(c), c["pt_gen"], jec.eta_mask(c, region), "median"),
+        errorbar_binned(ax, jec.binned(jec.corrected_response(c), c["pt_gen"], jec.eta_mask(c, region), "median"),
                   marker=MARKERS[i % len(MARKERS)], label=m.name)
     ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
     ax.set_ylabel("Median response")
@@ -82,9 +84,9 @@ def resolution(models: list[Predictions], out: Path, region: str) -> list[Path]:
             ref_values = results[-1]
     for i, (m, r) in enumerate(zip(models, results)):
         style = {"marker": MARKERS[i % len(MARKERS)], "label": m.name, "color": f"C{i}"}
-        _errorbar(top, r, **style)
+        errorbar_binned(top, r, **style)
         ratio = jec.Binned(r.edges, r.values / ref_values.values, r.errors / ref_values.values, r.counts)
-        _errorbar(bottom, ratio, **{**style, "label": None})
+        errorbar_binned(bottom, ratio, **{**style, "label": None})
     bottom.axhline(1.0, color="grey", linestyle="--", linewidth=1)
     top.set_ylabel("Resolution IQR / median")
     top.legend(title=jec.ETA_LABELS[region])
@@ -102,7 +104,7 @@ def flavour_response(model: Predictions, out: Path, region: str) -> list[Path] |
     fig, ax = plt.subplots()
     medians = jec.flavour_medians(model.columns, groups, jec.eta_mask(model.columns, region), edges=jec.FLAVOUR_EDGES)
     for i, (name, binned) in enumerate(medians.items()):
-        _errorbar(ax, binned, marker=MARKERS[i], color=FLAVOUR_COLOURS[name], label=name)
+        errorbar_binned(ax, binned, marker=MARKERS[i], color=FLAVOUR_COLOURS[name], label=name)
     ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
     ax.set_ylabel("Median response")
     log_pt_axis(ax, PT_LABEL)
@@ -150,7 +152,7 @@ def residual_response(models: list[Predictions], out: Path, region: str) -> list
                                           edges=jec.FLAVOUR_EDGES)
             diff = jec.Binned(medians[a].edges, medians[a].values - medians[b].values,
                               np.hypot(medians[a].errors, medians[b].errors), medians[a].counts)
-            _errorbar(ax, diff, marker=MARKERS[i % len(MARKERS)], label=m.name)
+            errorbar_binned(ax, diff, marker=MARKERS[i % len(MARKERS)], label=m.name)
         if not ax.has_data():
             ax.text(0.5, 0.5, f"fewer than {jec.MIN_JETS} {a} jets per bin", ha="center", transform=ax.transAxes)
         ax.axhline(0.0, color="grey", linestyle="--", linewidth=1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -12,6 +12,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mplhep as hep  # noqa: E402
 
 from gnnjet.fileio import atomic_path  # noqa: E402
+
+if TYPE_CHECKING:
+    from gnnjet.evaluate.jec import Binned
 
 MARKERS = ("o", "s", "^", "v", "D", "P", "X", "<", ">")
 FLAVOUR_COLOURS = {"uds": "tab:blue", "c": "tab:green", "b": "tab:red", "g": "tab:orange"}
@@ -69,3 +72,11 @@ def markdown_table(rows: dict[str, dict[str, Any]]) -> list[str]:
 
     return lines + [f"| {name} | " + " | ".join(cell(row.get(k, float("nan"))) for k in keys) + " |"
                     for name, row in rows.items()]
+
+
+def errorbar_binned(ax: plt.Axes, binned: "Binned", **style: Any) -> None:
+    """A statistic per pt bin as markers with error bars at the bin centres, its empty bins left out."""
+    filled = binned.filled
+    if filled.any():
+        ax.errorbar(binned.centres[filled], binned.values[filled], yerr=binned.errors[filled], linestyle="",
+                    markersize=7, capsize=2, **style)
