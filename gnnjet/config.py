@@ -27,6 +27,7 @@ FREEZABLE = ("backbone", "batchnorm")
 MONITORS = ("val_loss", "val_auc", "val_accuracy", "last")
 # regression: point losses, then those that predict a distribution per jet (quantiles, a Gaussian's mean and sigma)
 DEFAULT_QUANTILES = (0.16, 0.5, 0.84)  # task.quantiles of loss quantile when none are given
+DEFAULT_TARGET = "log(pt_gen / pt)"  # the JEC target: the regression target when task.target(s) are not given
 LOSSES = {"classification": ("cross_entropy",),
           "regression": ("huber", "l1", "mse", "logcosh", "quantile", "gaussian_nll")}
 
@@ -193,6 +194,41 @@ class Labels(Spec):
         return dict(value)
 
 
+class Targets(Spec):
+    """task.targets: a mapping {name: jet-level expression} of one or more regression targets. A name labels the
+    target's prediction branches; a target named after an observer (pt, mass) is taken as the log correction
+    log(<name>_gen / <name>) of it (<name>_corr = <name> * exp(prediction))."""
+
+    description = "a mapping {target name: expression} of one or more targets, e.g. {pt: \"log(pt_gen / pt)\"}"
+
+    def validate(self, value: Any, path: str) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, dict) or not value:
+            raise self.fail(value, path)
+        for name, expression in value.items():
+            if not isinstance(name, str) or not name.isidentifier():
+                raise ConfigError(f"{path}: target name {name!r} must be a name of letters, digits and _ (it names "
+                                  "the pred_<name> and <name>_corr branches of the predictions)")
+            if not isinstance(expression, str) or not expression.strip():
+                raise ConfigError(f"{path}.{name}: expected an expression, e.g. \"log(mass_gen / mass)\", got "
+                                  f"{expression!r}")
+        return dict(value)
+
+
+class TargetLimits(Spec):
+    """task.target_abs_max: null (every jet enters the loss), a number (a target with |y| above it is masked from the
+    loss for that jet), or a mapping {target name: number or null} per target."""
+
+    description = "a number, null, or a mapping {target name: number or null}"
+
+    def validate(self, value: Any, path: str) -> Any:
+        if not isinstance(value, dict):
+            return Scalar(float, nullable=True).validate(value, path)
+        return {str(name): Scalar(float, nullable=True).validate(limit, f"{path}.{name}")
+                for name, limit in value.items()}
+
+
 DECORRELATION = Record(
     {
         "expr": (_expr, REQUIRED),  # a jet-level variable the score should not depend on, e.g. the jet mass
@@ -209,9 +245,12 @@ TASK = Record(
     {
         "type": (Scalar(str, choices=("classification", "regression")), REQUIRED),
         "labels": (Labels(), None),
-        "target": (_expr, "log(pt_gen / pt)"),
+        # regression: one target (named pt; default log(pt_gen / pt)) or several named ones (`Targets`); resolved
+        # into `targets` (target: null)
+        "target": (_optional_expr, None),
+        "targets": (Targets(), None),
         "loss": (Scalar(str, choices=tuple(dict.fromkeys(sum(LOSSES.values(), ()))), nullable=True), None),
-        "target_abs_max": (Scalar(float, nullable=True), None),
+        "target_abs_max": (TargetLimits(), None),
         # loss quantile: the quantiles predicted per jet (null: [0.16, 0.5, 0.84]); odd in number, with the median
         "quantiles": (ListOf(Scalar(float), min_length=1, nullable=True), None),
         "decorrelation": (DECORRELATION, None),
@@ -322,6 +361,7 @@ def _check_consistency(config: dict[str, Any]) -> None:
         raise ConfigError(f"task.loss: {task['loss']!r} is not a {task['type']} loss; choose one of "
                           f"{', '.join(LOSSES[task['type']])}")
     _check_quantiles(task)
+    _resolve_targets(task)
     monitor = config["training"]["monitor"]
     if monitor in ("val_auc", "val_accuracy") and task["type"] != "classification":
         raise ConfigError(f"training.monitor: {monitor} needs a classification task; use val_loss or last")
@@ -364,6 +404,33 @@ def _check_quantiles(task: dict[str, Any]) -> None:
                           "the point estimate), e.g. [0.16, 0.5, 0.84]")
 
 
+def _resolve_targets(task: dict[str, Any]) -> None:
+    """task.target (one target, named pt) or task.targets (named targets), not both, and only for regression;
+    resolved into task.targets (task.target: null), so that a resolved config validates again unchanged."""
+    if task["type"] != "regression":
+        if task["targets"] is not None:
+            raise ConfigError(f"task.targets: regression targets, but task.type is {task['type']}")
+        task["target"] = None  # ignored, as it always was (configs of older runs carry the default)
+        return
+    if task["target"] is not None and task["targets"] is not None:
+        raise ConfigError("task.target and task.targets: give one target expression (task.target) or a mapping of "
+                          "named targets (task.targets), not both")
+    if task["targets"] is None:
+        task["targets"] = {"pt": task["target"] or DEFAULT_TARGET}
+    task["target"] = None
+    limits = task["target_abs_max"]
+    unknown = sorted(set(limits) - set(task["targets"])) if isinstance(limits, dict) else []
+    if unknown:
+        raise ConfigError(f"task.target_abs_max.{unknown[0]}: not a target; the targets are "
+                          f"{', '.join(task['targets'])}{_did_you_mean(unknown[0], list(task['targets']))}")
+
+
+def _did_you_mean(name: str, names: list[str]) -> str:
+    """'; did you mean 'mass'?' for the closest of `names`, or ''."""
+    close = difflib.get_close_matches(name, names, n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def label_names(task: dict[str, Any]) -> list[str]:
     """The class names of a classification task: the one-hot branches or the keys of task.labels' mapping."""
     return list(task["labels"] or [])
@@ -382,9 +449,8 @@ def _check_weighting(config: dict[str, Any]) -> None:
     def check_names(path: str, given: list[str]) -> None:
         for name in given:
             if name not in names:
-                close = difflib.get_close_matches(name, names, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ConfigError(f"{path}: {name!r} is not a class of task.labels ({', '.join(names)}){hint}")
+                raise ConfigError(f"{path}: {name!r} is not a class of task.labels ({', '.join(names)})"
+                                  f"{_did_you_mean(name, names)}")
 
     if reweight is not None:
         check_names("data.weights.reweight.classes", reweight["classes"] or [])

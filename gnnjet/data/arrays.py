@@ -31,7 +31,8 @@ STORE_ARRAYS: dict[str, StoreArray] = {
     "p4": StoreArray("node", lambda spec: ("<f4", (4,))),  # px, py, pz, E in GeV [N, 4]
     "ptr": StoreArray("ptr", lambda spec: ("<i8", ())),
     "u": StoreArray("jet", lambda spec: ("<f4", (len(spec.jet_features),))),  # jet features [J, G]
-    "y": StoreArray("jet", lambda spec: ("<i8" if spec.task_type == "classification" else "<f4", ())),  # [J]
+    # [J] class index or target, [J, T] for T regression targets
+    "y": StoreArray("jet", lambda spec: ("<i8" if spec.task_type == "classification" else "<f4", spec.target_shape)),
     "obs": StoreArray("jet", lambda spec: ("<f8", (len(spec.observers),)), batched=False),  # observers [J, O]
     # each jet's row in the input files taken as one sequence (the predictions' `entry`) [J]
     "entry": StoreArray("jet", lambda spec: ("<i8", ()), batched=False),

@@ -296,8 +296,9 @@ def _pt_of(spec: NodeTypeSpec, arrays: ak.Array, mask: ak.Array | None) -> ak.Ar
 
 
 def _targets(spec: DataSpec, arrays: ak.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Returns (y [J], valid [J]): class index (int64) or regression target (float32). A jet of no class or of
-    several (one-hot branches, or class expressions true for none or several) is not valid."""
+    """Returns (y [J], valid [J]): class index (int64) or regression target (float32; [J, T] for T targets). A jet
+    of no class or of several (one-hot branches, or class expressions true for none or several), or with a
+    non-finite target (any of them), is not valid."""
     if spec.task_type == "classification":
         if spec.label_exprs is not None:
             columns = [_jet_values(_evaluate(e, arrays), len(arrays), e) != 0 for e in spec.label_exprs]
@@ -306,6 +307,6 @@ def _targets(spec: DataSpec, arrays: ak.Array) -> tuple[np.ndarray, np.ndarray]:
         onehot = np.stack([np.asarray(c, dtype=np.float64) for c in columns], axis=1)
         valid = (onehot.sum(axis=1) == 1) & np.all((onehot == 0) | (onehot == 1), axis=1)
         return onehot.argmax(axis=1).astype(np.int64), valid
-    assert spec.target is not None
-    y = _jet_values(_evaluate(spec.target, arrays), len(arrays), spec.target)
-    return y.astype(np.float32), np.isfinite(y)
+    y = np.stack([_jet_values(_evaluate(expr, arrays), len(arrays), expr) for expr in spec.targets.values()], axis=1)
+    y = y.reshape((len(arrays), *spec.target_shape))
+    return y.astype(np.float32), np.isfinite(y).reshape(len(arrays), -1).all(axis=1)

@@ -69,7 +69,7 @@ class DataSpec:
     task_type: str
     labels: list[str]  # class names: the one-hot branches, or the keys of task.labels' mapping
     label_exprs: list[Expression] | None  # a class's expression per label (task.labels as a mapping), else None
-    target: Expression | None
+    targets: dict[str, Expression]  # regression: the named targets (task.targets), in order; classification: {}
     observers: list[Expression]
     step_size: int
     fold: Expression | None = None  # training.kfold.expr: each jet's fold, an integer in [0, folds)
@@ -134,7 +134,8 @@ class DataSpec:
             labels=list(task["labels"] or []) if is_classification else [],
             label_exprs=[Expression(text, f"task.labels.{name}") for name, text in task["labels"].items()]
             if is_classification and isinstance(task["labels"], dict) else None,
-            target=None if is_classification else Expression(task["target"], "task.target"),
+            targets={} if is_classification else {name: Expression(text, f"task.targets.{name}")
+                                                   for name, text in task["targets"].items()},
             observers=[Expression(o, f"data.observers[{i}]") for i, o in enumerate(data["observers"])],
             step_size=data["step_size"],
         )
@@ -162,6 +163,11 @@ class DataSpec:
         """D of pos [N, D] (2 for the default (deta, dphi))."""
         return len(self.node_types[0].coordinates or [None, None])
 
+    @property
+    def target_shape(self) -> tuple[int, ...]:
+        """The shape of one jet's y: () for a class index or a single regression target, (T,) for T targets."""
+        return (len(self.targets),) if len(self.targets) > 1 else ()
+
     def model_inputs(self) -> dict[str, int]:
         """Input sizes a model is built with (and a model directory records, so that predict can rebuild it)."""
         return {"num_node_features": len(self.columns), "num_jet_features": len(self.jet_features),
@@ -172,8 +178,7 @@ class DataSpec:
         exprs = [self.jet_eta, self.jet_phi] if self.needs_jet_axis else []
         if self.selection is not None:
             exprs.append(self.selection)
-        if self.target is not None:
-            exprs.append(self.target)
+        exprs += self.targets.values()
         for node_type in self.node_types:
             exprs += node_type.expressions()
         exprs += [f.expr for f in self.jet_features]

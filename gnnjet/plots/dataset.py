@@ -99,8 +99,11 @@ def target(dataset: JetDataset, out: Path) -> list[Path]:
     if dataset.spec.task_type != "regression":
         return []
     fig, ax = plt.subplots()
-    ax.hist(dataset.y.numpy(), bins=np.linspace(-1, 1, 81), histtype="step", linewidth=2)
-    ax.set(xlabel=f"Regression target {dataset.spec.target.text}", ylabel="Jets", yscale="log")
+    y = dataset.y.numpy().reshape(len(dataset.y), -1)  # [J, T]
+    for column, (name, expr) in enumerate(dataset.spec.targets.items()):
+        ax.hist(y[:, column], bins=np.linspace(-1, 1, 81), histtype="step", linewidth=2, label=f"{name}: {expr.text}")
+    ax.set(xlabel="Regression target", ylabel="Jets", yscale="log")
+    ax.legend(fontsize=14)
     label(ax)
     return save(fig, out, "regression_target")
 

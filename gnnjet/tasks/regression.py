@@ -1,5 +1,7 @@
-"""Jet energy correction: regress y = log(pt_gen / pt); the corrected pt is pt * exp(prediction). Point losses
-give one number per jet; quantile and Gaussian-NLL heads also a per-jet resolution (an interval of pt_corr)."""
+"""Regression of named targets; jet energy correction is one target, pt: y = log(pt_gen / pt), the corrected pt is
+pt * exp(prediction) (and the same for any target named after an observer, e.g. mass: log(mass_gen / mass)). Point
+losses give one number per jet and target; quantile and Gaussian-NLL heads also a per-jet resolution (an interval
+of pt_corr)."""
 
 from __future__ import annotations
 
@@ -61,67 +63,109 @@ def quantile_name(tau: float) -> str:
 
 
 class Regression(Task):
-    """Regression of y (JEC: log(pt_gen / pt)). Point losses l1, huber (delta 0.1), mse, logcosh: one output.
-    `quantile`: one output per quantile of `quantiles` (non-crossing, the median the point estimate), trained with
-    the pinball loss; `gaussian_nll`: a mean (the point estimate) and a log sigma. Jets with |y| > target_abs_max
-    are masked."""
+    """Regression of one or more named targets (JEC: one target, pt, y = log(pt_gen / pt)). Per target, point losses
+    l1, huber (delta 0.1), mse, logcosh take one output; `quantile` one per quantile of `quantiles` (non-crossing,
+    the median the point estimate), trained with the pinball loss; `gaussian_nll` a mean (the point estimate) and
+    a log sigma. Outputs [B, T * K] hold target t's K outputs in columns t K .. (t + 1) K - 1. The loss is the mean
+    over the (jet, target) pairs that enter it: a target with |y| > target_abs_max (one number, or one per target)
+    is masked for that jet alone."""
 
-    def __init__(self, loss: str = "huber", target_abs_max: float | None = None,
-                 quantiles: list[float] | None = None):
+    def __init__(self, loss: str = "huber", target_abs_max: float | dict[str, float | None] | None = None,
+                 quantiles: list[float] | None = None, targets: list[str] | tuple[str, ...] = ("pt",)):
         self.loss_name, self.target_abs_max = loss, target_abs_max
         self.quantiles = list(quantiles or DEFAULT_QUANTILES) if loss == "quantile" else None
-        self.out_dim = len(self.quantiles) if self.quantiles else 2 if loss == "gaussian_nll" else 1
+        self.targets = list(targets)
+        self.outputs_per_target = len(self.quantiles) if self.quantiles else 2 if loss == "gaussian_nll" else 1
+        self.out_dim = len(self.targets) * self.outputs_per_target
 
     @classmethod
     def from_section(cls, task_section: dict[str, Any]) -> "Regression":
-        return cls(task_section["loss"], task_section["target_abs_max"], task_section.get("quantiles"))
+        return cls(task_section["loss"], task_section["target_abs_max"], task_section.get("quantiles"),
+                   list(task_section.get("targets") or ["pt"]))
 
-    def point(self, output: Tensor) -> Tensor:
-        """The point estimate [B] of outputs [B, out_dim]: the median, the Gaussian mean, or the one output."""
-        return output[:, self.quantiles.index(0.5)] if self.quantiles else output[:, 0]
+    @property
+    def limits(self) -> list[float] | None:
+        """|y| limit per target (inf: none) from target_abs_max (a number for all, or a mapping per target), or
+        None when no target has one."""
+        given = self.target_abs_max
+        if not isinstance(given, dict):
+            given = dict.fromkeys(self.targets, given)
+        limits = [given.get(name) for name in self.targets]
+        return None if all(v is None for v in limits) else [np.inf if v is None else v for v in limits]
+
+    def head(self, output: Tensor, target: int) -> Tensor:
+        """The K outputs [B, K] of target number `target` in outputs [B, T * K]."""
+        size = self.outputs_per_target
+        return output[:, target * size : (target + 1) * size]
+
+    def by_target(self, target: Tensor) -> Tensor:
+        """Targets [B] (one target) or [B, T] -> [B, T]."""
+        return target.reshape(len(target), len(self.targets))
+
+    def point(self, head: Tensor) -> Tensor:
+        """The point estimate [B] of one target's outputs [B, K]: the median, the Gaussian mean, or the one output."""
+        return head[:, self.quantiles.index(0.5)] if self.quantiles else head[:, 0]
+
+    def head_losses(self, head: Tensor, target: Tensor) -> Tensor:
+        """Per-jet loss [B] of one target's outputs [B, K] for its values [B]."""
+        if self.quantiles:
+            values = quantile_values(head, self.quantiles.index(0.5))
+            return pinball(values, target, torch.tensor(self.quantiles, device=head.device))
+        if self.loss_name == "gaussian_nll":
+            return gaussian_nll(head, target)
+        return PER_JET_LOSSES[self.loss_name](head[:, 0] - target)
 
     def jet_losses(self, output: Tensor, target: Tensor) -> Tensor:
-        """Per-jet loss [B] of outputs [B, out_dim] for targets [B]."""
-        if self.quantiles:
-            values = quantile_values(output, self.quantiles.index(0.5))
-            return pinball(values, target, torch.tensor(self.quantiles, device=output.device))
-        if self.loss_name == "gaussian_nll":
-            return gaussian_nll(output, target)
-        return PER_JET_LOSSES[self.loss_name](output[:, 0] - target)
+        """Per-jet, per-target losses [B, T] of outputs [B, T * K] for targets [B] or [B, T]."""
+        target = self.by_target(target)
+        return torch.stack([self.head_losses(self.head(output, t), target[:, t]) for t in range(len(self.targets))],
+                           dim=1)
 
     def loss_sums(self, output: Tensor, target: Tensor, weight: Tensor | None) -> tuple[Tensor, Tensor]:
-        target = target.float()
-        weight = torch.ones_like(target) if weight is None else weight.float()
-        if self.target_abs_max is not None:
-            weight = weight * (target.abs() <= self.target_abs_max).float()
+        target = self.by_target(target.float())
+        weight = torch.ones(len(target), device=target.device) if weight is None else weight.float()
+        weight = weight[:, None].expand_as(target)
+        limits = self.limits
+        if limits is not None:
+            weight = weight * (target.abs() <= torch.tensor(limits, device=target.device)).float()
         return (self.jet_losses(output.float(), target) * weight).sum(), weight.abs().sum()
 
     def metrics(self, outputs: np.ndarray, targets: np.ndarray, weights: np.ndarray | None = None) -> dict[str, float]:
-        """Residual response exp(pred - y) = pt_corr / pt_gen for the default target; the same and the loss
-        without any correction (all outputs 0). Medians and resolutions count every jet once (`weights` unused).
-        With an interval per jet, also its coverage (fraction of targets inside; 68% for 16-84%)."""
-        point = self.point(torch.from_numpy(outputs)).numpy()
-        corrected, raw = np.exp(point - targets), np.exp(-targets)
-        no_correction = self.loss(torch.zeros(len(targets), self.out_dim), torch.from_numpy(targets))
-        out = {"median_response": median(corrected), "resolution": resolution(corrected),
-               "raw_median_response": median(raw), "raw_resolution": resolution(raw),
-               "no_correction_loss": float(no_correction)}
-        interval = self.interval(outputs)
-        if interval is not None:
-            out["coverage"] = float(np.mean((targets >= interval[0]) & (targets <= interval[1])))
-        return out
+        """Per target, the residual response exp(pred - y) (pt_corr / pt_gen for the JEC target) and without any
+        correction exp(-y): median and resolution; the loss of all outputs 0; with an interval per jet, its coverage
+        (fraction of targets inside; 68% for 16-84%). Keys are prefixed with `<target>_` when there are several.
+        Medians and resolutions count every jet once (`weights` unused)."""
+        output, target = torch.from_numpy(outputs), self.by_target(torch.from_numpy(targets))
+        out: dict[str, float] = {}
+        coverage: dict[str, float] = {}
+        for t, prefix in enumerate(self._prefixes()):
+            point = self.point(self.head(output, t)).numpy()
+            y = target[:, t].numpy()
+            corrected, raw = np.exp(point - y), np.exp(-y)
+            out.update({f"{prefix}median_response": median(corrected), f"{prefix}resolution": resolution(corrected),
+                        f"{prefix}raw_median_response": median(raw), f"{prefix}raw_resolution": resolution(raw)})
+            interval = self.interval(outputs, t)
+            if interval is not None:
+                coverage[f"{prefix}coverage"] = float(np.mean((y >= interval[0]) & (y <= interval[1])))
+        out["no_correction_loss"] = float(self.loss(torch.zeros(len(target), self.out_dim), target))
+        return {**out, **coverage}
 
-    def interval(self, outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        """The predicted central interval (low [J], high [J]) of y at the quantiles `interval_levels`, or None for
-        point losses and a quantile head of the median alone."""
+    def _prefixes(self) -> list[str]:
+        """The prefix of each target's metrics and prediction columns: none for one target, '<name>_' else."""
+        return [""] if len(self.targets) == 1 else [f"{name}_" for name in self.targets]
+
+    def interval(self, outputs: np.ndarray, target: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
+        """The predicted central interval (low [J], high [J]) of target number `target` at the quantiles
+        `interval_levels`, or None for point losses and a quantile head of the median alone."""
         levels = self.interval_levels
         if levels is None:
             return None
+        head = self.head(torch.from_numpy(outputs), target)
         if self.quantiles:
-            values = quantile_values(torch.from_numpy(outputs), self.quantiles.index(0.5)).numpy()
+            values = quantile_values(head, self.quantiles.index(0.5)).numpy()
             return values[:, self.quantiles.index(levels[0])], values[:, self.quantiles.index(levels[1])]
-        sigma = np.exp(np.clip(outputs[:, 1], -7.0, 3.0))
-        return outputs[:, 0] - sigma, outputs[:, 0] + sigma
+        mean, sigma = head[:, 0].numpy(), np.exp(np.clip(head[:, 1].numpy(), -7.0, 3.0))
+        return mean - sigma, mean + sigma
 
     @property
     def interval_levels(self) -> tuple[float, float] | None:
@@ -135,28 +179,40 @@ class Regression(Task):
 
     def columns(self, outputs: np.ndarray, targets: np.ndarray,
                 observers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """pred (the point estimate of y), target, and with a pt observer pt_corr = pt exp(pred). Quantile heads add
-        pred_<q> per quantile (pred_q16, pred_q84, ...) and pt_corr_<q>; the Gaussian head pred_q16 and pred_q84
-        (mean -+ sigma); both then write pt_corr_sigma, the half-width of the 16-84% interval of pt_corr (for
-        other levels, that of `interval_levels` scaled to a Gaussian's 16-84%)."""
-        point = self.point(torch.from_numpy(outputs)).numpy()
-        columns = {"pred": point.astype(np.float32), "target": targets.astype(np.float32)}
-        interval = self.interval(outputs)
-        bounds: dict[str, np.ndarray] = {}
-        if self.quantiles:
-            values = quantile_values(torch.from_numpy(outputs), self.quantiles.index(0.5)).numpy()
-            bounds = {quantile_name(t): values[:, i] for i, t in enumerate(self.quantiles) if t != 0.5}
-        elif interval is not None:  # the Gaussian head: mean -+ sigma
-            bounds = {"q16": interval[0], "q84": interval[1]}
-        columns.update({f"pred_{name}": values.astype(np.float32) for name, values in bounds.items()})
-        if "pt" in observers:
-            pt = observers["pt"]
-            columns["pt_corr"] = (pt * np.exp(point)).astype(np.float32)
-            columns.update({f"pt_corr_{name}": (pt * np.exp(v)).astype(np.float32) for name, v in bounds.items()})
-            levels = self.interval_levels
-            if interval is not None and levels is not None:  # half the interval, scaled to a Gaussian's 16-84%
-                low_level, high_level = levels  # (a factor 1 for those levels)
-                scale = 2 * GAUSSIAN_68 / (NormalDist().inv_cdf(high_level) - NormalDist().inv_cdf(low_level))
-                low, high = (pt * np.exp(v) for v in interval)
-                columns["pt_corr_sigma"] = ((high - low) / 2 * scale).astype(np.float32)
+        """Per target: pred (the point estimate of y) and target, and for a target named after an observer X (pt,
+        mass) the corrected X_corr = X exp(pred). Quantile heads add pred_<q> per quantile (pred_q16, pred_q84,
+        ...) and X_corr_<q>; the Gaussian head pred_q16 and pred_q84 (mean -+ sigma); both then write X_corr_sigma,
+        the half-width of the 16-84% interval of X_corr (for other levels, that of `interval_levels` scaled to a
+        Gaussian's 16-84%). With several targets the pred and target names end in _<name> (pred_mass,
+        pred_mass_q16, target_mass); the X_corr names are the same."""
+        output, target = torch.from_numpy(outputs), self.by_target(torch.from_numpy(targets)).numpy()
+        columns: dict[str, np.ndarray] = {}
+        for t, name in enumerate(self.targets):
+            suffix = "" if len(self.targets) == 1 else f"_{name}"
+            point = self.point(self.head(output, t)).numpy()
+            interval = self.interval(outputs, t)
+            columns[f"pred{suffix}"] = point.astype(np.float32)
+            columns[f"target{suffix}"] = target[:, t].astype(np.float32)
+            bounds: dict[str, np.ndarray] = {}
+            if self.quantiles:
+                values = quantile_values(self.head(output, t), self.quantiles.index(0.5)).numpy()
+                bounds = {quantile_name(q): values[:, i] for i, q in enumerate(self.quantiles) if q != 0.5}
+            elif interval is not None:  # the Gaussian head: mean -+ sigma
+                bounds = {"q16": interval[0], "q84": interval[1]}
+            columns.update({f"pred{suffix}_{q}": values.astype(np.float32) for q, values in bounds.items()})
+            if name in observers:
+                columns.update(self._corrected(name, observers[name], point, bounds, interval))
         return {**columns, **observers}
+
+    def _corrected(self, name: str, base: np.ndarray, point: np.ndarray, bounds: dict[str, np.ndarray],
+                   interval: tuple[np.ndarray, np.ndarray] | None) -> dict[str, np.ndarray]:
+        """<name>_corr = base exp(point), <name>_corr_<q> for each bound, and <name>_corr_sigma with an interval."""
+        columns = {f"{name}_corr": (base * np.exp(point)).astype(np.float32)}
+        columns.update({f"{name}_corr_{q}": (base * np.exp(v)).astype(np.float32) for q, v in bounds.items()})
+        levels = self.interval_levels
+        if interval is not None and levels is not None:  # half the interval, scaled to a Gaussian's 16-84%
+            low_level, high_level = levels  # (a factor 1 for those levels)
+            scale = 2 * GAUSSIAN_68 / (NormalDist().inv_cdf(high_level) - NormalDist().inv_cdf(low_level))
+            low, high = (base * np.exp(v) for v in interval)
+            columns[f"{name}_corr_sigma"] = ((high - low) / 2 * scale).astype(np.float32)
+        return columns

@@ -135,3 +135,83 @@ def test_a_median_only_quantile_head_writes_no_interval():
     assert "pt_corr_sigma" not in columns and "pred_q16" not in columns
     np.testing.assert_allclose(columns["pt_corr"], [100 * np.exp(0.1), 50 * np.exp(0.2)], rtol=1e-6)
     assert "coverage" not in task.metrics(outputs, targets)
+
+
+def test_several_targets_pool_their_jets_in_one_loss_and_mask_each_target_alone():
+    """Two targets (pt, mass): the loss is the mean over (jet, target) pairs, each target read from its own outputs;
+    a mass beyond its own limit masks that jet's mass alone (its pt still counts)."""
+    task = Regression("l1", {"mass": 1.0}, targets=["pt", "mass"])
+    assert task.out_dim == 2 and task.limits == [np.inf, 1.0]
+    outputs = torch.tensor([[0.1, 0.5], [0.2, 0.0]])
+    targets = torch.tensor([[0.0, 0.2], [0.0, 3.0]])  # jet 2's mass target 3 > 1: masked
+    losses = task.jet_losses(outputs, targets)
+    torch.testing.assert_close(losses, torch.tensor([[0.1, 0.3], [0.2, 3.0]]))
+    assert float(task.loss(outputs, targets)) == pytest.approx((0.1 + 0.3 + 0.2) / 3)
+    # weights multiply every target of a jet
+    weighted = task.loss(outputs, targets, torch.tensor([2.0, 1.0]))
+    assert float(weighted) == pytest.approx((2 * 0.1 + 2 * 0.3 + 0.2) / 5)
+
+
+def test_several_quantile_targets_have_their_own_heads_columns_and_metrics():
+    task = Regression("quantile", quantiles=[0.16, 0.5, 0.84], targets=["pt", "mass"])
+    offset = lambda v: float(np.log(np.expm1(v)))  # noqa: E731  inverse softplus
+    # pt: median 0.1, offsets 0.05 / 0.08; mass: median 0.4, offsets 0.2 / 0.3
+    outputs = np.array([[offset(0.05), 0.1, offset(0.08), offset(0.2), 0.4, offset(0.3)]] * 2, np.float32)
+    targets = np.array([[0.1, 0.9], [0.12, 0.35]], np.float32)
+    observers = {"pt": np.array([100.0, 50.0]), "mass": np.array([10.0, 20.0])}
+    columns = task.columns(outputs, targets, observers)
+    assert "pred" not in columns and "pt_corr" in columns
+    np.testing.assert_allclose(columns["pred_pt"], 0.1, rtol=1e-6)
+    np.testing.assert_allclose(columns["pred_mass"], 0.4, rtol=1e-6)
+    np.testing.assert_allclose(columns["target_mass"], [0.9, 0.35])
+    np.testing.assert_allclose(columns["pred_mass_q16"], 0.2, rtol=1e-5)
+    np.testing.assert_allclose(columns["mass_corr"], [10 * np.exp(0.4), 20 * np.exp(0.4)], rtol=1e-5)
+    np.testing.assert_allclose(columns["mass_corr_q84"], [10 * np.exp(0.7), 20 * np.exp(0.7)], rtol=1e-5)
+    np.testing.assert_allclose(columns["pt_corr_q84"], [100 * np.exp(0.18), 50 * np.exp(0.18)], rtol=1e-5)
+    metrics = task.metrics(outputs, targets)
+    # pt: both targets inside [0.05, 0.18]; mass: 0.9 above 0.7, 0.35 inside [0.2, 0.7]
+    assert metrics["pt_coverage"] == pytest.approx(1.0) and metrics["mass_coverage"] == pytest.approx(0.5)
+    assert metrics["mass_median_response"] == pytest.approx(np.median(np.exp(0.4 - targets[:, 1])), rel=1e-5)
+    assert "coverage" not in metrics and "resolution" not in metrics
+
+
+def test_a_single_named_target_keeps_the_plain_column_names():
+    """A mass-only model (task.targets: {mass: ...}) writes pred/target and mass_corr, no pt_corr."""
+    task = build_task({"type": "regression", "loss": "huber", "target_abs_max": None,
+                       "targets": {"mass": "log(mass_gen / mass)"}})
+    columns = task.columns(np.array([[0.5]], np.float32), np.array([0.4], np.float32),
+                           {"pt": np.array([100.0]), "mass": np.array([10.0])})
+    assert "pt_corr" not in columns and {"pred", "target"} <= set(columns)
+    assert columns["mass_corr"][0] == pytest.approx(10 * np.exp(0.5))
+
+
+@pytest.mark.parametrize("task, message", [
+    ({"target": "log(pt_gen / pt)", "targets": {"pt": "log(pt_gen / pt)"}}, "not both"),
+    ({"targets": {"1mass": "log(mass_gen / mass)"}}, "target name '1mass'"),
+    ({"targets": {}}, "task.targets: expected a mapping"),
+    ({"targets": {"pt": "a", "mass": "b"}, "target_abs_max": {"mas": 1.0}},
+     r"task.target_abs_max.mas: not a target; the targets are pt, mass; did you mean 'mass'\?"),
+    ({"type": "classification", "labels": ["label_q", "label_g"], "targets": {"pt": "pt_gen"}},
+     "task.targets: regression targets, but task.type is classification"),
+])
+def test_target_config_errors(task, message):
+    from gnnjet.config import validate_config
+    from gnnjet.errors import ConfigError
+    from tests.conftest import BASE_CONFIG
+
+    config = {**BASE_CONFIG, "task": {"type": "regression", **task}}
+    with pytest.raises(ConfigError, match=message):
+        validate_config(config)
+
+
+def test_targets_resolve_once_and_validate_again_unchanged():
+    """task.target (or the default) becomes task.targets {pt: ...}; the resolved config (a run's config.yaml)
+    validates to itself."""
+    from gnnjet.config import validate_config
+    from tests.conftest import BASE_CONFIG
+
+    for task, expected in (({}, {"pt": "log(pt_gen / pt)"}), ({"target": "pt_gen / pt"}, {"pt": "pt_gen / pt"}),
+                           ({"targets": {"pt": "a", "mass": "b"}}, {"pt": "a", "mass": "b"})):
+        resolved = validate_config({**BASE_CONFIG, "task": {"type": "regression", **task}})
+        assert resolved["task"]["targets"] == expected and resolved["task"]["target"] is None
+        assert validate_config(resolved) == resolved
