@@ -3,7 +3,8 @@ calibration of the predicted resolution against the observed one, and what an an
 resolution of jets in classes of predicted resolution).
 
 Inputs are a predictions file's columns: pt_gen, pt_corr, pt_corr_q16, pt_corr_q84 and pt_corr_sigma (written by
-quantile and Gaussian-NLL regression heads, `tasks.regression`).
+quantile and Gaussian-NLL regression heads, `tasks.regression`); for another regressed quantity X (`quantity`,
+e.g. mass) X_gen, X_corr, X_corr_q16, ... Bins and regions stay those of the jets' pt_gen and eta_gen.
 """
 
 from __future__ import annotations
@@ -13,23 +14,25 @@ import numpy as np
 from gnnjet.evaluate.jec import MIN_JETS, PT_GEN_EDGES, Binned
 from gnnjet.evaluate.stats import bootstrap_std, resolution
 
-INTERVAL_COLUMNS = ("pt_corr_q16", "pt_corr_q84", "pt_corr_sigma")
+INTERVAL_SUFFIXES = ("_corr_q16", "_corr_q84", "_corr_sigma")
 
 
-def has_intervals(columns: dict[str, np.ndarray]) -> bool:
-    """True when the predictions carry a per-jet interval of pt_corr."""
-    return all(name in columns for name in INTERVAL_COLUMNS)
+def has_intervals(columns: dict[str, np.ndarray], quantity: str = "pt") -> bool:
+    """True when the predictions carry a per-jet interval of `quantity`_corr."""
+    return all(quantity + suffix in columns for suffix in INTERVAL_SUFFIXES)
 
 
-def inside(columns: dict[str, np.ndarray]) -> np.ndarray:
-    """[J] bool: pt_gen within [pt_corr_q16, pt_corr_q84]."""
-    return (columns["pt_gen"] >= columns["pt_corr_q16"]) & (columns["pt_gen"] <= columns["pt_corr_q84"])
+def inside(columns: dict[str, np.ndarray], quantity: str = "pt") -> np.ndarray:
+    """[J] bool: pt_gen within [pt_corr_q16, pt_corr_q84] (X_gen within X's interval)."""
+    truth = columns[f"{quantity}_gen"]
+    return (truth >= columns[f"{quantity}_corr_q16"]) & (truth <= columns[f"{quantity}_corr_q84"])
 
 
-def coverage(columns: dict[str, np.ndarray], mask: np.ndarray, edges: np.ndarray = PT_GEN_EDGES) -> Binned:
-    """Coverage of the jets `mask` [J] in bins of pt_gen: the fraction of jets whose pt_gen lies inside their
-    interval, binomial errors sqrt(p (1 - p) / N); NaN where fewer than MIN_JETS jets."""
-    hit, pt_gen = inside(columns), columns["pt_gen"]
+def coverage(columns: dict[str, np.ndarray], mask: np.ndarray, edges: np.ndarray = PT_GEN_EDGES,
+             quantity: str = "pt") -> Binned:
+    """Coverage of the jets `mask` [J] in bins of pt_gen: the fraction of jets whose true `quantity` lies inside
+    their interval, binomial errors sqrt(p (1 - p) / N); NaN where fewer than MIN_JETS jets."""
+    hit, pt_gen = inside(columns, quantity), columns["pt_gen"]
     values, errors = np.full(len(edges) - 1, np.nan), np.full(len(edges) - 1, np.nan)
     counts = np.zeros(len(edges) - 1, dtype=int)
     for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
@@ -41,22 +44,24 @@ def coverage(columns: dict[str, np.ndarray], mask: np.ndarray, edges: np.ndarray
     return Binned(np.asarray(edges), values, errors, counts)
 
 
-def pulls(columns: dict[str, np.ndarray]) -> np.ndarray:
+def pulls(columns: dict[str, np.ndarray], quantity: str = "pt") -> np.ndarray:
     """(pt_gen - pt_corr) / pt_corr_sigma [J]: unit width for a correctly predicted resolution."""
-    return (columns["pt_gen"] - columns["pt_corr"]) / np.maximum(columns["pt_corr_sigma"], 1e-30)
+    return ((columns[f"{quantity}_gen"] - columns[f"{quantity}_corr"])
+            / np.maximum(columns[f"{quantity}_corr_sigma"], 1e-30))
 
 
-def predicted_resolution(columns: dict[str, np.ndarray]) -> np.ndarray:
+def predicted_resolution(columns: dict[str, np.ndarray], quantity: str = "pt") -> np.ndarray:
     """The predicted relative resolution pt_corr_sigma / pt_corr [J]."""
-    return columns["pt_corr_sigma"] / np.maximum(columns["pt_corr"], 1e-30)
+    return columns[f"{quantity}_corr_sigma"] / np.maximum(columns[f"{quantity}_corr"], 1e-30)
 
 
-def calibration(columns: dict[str, np.ndarray], mask: np.ndarray, bins: int = 10) -> dict[str, np.ndarray]:
+def calibration(columns: dict[str, np.ndarray], mask: np.ndarray, bins: int = 10,
+                quantity: str = "pt") -> dict[str, np.ndarray]:
     """Observed against predicted relative resolution in `bins` quantile bins of the predicted one: predicted
     (the bin's median) [n], observed ((q84 - q16) / 2 / median of pt_gen / pt_corr) [n] and its bootstrap error [n].
     A calibrated model lies on the diagonal."""
-    predicted = predicted_resolution(columns)[mask]
-    ratio = (columns["pt_gen"] / columns["pt_corr"])[mask]
+    predicted = predicted_resolution(columns, quantity)[mask]
+    ratio = (columns[f"{quantity}_gen"] / columns[f"{quantity}_corr"])[mask]
     edges = np.unique(np.percentile(predicted, np.linspace(0, 100, bins + 1)))
     which = np.clip(np.digitize(predicted, edges) - 1, 0, len(edges) - 2)
     out = {"predicted": [], "observed": [], "observed_err": []}
@@ -70,13 +75,13 @@ def calibration(columns: dict[str, np.ndarray], mask: np.ndarray, bins: int = 10
     return {key: np.asarray(values) for key, values in out.items()}
 
 
-def resolution_by_category(columns: dict[str, np.ndarray], mask: np.ndarray,
-                           categories: int = 3) -> list[dict[str, float]]:
+def resolution_by_category(columns: dict[str, np.ndarray], mask: np.ndarray, categories: int = 3,
+                           quantity: str = "pt") -> list[dict[str, float]]:
     """Jets `mask` split into `categories` equal-size classes of predicted resolution (terciles by default): each
     class's predicted resolution range and its observed resolution (IQR / median of pt_corr / pt_gen, with a
     bootstrap error). The spread between the classes is what a per-jet resolution gives an analysis."""
-    predicted = predicted_resolution(columns)[mask]
-    response = (columns["pt_corr"] / columns["pt_gen"])[mask]
+    predicted = predicted_resolution(columns, quantity)[mask]
+    response = (columns[f"{quantity}_corr"] / columns[f"{quantity}_gen"])[mask]
     edges = np.percentile(predicted, np.linspace(0, 100, categories + 1))
     rows = []
     for c in range(categories):
@@ -87,12 +92,13 @@ def resolution_by_category(columns: dict[str, np.ndarray], mask: np.ndarray,
     return rows
 
 
-def interval_summary(columns: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, float | list]:
+def interval_summary(columns: dict[str, np.ndarray], mask: np.ndarray,
+                     quantity: str = "pt") -> dict[str, float | list]:
     """Overall coverage (binomial error), the pulls' median and half 16-84% width, and the resolution per tercile
     of predicted resolution, of the jets `mask`."""
-    hit = inside(columns)[mask]
-    pull = pulls(columns)[mask]
+    hit = inside(columns, quantity)[mask]
+    pull = pulls(columns, quantity)[mask]
     q16, q50, q84 = np.percentile(pull, [16, 50, 84])
     return {"coverage": float(hit.mean()), "coverage_err": float(np.sqrt(hit.mean() * (1 - hit.mean()) / len(hit))),
             "pull_median": float(q50), "pull_width": float((q84 - q16) / 2),
-            "terciles": resolution_by_category(columns, mask)}
+            "terciles": resolution_by_category(columns, mask, quantity=quantity)}

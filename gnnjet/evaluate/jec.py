@@ -20,6 +20,8 @@ ETA_REGIONS = {"central": (0.0, 2.5), "forward": (2.5, 5.0)}
 ETA_LABELS = {"central": r"$|\eta^{gen}| < 2.5$", "forward": r"$2.5 < |\eta^{gen}| < 5$"}
 FLAVOUR_EDGES = np.array([30.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 3000.0])  # coarser: b and c jets are rare
 MIN_JETS = 20  # bins with fewer jets are left empty (not plotted as zeros)
+# pt_gen ranges of the summary tables (GeV)
+SUMMARY_RANGES = {"pt>30": (30.0, 1e9), "30-100": (30.0, 100.0), "100-300": (100.0, 300.0), "300-1000": (300.0, 1000.0)}
 
 
 @dataclass
@@ -40,9 +42,17 @@ class Binned:
         return np.isfinite(self.values)
 
 
-def corrected_response(columns: dict[str, np.ndarray]) -> np.ndarray:
-    """pt_corr / pt_gen (or pt / pt_gen for files without pt_corr)."""
-    return columns.get("pt_corr", columns["pt"]) / columns["pt_gen"]
+def corrected_response(columns: dict[str, np.ndarray], quantity: str = "pt") -> np.ndarray:
+    """pt_corr / pt_gen (or pt / pt_gen for files without pt_corr); for another regressed quantity X (mass),
+    X_corr / X_gen (X / X_gen without X_corr)."""
+    return columns.get(f"{quantity}_corr", columns[quantity]) / columns[f"{quantity}_gen"]
+
+
+def corrected_quantities(columns: dict[str, np.ndarray]) -> list[str]:
+    """The quantities X besides pt that a regression corrected: columns X_corr with X and X_gen (the jet mass of
+    a pt + mass model)."""
+    quantities = [name.removesuffix("_corr") for name in columns if name.endswith("_corr") and name != "pt_corr"]
+    return [q for q in quantities if q in columns and f"{q}_gen" in columns]
 
 
 def eta_mask(columns: dict[str, np.ndarray], region: str) -> np.ndarray:
@@ -98,8 +108,10 @@ def flavour_improvement(columns: dict[str, np.ndarray], reference: dict[str, np.
     return 100.0 * (1.0 - s_model / s_standard) if s_standard > 0 else float("nan")
 
 
-def resolution_in_range(columns: dict[str, np.ndarray], mask: np.ndarray, pt_range: tuple[float, float]) -> float:
-    """Resolution of the corrected response for pt_gen in pt_range (inclusive of the whole range)."""
+def resolution_in_range(columns: dict[str, np.ndarray], mask: np.ndarray, pt_range: tuple[float, float],
+                        response: np.ndarray | None = None) -> float:
+    """Resolution of the corrected response (or of `response` [J]) for pt_gen in pt_range."""
     lo, hi = pt_range
     selected = mask & (columns["pt_gen"] >= lo) & (columns["pt_gen"] < hi)
-    return resolution(corrected_response(columns)[selected]) if selected.sum() >= MIN_JETS else float("nan")
+    response = corrected_response(columns) if response is None else response
+    return resolution(response[selected]) if selected.sum() >= MIN_JETS else float("nan")

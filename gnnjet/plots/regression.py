@@ -18,6 +18,7 @@ from gnnjet.plots.intervals import plot_intervals
 from gnnjet.plots.style import (
     FLAVOUR_COLOURS,
     MARKERS,
+    PT_GEN_LABEL,
     errorbar_binned,
     label,
     log_pt_axis,
@@ -25,10 +26,9 @@ from gnnjet.plots.style import (
     save,
     slug,
 )
+from gnnjet.plots.targets import plot_quantity
 
 RESPONSE_BINS = ((20, 40), (40, 100), (100, 300), (300, 1000))
-SUMMARY_RANGES = {"pt>30": (30.0, 1e9), "30-100": (30.0, 100.0), "100-300": (100.0, 300.0), "300-1000": (300.0, 1000.0)}
-PT_LABEL = r"$p_T^{gen}$ [GeV]"
 
 
 def _reference(models: list[Predictions]) -> Predictions:
@@ -65,7 +65,7 @@ def median_response(models: list[Predictions], out: Path, region: str) -> list[P
                   marker=MARKERS[i % len(MARKERS)], label=m.name)
     ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
     ax.set_ylabel("Median response")
-    log_pt_axis(ax, PT_LABEL)
+    log_pt_axis(ax, PT_GEN_LABEL)
     ax.legend(title=jec.ETA_LABELS[region])
     label(ax)
     return save(fig, out, f"median_response_{region}")
@@ -91,7 +91,7 @@ def resolution(models: list[Predictions], out: Path, region: str) -> list[Path]:
     top.set_ylabel("Resolution IQR / median")
     top.legend(title=jec.ETA_LABELS[region])
     log_pt_axis(top)
-    log_pt_axis(bottom, PT_LABEL)
+    log_pt_axis(bottom, PT_GEN_LABEL)
     bottom.set_ylabel(f"Ratio to\n{reference.name}")
     label(top)
     return save(fig, out, f"resolution_{region}")
@@ -107,7 +107,7 @@ def flavour_response(model: Predictions, out: Path, region: str) -> list[Path] |
         errorbar_binned(ax, binned, marker=MARKERS[i], color=FLAVOUR_COLOURS[name], label=name)
     ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
     ax.set_ylabel("Median response")
-    log_pt_axis(ax, PT_LABEL)
+    log_pt_axis(ax, PT_GEN_LABEL)
     ax.legend(title=f"{model.name}, {jec.ETA_LABELS[region]}")
     label(ax)
     return save(fig, out, f"median_response_flavour_{slug(model.name)}_{region}")
@@ -156,7 +156,7 @@ def residual_response(models: list[Predictions], out: Path, region: str) -> list
         if not ax.has_data():
             ax.text(0.5, 0.5, f"fewer than {jec.MIN_JETS} {a} jets per bin", ha="center", transform=ax.transAxes)
         ax.axhline(0.0, color="grey", linestyle="--", linewidth=1)
-        log_pt_axis(ax, PT_LABEL)
+        log_pt_axis(ax, PT_GEN_LABEL)
         ax.set_title(f"{a} - {b}", fontsize=20)
     axes[0].set_ylabel("Residual response")
     axes[0].legend(title=jec.ETA_LABELS[region], fontsize=14)
@@ -172,7 +172,7 @@ def summary(models: list[Predictions], out: Path) -> dict[str, Any]:
     for m in models:
         c, mask = m.columns, jec.eta_mask(m.columns, region)
         row: dict[str, float] = {}
-        for name, pt_range in SUMMARY_RANGES.items():
+        for name, pt_range in jec.SUMMARY_RANGES.items():
             value = jec.resolution_in_range(c, mask, pt_range)
             ref = jec.resolution_in_range(reference.columns, jec.eta_mask(reference.columns, region), pt_range)
             row[f"resolution_{name}"] = value
@@ -190,8 +190,13 @@ def summary(models: list[Predictions], out: Path) -> dict[str, Any]:
 
 
 def plot_all(models: list[Predictions], out: Path) -> list[Path]:
-    """Every regression figure and the summary table into `out`."""
-    paths: list[Path] = []
+    """Every regression figure and the summary table into `out`: the JEC figures (unless no model corrected pt
+    but some corrected another quantity: a mass-only model), those of each other corrected quantity (mass), and
+    those of per-jet intervals."""
+    quantities = list(dict.fromkeys(q for m in models for q in jec.corrected_quantities(m.columns)))
+    paths = [path for quantity in quantities for path in plot_quantity(models, out, quantity)]
+    if quantities and not any("pt_corr" in m.columns for m in models):
+        return paths + plot_intervals(models, out)
     for region in jec.ETA_REGIONS:
         if not any(jec.eta_mask(m.columns, region).sum() >= jec.MIN_JETS for m in models):
             continue

@@ -56,6 +56,16 @@ def log_pt_axis(ax: plt.Axes, label_text: str | None = None) -> None:
         ax.set_xlabel(label_text)
 
 
+PT_GEN_LABEL = r"$p_T^{gen}$ [GeV]"
+# the TeX symbol of a regressed quantity in axis labels (others: the name in roman)
+SYMBOLS = {"pt": "p_T", "mass": "m", "energy": "E"}
+
+
+def symbol(quantity: str) -> str:
+    """'pt' -> 'p_T', 'mass' -> 'm', 'width' -> '\\mathrm{width}' (for use inside $...$)."""
+    return SYMBOLS.get(quantity, rf"\mathrm{{{quantity}}}")
+
+
 def slug(name: str) -> str:
     """A model name made safe for a file name: 'ParticleNet (kin)' -> 'ParticleNet__kin_'."""
     return "".join(ch if ch.isalnum() else "_" for ch in name)

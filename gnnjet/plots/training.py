@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 
 from gnnjet.plots.style import MARKERS, label, save
 
-SECOND_PANEL = ("val_auc", "val_resolution", "val_accuracy")
+SECOND_PANEL = ("val_auc", "val_resolution", "val_pt_resolution", "val_accuracy")  # the first all runs have
 
 
 def read_metrics(path: Path) -> dict[str, list[float]]:

@@ -39,6 +39,43 @@ def test_regression_figures(tmp_path):
     assert "| GNN |" in summary and "relative to Standard" in summary
 
 
+def test_figures_of_a_corrected_mass(tmp_path):
+    """A pt + mass model (with a Gaussian interval of mass_corr of the right width) and a mass-only model: the
+    mass figures and table compare them with the uncorrected mass; the mass-only model alone draws no JEC figures."""
+    sample = {k: v for k, v in jets(6000).items() if not k.endswith("_flavor")}  # no flavour figures: faster
+    rng = np.random.default_rng(1)
+    mass_gen = rng.uniform(5, 50, len(sample["pt"]))
+    sample.update(mass_gen=mass_gen.astype(np.float32), mass=(mass_gen * rng.normal(0.7, 0.2, len(mass_gen))
+                                                              ).clip(0.5).astype(np.float32))
+    mass_corr = mass_gen * rng.normal(1, 0.1, len(mass_gen))  # sigma 10%: the interval below has that width
+    both = {"pt_corr": (sample["pt_gen"] * rng.normal(1, 0.05, len(mass_gen))).astype(np.float32),
+            "mass_corr": mass_corr.astype(np.float32), "mass_corr_q16": (mass_corr * 0.9).astype(np.float32),
+            "mass_corr_q84": (mass_corr * 1.1).astype(np.float32),
+            "mass_corr_sigma": (mass_corr * 0.1).astype(np.float32)}
+    write_jets(tmp_path / "both.root", {"pred_pt": np.zeros(len(mass_gen), np.float32), **both, **sample},
+               notes={"task": "regression"})
+    write_jets(tmp_path / "mass.root", {"pred": np.zeros(len(mass_gen), np.float32),
+                                        "mass_corr": (mass_gen * rng.normal(1, 0.15, len(mass_gen))).astype(np.float32),
+                                        **sample}, notes={"task": "regression"})
+    names = {p.name for p in plot_models([str(tmp_path / "both.root"), str(tmp_path / "mass.root")],
+                                         ["pt+mass", "mass"], tmp_path / "figs")}
+    for figure in ("mass_response", "mass_response_distribution", "coverage_mass_central", "pulls_mass",
+                   "calibration_mass", "resolution_central"):
+        assert f"{figure}.png" in names, figure
+    table = json.loads((tmp_path / "figs" / "mass_summary.json").read_text())["models"]
+    central = (np.abs(sample["eta_gen"]) < 2.5) & (sample["pt_gen"] >= 30)
+    raw = (sample["mass"] / mass_gen)[central]
+    iqr = np.subtract(*np.percentile(raw, [75, 25])) / np.median(raw)
+    assert table["Uncorrected"]["resolution_pt>30"] == pytest.approx(iqr, rel=1e-3)
+    assert table["pt+mass"]["resolution_pt>30"] < table["mass"]["resolution_pt>30"] < iqr
+    assert table["pt+mass"]["resolution_improvement_pt>30_%"] > 0
+    coverage = json.loads((tmp_path / "figs" / "regression_metrics.json").read_text())["targets"]["mass"]
+    assert list(coverage) == ["pt+mass"] and coverage["pt+mass"]["coverage"] == pytest.approx(0.68, abs=0.03)
+    alone = {p.name for p in plot_models([str(tmp_path / "mass.root")], ["mass"], tmp_path / "alone")}
+    assert "mass_response.png" in alone and not any(name.startswith("resolution_") for name in alone)
+    assert not (tmp_path / "alone" / "jec_summary.json").exists()
+
+
 def test_classification_figures(tmp_path):
     rng = np.random.default_rng(1)
     truth = rng.integers(0, 2, 2000)
