@@ -1,7 +1,9 @@
 #!/usr/bin/env python
-"""Generate jet samples (Pythia 8 + FastJet + parametric detector) as ROOT ntuples in the gnnjet schema.
+"""Generate jet samples (Pythia 8 + FastJet + parametric detector) as ROOT ntuples in the gnnjet schema, or gamma and
+proton air showers in a water-Cherenkov pond (--process shower; gnnjet/generate/showers.py).
 
 Example: bin/generate.py --process qg -n 2000 -o data/qg --workers 2
+         bin/generate.py --process shower -n 4000 -o data/shower
 """
 
 import argparse
@@ -10,23 +12,28 @@ import sys
 
 from gnnjet.cli import run
 from gnnjet.generate.detector import Detector
-from gnnjet.generate.processes import PROCESSES
-from gnnjet.generate.runner import generate
+from gnnjet.generate.runner import PROCESS_NAMES, SHOWER, generate
+from gnnjet.generate.showers import ShowerSetup
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--process", required=True, choices=sorted(PROCESSES), help="sample type")
-    parser.add_argument("-n", "--num-jets", type=int, required=True, help="jets to generate (classes get equal shares)")
+    parser.add_argument("--process", required=True, choices=sorted(PROCESS_NAMES), help="sample type")
+    parser.add_argument("-n", "--num-jets", type=int, required=True,
+                        help="jets (showers: events) to generate (classes get equal shares)")
     parser.add_argument("-o", "--output", required=True, help="output directory for the ROOT shards")
     parser.add_argument("--seed", type=int, default=1, help="base random seed (shards derive their own)")
     parser.add_argument("--workers", type=int, default=1, help="parallel worker processes")
     parser.add_argument("--shard-size", type=int, default=1000, help="jets per output file")
-    parser.add_argument("--detector", help="YAML file overriding detector parameters (see gnnjet/generate/detector.py)")
+    parser.add_argument("--detector", help="YAML file overriding detector parameters (gnnjet/generate/detector.py; for "
+                        "showers gnnjet/generate/showers.py: primaries, atmosphere, pond)")
     parser.add_argument("--pileup", type=float, default=0.0, metavar="MU",
                         help="overlay Poisson(MU) minimum-bias interactions on every event (default 0: none)")
     args = parser.parse_args()
-    detector = Detector.from_yaml(args.detector) if args.detector else Detector()
+    if args.process == SHOWER:
+        detector = ShowerSetup.from_yaml(args.detector) if args.detector else ShowerSetup()
+    else:
+        detector = Detector.from_yaml(args.detector) if args.detector else Detector()
     files = generate(args.process, args.num_jets, args.output, args.seed, args.workers, args.shard_size, detector,
                      pileup=args.pileup)
     logging.getLogger("gnnjet").info("wrote %d file(s) to %s", len(files), args.output)

@@ -27,12 +27,15 @@ from gnnjet.fileio import atomic_write_text
 from gnnjet.generate.detector import Detector, as_dict
 from gnnjet.generate.pileup import PileUp, beam_settings
 from gnnjet.generate.pipeline import JetTable, simulate
-from gnnjet.generate.processes import PROCESSES, Process
+from gnnjet.generate.processes import PROCESSES
 from gnnjet.generate.pythia import ChargeTable, make_pythia
+from gnnjet.generate.showers import ShowerSetup, simulate_shard
 from gnnjet.progress import progress_bar
 
 log = logging.getLogger(__name__)
 _progress: Any = None  # a worker's queue of finished-jet counts
+SHOWER = "shower"  # the air-shower process (generate.showers): events of hits, not jets
+PROCESS_NAMES = (*PROCESSES, SHOWER)
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class ShardTask:
     num_jets: int
     seed: int
     path: str
-    detector: Detector
+    detector: Detector | ShowerSetup  # a ShowerSetup for the shower process
     pileup: float = 0.0  # mean pile-up interactions per event
 
 
@@ -56,6 +59,8 @@ def quotas(num_jets: int, classes: tuple[str, ...]) -> dict[str, int]:
 
 def generate_shard(task: ShardTask) -> dict[str, Any]:
     """Generate and write one shard; returns its statistics."""
+    if task.process == SHOWER:
+        return _shower_shard(task)
     process = PROCESSES[task.process]
     rng = np.random.default_rng(task.seed)
     wanted = quotas(task.num_jets, process.classes)
@@ -94,6 +99,17 @@ def generate_shard(task: ShardTask) -> dict[str, Any]:
     return stats
 
 
+def _shower_shard(task: ShardTask) -> dict[str, Any]:
+    """One shard of gamma and proton showers (`generate.showers`)."""
+    assert isinstance(task.detector, ShowerSetup)
+    start = time.perf_counter()
+    branches, simulated = simulate_shard(task.num_jets, task.seed, task.detector, task.seed * EVENTS_PER_SHARD,
+                                         _progress)
+    write_jets(task.path, branches)
+    return {"events": sum(simulated.values()), "seconds": time.perf_counter() - start, "jets": task.num_jets,
+            "simulated": simulated}
+
+
 def _init_worker(progress: Any) -> None:
     global _progress
     _progress = progress
@@ -104,14 +120,19 @@ def generate(process_name: str, num_jets: int, out_dir: str | Path, seed: int = 
              pileup: float = 0.0) -> list[Path]:
     """Generate `num_jets` jets of a process into ROOT shards in `out_dir`, with Poisson(`pileup`) minimum-bias
     interactions overlaid on every event; returns their paths."""
-    if process_name not in PROCESSES:
-        raise GnnjetError(f"unknown process {process_name!r}; choose one of {', '.join(PROCESSES)}")
+    if process_name not in PROCESS_NAMES:
+        raise GnnjetError(f"unknown process {process_name!r}; choose one of {', '.join(PROCESS_NAMES)}")
     if num_jets <= 0 or shard_size <= 0:
         raise GnnjetError("the number of jets and the shard size must be positive")
     if not 0 <= pileup <= 1000:
         raise GnnjetError(f"--pileup {pileup}: the mean number of pile-up interactions must be in [0, 1000]")
-    process: Process = PROCESSES[process_name]
-    detector = detector or Detector()
+    if process_name == SHOWER:
+        detector = detector or ShowerSetup()
+        if pileup:
+            raise GnnjetError("--pileup: the shower process has no pile-up (noise hits are part of the pond)")
+        description = "gamma and proton air showers in a water-Cherenkov pond"
+    else:
+        detector, description = detector or Detector(), PROCESSES[process_name].description
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     num_shards = math.ceil(num_jets / shard_size)
@@ -119,7 +140,8 @@ def generate(process_name: str, num_jets: int, out_dir: str | Path, seed: int = 
                        str(out_dir / f"{process_name}_{seed}_{i:04d}.root"), detector, pileup)
              for i in range(num_shards)]
     start = time.perf_counter()
-    with progress_bar(None, progress, total=num_jets, desc=f"generating {process_name} jets", unit=" jets") as bar:
+    what = "events" if process_name == SHOWER else "jets"
+    with progress_bar(None, progress, total=num_jets, desc=f"generating {process_name} {what}", unit=f" {what}") as bar:
         if workers <= 1 or num_shards == 1:  # in-process: no start-up cost, works from any __main__
             _init_worker(_BarUpdater(bar))
             try:
@@ -130,15 +152,16 @@ def generate(process_name: str, num_jets: int, out_dir: str | Path, seed: int = 
             results = _run_pool(tasks, workers, bar, progress)
     seconds = time.perf_counter() - start
     summary = {
-        "process": process_name, "description": process.description, "jets": num_jets, "seed": seed, "pileup": pileup,
+        "process": process_name, "description": description, "jets": num_jets, "seed": seed, "pileup": pileup,
         "shards": [Path(t.path).name for t in tasks], "workers": workers, "wall_seconds": round(seconds, 1),
         "cpu_seconds": round(sum(r["seconds"] for r in results), 1), "events": sum(r["events"] for r in results),
         "jets_per_cpu_second": round(num_jets / max(sum(r["seconds"] for r in results), 1e-9), 1),
     }
-    atomic_write_text(out_dir / "detector.yaml", yaml.safe_dump(as_dict(detector), sort_keys=False))
+    setup = detector.as_dict() if isinstance(detector, ShowerSetup) else as_dict(detector)
+    atomic_write_text(out_dir / "detector.yaml", yaml.safe_dump(setup, sort_keys=False))
     # written last: its presence marks a complete sample (benchmarks/physics.py reuses such samples)
     atomic_write_text(out_dir / f"{process_name}_{seed}_generation.json", json.dumps(summary, indent=1))
-    log.info("%s: %d jets in %.1f s (%.1f jets per CPU second)", process_name, num_jets, seconds,
+    log.info("%s: %d %s in %.1f s (%.1f per CPU second)", process_name, num_jets, what, seconds,
              summary["jets_per_cpu_second"])
     return [Path(t.path) for t in tasks]
 
