@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Figures a physicist checks on a generated sample: multiplicity per constituent type and class,
-track impact parameters and SV rates by flavour, raw response vs pt_gen for uds/g/c/b jets.
+track impact parameters and SV rates by flavour, raw response vs pt_gen for uds/g/c/b jets; for air showers
+(--process shower) lateral distributions, muon hits and hits vs energy, and core and angle resolution per class.
 
 Example: bin/sample_checks.py -i data/qg data/flavour data/jec -o figs/samples
 """

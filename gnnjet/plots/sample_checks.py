@@ -16,6 +16,7 @@ from gnnjet.data.inputs import expand_files
 from gnnjet.data.writer import branch_name, collections_in
 from gnnjet.evaluate import jec
 from gnnjet.evaluate.predictions import flavour_groups
+from gnnjet.plots.shower_checks import is_shower_sample, shower_checks
 from gnnjet.plots.style import FLAVOUR_COLOURS, label, log_pt_axis, save
 
 # besides each collection's pt (multiplicities) and the label_* branches
@@ -126,6 +127,9 @@ def raw_response(jets: ak.Array, out: Path, tag: str) -> list[Path]:
 
 
 def sample_checks(patterns: list[str], out: str | Path, tag: str) -> list[Path]:
+    """The checks of a jet sample, or of an air-shower sample (`shower_checks`)."""
+    if is_shower_sample(patterns):
+        return shower_checks(patterns, out, tag)
     out = Path(out)
     jets, collections = read_sample(patterns)
     classes = jet_classes(jets)
