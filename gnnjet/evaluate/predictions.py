@@ -75,7 +75,10 @@ def load_predictions(entry: str, name: str) -> Predictions:
 
 
 def _keys(columns: dict[str, np.ndarray]) -> np.ndarray:
-    """One 64-bit key per jet from its float32 (pt, eta) bits."""
+    """One 64-bit key per jet from its float32 (pt, eta) bits, or (events without pt, e.g. air showers) its event
+    number."""
+    if "pt" not in columns and "event" in columns:
+        return np.asarray(columns["event"]).astype(np.uint64)
     pt = np.asarray(columns["pt"], dtype=np.float32).view(np.uint32).astype(np.uint64)
     eta = np.asarray(columns["eta"], dtype=np.float32).view(np.uint32).astype(np.uint64)
     return (pt << np.uint64(32)) | eta
@@ -100,8 +103,9 @@ def load_all(entries: list[str], names: list[str]) -> list[Predictions]:
         listing = ", ".join(f"{m.path} ({', '.join(m.labels)})" for m in models)
         raise DataError(f"cannot compare classifiers of different classes: {listing}")
     for m in models:
-        if "pt" not in m.columns or "eta" not in m.columns:
-            raise DataError(f"{m.path}: needs pt and eta observer branches to match jets across files")
+        if not ({"pt", "eta"} <= set(m.columns) or "event" in m.columns):
+            raise DataError(f"{m.path}: needs pt and eta observer branches (or event, for events without pt) to "
+                            "match jets across files")
     common = _keys(models[0].columns)
     for m in models[1:]:
         common = np.intersect1d(common, _keys(m.columns))

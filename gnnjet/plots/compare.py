@@ -8,6 +8,7 @@ from pathlib import Path
 from gnnjet.errors import DataError
 from gnnjet.evaluate.predictions import Predictions, load_all
 from gnnjet.plots import classification, regression
+from gnnjet.plots.qfactor import plot_q_factor
 from gnnjet.plots.reweighting import reweighting_figures
 from gnnjet.plots.style import use_style
 from gnnjet.plots.training import training_curves
@@ -21,13 +22,15 @@ def split_list(text: str) -> list[str]:
 
 
 def plot_models(inputs: list[str], names: list[str], out: str | Path, discriminants: list[str] | None = None,
-                weights: bool | None = None, sculpting: str | None = None) -> list[Path]:
+                weights: bool | None = None, sculpting: str | None = None, q_factor: str | None = None,
+                q_factor_edges: list[float] | None = None) -> list[Path]:
     """Figures comparing the models (PNG + PDF) and metric tables in `out`; returns the files written.
 
     `discriminants` (tagging only): extra signal-vs-chosen-backgrounds curves, e.g. ['b:uds+g', 'c:uds+g'].
     `weights`: count jets with the predictions' `weight` branch (True: required; False: never; None: when every
     model's predictions carry it). `sculpting` (tagging only): a branch, e.g. mass, whose background distribution
-    is drawn after score cuts, with 1/JSD in the tables.
+    is drawn after score cuts, with 1/JSD in the tables. `q_factor` (tagging only): a size-proxy branch (nhit,
+    energy) in whose bins (`q_factor_edges`, default quartiles) the Q-factor of the first class is tabulated.
     """
     use_style()
     out = Path(out)
@@ -37,9 +40,11 @@ def plot_models(inputs: list[str], names: list[str], out: str | Path, discrimina
              len(next(iter(models[0].columns.values()))))
     if models[0].task == "classification":
         paths = classification.plot_all(models, out, discriminants, sculpting)
+        if q_factor:
+            paths += plot_q_factor(models, out, q_factor, q_factor_edges)
     else:
-        if discriminants or sculpting:
-            log.warning("--discriminant and --sculpting ignored: the inputs are regression (JEC) predictions")
+        if discriminants or sculpting or q_factor:
+            log.warning("--discriminant, --sculpting and --q-factor ignored: the inputs are regression predictions")
         paths = regression.plot_all(models, out)
     runs = {m.name: m.run_dir for m in models if m.run_dir is not None}
     return paths + training_curves(runs, out) + reweighting_figures(runs, out)
