@@ -292,6 +292,8 @@ TRAINING = Record(
         "early_stopping_patience": (Scalar(int, nullable=True), None),
         # best.pt: the lowest val_loss, the highest val_auc / val_accuracy, or the last epoch's model
         "monitor": (Scalar(str, choices=MONITORS), "val_loss"),
+        # classification: the cross-entropy's target smoothed by this much (0: one-hot)
+        "label_smoothing": (Scalar(float, check=lambda v: 0 <= v < 1, what="a number in [0, 1)"), 0.0),
         # jets per epoch from an endless stream of shuffled passes (validation, checkpoint, schedule and early
         # stopping once per such epoch); null: one pass over the training jets per epoch
         "samples_per_epoch": (Scalar(int, nullable=True, check=lambda v: v is None or v > 0,
@@ -362,6 +364,8 @@ def _check_consistency(config: dict[str, Any]) -> None:
                           f"{', '.join(LOSSES[task['type']])}")
     _check_quantiles(task)
     _resolve_targets(task)
+    if config["training"]["label_smoothing"] and task["type"] != "classification":
+        raise ConfigError(f"training.label_smoothing: needs a classification task (task.type is {task['type']})")
     monitor = config["training"]["monitor"]
     if monitor in ("val_auc", "val_accuracy") and task["type"] != "classification":
         raise ConfigError(f"training.monitor: {monitor} needs a classification task; use val_loss or last")

@@ -15,9 +15,9 @@ from gnnjet.tasks.regression import Regression
 TASKS: dict[str, type[Task]] = {"classification": Classification, "regression": Regression}
 
 
-def build_task(task_section: dict[str, Any]) -> Task:
-    """The Task of a validated config's task section."""
-    return TASKS[task_section["type"]].from_section(task_section)
+def build_task(task_section: dict[str, Any], training_section: dict[str, Any] | None = None) -> Task:
+    """The Task of a validated config's task section (with its training section: label smoothing)."""
+    return TASKS[task_section["type"]].from_section(task_section, training_section)
 
 
 __all__ = ["TASKS", "Task", "Classification", "Regression", "build_task"]

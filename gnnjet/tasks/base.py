@@ -16,8 +16,8 @@ class Task:
     out_dim: int
 
     @classmethod
-    def from_section(cls, task_section: dict[str, Any]) -> "Task":
-        """The task of a validated config's task section."""
+    def from_section(cls, task_section: dict[str, Any], training_section: dict[str, Any] | None = None) -> "Task":
+        """The task of a validated config's task section (and the training options that shape its loss)."""
         raise NotImplementedError
 
     def loss_sums(self, output: Tensor, target: Tensor, weight: Tensor | None) -> tuple[Tensor, Tensor]:

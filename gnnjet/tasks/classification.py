@@ -18,26 +18,32 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 class Classification(Task):
-    """Classes = the config's label branches (``label_q`` -> class name ``q``)."""
+    """Classes = the config's label branches (``label_q`` -> class name ``q``). With `label_smoothing` e, the
+    cross-entropy's target puts 1 - e + e / C on the true class and e / C on the others (training.label_smoothing;
+    training and validation losses both)."""
 
-    def __init__(self, labels: list[str]):
+    def __init__(self, labels: list[str], label_smoothing: float = 0.0):
         self.labels = labels
         self.names = [label.removeprefix("label_") for label in labels]
         self.out_dim = len(labels)
+        self.label_smoothing = label_smoothing
 
     @classmethod
-    def from_section(cls, task_section: dict[str, Any]) -> "Classification":
-        return cls(list(task_section["labels"]))  # the class names of a list or a mapping
+    def from_section(cls, task_section: dict[str, Any],
+                     training_section: dict[str, Any] | None = None) -> "Classification":
+        smoothing = (training_section or {}).get("label_smoothing", 0.0)
+        return cls(list(task_section["labels"]), smoothing)  # the class names of a list or a mapping
 
     def loss_sums(self, output: Tensor, target: Tensor, weight: Tensor | None) -> tuple[Tensor, Tensor]:
-        losses = torch.nn.functional.cross_entropy(output.float(), target, reduction="none")
+        losses = torch.nn.functional.cross_entropy(output.float(), target, reduction="none",
+                                                   label_smoothing=self.label_smoothing)
         if weight is None:
             return losses.sum(), torch.tensor(float(len(losses)), device=losses.device)
         return (losses * weight).sum(), weight.float().abs().sum()
 
     def loss(self, output: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
         if weight is None:  # torch's mean, as unweighted runs always trained
-            return torch.nn.functional.cross_entropy(output.float(), target)
+            return torch.nn.functional.cross_entropy(output.float(), target, label_smoothing=self.label_smoothing)
         return super().loss(output, target, weight)
 
     def metrics(self, outputs: np.ndarray, targets: np.ndarray, weights: np.ndarray | None = None) -> dict[str, float]:

@@ -79,7 +79,8 @@ class Regression(Task):
         self.out_dim = len(self.targets) * self.outputs_per_target
 
     @classmethod
-    def from_section(cls, task_section: dict[str, Any]) -> "Regression":
+    def from_section(cls, task_section: dict[str, Any],
+                     training_section: dict[str, Any] | None = None) -> "Regression":
         return cls(task_section["loss"], task_section["target_abs_max"], task_section.get("quantiles"),
                    list(task_section.get("targets") or ["pt"]))
 

@@ -32,7 +32,7 @@ class RunModel:
     def from_config(cls, config: dict[str, Any]) -> "RunModel":
         """Build from a validated config."""
         spec = DataSpec.from_config(config)
-        task = build_task(config["task"])
+        task = build_task(config["task"], config["training"])
         return cls(config, spec, task, build_model(config["model"], **spec.model_inputs(), out_dim=task.out_dim))
 
 

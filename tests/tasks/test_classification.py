@@ -67,3 +67,29 @@ def test_weight_two_equals_duplicated_jets_in_loss_and_gradient(task):
     torch.testing.assert_close(weighted[1], duplicated[1], rtol=1e-5, atol=1e-7)
     unweighted = loss_and_grad(inputs, target, None)
     assert unweighted[0] != pytest.approx(weighted[0], rel=1e-3)  # the weights matter
+
+
+def test_label_smoothing_moves_the_target_off_one_hot():
+    """training.label_smoothing e: the target is 1 - e + e / C on the true class, e / C elsewhere (both losses)."""
+    task = build_task({"type": "classification", "labels": ["label_gamma", "label_proton"]}, {"label_smoothing": 0.2})
+    logits, target = torch.tensor([[2.0, -1.0], [0.5, 0.3]]), torch.tensor([0, 1])
+    log_p = torch.log_softmax(logits, dim=1)
+    smoothed = torch.tensor([[0.9, 0.1], [0.1, 0.9]])
+    expected = -(smoothed * log_p).sum(dim=1)
+    assert float(task.loss(logits, target)) == pytest.approx(float(expected.mean()), rel=1e-6)
+    weighted = task.loss(logits, target, torch.tensor([3.0, 1.0]))
+    assert float(weighted) == pytest.approx(float((expected * torch.tensor([3.0, 1.0])).sum() / 4), rel=1e-6)
+    assert float(build_task({"type": "classification", "labels": ["a", "b"]}).loss(logits, target)) != \
+        pytest.approx(float(task.loss(logits, target)))
+
+
+def test_label_smoothing_needs_classification():
+    from gnnjet.config import validate_config
+    from gnnjet.errors import ConfigError
+    from tests.conftest import BASE_CONFIG
+
+    config = {**BASE_CONFIG, "task": {"type": "regression"}, "training": {"label_smoothing": 0.1}}
+    with pytest.raises(ConfigError, match="training.label_smoothing: needs a classification task"):
+        validate_config(config)
+    with pytest.raises(ConfigError, match=r"training.label_smoothing: .*\[0, 1\)"):
+        validate_config({**BASE_CONFIG, "training": {"label_smoothing": 1.0}})
