@@ -172,6 +172,18 @@ DATA = Record(
     what="the data section",
 )
 
+def _named_expressions(mapping: dict[Any, Any], path: str, kind: str, branches: str, example: str) -> dict[str, str]:
+    """A mapping {name: expression} of task.labels or task.targets: names are identifiers (they name the `branches`
+    branches of the predictions), expressions non-empty strings."""
+    for name, expression in mapping.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ConfigError(f"{path}: {kind} name {name!r} must be a name of letters, digits and _ (it names the "
+                              f"{branches} branches of the predictions)")
+        if not isinstance(expression, str) or not expression.strip():
+            raise ConfigError(f"{path}.{name}: expected an expression, e.g. {example}, got {expression!r}")
+    return dict(mapping)
+
+
 class Labels(Spec):
     """task.labels: a list of one-hot label branches, or a mapping {class name: expression} (a jet belongs to the
     classes whose expression is true; the expressions are parsed with the data spec)."""
@@ -184,14 +196,7 @@ class Labels(Spec):
             return ListOf(_string, min_length=2, nullable=True).validate(value, path)
         if not isinstance(value, dict) or len(value) < 2:
             raise self.fail(value, path)
-        for name, expression in value.items():
-            if not isinstance(name, str) or not name.isidentifier():
-                raise ConfigError(f"{path}: class name {name!r} must be a name of letters, digits and _ (it names "
-                                  "the score_<name> and <name> branches of the predictions)")
-            if not isinstance(expression, str) or not expression.strip():
-                raise ConfigError(f"{path}.{name}: expected an expression, e.g. \"is_signal_new == 1\", got "
-                                  f"{expression!r}")
-        return dict(value)
+        return _named_expressions(value, path, "class", "score_<name> and <name>", "\"is_signal_new == 1\"")
 
 
 class Targets(Spec):
@@ -206,14 +211,7 @@ class Targets(Spec):
             return None
         if not isinstance(value, dict) or not value:
             raise self.fail(value, path)
-        for name, expression in value.items():
-            if not isinstance(name, str) or not name.isidentifier():
-                raise ConfigError(f"{path}: target name {name!r} must be a name of letters, digits and _ (it names "
-                                  "the pred_<name> and <name>_corr branches of the predictions)")
-            if not isinstance(expression, str) or not expression.strip():
-                raise ConfigError(f"{path}.{name}: expected an expression, e.g. \"log(mass_gen / mass)\", got "
-                                  f"{expression!r}")
-        return dict(value)
+        return _named_expressions(value, path, "target", "pred_<name> and <name>_corr", "\"log(mass_gen / mass)\"")
 
 
 class TargetLimits(Spec):

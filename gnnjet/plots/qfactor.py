@@ -34,6 +34,7 @@ def plot_q_factor(models: list[Predictions], out: Path, proxy: str, edges: list[
         if proxy not in m.columns:
             raise DataError(f"--q-factor {proxy}: {m.path} has no {proxy!r} branch; add it to the run's "
                             "data.observers (e.g. nhit or energy)")
+    out.mkdir(parents=True, exist_ok=True)
     bins = np.asarray(edges, float) if edges else size_edges(models[0].columns[proxy])
     table: dict[str, Any] = {"proxy": proxy, "edges": bins.tolist(), "efficiency": EFFICIENCY, "models": {}}
     for m in models:
