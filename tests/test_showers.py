@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import uproot
+import yaml
 
 from gnnjet.config import apply_overrides, load_config
 from gnnjet.data.writer import write_jets
@@ -57,3 +58,14 @@ def test_hits_have_no_lorentz_pair_features():
     config = load_config(ROOT / "configs/shower_transformer.yaml")
     with pytest.raises(ConfigError, match="pair features need four-vectors.*model.pair_features: none"):
         apply_overrides(config, ["model.pair_features=lorentz"])
+
+
+def test_dataset_figures_of_hits(tmp_path):
+    """bin/visualize_data.py on a hit cloud: no pt to size nodes by, coordinates in metres (it crashed on both)."""
+    config = load_config(ROOT / "configs/shower_particlenet.yaml")
+    config["data"]["cache_dir"] = str(tmp_path / "cache")
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    result = run_bin("visualize_data.py", "-i", ROOT / "data/shower/shower_5_0001.root", "-c", tmp_path / "c.yaml",
+                     "-o", tmp_path / "figs")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "figs" / "particle_cloud.png").stat().st_size > 1000

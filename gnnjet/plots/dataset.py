@@ -74,23 +74,26 @@ def multiplicity(dataset: JetDataset, out: Path) -> list[Path]:
 
 
 def particle_cloud(dataset: JetDataset, out: Path, jet: int | None = None) -> list[Path]:
-    """One jet in (deta, dphi), nodes coloured by type and sized by pt (the jet with the median multiplicity)."""
+    """One jet in (deta, dphi), nodes coloured by type and sized by pt (the jet with the median multiplicity); a
+    cloud with its own coordinates (detector hits) in those, nodes without four-vectors all of one size."""
     sizes = np.diff(dataset.ptr.numpy())
     jet = int(np.argsort(sizes)[len(sizes) // 2]) if jet is None else jet
     data = dataset[jet]
     pt = np.hypot(data.p4[:, 0].numpy(), data.p4[:, 1].numpy())
+    area = 30 + 400 * pt / pt.max() if pt.max() > 0 else np.full(len(pt), 60.0)
     fig, ax = plt.subplots()
     for code, name in enumerate(t.name for t in dataset.spec.node_types):
         chosen = data.node_type.numpy() == code
         if chosen.any():
-            ax.scatter(data.pos[chosen, 0], data.pos[chosen, 1], s=30 + 400 * pt[chosen] / pt.max(),
+            ax.scatter(data.pos[chosen, 0], data.pos[chosen, 1], s=area[chosen],
                        color=TYPE_COLOURS[code % len(TYPE_COLOURS)], alpha=0.6, edgecolor="k",
                        label=f"{name} ({chosen.sum()})")
-    ax.set(xlabel=r"$\Delta\eta$ to the jet axis" + ("" if dataset.spec.needs_jet_axis else " (or 1st coordinate)"),
-           ylabel=r"$\Delta\phi$ to the jet axis" + ("" if dataset.spec.needs_jet_axis else " (or 2nd)"),
-           xlim=(-0.5, 0.5),
-           ylim=(-0.5, 0.5), aspect="equal")
-    ax.legend(title=f"jet {jet}: marker area ~ $p_T$", fontsize=14)
+    if dataset.spec.needs_jet_axis:
+        ax.set(xlabel=r"$\Delta\eta$ to the jet axis", ylabel=r"$\Delta\phi$ to the jet axis", xlim=(-0.5, 0.5),
+               ylim=(-0.5, 0.5), aspect="equal")
+    else:
+        ax.set(xlabel="1st coordinate", ylabel="2nd coordinate", aspect="equal")
+    ax.legend(title=f"jet {jet}: marker area ~ $p_T$" if pt.max() > 0 else f"event {jet}", fontsize=14)
     label(ax)
     return save(fig, out, "particle_cloud")
 
