@@ -7,8 +7,11 @@ family with its configs/jec_<family>.yaml as it is (Huber), with task.loss: quan
 task.loss: gaussian_nll, predicts the same test jets, and reports for |eta_gen| < 2.5: the point resolution
 (IQR/median of pt_corr/pt_gen, pt_gen > 30 GeV) next to the Standard correction's, the coverage of the predicted
 16-84% interval overall and per pt_gen range (binomial errors), the pull width, and the resolution of the jets
-in each tercile of predicted resolution. Draws the calibration curve (docs/figures/resolution_calibration.png)
-and writes the table into benchmarks/RESULTS.md (resolution markers); the last line printed is JSON.
+in each tercile of predicted resolution. Then each family with the pt + mass task of configs/jec_mass_particlenet.yaml
+(targets log(pt_gen / pt) and log(mass_gen / mass), Huber): the mass resolution (IQR/median of mass_corr/mass_gen)
+against the uncorrected mass's, and its pt resolution against the pt-only model's. Draws the calibration curve
+(docs/figures/resolution_calibration.png) and writes the tables into benchmarks/RESULTS.md (resolution markers);
+the last line printed is JSON.
 
     python benchmarks/resolution.py --jec-jets 50000 --epochs 3
 """
@@ -23,9 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
+from gnnjet.config import load_config
 from gnnjet.evaluate import intervals, jec
 from gnnjet.evaluate.apply_standard import fit_and_apply
 from gnnjet.evaluate.predictions import load_all
+from gnnjet.evaluate.stats import resolution
 from gnnjet.plots.intervals import calibration_figure
 from gnnjet.plots.style import use_style
 
@@ -35,6 +40,25 @@ MARKERS = ("<!-- resolution:start -->", "<!-- resolution:end -->")
 HEADS = {"huber": [], "quantile": ["task.loss=quantile", "task.quantiles=[0.16, 0.5, 0.84]"],
          "gaussian_nll": ["task.loss=gaussian_nll"]}
 PT_RANGES = {"30-100": (30.0, 100.0), "100-300": (100.0, 300.0), "300-1000": (300.0, 1000.0)}
+MASS_CONFIG = ROOT / "configs" / "jec_mass_particlenet.yaml"
+
+
+def mass_settings() -> list[str]:
+    """--set strings giving a family's JEC config the pt + mass task (and observers) of MASS_CONFIG."""
+    config = load_config(MASS_CONFIG)
+    return [f"task.targets={json.dumps(config['task']['targets'])}",
+            f"task.target_abs_max={json.dumps(config['task']['target_abs_max'])}",
+            f"data.observers={json.dumps(config['data']['observers'])}"]
+
+
+def evaluate_mass(columns: dict[str, np.ndarray]) -> dict[str, float]:
+    """Resolution (IQR/median) and median of mass_corr/mass_gen and of the uncorrected mass/mass_gen, and the pt
+    resolution, pt_gen > 30 GeV, |eta_gen| < 2.5."""
+    central = jec.eta_mask(columns, "central") & (columns["pt_gen"] > 30)
+    corrected, raw = jec.corrected_response(columns, "mass")[central], (columns["mass"] / columns["mass_gen"])[central]
+    return {"mass_resolution": resolution(corrected), "mass_median": float(np.median(corrected)),
+            "raw_mass_resolution": resolution(raw), "raw_mass_median": float(np.median(raw)),
+            "resolution": jec.resolution_in_range(columns, central, (30.0, 1e9))}
 
 
 def evaluate(columns: dict[str, np.ndarray]) -> dict[str, object]:
@@ -50,7 +74,8 @@ def evaluate(columns: dict[str, np.ndarray]) -> dict[str, object]:
     return row
 
 
-def report(rows: dict[str, dict[str, object]], args: argparse.Namespace, command: str, minutes: float) -> str:
+def report(rows: dict[str, dict[str, object]], mass_rows: dict[str, dict[str, float]], args: argparse.Namespace,
+           command: str, minutes: float) -> str:
     lines = [
         "## Per-jet resolution: quantile and Gaussian-NLL heads on the generated JEC sample (CPU)", "",
         f"Command: `{command}` ({minutes:.0f} min on this machine's 2 CPU cores). Training: physics.py's JEC "
@@ -73,7 +98,18 @@ def report(rows: dict[str, dict[str, object]], args: argparse.Namespace, command
         lines.append(f"| {family} | {head} | {row['resolution']:.4f} | {row['coverage']:.3f} ± "
                      f"{row['coverage_err']:.3f} | {ranges} | {row['pull_width']:.3f} | {terciles} | "
                      f"{row['seconds']:.0f} |")
-    lines += ["", "Figure: docs/figures/resolution_calibration.png (observed vs predicted resolution)."]
+    lines += ["", "Figure: docs/figures/resolution_calibration.png (observed vs predicted resolution).", "",
+              "Jet mass regressed together with pt (the task of configs/jec_mass_particlenet.yaml: targets "
+              "log(pt_gen / pt) and log(mass_gen / mass), Huber, one output each), same training and test jets: "
+              "resolution IQR/median and median of mass_corr/mass_gen against the uncorrected mass/mass_gen, and the "
+              "pt resolution against the same family's pt-only Huber model above.", "",
+              "| model | mass resolution | uncorrected | mass median response | uncorrected | pt resolution "
+              "(pt-only) | train s |", "|---|---|---|---|---|---|---|"]
+    for name, row in mass_rows.items():
+        family = name.partition(" ")[0]
+        lines.append(f"| {name} | {row['mass_resolution']:.4f} | {row['raw_mass_resolution']:.4f} | "
+                     f"{row['mass_median']:.3f} | {row['raw_mass_median']:.3f} | {row['resolution']:.4f} "
+                     f"({rows[f'{family} huber']['resolution']:.4f}) | {row['seconds']:.0f} |")
     return "\n".join(lines)
 
 
@@ -95,20 +131,28 @@ def main() -> None:
         for head, settings in HEADS.items():
             runs[f"{family} {head}"] = run_family("jec", family, train_glob, test_glob, out, args.epochs, False,
                                                   f"jec_{family}_{head}", overwrite=True, settings=settings)
+    mass_runs = {f"{family} pt+mass": run_family("jec", family, train_glob, test_glob, out, args.epochs, False,
+                                                 f"jec_{family}_pt_mass", overwrite=True, settings=mass_settings())
+                 for family in args.families.split(",")}
+    mass_rows = {}
+    for name, run in mass_runs.items():
+        mass_rows[name] = evaluate_mass(load_all([str(run)], [name])[0].columns)
+        mass_rows[name]["seconds"] = training_record(run)["seconds"]
     models = load_all([str(run) for run in runs.values()], list(runs))
     rows = {}
     for m in models:
         rows[m.name] = evaluate(m.columns)
         if m.name in runs and (runs[m.name] / "metrics.csv").exists():
             rows[m.name]["seconds"] = training_record(runs[m.name])["seconds"]
-    calibration_figure([m for m in models if intervals.has_intervals(m.columns)], ROOT / "docs" / "figures",
-                       "resolution_calibration")
+    if not args.no_write:
+        calibration_figure([m for m in models if intervals.has_intervals(m.columns)], ROOT / "docs" / "figures",
+                           "resolution_calibration")
     minutes = (time.perf_counter() - started) / 60
-    text = report(rows, args, command_line("resolution.py"), minutes)
+    text = report(rows, mass_rows, args, command_line("resolution.py"), minutes)
     print(text)
     if not args.no_write:
         write_results(text, MARKERS)
-    print(json.dumps({"resolution": rows}))
+    print(json.dumps({"resolution": rows, "mass": mass_rows}))
 
 
 if __name__ == "__main__":
