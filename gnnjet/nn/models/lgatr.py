@@ -9,7 +9,9 @@ light-like beams (1, 0, 0, +-1); and the time direction (1, 0, 0, 0)), ``beam`` 
 the beam stay a symmetry) or ``none`` (fully Lorentz invariant). The scalar stream starts from a constant channel
 and, with ``scalars: features``, the node features of the config (invariants such as particle-ID flags). Jets are
 padded for the attention, padded keys masked, so no jet sees another. The invariant outputs (the scalar channels of
-the last layer and the invariant of its vector channel) are averaged over the jet's particles and go to the head.
+the last layer and the invariant of its vector channel) go to the head: averaged over the jet's particles
+(``readout: mean``), or those of a global token (``readout: token``, the papers' choice: one extra item per jet with
+no four-momentum, the reference channels and a scalar flag, attending to and attended by the particles).
 The slim net's beams are light-like vectors, which a boost along the beam rescales: there only rotations about
 the beam remain a symmetry with ``references: beam``.
 
@@ -29,8 +31,8 @@ from torch_geometric.utils import to_dense_batch
 from gnnjet.nn.blocks import JetModel, num_jets
 
 DEFAULTS: dict[str, Any] = {"variant": "lgatr", "blocks": 12, "mv_channels": 16, "s_channels": 32, "heads": 8,
-                            "references": "beam_time", "scalars": "features", "momentum_scale": 100.0, "head": [],
-                            "dropout": 0.0}
+                            "references": "beam_time", "scalars": "features", "readout": "mean",
+                            "momentum_scale": 100.0, "head": [], "dropout": 0.0}
 PRESETS = {
     "lgatr": {},  # the published tagger's sizes
     "small": {"blocks": 2, "mv_channels": 8, "s_channels": 16, "heads": 4, "head": [32]},
@@ -39,7 +41,9 @@ PRESETS = {
 VARIANTS = ("lgatr", "slim")
 REFERENCES = ("beam_time", "beam", "none")
 SCALARS = ("features", "none")
-CHOICES = {"variant": VARIANTS, "references": REFERENCES, "scalars": SCALARS}  # the registry's allowed values
+READOUTS = ("mean", "token")
+CHOICES = {"variant": VARIANTS, "references": REFERENCES, "scalars": SCALARS,
+           "readout": READOUTS}  # the registry's allowed values
 
 
 def reference_vectors(variant: str, kind: str, dtype: torch.dtype, device: torch.device) -> Tensor:
@@ -60,15 +64,15 @@ class LGATrTagger(JetModel):
                     "torch.export cannot trace; predict with bin/predict.py (PyTorch) instead")
 
     def __init__(self, num_node_features: int, num_jet_features: int, out_dim: int, variant: str, blocks: int,
-                 mv_channels: int, s_channels: int, heads: int, references: str, scalars: str, momentum_scale: float,
-                 head: list[int], dropout: float, *, num_node_types: int):
+                 mv_channels: int, s_channels: int, heads: int, references: str, scalars: str, readout: str,
+                 momentum_scale: float, head: list[int], dropout: float, *, num_node_types: int):
         from lgatr import LGATr, LGATrSlim
 
         super().__init__(num_jet_features, out_dim, head, dropout)
         self.variant, self.reference_kind, self.scale = variant, references, momentum_scale
-        self.use_features = scalars == "features"
+        self.use_features, self.token = scalars == "features", readout == "token"
         num_references = reference_vectors(variant, references, torch.float32, torch.device("cpu")).shape[0]
-        in_s = 1 + (num_node_features if self.use_features else 0)
+        in_s = 1 + (num_node_features if self.use_features else 0) + int(self.token)
         if variant == "slim":
             self.net: nn.Module = LGATrSlim(blocks, 1 + num_references, 1, mv_channels, in_s, s_channels, s_channels,
                                             num_heads=heads)
@@ -95,6 +99,14 @@ class LGATrTagger(JetModel):
         scalars = vectors.new_ones(*mask.shape, 1)
         if self.use_features:
             scalars = torch.cat([scalars, to_dense_batch(batch.x, batch.batch, batch_size=jets)[0]], dim=-1)
+        if self.token:  # item 0 of every jet: no momentum, a flag, zeros for the features
+            vectors = torch.cat([vectors.new_zeros(jets, 1, 4), vectors], dim=1)
+            mask = torch.cat([mask.new_ones(jets, 1), mask], dim=1)
+            scalars = torch.cat([scalars.new_zeros(jets, 1, scalars.shape[-1]), scalars], dim=1)
+            scalars[:, :1, 0] = 1.0
+            flag = torch.zeros_like(mask, dtype=scalars.dtype)
+            flag[:, 0] = 1.0
+            scalars = torch.cat([scalars, flag.unsqueeze(-1)], dim=-1)
         spurions = reference_vectors(self.variant, self.reference_kind, vectors.dtype, vectors.device)
         if self.variant == "lgatr":
             channels = embed_vector(vectors).unsqueeze(-2)  # [B, P, 1, 16]
@@ -104,5 +116,7 @@ class LGATrTagger(JetModel):
         key_mask = mask[:, None, None, :]  # [B, 1, 1, P]: padded keys are never attended to
         vector_out, outputs = self.net(channels, scalars, attn_mask=key_mask)  # [B, P, 1, 16 or 4], [B, P, s]
         outputs = torch.cat([outputs, self.invariant(vector_out[..., 0, :])], dim=-1)  # [B, P, s + 1], invariant
+        if self.token:
+            return outputs[:, 0]
         weights = mask.unsqueeze(-1).to(outputs.dtype)
         return (outputs * weights).sum(1) / weights.sum(1).clamp(min=1)

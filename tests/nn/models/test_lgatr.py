@@ -60,3 +60,30 @@ def test_scalars_none_ignores_the_node_features():
                             num_node_types=NUM_NODE_TYPES).double().eval()
         with torch.no_grad():
             assert torch.allclose(model(changed), model(batch), atol=1e-10) == ignored, scalars
+
+
+def test_global_token_readout_keeps_the_symmetries_and_the_permutation_invariance():
+    """readout: token (the papers'): the scores come from one extra item per jet; rotations about and boosts along
+    the beam (references: beam) leave them unchanged, a tilt does not; reordering a jet's particles changes nothing;
+    a jet's score does not depend on the other jets of its batch; and it is another readout than the mean."""
+    from tests.nn.test_models import permute_within_jets
+
+    torch.manual_seed(0)
+    model = build_model({"name": "lgatr", "preset": "small", "references": "beam", "readout": "token"}, NUM_FEATURES,
+                        0, 2, num_node_types=NUM_NODE_TYPES).double().eval()
+    batch = jets([6, 2, 11])
+    with torch.no_grad():
+        out = model(batch)
+        for name in ("about_beam", "beam_boost"):
+            assert torch.allclose(model(rotated(batch, TRANSFORMS[name])), out, atol=1e-8, rtol=1e-6), name
+        # broken by the tilt: small at initialisation (the token sees the particles only through attention), but far
+        # above float64 rounding (1e-17 for the symmetries)
+        assert (model(rotated(batch, TRANSFORMS["tilt"])) - out).abs().max() > 1e-7
+        batch.pos = torch.zeros(len(batch.p4), 2, dtype=torch.float64)  # (the helper permutes every node array)
+        permuted = permute_within_jets(batch, torch.Generator().manual_seed(1))
+        assert torch.allclose(model(permuted), out, atol=1e-10)
+        assert torch.allclose(model(jets([6])), out[:1], atol=1e-10)  # the first jet alone: the same score
+        torch.manual_seed(0)
+        mean = build_model({"name": "lgatr", "preset": "small", "references": "beam"}, NUM_FEATURES, 0, 2,
+                           num_node_types=NUM_NODE_TYPES).double().eval()
+        assert not torch.allclose(mean(batch), out, atol=1e-4)
