@@ -43,19 +43,21 @@ def plot_q_factor(models: list[Predictions], out: Path, proxy: str, edges: list[
         table["models"][m.name] = q_factor_bins(score, is_signal, m.columns[proxy], bins, m.weights, EFFICIENCY)
     _write_table(table, out)
     fig, (fixed, best) = plt.subplots(1, 2, figsize=(18, 7.5))
-    centres = (bins[:-1] + bins[1:]) / 2
+    logarithmic = bins[0] > 0 and bins[-1] / bins[0] > 10  # sizes spanning decades: a log axis, geometric centres
+    centres = np.sqrt(bins[:-1] * bins[1:]) if logarithmic else (bins[:-1] + bins[1:]) / 2
     for i, (name, rows) in enumerate(table["models"].items()):
         style = {"marker": MARKERS[i % len(MARKERS)], "color": f"C{i}", "label": name, "capsize": 3}
         for ax, key in ((fixed, "q_fixed"), (best, "q_best")):
             values = np.array([row.get(key, np.nan) for row in rows], float)
             errors = np.array([row.get(f"{key}_err", np.nan) for row in rows], float)
             shown = np.isfinite(values)
-            ax.errorbar(centres[shown], values[shown], yerr=errors[shown], xerr=((bins[1:] - bins[:-1]) / 2)[shown],
-                        linestyle="", **style)
+            ax.errorbar(centres[shown], values[shown], yerr=errors[shown],
+                        xerr=np.stack([centres - bins[:-1], bins[1:] - centres])[:, shown], linestyle="", **style)
     for ax, title in ((fixed, f"at {EFFICIENCY:.0%} {table['signal']} efficiency"), (best, "at the best cut")):
         ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
-        ax.set(xlabel=proxy, ylabel=r"Q-factor $\epsilon_s / \sqrt{\epsilon_b}$", title=title)
-        ax.legend()
+        ax.set(xlabel=proxy, ylabel=r"Q-factor $\epsilon_s / \epsilon_b^{1/2}$",
+               xscale="log" if logarithmic else "linear")
+        ax.legend(title=title)
         label(ax)
     return save(fig, out, "q_factor") + [out / "q_factor.json", out / "q_factor.md"]
 
