@@ -50,11 +50,16 @@ class Pond:
                               f"{self.size_y} m pond (no cells)")
 
     @property
+    def grid(self) -> tuple[int, int]:
+        """Cells along x and y (whole cells that fit)."""
+        return int(self.size_x // self.cell_size), int(self.size_y // self.cell_size)
+
+    @property
     def cells(self) -> np.ndarray:
         """Cell centres [C, 2] (m), the pond centred on the origin, row by row."""
-        nx, ny = int(self.size_x // self.cell_size), int(self.size_y // self.cell_size)
-        x = (np.arange(nx) + 0.5) * self.cell_size - nx * self.cell_size / 2
-        y = (np.arange(ny) + 0.5) * self.cell_size - ny * self.cell_size / 2
+        (nx, ny), (half_x, half_y) = self.grid, self.half_size()
+        x = (np.arange(nx) + 0.5) * self.cell_size - half_x
+        y = (np.arange(ny) + 0.5) * self.cell_size - half_y
         return np.stack(np.meshgrid(x, y, indexing="xy"), axis=-1).reshape(-1, 2)
 
     @property
@@ -62,9 +67,9 @@ class Pond:
         return self.cell_size**2
 
     def half_size(self) -> tuple[float, float]:
-        cells = self.cells
-        return float(np.abs(cells[:, 0]).max() + self.cell_size / 2), float(np.abs(cells[:, 1]).max()
-                                                                           + self.cell_size / 2)
+        """Half the extent (m) of the cells along x and y."""
+        nx, ny = self.grid
+        return nx * self.cell_size / 2, ny * self.cell_size / 2
 
 
 @dataclass

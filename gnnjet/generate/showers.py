@@ -20,7 +20,14 @@ import yaml
 
 from gnnjet.errors import GnnjetError
 from gnnjet.generate.pond import Pond, PondHits, respond
-from gnnjet.generate.shower_physics import CLASSES, Atmosphere, Primaries, axis_distance, showers_at_ground
+from gnnjet.generate.shower_physics import (
+    CLASSES,
+    Atmosphere,
+    GroundShowers,
+    Primaries,
+    axis_distance,
+    showers_at_ground,
+)
 from gnnjet.generate.shower_reco import reconstruct
 
 BATCH = 128  # showers simulated at once ([BATCH, cells] arrays)
@@ -89,7 +96,8 @@ def simulate_class(cls: str, wanted: int, setup: ShowerSetup, rng: np.random.Gen
     return rows, simulated
 
 
-def _row(cls: str, b: int, ground: Any, hits: PondHits, pond: Pond) -> dict:
+def _row(cls: str, b: int, ground: GroundShowers, hits: PondHits, pond: Pond) -> dict:
+    """Event b of `ground` with its hits and reconstruction: jet-level values and the hit arrays (key `hit`)."""
     reco = reconstruct(hits.xy, hits.charge, hits.time, pond.front_curvature)
     return {"label_gamma": int(cls == "gamma"), "label_proton": int(cls == "proton"),
             "energy": ground.energy[b], "zenith": ground.zenith[b], "azimuth": ground.azimuth[b],
