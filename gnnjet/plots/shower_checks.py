@@ -5,6 +5,7 @@ resolution of the reconstructed core and direction vs energy (events with the co
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Callable
 
 import awkward as ak
 import matplotlib.pyplot as plt
@@ -17,6 +18,7 @@ from gnnjet.plots.style import MARKERS, label, save
 BRANCHES = ("energy", "zenith", "azimuth", "core_x", "core_y", "xc", "yc", "rec_zenith", "rec_azimuth", "hit_x",
             "hit_y", "hit_charge", "hit_muons")
 ENERGY_EDGES = np.geomspace(0.3, 30.0, 9)  # TeV
+CENTRES = np.sqrt(ENERGY_EDGES[:-1] * ENERGY_EDGES[1:])
 CONTAINED = 50.0  # m: |core_x|, |core_y| below this count as contained (the pond is +-75 m by default)
 
 
@@ -57,21 +59,16 @@ def lateral_distribution(events: ak.Array, classes: dict[str, np.ndarray], out: 
 
 def per_event_vs_energy(events: ak.Array, classes: dict[str, np.ndarray], out: Path, tag: str) -> list[Path]:
     """Hit cells with muons and hit cells per event vs energy (mean, and median with its 16-84% band)."""
-    energy = ak.to_numpy(events["energy"])
     muon_hits = ak.to_numpy(ak.sum(events["hit_muons"] > 0, axis=1))
     hits = ak.to_numpy(ak.num(events["hit_charge"], axis=1))
-    centres = np.sqrt(ENERGY_EDGES[:-1] * ENERGY_EDGES[1:])
-    which = np.digitize(energy, ENERGY_EDGES) - 1
+    which = _energy_bin(events)
     fig, (left, right) = plt.subplots(1, 2, figsize=(18, 7.5), constrained_layout=True)
     for i, (name, mask) in enumerate(classes.items()):
         style = {"marker": MARKERS[i], "color": f"C{i}", "label": name}
-        mean_muons = [muon_hits[mask & (which == b)].mean() if (mask & (which == b)).any() else np.nan
-                      for b in range(len(centres))]
-        left.plot(centres, mean_muons, **style)
-        bands = np.array([np.percentile(hits[mask & (which == b)], [16, 50, 84]) if (mask & (which == b)).sum() > 2
-                          else [np.nan] * 3 for b in range(len(centres))])
-        right.plot(centres, bands[:, 1], **style)
-        right.fill_between(centres, bands[:, 0], bands[:, 2], color=f"C{i}", alpha=0.2)
+        left.plot(CENTRES, _per_energy_bin(muon_hits, mask, which, np.mean, 1), **style)
+        bands = _per_energy_bin(hits, mask, which, lambda v: np.percentile(v, [16, 50, 84]), 3, [np.nan] * 3)
+        right.plot(CENTRES, bands[:, 1], **style)
+        right.fill_between(CENTRES, bands[:, 0], bands[:, 2], color=f"C{i}", alpha=0.2)
     left.set(xscale="log", yscale="log", xlabel="Energy [TeV]", ylabel="Hit cells with muons per event (truth)",
              xlim=ENERGY_EDGES[[0, -1]])
     right.set(xscale="log", yscale="log", xlabel="Energy [TeV]", ylabel="Hit cells per event (median, 16-84%)",
@@ -85,20 +82,16 @@ def per_event_vs_energy(events: ak.Array, classes: dict[str, np.ndarray], out: P
 def reconstruction(events: ak.Array, classes: dict[str, np.ndarray], out: Path, tag: str) -> list[Path]:
     """68% quantiles of the core distance and of the space angle between true and reconstructed directions vs
     energy, contained events."""
-    energy = ak.to_numpy(events["energy"])
     core_error = np.hypot(ak.to_numpy(events["xc"] - events["core_x"]), ak.to_numpy(events["yc"] - events["core_y"]))
     angle = np.degrees(space_angle(*(ak.to_numpy(events[k]) for k in ("zenith", "azimuth", "rec_zenith",
                                                                       "rec_azimuth"))))
-    centres = np.sqrt(ENERGY_EDGES[:-1] * ENERGY_EDGES[1:])
-    which = np.digitize(energy, ENERGY_EDGES) - 1
-    contained = _contained(events)
+    which, contained = _energy_bin(events), _contained(events)
     fig, (left, right) = plt.subplots(1, 2, figsize=(18, 7.5), constrained_layout=True)
     for i, (name, mask) in enumerate(classes.items()):
         style = {"marker": MARKERS[i], "color": f"C{i}", "label": name}
         for ax, values in ((left, core_error), (right, angle)):
-            q68 = [np.percentile(values[mask & contained & (which == b)], 68)
-                   if (mask & contained & (which == b)).sum() > 5 else np.nan for b in range(len(centres))]
-            ax.plot(centres, q68, **style)
+            ax.plot(CENTRES, _per_energy_bin(values, mask & contained, which, lambda v: np.percentile(v, 68), 6),
+                    **style)
     left.set(xscale="log", xlabel="Energy [TeV]", ylabel="Core resolution (68%) [m]", xlim=ENERGY_EDGES[[0, -1]])
     right.set(xscale="log", xlabel="Energy [TeV]", ylabel="Angular resolution (68%) [deg]",
               xlim=ENERGY_EDGES[[0, -1]])
@@ -114,6 +107,22 @@ def space_angle(zenith: np.ndarray, azimuth: np.ndarray, rec_zenith: np.ndarray,
     cosine = (np.sin(zenith) * np.sin(rec_zenith) * np.cos(azimuth - rec_azimuth)
               + np.cos(zenith) * np.cos(rec_zenith))
     return np.arccos(np.clip(cosine, -1.0, 1.0))
+
+
+def _energy_bin(events: ak.Array) -> np.ndarray:
+    """Each event's ENERGY_EDGES bin [E] (-1 or len(CENTRES) outside)."""
+    return np.digitize(ak.to_numpy(events["energy"]), ENERGY_EDGES) - 1
+
+
+def _per_energy_bin(values: np.ndarray, selected: np.ndarray, which: np.ndarray,
+                    statistic: Callable[[np.ndarray], Any], minimum: int, empty: Any = np.nan) -> np.ndarray:
+    """`statistic` of values[selected] in each energy bin (`which`: each event's bin), `empty` where fewer than
+    `minimum` events."""
+    out = []
+    for b in range(len(CENTRES)):
+        chosen = values[selected & (which == b)]
+        out.append(statistic(chosen) if len(chosen) >= minimum else empty)
+    return np.array(out, dtype=float)
 
 
 def _contained(events: ak.Array) -> np.ndarray:
