@@ -139,6 +139,7 @@ class GroundShowers:
     em_size: np.ndarray  # [B] electromagnetic particles at ground (all radii, photons counted per photon_factor)
     age: np.ndarray  # [B]
     muons: np.ndarray  # [B] muons at ground (all radii)
+    axis_r: np.ndarray  # [B, C] distance of each cell centre from the shower axis, m
     mean_em: np.ndarray  # [B, C]
     mean_muons: np.ndarray  # [B, C]
 
@@ -161,13 +162,14 @@ def showers_at_ground(cls: str, n: int, primaries: Primaries, atmosphere: Atmosp
     core = np.stack([rng.uniform(core_box[0], core_box[1], n), rng.uniform(core_box[2], core_box[3], n)], axis=1)
     slant = atmosphere.depth / np.cos(zenith)
     r_min = np.sqrt(cell_area / np.pi)  # the NKG density averaged over a cell around the axis stays finite
-    r = np.maximum(axis_distance(cells, core, zenith, azimuth), r_min)
+    axis_r = axis_distance(cells, core, zenith, azimuth)
+    r = np.maximum(axis_r, r_min)
     projected = cell_area * np.cos(zenith)[:, None]  # a cell's area seen from the shower plane
     if cls == "gamma":
         size, age = greisen_size(energy, slant - rng.exponential(RADIATION_LENGTH * 9 / 7, n))
         size = size * atmosphere.photon_factor
         mean_em = nkg_density(r, size[:, None], age[:, None], atmosphere.moliere_radius) * projected
-        muons = (energy / atmosphere.muon_scale_tev) ** 0.85 * atmosphere.gamma_muon_ratio
+        muon_share = atmosphere.gamma_muon_ratio  # photoproduction: a fraction of a proton's muons
     else:
         fraction = rng.beta(10 * atmosphere.proton_em_fraction, 10 * (1 - atmosphere.proton_em_fraction), n)
         size, age = greisen_size(fraction * energy, slant - rng.exponential(PROTON_INTERACTION_LENGTH, n))
@@ -177,10 +179,10 @@ def showers_at_ground(cls: str, n: int, primaries: Primaries, atmosphere: Atmosp
         mean_em = nkg_density(r, main[:, None], age[:, None], atmosphere.moliere_radius) * projected
         mean_em = mean_em + _subcores(energy, size * atmosphere.subcore_fraction, age, core, zenith, azimuth, cells,
                                       r_min, projected, atmosphere, rng)
-        muons = (energy / atmosphere.muon_scale_tev) ** 0.85
-    muons = muons * rng.lognormal(0.0, 0.2, n)
+        muon_share = 1.0
+    muons = (energy / atmosphere.muon_scale_tev) ** 0.85 * muon_share * rng.lognormal(0.0, 0.2, n)
     mean_muons = muon_density(r, muons[:, None]) * projected
-    return GroundShowers(energy, zenith, azimuth, core, size, age, muons, mean_em, mean_muons)
+    return GroundShowers(energy, zenith, azimuth, core, size, age, muons, axis_r, mean_em, mean_muons)
 
 
 def _subcores(energy: np.ndarray, size: np.ndarray, age: np.ndarray, core: np.ndarray, zenith: np.ndarray,

@@ -25,7 +25,6 @@ from gnnjet.generate.shower_physics import (
     Atmosphere,
     GroundShowers,
     Primaries,
-    axis_distance,
     showers_at_ground,
 )
 from gnnjet.generate.shower_reco import reconstruct
@@ -85,8 +84,7 @@ def simulate_class(cls: str, wanted: int, setup: ShowerSetup, rng: np.random.Gen
     while len(rows) < wanted:
         ground = showers_at_ground(cls, BATCH, setup.primaries, setup.atmosphere, cells, pond.cell_area,
                                    core_box(setup), rng)
-        axis_r = axis_distance(cells, ground.core, ground.zenith, ground.azimuth)
-        events = respond(pond, ground.mean_em, ground.mean_muons, axis_r, ground.core, ground.zenith,
+        events = respond(pond, ground.mean_em, ground.mean_muons, ground.axis_r, ground.core, ground.zenith,
                          ground.azimuth, rng)
         simulated += BATCH
         for b, hits in enumerate(events):
