@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gnnjet.evaluate.jec import MIN_JETS, PT_GEN_EDGES, Binned
+from gnnjet.evaluate.jec import MIN_JETS, PT_GEN_EDGES, Binned, corrected_response
 from gnnjet.evaluate.stats import bootstrap_std, resolution
 
 INTERVAL_SUFFIXES = ("_corr_q16", "_corr_q84", "_corr_sigma")
@@ -81,7 +81,7 @@ def resolution_by_category(columns: dict[str, np.ndarray], mask: np.ndarray, cat
     class's predicted resolution range and its observed resolution (IQR / median of pt_corr / pt_gen, with a
     bootstrap error). The spread between the classes is what a per-jet resolution gives an analysis."""
     predicted = predicted_resolution(columns, quantity)[mask]
-    response = (columns[f"{quantity}_corr"] / columns[f"{quantity}_gen"])[mask]
+    response = corrected_response(columns, quantity)[mask]
     edges = np.percentile(predicted, np.linspace(0, 100, categories + 1))
     rows = []
     for c in range(categories):

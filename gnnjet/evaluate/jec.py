@@ -45,7 +45,8 @@ class Binned:
 def corrected_response(columns: dict[str, np.ndarray], quantity: str = "pt") -> np.ndarray:
     """pt_corr / pt_gen (or pt / pt_gen for files without pt_corr); for another regressed quantity X (mass),
     X_corr / X_gen (X / X_gen without X_corr)."""
-    return columns.get(f"{quantity}_corr", columns[quantity]) / columns[f"{quantity}_gen"]
+    corrected = f"{quantity}_corr"
+    return (columns[corrected] if corrected in columns else columns[quantity]) / columns[f"{quantity}_gen"]
 
 
 def corrected_quantities(columns: dict[str, np.ndarray]) -> list[str]:

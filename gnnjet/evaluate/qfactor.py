@@ -22,22 +22,26 @@ def q_factor(scores: np.ndarray, is_signal: np.ndarray, efficiency: float | None
     if efficiency is not None:
         cut = min(int(np.searchsorted(tpr, efficiency - 1e-12)), len(tpr) - 1)
         return float("inf") if fpr[cut] <= 0 else float(tpr[cut] / np.sqrt(fpr[cut]))
-    background = int((~np.asarray(is_signal, bool)).sum())
-    usable = fpr * background >= min_background - 1e-9
-    if not usable.any():
-        return float("nan")
-    return float(np.max(tpr[usable] / np.sqrt(fpr[usable])))
+    best = _best_cut(fpr, tpr, is_signal, min_background)
+    return float("nan") if best is None else float(tpr[best] / np.sqrt(fpr[best]))
 
 
 def best_efficiency(scores: np.ndarray, is_signal: np.ndarray, weights: np.ndarray | None = None,
                     min_background: int = MIN_BACKGROUND) -> float:
     """The signal efficiency of the best cut of `q_factor`."""
     fpr, tpr = roc_curve(scores, is_signal, weights)
+    best = _best_cut(fpr, tpr, is_signal, min_background)
+    return float("nan") if best is None else float(tpr[best])
+
+
+def _best_cut(fpr: np.ndarray, tpr: np.ndarray, is_signal: np.ndarray, min_background: int) -> int | None:
+    """The ROC point of the largest tpr / sqrt(fpr) among the cuts keeping at least `min_background` background
+    events (counted unweighted), or None when no cut does."""
     usable = fpr * int((~np.asarray(is_signal, bool)).sum()) >= min_background - 1e-9
     if not usable.any():
-        return float("nan")
+        return None
     q = np.where(usable, tpr / np.sqrt(np.where(usable, fpr, 1.0)), -np.inf)
-    return float(tpr[np.argmax(q)])
+    return int(np.argmax(q))
 
 
 def q_factor_bins(scores: np.ndarray, is_signal: np.ndarray, proxy: np.ndarray, edges: np.ndarray,
