@@ -90,7 +90,7 @@ def main() -> None:
     test_glob, _ = sample("shower", args.test_events, 22, out / "samples", args.workers)
     runs = {family: run_family("shower", family, train_glob, test_glob, out, args.epochs, False, overwrite=True)
             for family in args.families.split(",")}
-    write_compactness([test_glob], out / BASELINE)
+    write_compactness([test_glob], out / BASELINE, overwrite=True)
     models = load_all([str(run) for run in [*runs.values(), out / BASELINE]], [*runs, BASELINE])
     edges = size_edges(models[0].columns["nhit"])
     rows = evaluate(models, edges)

@@ -20,10 +20,11 @@ def main() -> None:
     parser.add_argument("-o", "--output", required=True, help="output directory (OUT/pred.root)")
     parser.add_argument("--radius", type=float, default=40.0, help="CxPE40's radius around the core, m (default 40)")
     parser.add_argument("--tree", default="Jets")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT/pred.root")
     args = parser.parse_args()
     if args.radius <= 0:
         parser.error(f"--radius {args.radius}: give a positive radius in m")
-    write_compactness(args.input, args.output, args.radius, args.tree)
+    write_compactness(args.input, args.output, args.radius, args.tree, args.overwrite)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from gnnjet.data.formats.root import open_tree
 from gnnjet.data.inputs import expand_files
 from gnnjet.data.writer import write_jets
 from gnnjet.errors import DataError
+from gnnjet.fileio import refuse_to_clobber
 
 log = logging.getLogger(__name__)
 NEEDED = ("hit_charge", "hit_deltar", "label_gamma", "label_proton")
@@ -31,11 +32,17 @@ def compactness(charge: ak.Array, deltar: ak.Array, radius: float = 40.0) -> np.
     return ak.to_numpy(ak.num(charge, axis=1)) / largest
 
 
-def write_compactness(inputs: list[str], output: str | Path, radius: float = 40.0, tree: str = "Jets") -> Path:
+def write_compactness(inputs: list[str], output: str | Path, radius: float = 40.0, tree: str = "Jets",
+                      overwrite: bool = False) -> Path:
     """Write output/pred.root: score_label_gamma = C / (1 + C) (a monotonic map of C onto [0, 1)),
-    score_label_proton = 1 - that, the labels, `compactness` and the observers present; returns its path."""
+    score_label_proton = 1 - that, the labels, `compactness` and the observers present; returns its path. Before
+    any work, a pred.root that is one of the inputs is refused, and an existing one unless `overwrite` (it may be
+    a network's predictions)."""
+    files = expand_files(inputs)
+    target = Path(output) / "pred.root"
+    refuse_to_clobber(target, files, overwrite=overwrite, what="compactness predictions file")
     parts: dict[str, list[np.ndarray]] = {}
-    for path in expand_files(inputs):
+    for path in files:
         events = open_tree(path, tree)
         missing = [b for b in NEEDED if b not in events.keys()]
         if missing:
@@ -48,10 +55,9 @@ def write_compactness(inputs: list[str], output: str | Path, radius: float = 40.
                 parts.setdefault(name, []).append(ak.to_numpy(arrays[name]))
     columns = {name: np.concatenate(values) for name, values in parts.items()}
     score = columns["compactness"] / (1 + columns["compactness"])
-    output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
-    write_jets(output / "pred.root", {"score_label_gamma": score.astype(np.float32),
-                                      "score_label_proton": (1 - score).astype(np.float32), **columns},
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_jets(target, {"score_label_gamma": score.astype(np.float32),
+                        "score_label_proton": (1 - score).astype(np.float32), **columns},
                notes={"task": "classification", "selection": "none"})
-    log.info("compactness (radius %g m) of %d events -> %s", radius, len(score), output / "pred.root")
-    return output / "pred.root"
+    log.info("compactness (radius %g m) of %d events -> %s", radius, len(score), target)
+    return target

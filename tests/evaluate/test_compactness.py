@@ -36,3 +36,23 @@ def test_compactness_of_a_jet_sample_names_the_missing_branch(tmp_path):
     write_jets(tmp_path / "jets.root", {"pt": np.ones(3, np.float32)})
     with pytest.raises(Exception, match="hit_charge"):
         write_compactness([str(tmp_path / "jets.root")], tmp_path / "out")
+
+
+def test_compactness_refuses_to_overwrite_predictions(tmp_path):
+    """OUT/pred.root may be a network's predictions: an existing one needs --overwrite (and stays as it was
+    without), an input file is never written."""
+    branches, _ = simulate_shard(20, seed=3, setup=ShowerSetup(), first_event=0)
+    write_jets(tmp_path / "showers.root", branches)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "pred.root").write_text("a network's predictions")
+    result = run_bin("compactness.py", "-i", tmp_path / "showers.root", "-o", tmp_path / "run")
+    assert result.returncode != 0 and "already exists: pass --overwrite" in result.stderr
+    assert (tmp_path / "run" / "pred.root").read_text() == "a network's predictions"
+    assert run_bin("compactness.py", "-i", tmp_path / "showers.root", "-o", tmp_path / "run",
+                   "--overwrite").returncode == 0
+    assert len(uproot.open(tmp_path / "run" / "pred.root")["Jets"]["compactness"].array()) == 20
+    (tmp_path / "inputs").mkdir()
+    write_jets(tmp_path / "inputs" / "pred.root", branches)
+    result = run_bin("compactness.py", "-i", tmp_path / "inputs" / "pred.root", "-o", tmp_path / "inputs",
+                     "--overwrite")
+    assert result.returncode != 0 and "is one of the input files" in result.stderr
