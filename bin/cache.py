@@ -10,6 +10,10 @@ Examples:
   bin/cache.py --build -c configs/jec_particlenet.yaml -i "/data/jec/*.root"
   bin/cache.py --list                       # $GNNJET_CACHE or ~/.cache/gnnjet
   bin/cache.py --clean                      # remove stale, damaged and unfinished entries (not those building)
+
+Only directories that are recognisably gnnjet cache entries (named by a cache key, holding only a cache entry's
+files) are ever removed; anything else under the root is reported and left alone, and a root holding nothing of
+gnnjet's is refused.
   bin/cache.py --clean --all --root /scratch/cache
 """
 
@@ -19,7 +23,7 @@ import time
 from pathlib import Path
 
 from gnnjet.cli import run
-from gnnjet.data.cache.admin import entries, remove_entry, remove_idle_locks
+from gnnjet.data.cache.admin import clean, scan
 from gnnjet.data.cache.build import build_store
 from gnnjet.data.cache.key import default_cache_root
 from gnnjet.data.inputs import expand_files
@@ -43,20 +47,19 @@ def main() -> None:
     if args.build:
         return build(parser, args)
     root = Path(args.root) if args.root else default_cache_root()
-    found = entries(root)
+    listing = scan(root)
     if args.list:
+        found = listing.entries
         print(f"{root}: {len(found)} entries, {sum(e.megabytes for e in found):.1f} MB")
         for e in found:
             source = f"{e.files[0]}{f' (+{len(e.files) - 1} more)' if len(e.files) > 1 else ''}" if e.files else ""
             print(f"{e.status:10s} {e.megabytes:9.1f} MB {e.num_jets:10d} jets  {e.path.name}  {source}")
-        return
-    removed = []
-    for e in found:
-        if e.status != "building" and (args.all or e.status != "ok"):
-            remove_entry(e)
-            removed.append(e)
-    remove_idle_locks(root)
-    print(f"removed {len(removed)} entries ({sum(e.megabytes for e in removed):.1f} MB) from {root}")
+    else:
+        removed = clean(listing, everything=args.all)
+        print(f"removed {len(removed)} entries ({sum(e.megabytes for e in removed):.1f} MB) from {root}")
+    if listing.foreign:
+        names = ", ".join(p.name for p in listing.foreign[:5]) + (" ..." if len(listing.foreign) > 5 else "")
+        print(f"left alone {len(listing.foreign)} item(s) that are not gnnjet cache entries: {names}")
 
 
 def build(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

@@ -168,3 +168,17 @@ def refuse_to_clobber(output: str | Path, inputs: Iterable[str | Path] = (), pro
         raise GnnjetError(f"{what} {output} is a directory: give a file name")
     if output.exists() and not overwrite:
         raise GnnjetError(f"{what} {output} already exists: pass --overwrite to replace it, or choose another name")
+
+
+def make_directory(path: str | Path, what: str = "output directory") -> Path:
+    """Create the directory `path` (and its parents) if missing; a path that is, or runs through, an existing
+    file, or that cannot be created, is one GnnjetError naming it and `what` it was meant for."""
+    path = Path(path)
+    for part in (path, *path.parents):
+        if part.exists() and not part.is_dir():
+            raise GnnjetError(f"{what} {path}: {part} is a file, not a directory: choose another path")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise GnnjetError(f"{what} {path} cannot be created: {err.strerror}") from None
+    return path

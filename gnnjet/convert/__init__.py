@@ -15,7 +15,7 @@ from types import ModuleType
 from gnnjet.convert import energyflow_qg, jetclass, top_landscape
 from gnnjet.data.writer import write_jet_chunks
 from gnnjet.errors import DataError, GnnjetError
-from gnnjet.fileio import refuse_to_clobber
+from gnnjet.fileio import make_directory, refuse_to_clobber
 from gnnjet.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -37,12 +37,7 @@ def output_paths(inputs: list[str], out_dir: Path, suffix: str) -> list[Path]:
 
 
 def _check_output_directory(out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise GnnjetError(f"output {out_dir} is not a directory")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise GnnjetError(f"cannot create the output directory {out_dir}: {err.strerror}") from None
+    make_directory(out_dir)
     if not os.access(out_dir, os.W_OK | os.X_OK):
         raise GnnjetError(f"output directory {out_dir} is not writable")
 
@@ -74,7 +69,7 @@ def convert(dataset: str, inputs: list[str], out_dir: str | Path, fmt: str = "pa
     total = sum(module.count_jets(path) for path in inputs)
     with progress_bar(None, progress, total=total, desc=f"converting {dataset}", unit=" jets") as bar:
         for path, target in zip(inputs, targets):
-            target.parent.mkdir(parents=True, exist_ok=True)
+            make_directory(target.parent)
 
             def chunks(source: str = path):
                 for chunk in module.read_chunks(source, chunk_size):

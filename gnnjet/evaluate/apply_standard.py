@@ -12,6 +12,7 @@ from gnnjet.data.inputs import expand_files
 from gnnjet.data.writer import write_jets
 from gnnjet.errors import DataError
 from gnnjet.evaluate.standard import StandardCorrection
+from gnnjet.fileio import make_directory
 
 log = logging.getLogger(__name__)
 NEEDED = ("pt", "eta", "pt_gen")
@@ -36,7 +37,7 @@ def fit_and_apply(train: list[str], inputs: list[str], output: str | Path, tree:
     """Fit on `train`, save output/standard.json, write output/pred.root for `inputs`. With pile-up (a `rho`
     branch that varies) the correction starts with an offset step in rho."""
     output = Path(output)
-    output.mkdir(parents=True, exist_ok=True)
+    make_directory(output)
     fit_jets = read_jets(train, tree)
     valid = (fit_jets["pt"] > 0) & (fit_jets["pt_gen"] > 0)
     rho = fit_jets["rho"][valid] if "rho" in fit_jets else None

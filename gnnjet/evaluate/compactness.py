@@ -16,7 +16,7 @@ from gnnjet.data.formats.root import open_tree
 from gnnjet.data.inputs import expand_files
 from gnnjet.data.writer import write_jets
 from gnnjet.errors import DataError
-from gnnjet.fileio import refuse_to_clobber
+from gnnjet.fileio import make_directory, refuse_to_clobber
 
 log = logging.getLogger(__name__)
 NEEDED = ("hit_charge", "hit_deltar", "label_gamma", "label_proton")
@@ -55,7 +55,7 @@ def write_compactness(inputs: list[str], output: str | Path, radius: float = 40.
                 parts.setdefault(name, []).append(ak.to_numpy(arrays[name]))
     columns = {name: np.concatenate(values) for name, values in parts.items()}
     score = columns["compactness"] / (1 + columns["compactness"])
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_directory(target.parent)
     write_jets(target, {"score_label_gamma": score.astype(np.float32),
                         "score_label_proton": (1 - score).astype(np.float32), **columns},
                notes={"task": "classification", "selection": "none"})

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from gnnjet.data.writer import write_jets
 from gnnjet.errors import GnnjetError
-from gnnjet.fileio import atomic_write_text
+from gnnjet.fileio import atomic_write_text, make_directory
 from gnnjet.generate.detector import Detector, as_dict
 from gnnjet.generate.pileup import PileUp, beam_settings
 from gnnjet.generate.pipeline import JetTable, simulate
@@ -134,7 +134,7 @@ def generate(process_name: str, num_jets: int, out_dir: str | Path, seed: int = 
     else:
         detector, description = detector or Detector(), PROCESSES[process_name].description
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_directory(out_dir)
     num_shards = math.ceil(num_jets / shard_size)
     tasks = [ShardTask(process_name, min(shard_size, num_jets - i * shard_size), seed * 100_003 + i,
                        str(out_dir / f"{process_name}_{seed}_{i:04d}.root"), detector, pileup)

@@ -21,7 +21,7 @@ from gnnjet.evaluate.stats import (
     roc_curve,
     signal_classes,
 )
-from gnnjet.fileio import atomic_write_text
+from gnnjet.fileio import atomic_write_text, make_directory
 from gnnjet.plots.style import label, markdown_table, save, slug
 
 Curve = tuple[np.ndarray, np.ndarray, "np.ndarray | None"]  # score [J], is_signal [J], weights [J] or None
@@ -137,7 +137,7 @@ def summary(models: list[Predictions], out: Path, discriminants: tuple[Discrimin
     to the first one (delta_auc) with a paired-bootstrap error (the jets are the same in every file). Jets count
     with their `weight` branch when the models carry one (the key `weights` says which); with `sculpting` (a
     branch), also 1/JSD at 50% signal efficiency of the background's distribution of it (`sculpting_metrics`)."""
-    out.mkdir(parents=True, exist_ok=True)
+    make_directory(out)
     table = {}
     reference, _, names = _probabilities(models[0])
     specs = _roc_specs(names, discriminants)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from gnnjet.errors import DataError
 from gnnjet.evaluate.predictions import Predictions, load_all
+from gnnjet.fileio import make_directory
 from gnnjet.plots import classification, regression
 from gnnjet.plots.qfactor import plot_q_factor
 from gnnjet.plots.reweighting import reweighting_figures
@@ -34,7 +35,7 @@ def plot_models(inputs: list[str], names: list[str], out: str | Path, discrimina
     """
     use_style()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    make_directory(out)
     models = load_models(inputs, names, weights)
     log.info("%s task, %d models, %d common jets", models[0].task, len(models),
              len(next(iter(models[0].columns.values()))))

@@ -13,7 +13,7 @@ import numpy as np
 from gnnjet.errors import DataError
 from gnnjet.evaluate.predictions import Predictions
 from gnnjet.evaluate.qfactor import q_factor_bins, size_edges
-from gnnjet.fileio import atomic_write_text
+from gnnjet.fileio import atomic_write_text, make_directory
 from gnnjet.plots.style import MARKERS, label, markdown_table, save
 
 EFFICIENCY = 0.5
@@ -34,7 +34,7 @@ def plot_q_factor(models: list[Predictions], out: Path, proxy: str, edges: list[
         if proxy not in m.columns:
             raise DataError(f"--q-factor {proxy}: {m.path} has no {proxy!r} branch; add it to the run's "
                             "data.observers (e.g. nhit or energy)")
-    out.mkdir(parents=True, exist_ok=True)
+    make_directory(out)
     bins = np.asarray(edges, float) if edges else size_edges(models[0].columns[proxy])
     table: dict[str, Any] = {"proxy": proxy, "edges": bins.tolist(), "efficiency": EFFICIENCY, "models": {}}
     for m in models:

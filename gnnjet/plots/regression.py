@@ -13,7 +13,7 @@ import numpy as np
 
 from gnnjet.evaluate import jec
 from gnnjet.evaluate.predictions import Predictions, flavour_groups
-from gnnjet.fileio import atomic_write_text
+from gnnjet.fileio import atomic_write_text, make_directory
 from gnnjet.plots.intervals import plot_intervals
 from gnnjet.plots.style import (
     FLAVOUR_COLOURS,
@@ -165,7 +165,7 @@ def residual_response(models: list[Predictions], out: Path, region: str) -> list
 
 def summary(models: list[Predictions], out: Path) -> dict[str, Any]:
     """Resolution per pt range, its improvement over the reference, flavour improvement: JSON + markdown."""
-    out.mkdir(parents=True, exist_ok=True)
+    make_directory(out)
     reference = _reference(models)
     region = "central"
     table: dict[str, Any] = {"reference": reference.name, "region": "|eta_gen| < 2.5", "models": {}}

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import mplhep as hep  # noqa: E402
 
-from gnnjet.fileio import atomic_path  # noqa: E402
+from gnnjet.fileio import atomic_path, make_directory  # noqa: E402
 
 if TYPE_CHECKING:
     from gnnjet.evaluate.jec import Binned
@@ -33,7 +33,7 @@ def label(ax: plt.Axes, right: str = "") -> None:
 def save(fig: plt.Figure, directory: str | Path, name: str) -> list[Path]:
     """Write directory/name.png and .pdf atomically, close the figure, return both paths."""
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    make_directory(directory)
     paths = []
     for suffix in (".png", ".pdf"):
         path = directory / f"{name}{suffix}"

@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from gnnjet.config import dump_config
 from gnnjet.errors import GnnjetError
-from gnnjet.fileio import atomic_write_text
+from gnnjet.fileio import atomic_write_text, make_directory
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def train_folds(config: dict[str, Any], output_dir: str | Path, train_one: Calla
     if (output_dir / KFOLD_FILE).exists() and not (resume or overwrite):
         raise GnnjetError(f"{output_dir} already holds a k-fold run: continue it with --resume, replace it with "
                           "--overwrite, or choose another -o")
-    output_dir.mkdir(parents=True, exist_ok=True)
+    make_directory(output_dir)
     dump_config(config, output_dir / "config.yaml")  # what --resume -o OUT continues
     atomic_write_text(output_dir / KFOLD_FILE, json.dumps(
         {"k": kfold["k"], "expr": kfold["expr"], "folds": [fold_name(f) for f in range(kfold["k"])]}, indent=1))

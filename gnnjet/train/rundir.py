@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from gnnjet.errors import GnnjetError
-from gnnjet.fileio import alive, remove_stale_temporaries
+from gnnjet.fileio import alive, make_directory, remove_stale_temporaries
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class RunDirectory:
         (which moves that run's files aside: `commit` deletes them once the new run has a checkpoint, `release`
         before that puts them back)."""
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
+        make_directory(path)
         lock_file = open(path / ".lock", "a+")
         try:
             fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)

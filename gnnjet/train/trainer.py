@@ -28,7 +28,7 @@ from gnnjet.data.loader import JetLoader
 from gnnjet.data.preprocess import Preprocessing
 from gnnjet.data.reweight import WEIGHTS_FILE, Reweighting
 from gnnjet.errors import GnnjetError
-from gnnjet.fileio import atomic_path, atomic_write_text
+from gnnjet.fileio import atomic_path, atomic_write_text, make_directory
 from gnnjet.nn.registry import count_parameters
 from gnnjet.progress import progress_bar
 from gnnjet.tasks.decorrelation import DisCo
@@ -161,7 +161,7 @@ class Trainer:
                       reweighting: Reweighting | None) -> Split:
         """Training and validation jets; rank 0 fills the cache, the other ranks then read it."""
         if self.context.is_main:
-            self.output_dir.mkdir(parents=True, exist_ok=True)
+            make_directory(self.output_dir)
             self._add_log_file()
             split = prepare_split(self.config, built.spec, self.progress, preprocessing, reweighting)
             barrier(self.context)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from gnnjet.data.arrays import DROPPED, STORE_FILES
+from gnnjet.data.cache.admin import write_tag
 from gnnjet.data.cache.files import ArrayFiles
 from gnnjet.data.cache.key import cache_key, default_cache_root, file_stamp
 from gnnjet.data.cache.store import ColumnarStore, DamagedCache, check_entry
@@ -25,7 +26,7 @@ from gnnjet.data.read_stats import ReadStats
 from gnnjet.data.reader import ChunkRef, plan_chunks
 from gnnjet.data.spec import DataSpec
 from gnnjet.errors import DataError
-from gnnjet.fileio import exclusive_lock
+from gnnjet.fileio import exclusive_lock, make_directory
 from gnnjet.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,8 @@ def build_store(spec: DataSpec, files: list[str], cache_root: Path | None = None
     store = _open_valid(target)
     if store is not None:
         return store
-    cache_root.mkdir(parents=True, exist_ok=True)
+    make_directory(cache_root, "cache directory (data.cache_dir or $GNNJET_CACHE)")
+    write_tag(cache_root)
     with exclusive_lock(cache_root / f".{target.name}.lock"):
         store = _open_valid(target)  # built by another process while this one waited for the lock
         if store is None:

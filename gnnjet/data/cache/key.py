@@ -12,6 +12,9 @@ from typing import Any
 from gnnjet.data.spec import DataSpec
 from gnnjet.errors import DataError
 
+KEY_LENGTH = 20  # hex digits of an entry's name (the cache key)
+CACHE_TAG = "CACHEDIR.TAG"  # the marker of a cache root (the Cache Directory Tagging Specification)
+
 
 def default_cache_root() -> Path:
     """``$GNNJET_CACHE`` if set, else ``~/.cache/gnnjet``."""
@@ -35,4 +38,4 @@ def cache_key(spec: DataSpec, files: list[str]) -> str:
         except OSError as err:  # a symlink loop, a permission problem, ...
             raise DataError(f"input file {path}: {err.strerror}") from None
     payload = json.dumps({"spec": spec.fingerprint(), "files": stamps}).encode()
-    return hashlib.sha256(payload).hexdigest()[:20]
+    return hashlib.sha256(payload).hexdigest()[:KEY_LENGTH]

@@ -71,7 +71,7 @@ def test_failed_build_leaves_no_entry(base_config, tmp_path):
     bad.write_bytes(b"garbage")
     with pytest.raises(DataError):
         build_store(spec_of(base_config), [str(good), str(bad)], tmp_path / "cache", progress=False)
-    assert list((tmp_path / "cache").iterdir()) == []
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["CACHEDIR.TAG"]
 
 
 @pytest.mark.parametrize("damage", ["delete_npy", "truncate_npy", "delete_meta", "garble_meta", "garble_header",
@@ -103,7 +103,7 @@ def test_damaged_entry_is_rebuilt_in_place(base_config, fake_file, cache_root, c
     assert again.path == entry and "rebuilding it" in caplog.text
     for name, values in expected.items():
         np.testing.assert_array_equal(again.arrays[name], values)
-    assert [p.name for p in cache_root.iterdir()] == [entry.name]  # nothing left aside
+    assert [p.name for p in cache_root.iterdir() if p.name != "CACHEDIR.TAG"] == [entry.name]  # nothing left aside
 
 
 def test_damaged_processed_array_is_written_again(base_config, fake_file, cache_root, caplog):
