@@ -28,12 +28,11 @@ demo: install
 
 # Regenerate the committed quickstart sample (fixed seeds; see README).
 sample: install
-	rm -rf data/qg data/flavour data/jec data/top data/shower
-	$(PY) bin/generate.py --process qg -n 3000 -o data/qg --seed 1 --shard-size 1500 --workers 2
-	$(PY) bin/generate.py --process flavour -n 4000 -o data/flavour --seed 2 --shard-size 2000 --workers 2
-	$(PY) bin/generate.py --process jec -n 6000 -o data/jec --seed 3 --shard-size 3000 --workers 2
-	$(PY) bin/generate.py --process top -n 2000 -o data/top --seed 4 --shard-size 1000 --workers 2
-	$(PY) bin/generate.py --process shower -n 2000 -o data/shower --seed 5 --shard-size 1000 --workers 2
+	$(PY) bin/generate.py --process qg -n 3000 -o data/qg --seed 1 --shard-size 1500 --workers 2 --overwrite
+	$(PY) bin/generate.py --process flavour -n 4000 -o data/flavour --seed 2 --shard-size 2000 --workers 2 --overwrite
+	$(PY) bin/generate.py --process jec -n 6000 -o data/jec --seed 3 --shard-size 3000 --workers 2 --overwrite
+	$(PY) bin/generate.py --process top -n 2000 -o data/top --seed 4 --shard-size 1000 --workers 2 --overwrite
+	$(PY) bin/generate.py --process shower -n 2000 -o data/shower --seed 5 --shard-size 1000 --workers 2 --overwrite
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR)

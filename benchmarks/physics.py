@@ -52,7 +52,9 @@ def sample(process: str, num_jets: int, seed: int, root: Path, workers: int) -> 
     directory = root / f"{process}_{num_jets}_seed{seed}"
     summary = directory / f"{process}_{seed}_generation.json"
     if not summary.exists():
-        generate(process, num_jets, directory, seed=seed, workers=workers, shard_size=max(1000, num_jets // workers))
+        # no generation record: absent, or the shards of a killed generation, replaced
+        generate(process, num_jets, directory, seed=seed, workers=workers, shard_size=max(1000, num_jets // workers),
+                 overwrite=True)
     return str(directory / "*.root"), json.loads(summary.read_text())
 
 
@@ -159,7 +161,8 @@ def main() -> None:
             for family in families_of[task]:
                 run_family(task, family, train_glob, test_glob, out, epochs[task], args.full)
         if "jec" in tasks:
-            fit_and_apply([generated["jec_train"][0]], [generated["jec_test"][0]], out / "jec_standard")
+            fit_and_apply([generated["jec_train"][0]], [generated["jec_test"][0]], out / "jec_standard",
+                          overwrite=True)
     records = {f"{task}_{f}": training_record(out / f"{task}_{f}") for task in tasks for f in families_of[task]}
     command = command_line("physics.py", ("--report-only", "--no-write"))
     if "top" in tasks:

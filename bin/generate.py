@@ -29,13 +29,16 @@ def main() -> None:
                         "showers gnnjet/generate/showers.py: primaries, atmosphere, pond)")
     parser.add_argument("--pileup", type=float, default=0.0, metavar="MU",
                         help="overlay Poisson(MU) minimum-bias interactions on every event (default 0: none)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the files of an earlier sample in OUTPUT (shards of this process and seed, "
+                             "detector.yaml, the generation record) once the new sample is complete")
     args = parser.parse_args()
     if args.process == SHOWER:
         detector = ShowerSetup.from_yaml(args.detector) if args.detector else ShowerSetup()
     else:
         detector = Detector.from_yaml(args.detector) if args.detector else Detector()
     files = generate(args.process, args.num_jets, args.output, args.seed, args.workers, args.shard_size, detector,
-                     pileup=args.pileup)
+                     pileup=args.pileup, overwrite=args.overwrite, inputs=[args.detector] if args.detector else [])
     logging.getLogger("gnnjet").info("wrote %d file(s) to %s", len(files), args.output)
 
 

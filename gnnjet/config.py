@@ -15,7 +15,8 @@ from typing import Any
 import yaml
 
 from gnnjet.errors import ConfigError
-from gnnjet.schema import REQUIRED, ListOf, OneOf, Record, Scalar, Spec
+from gnnjet.fileio import atomic_write_text
+from gnnjet.schema import REQUIRED, ListOf, OneOf, Record, Scalar, Spec, describe, parse_yaml, read_yaml_file
 
 MAX_NODE_TYPES = 16
 # the losses each task type trains with (its default first)
@@ -529,18 +530,7 @@ def validate_config(raw: Any) -> dict[str, Any]:
 def load_config(path: str | Path) -> dict[str, Any]:
     """Read a YAML config file and validate it. Raises ConfigError naming the file and key path."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except IsADirectoryError:
-        raise ConfigError(f"config {path} is a directory: give a YAML file") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"config {path} is not a text file: give a YAML file") from None
-    except OSError as err:
-        raise ConfigError(f"cannot read config {path}: {err.strerror}") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    raw = read_yaml_file(path, "config file")
     try:
         return validate_config(raw)
     except ConfigError as err:
@@ -549,7 +539,7 @@ def load_config(path: str | Path) -> dict[str, Any]:
 
 def dump_config(config: dict[str, Any], path: str | Path) -> None:
     """Write a validated config back as YAML (the resolved config of a run)."""
-    Path(path).write_text(yaml.safe_dump(config, sort_keys=False))
+    atomic_write_text(path, yaml.safe_dump(config, sort_keys=False))
 
 
 def apply_overrides(config: dict[str, Any], assignments: list[str], allowed: tuple[str, ...] | None = None,
@@ -567,10 +557,7 @@ def apply_overrides(config: dict[str, Any], assignments: list[str], allowed: tup
             raise ConfigError(f"{option} {assignment!r}: give KEY=VALUE, e.g. {option} training.lr=3e-4")
         if allowed is not None and not any(key == a or key.startswith(a + ".") for a in allowed):
             raise ConfigError(f"{option} {key}: only {', '.join(allowed)} may be set here")
-        try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{option} {key}: the value {text!r} is not valid YAML ({err})") from None
+        value = parse_yaml(text, f"{option} {key}: the value {describe(text)}")
         node, parts = config, key.split(".")
         for depth, part in enumerate(parts):
             path = ".".join(parts[: depth + 1])

@@ -7,18 +7,122 @@ got 'abc'`` or ``data.node_typs: unknown key; did you mean 'node_types'?``.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import math
+import reprlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
+
+import yaml
 
 from gnnjet.errors import ConfigError
 
 REQUIRED = object()  # marker: a Record field without a default
+MAX_YAML_DEPTH = 64  # nesting of mappings and lists (a config needs about 6)
+MAX_YAML_VALUES = 1_000_000  # values after aliases are expanded (a billion-laughs document has 10^9)
+# a value's repr in messages, bounded in depth, items and length whatever the value (a shared alias is not
+# expanded a billion times to be cut to 60 characters)
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 3, 4, 4, 50, 50, 50
 
 
-def _describe(value: Any) -> str:
-    text = repr(value)
+def describe(value: Any) -> str:
+    text = _REPR.repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """The value of YAML `text` (safe tags only), with one-line ConfigErrors naming `where`, the line and the
+    column of a syntax error; a document nested deeper than MAX_YAML_DEPTH, or expanding through aliases to more
+    than MAX_YAML_VALUES values, is refused in bounded time and memory before it is built or validated."""
+    try:
+        depth = 0
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):  # iterative: no recursion on deep nesting
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    line = f", line {event.start_mark.line + 1}" if event.start_mark else ""
+                    raise ConfigError(f"{where}{line}: nested more than {MAX_YAML_DEPTH} levels deep: not a config")
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{where}: not valid YAML: {yaml_problem(err)}") from None
+    if _expanded_size(value, {}) > MAX_YAML_VALUES:
+        raise ConfigError(f"{where}: expands to more than {MAX_YAML_VALUES} values through YAML aliases (&anchor / "
+                          "*alias): not a config")
+    return value
+
+
+def yaml_problem(err: yaml.YAMLError) -> str:
+    """PyYAML's multi-line message as one line: line, column and the problem."""
+    if isinstance(err, yaml.MarkedYAMLError) and err.problem_mark is not None:
+        mark = err.problem_mark
+        context = f" {err.context}" if err.context else ""
+        return f"line {mark.line + 1}, column {mark.column + 1}: {err.problem}{context}"
+    return " ".join(str(err).split())
+
+
+def _expanded_size(value: Any, sizes: dict[int, int]) -> int:
+    """How many values `value` holds with every alias expanded; `sizes` memoises shared (aliased) nodes, so the
+    count costs one visit per distinct node (the depth is bounded by parse_yaml)."""
+    if not isinstance(value, (dict, list)):
+        return 1
+    if id(value) not in sizes:
+        children = [*value.keys(), *value.values()] if isinstance(value, dict) else value
+        total = 1
+        for child in children:
+            total += _expanded_size(child, sizes)
+            if total > MAX_YAML_VALUES:
+                break
+        sizes[id(value)] = total
+    return sizes[id(value)]
+
+
+def read_yaml_file(path: str | Path, what: str) -> Any:
+    """`parse_yaml` of a file; a missing, unreadable or binary file is a one-line ConfigError naming `what`."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {path} is a directory: give a YAML file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {path} is not a text file: give a YAML file") from None
+    except OSError as err:
+        raise ConfigError(f"cannot read {what} {path}: {err.strerror}") from None
+    return parse_yaml(text, str(path))
+
+
+_FIELD_KINDS = {"float": (int, float), "int": (int,), "bool": (bool,), "str": (str,)}
+
+
+def dataclass_from_mapping(cls: type, values: Any, where: str, path: str = "") -> Any:
+    """An instance of the dataclass `cls` (fields of type float, int, bool or str) with the defaults overridden
+    by the mapping `values` (at key `path` of file `where`); a value that is not a mapping, an unknown key (with
+    the closest valid one), a value of the wrong type or a non-finite number is a one-line ConfigError."""
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: {path or 'the file'}: expected a mapping of parameter names to values, got "
+                          f"{describe(values)}")
+    kinds = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+    for name, value in values.items():
+        key = _join(path, str(name))
+        if name not in kinds:
+            close = difflib.get_close_matches(str(name), list(kinds), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"valid: {', '.join(kinds)}"
+            raise ConfigError(f"{where}: {key}: unknown parameter; {hint}")
+        allowed = _FIELD_KINDS[kinds[name]]
+        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+            kind = "a number" if kinds[name] == "float" else f"a {kinds[name]}"
+            raise ConfigError(f"{where}: {key}: expected {kind}, got {describe(value)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{where}: {key}: expected a finite number, got {value}")
+    return cls(**values)
 
 
 def _join(path: str, key: str | int) -> str:
@@ -36,7 +140,7 @@ class Spec:
         raise NotImplementedError
 
     def fail(self, value: Any, path: str) -> ConfigError:
-        return ConfigError(f"{path or 'config'}: expected {self.description}, got {_describe(value)}")
+        return ConfigError(f"{path or 'config'}: expected {self.description}, got {describe(value)}")
 
 
 @dataclass
@@ -71,7 +175,7 @@ class Scalar(Spec):
             if isinstance(value, str) and self.choices:
                 close = difflib.get_close_matches(value, [str(c) for c in self.choices], n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ConfigError(f"{path}: expected {self.description}, got {value!r}{hint}")
+                raise ConfigError(f"{path}: expected {self.description}, got {describe(value)}{hint}")
             raise self.fail(value, path)
         if self.check is not None and not self.check(value):
             raise self.fail(value, path)

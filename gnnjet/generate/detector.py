@@ -31,9 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from gnnjet.errors import ConfigError
+from gnnjet.schema import dataclass_from_mapping, read_yaml_file
 
 PION_MASS, PROTON_MASS = 0.13957, 0.93827  # GeV
 K0S_MASS, LAMBDA_MASS = 0.49761, 1.11568  # GeV
@@ -80,24 +79,7 @@ class Detector:
     def from_yaml(cls, path: str | Path) -> "Detector":
         """Defaults overridden by the keys of a YAML mapping; a missing or unreadable file, YAML that is not a
         plain mapping (tags included), unknown keys and values of the wrong type are ConfigErrors naming them."""
-        try:
-            values = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, UnicodeDecodeError) as err:
-            raise ConfigError(f"detector file {path}: cannot read it ({getattr(err, 'strerror', None) or err})") \
-                from None
-        except yaml.YAMLError as err:
-            raise ConfigError(f"detector file {path}: not valid YAML ({str(err).splitlines()[0]})") from None
-        if not isinstance(values, dict):
-            raise ConfigError(f"detector file {path}: expected a mapping of parameter names to values")
-        fields = {f.name: f.type for f in dataclasses.fields(cls)}
-        unknown = sorted(set(map(str, values)) - set(fields))
-        if unknown:
-            raise ConfigError(f"{path}: unknown detector parameter(s) {unknown}; valid: {sorted(fields)}")
-        for name, value in values.items():
-            kind = {"float": (int, float), "int": (int,), "bool": (bool,)}[str(fields[name])]
-            if not isinstance(value, kind) or (isinstance(value, bool) and bool not in kind):
-                raise ConfigError(f"{path}: {name}: expected a {fields[name]}, got {value!r}")
-        return cls(**values)
+        return dataclass_from_mapping(cls, read_yaml_file(path, "detector file"), str(path))
 
     def hcal_response(self, energy: np.ndarray) -> np.ndarray:
         """Mean HCAL response (reconstructed / true energy) of hadrons of `energy` GeV."""

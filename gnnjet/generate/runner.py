@@ -11,11 +11,13 @@ import json
 import logging
 import math
 import multiprocessing as mp
+import os
+import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import yaml
@@ -23,7 +25,7 @@ from tqdm.auto import tqdm
 
 from gnnjet.data.writer import write_jets
 from gnnjet.errors import GnnjetError
-from gnnjet.fileio import atomic_write_text, make_directory
+from gnnjet.fileio import alive, atomic_write_text, fsync_directory, make_directory
 from gnnjet.generate.detector import Detector, as_dict
 from gnnjet.generate.pileup import PileUp, beam_settings
 from gnnjet.generate.pipeline import JetTable, simulate
@@ -117,9 +119,11 @@ def _init_worker(progress: Any) -> None:
 
 def generate(process_name: str, num_jets: int, out_dir: str | Path, seed: int = 1, workers: int = 1,
              shard_size: int = 1000, detector: Detector | None = None, progress: bool = True,
-             pileup: float = 0.0) -> list[Path]:
+             pileup: float = 0.0, overwrite: bool = False, inputs: Sequence[str | Path] = ()) -> list[Path]:
     """Generate `num_jets` jets of a process into ROOT shards in `out_dir`, with Poisson(`pileup`) minimum-bias
-    interactions overlaid on every event; returns their paths."""
+    interactions overlaid on every event; returns their paths. The files of an earlier sample there are refused
+    unless `overwrite`, and replaced only once the new sample is complete (`SampleFiles`); `inputs` (the
+    --detector file) are never written over."""
     if process_name not in PROCESS_NAMES:
         raise GnnjetError(f"unknown process {process_name!r}; choose one of {', '.join(PROCESS_NAMES)}")
     if num_jets <= 0 or shard_size <= 0:
@@ -133,37 +137,112 @@ def generate(process_name: str, num_jets: int, out_dir: str | Path, seed: int = 
         description = "gamma and proton air showers in a water-Cherenkov pond"
     else:
         detector, description = detector or Detector(), PROCESSES[process_name].description
-    out_dir = Path(out_dir)
-    make_directory(out_dir)
+    out_dir = make_directory(out_dir)
     num_shards = math.ceil(num_jets / shard_size)
+    sample = SampleFiles(out_dir, process_name, seed, num_shards)
+    sample.check(inputs, overwrite)
+    staging = sample.staging()
     tasks = [ShardTask(process_name, min(shard_size, num_jets - i * shard_size), seed * 100_003 + i,
-                       str(out_dir / f"{process_name}_{seed}_{i:04d}.root"), detector, pileup)
-             for i in range(num_shards)]
-    start = time.perf_counter()
-    what = "events" if process_name == SHOWER else "jets"
-    with progress_bar(None, progress, total=num_jets, desc=f"generating {process_name} {what}", unit=f" {what}") as bar:
-        if workers <= 1 or num_shards == 1:  # in-process: no start-up cost, works from any __main__
-            _init_worker(_BarUpdater(bar))
-            try:
-                results = [generate_shard(task) for task in tasks]
-            finally:
-                _init_worker(None)
-        else:
-            results = _run_pool(tasks, workers, bar, progress)
-    seconds = time.perf_counter() - start
-    summary = {
-        "process": process_name, "description": description, "jets": num_jets, "seed": seed, "pileup": pileup,
-        "shards": [Path(t.path).name for t in tasks], "workers": workers, "wall_seconds": round(seconds, 1),
-        "cpu_seconds": round(sum(r["seconds"] for r in results), 1), "events": sum(r["events"] for r in results),
-        "jets_per_cpu_second": round(num_jets / max(sum(r["seconds"] for r in results), 1e-9), 1),
-    }
-    setup = detector.as_dict() if isinstance(detector, ShowerSetup) else as_dict(detector)
-    atomic_write_text(out_dir / "detector.yaml", yaml.safe_dump(setup, sort_keys=False))
-    # written last: its presence marks a complete sample (benchmarks/physics.py reuses such samples)
-    atomic_write_text(out_dir / f"{process_name}_{seed}_generation.json", json.dumps(summary, indent=1))
+                       str(staging / shard.name), detector, pileup) for i, shard in enumerate(sample.shards)]
+    try:
+        start = time.perf_counter()
+        what = "events" if process_name == SHOWER else "jets"
+        with progress_bar(None, progress, total=num_jets, desc=f"generating {process_name} {what}",
+                          unit=f" {what}") as bar:
+            if workers <= 1 or num_shards == 1:  # in-process: no start-up cost, works from any __main__
+                _init_worker(_BarUpdater(bar))
+                try:
+                    results = [generate_shard(task) for task in tasks]
+                finally:
+                    _init_worker(None)
+            else:
+                results = _run_pool(tasks, workers, bar, progress)
+        seconds = time.perf_counter() - start
+        summary = {
+            "process": process_name, "description": description, "jets": num_jets, "seed": seed, "pileup": pileup,
+            "shards": [shard.name for shard in sample.shards], "workers": workers, "wall_seconds": round(seconds, 1),
+            "cpu_seconds": round(sum(r["seconds"] for r in results), 1), "events": sum(r["events"] for r in results),
+            "jets_per_cpu_second": round(num_jets / max(sum(r["seconds"] for r in results), 1e-9), 1),
+        }
+        setup = detector.as_dict() if isinstance(detector, ShowerSetup) else as_dict(detector)
+        atomic_write_text(staging / sample.detector.name, yaml.safe_dump(setup, sort_keys=False))
+        atomic_write_text(staging / sample.record.name, json.dumps(summary, indent=1))
+        sample.move_in(staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     log.info("%s: %d %s in %.1f s (%.1f per CPU second)", process_name, num_jets, what, seconds,
              summary["jets_per_cpu_second"])
-    return [Path(t.path) for t in tasks]
+    return sample.shards
+
+
+STAGING = ".generating."  # + pid: the directory beside the sample where a generation writes its files
+
+
+@dataclass(frozen=True)
+class SampleFiles:
+    """The files a generation writes into `out_dir`: shards ``<process>_<seed>_<i>.root``, the detector record
+    ``detector.yaml`` and, last, the generation record ``<process>_<seed>_generation.json`` (whose presence marks
+    a complete sample). They are written in a staging directory beside them and moved in only once all exist, so
+    an earlier sample stays whole until its replacement is complete."""
+
+    out_dir: Path
+    process: str
+    seed: int
+    num_shards: int
+
+    @property
+    def shards(self) -> list[Path]:
+        return [self.out_dir / f"{self.process}_{self.seed}_{i:04d}.root" for i in range(self.num_shards)]
+
+    @property
+    def detector(self) -> Path:
+        return self.out_dir / "detector.yaml"
+
+    @property
+    def record(self) -> Path:
+        return self.out_dir / f"{self.process}_{self.seed}_generation.json"
+
+    def earlier(self) -> list[Path]:
+        """Files of an earlier sample this one would replace: its own names, and every shard of the same
+        process and seed (a sample of more shards leaves some that are not among the new names)."""
+        ours = [*self.shards, self.detector, self.record]
+        return sorted({p for p in ours if p.exists()} | set(self.out_dir.glob(f"{self.process}_{self.seed}_*.root")))
+
+    def check(self, inputs: Sequence[str | Path], overwrite: bool) -> None:
+        """Before any work: refuse to write over one of `inputs` (a --detector file) always, and over the files
+        of an earlier sample unless `overwrite`."""
+        for path in inputs:
+            for ours in (*self.shards, self.detector, self.record):
+                if ours.exists() and Path(path).exists() and ours.samefile(path):
+                    raise GnnjetError(f"{path} is an input of this generation and would be replaced by its "
+                                      f"{ours.name}: copy it elsewhere or choose another output directory")
+        earlier = self.earlier()
+        if earlier and not overwrite:
+            names = ", ".join(p.name for p in earlier[:4]) + (" ..." if len(earlier) > 4 else "")
+            raise GnnjetError(f"{self.out_dir} already holds {len(earlier)} file(s) of an earlier sample ({names}): "
+                              "pass --overwrite to replace them once the new sample is complete, or choose another "
+                              "output directory")
+
+    def staging(self) -> Path:
+        """A new, empty staging directory beside the sample (stale ones of killed generations are removed)."""
+        for stale in self.out_dir.glob(f"{STAGING}*"):
+            pid = stale.name[len(STAGING):]
+            if pid.isdigit() and not alive(int(pid)):
+                shutil.rmtree(stale, ignore_errors=True)
+        staging = self.out_dir / f"{STAGING}{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        return staging
+
+    def move_in(self, staging: Path) -> None:
+        """Replace the earlier sample by the complete one in `staging`: its shards first, then the records (the
+        generation record last), then the earlier shards that the new sample has no counterpart of."""
+        earlier = self.earlier()
+        for path in (*self.shards, self.detector, self.record):
+            os.replace(staging / path.name, path)
+        for path in set(earlier) - {*self.shards, self.detector, self.record}:
+            path.unlink(missing_ok=True)
+        fsync_directory(self.out_dir)
 
 
 class _BarUpdater:

@@ -10,15 +10,14 @@ the fitted front), `hit_muons` (true muons in the cell; 0 for noise), hits sorte
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import awkward as ak
 import numpy as np
-import yaml
 
-from gnnjet.errors import GnnjetError
+from gnnjet.errors import ConfigError, GnnjetError
 from gnnjet.generate.pond import Pond, PondHits, respond
 from gnnjet.generate.shower_physics import (
     CLASSES,
@@ -28,6 +27,7 @@ from gnnjet.generate.shower_physics import (
     showers_at_ground,
 )
 from gnnjet.generate.shower_reco import reconstruct
+from gnnjet.schema import dataclass_from_mapping, read_yaml_file
 
 BATCH = 128  # showers simulated at once ([BATCH, cells] arrays)
 
@@ -51,19 +51,11 @@ class ShowerSetup:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "ShowerSetup":
-        raw = yaml.safe_load(Path(path).read_text()) or {}
+        raw = read_yaml_file(path, "shower setup file") or {}
         parts = {"primaries": Primaries, "atmosphere": Atmosphere, "pond": Pond}
         if not isinstance(raw, dict) or set(raw) - set(parts):
-            raise GnnjetError(f"{path}: expected a mapping with keys {', '.join(parts)}")
-        built = {}
-        for key, kind in parts.items():
-            given = raw.get(key) or {}
-            unknown = set(given) - {f.name for f in fields(kind)}
-            if unknown:
-                raise GnnjetError(f"{path}: {key}.{sorted(unknown)[0]} is not a parameter; choose from "
-                                  f"{', '.join(f.name for f in fields(kind))}")
-            built[key] = kind(**given)
-        return cls(**built)
+            raise ConfigError(f"{path}: expected a mapping with keys {', '.join(parts)}")
+        return cls(**{key: dataclass_from_mapping(kind, raw.get(key), str(path), key) for key, kind in parts.items()})
 
     def as_dict(self) -> dict[str, Any]:
         return {"primaries": asdict(self.primaries), "atmosphere": asdict(self.atmosphere), "pond": asdict(self.pond)}

@@ -127,7 +127,7 @@ def test_cli_errors(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "bin" / "generate.py"), "--process", "jec", "-n", "5",
                              "-o", str(tmp_path / "out"), "--detector", str(bad)], capture_output=True, text=True)
     assert result.returncode == 1
-    assert "unknown detector parameter(s) ['hcal_stochastc']" in result.stderr
+    assert "hcal_stochastc: unknown parameter; did you mean 'hcal_stochastic'?" in result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -142,3 +142,77 @@ def test_events_without_detector_level_jets():
     blind = Detector(tracker_eta=0.0, ecal_eta=0.0, hcal_eta=0.0)
     table = simulate(pythia.nextBatch(20), ChargeTable(pythia), blind, np.random.default_rng(0))
     assert len(table) == 0 and len(table.collections["ch"]) == 0
+
+
+def _contents(directory):
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
+
+
+def test_an_earlier_sample_is_refused_and_replaced_only_once_the_new_one_is_complete(tmp_path, monkeypatch):
+    import gnnjet.generate.runner as runner
+    from gnnjet.errors import GnnjetError
+
+    out = tmp_path / "sample"
+    generate("jec", 12, out, seed=5, shard_size=4, progress=False)  # three shards
+    (out / "notes.txt").write_text("the user's")
+    earlier = _contents(out)
+    for process, seed in (("jec", 5), ("qg", 9)):  # its own sample again, or another one sharing detector.yaml
+        with pytest.raises(GnnjetError, match="already holds .* file\\(s\\) of an earlier sample.*--overwrite"):
+            generate(process, 4, out, seed=seed, shard_size=4, progress=False)
+        assert _contents(out) == earlier
+
+    calls = []
+
+    def fail_on_the_second_shard(task):
+        calls.append(task)
+        if len(calls) == 2:
+            raise RuntimeError("killed")
+        return original(task)
+
+    original = runner.generate_shard
+    monkeypatch.setattr(runner, "generate_shard", fail_on_the_second_shard)
+    with pytest.raises(RuntimeError):
+        generate("jec", 8, out, seed=6, shard_size=4, progress=False, overwrite=True)  # a new sample fails midway
+    assert _contents(out) == earlier and not any(p.is_dir() for p in out.iterdir())
+    monkeypatch.setattr(runner, "generate_shard", original)
+
+    files = generate("jec", 4, out, seed=5, shard_size=4, progress=False, overwrite=True)  # one shard replaces three
+    assert [f.name for f in files] == ["jec_5_0000.root"]
+    assert sorted(_contents(out)) == ["detector.yaml", "jec_5_0000.root", "jec_5_generation.json", "notes.txt"]
+    assert uproot.open(files[0])["Jets"].num_entries == 4 and (out / "notes.txt").read_text() == "the user's"
+
+
+def test_the_detector_file_is_never_written_over(tmp_path):
+    from gnnjet.errors import GnnjetError
+    from gnnjet.generate.detector import Detector
+
+    out = tmp_path / "sample"
+    generate("jec", 4, out, seed=5, shard_size=4, progress=False)
+    record = out / "detector.yaml"
+    before = record.read_bytes()
+    with pytest.raises(GnnjetError, match="is an input of this generation"):
+        generate("jec", 4, out, seed=5, shard_size=4, progress=False, detector=Detector.from_yaml(record),
+                 overwrite=True, inputs=[record])
+    assert record.read_bytes() == before
+
+
+@pytest.mark.parametrize("content, message", [
+    ("hcal_stochastc: 1.0\n", "hcal_stochastc: unknown parameter; did you mean 'hcal_stochastic'?"),
+    ("ecal_stochastic: high\n", "ecal_stochastic: expected a number, got 'high'"),
+    ("ecal_stochastic: .nan\n", "ecal_stochastic: expected a finite number"),
+    ("ecal_stochastic: [1,\n", "not valid YAML: line 2, column 1"),
+    ("- 1\n", "expected a mapping of parameter names to values"),
+])
+def test_a_bad_detector_file_is_one_line(tmp_path, content, message):
+    from tests.cli import run_bin
+
+    bad = tmp_path / "detector.yaml"
+    bad.write_text(content)
+    result = run_bin("generate.py", "--process", "jec", "-n", "5", "-o", tmp_path / "out", "--detector", bad)
+    assert result.returncode == 1 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    missing = run_bin("generate.py", "--process", "shower", "-n", "5", "-o", tmp_path / "out", "--detector",
+                      tmp_path / "none.yaml")
+    assert missing.returncode == 1 and "shower setup file" in missing.stderr and "does not exist" in missing.stderr
+    (tmp_path / "file").write_text("x")
+    as_file = run_bin("generate.py", "--process", "jec", "-n", "5", "-o", tmp_path / "file" / "out")
+    assert as_file.returncode == 1 and "is a file, not a directory" in as_file.stderr
