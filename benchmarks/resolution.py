@@ -125,7 +125,7 @@ def main() -> None:
     out, started = Path(args.out), time.perf_counter()
     train_glob, _ = sample("jec", args.jec_jets, 13, out / "samples", args.workers)
     test_glob, _ = sample("jec", max(200, args.jec_jets // 4), 14, out / "samples", args.workers)
-    fit_and_apply([train_glob], [test_glob], out / "jec_standard")
+    fit_and_apply([train_glob], [test_glob], out / "jec_standard", overwrite=True)
     runs = {"Standard correction": out / "jec_standard"}
     for family in args.families.split(","):
         for head, settings in HEADS.items():

@@ -22,8 +22,8 @@ train_and_predict() {
 }
 
 step "1/4 generating independent test samples"
-"$PY" "$BIN/generate.py" --process jec -n 2000 -o "$OUT/test/jec" --seed 101 --workers 2 --shard-size 1000
-"$PY" "$BIN/generate.py" --process qg -n 400 -o "$OUT/test/qg" --seed 102 --workers 2 --shard-size 200
+"$PY" "$BIN/generate.py" --process jec -n 2000 -o "$OUT/test/jec" --seed 101 --workers 2 --shard-size 1000 --overwrite
+"$PY" "$BIN/generate.py" --process qg -n 400 -o "$OUT/test/qg" --seed 102 --workers 2 --shard-size 200 --overwrite
 
 step "2/4 the training data as gnnjet sees it"
 "$PY" "$BIN/visualize_data.py" -i "$HERE/data/jec/*.root" -c "$HERE/configs/jec_particlenet.yaml" -o "$OUT/figures/data_jec"
@@ -32,7 +32,7 @@ step "2/4 the training data as gnnjet sees it"
 step "3/4 jet energy correction"
 train_and_predict jec particlenet
 train_and_predict jec deepsets
-"$PY" "$BIN/standard_correction.py" -t "$HERE/data/jec/*.root" -i "$OUT/test/jec/*.root" -o "$OUT/runs/jec_standard"
+"$PY" "$BIN/standard_correction.py" -t "$HERE/data/jec/*.root" -i "$OUT/test/jec/*.root" -o "$OUT/runs/jec_standard" --overwrite
 "$PY" "$BIN/plot.py" -i "$OUT/runs/jec_particlenet, $OUT/runs/jec_deepsets, $OUT/runs/jec_standard" \
     -n "ParticleNet-Lite, DeepSets, Standard" -o "$OUT/figures/jec"
 

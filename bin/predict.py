@@ -18,8 +18,8 @@ def main() -> None:
     parser.add_argument("-m", "--model", required=True, help="run directory written by bin/train.py")
     parser.add_argument("-i", "--input", nargs="+", help="ROOT or Parquet files/globs to predict on")
     parser.add_argument("-o", "--output", help="predictions file: ROOT (.root) or Parquet (.parquet, .pq)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT (never an input or a "
-                        "file of the model)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT or export file (never "
+                        "an input or a file of the model)")
     selection = parser.add_mutually_exclusive_group()
     selection.add_argument("--selection", metavar="EXPR",
                            help="predict the jets passing EXPR (default: the config's data.test_selection, else "
@@ -40,6 +40,10 @@ def main() -> None:
     args = parser.parse_args()
     if bool(args.input) != bool(args.output) or not (args.input or args.export_onnx or args.export_weaver):
         raise GnnjetError("give -i INPUT and -o OUTPUT, and/or --export-onnx FILE / --export-weaver FILE")
+    from gnnjet.predict import check_outputs
+
+    check_outputs(args.model, {"predictions file": args.output, "ONNX file": args.export_onnx,
+                               "weaver-core state dict": args.export_weaver}, args.input or [], args.overwrite)
     if args.input:
         from gnnjet.predict import predict
 

@@ -20,8 +20,10 @@ def main() -> None:
     parser.add_argument("-i", "--input", nargs="+", required=True, help="ROOT files/globs to correct")
     parser.add_argument("-o", "--output", required=True, help="output directory")
     parser.add_argument("--tree", default="Jets")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT/standard.json and "
+                        "OUT/pred.root (never an input), once the new ones are computed")
     args = parser.parse_args()
-    fit_and_apply(args.train, args.input, args.output, args.tree)
+    fit_and_apply(args.train, args.input, args.output, args.tree, args.overwrite)
 
 
 if __name__ == "__main__":

@@ -143,14 +143,33 @@ def predict(model_dir: str | Path, inputs: list[str], output: str | Path, batch_
     refused, and an existing one unless `overwrite`."""
     parse_device(device)
     files = expand_files(list(inputs))
-    kfold = read_kfold(model_dir)
-    model_files = [f for name in (kfold["folds"] if kfold else ["."]) for f in run_files(Path(model_dir) / name)]
-    refuse_to_clobber(output, files, model_files, overwrite, what="predictions file")
+    refuse_to_clobber(output, files, model_files(model_dir), overwrite, what="predictions file")
     check_output_suffix(output)
     predicted = run_model(model_dir, files, batch_size, device, progress, selection, no_selection, overrides,
                           fold_average)
     predicted.write(output)
     return len(predicted.dataset)
+
+
+def model_files(model_dir: str | Path) -> list[Path]:
+    """The files of a run directory (every fold's, for a k-fold run) that no output may overwrite."""
+    kfold = read_kfold(model_dir)
+    return [f for name in (kfold["folds"] if kfold else ["."]) for f in run_files(Path(model_dir) / name)]
+
+
+def check_outputs(model_dir: str | Path, outputs: dict[str, str | Path | None], inputs: list[str],
+                  overwrite: bool = False) -> None:
+    """Before any work: refuse each of `outputs` ({what: path}, None for one not asked for) that is one of
+    `inputs` (files or globs), a file of the model directory or another of the outputs, and an existing one
+    unless `overwrite` (`fileio.refuse_to_clobber`)."""
+    files = expand_files(list(inputs)) if inputs else []
+    protected = model_files(model_dir)
+    given = [(what, Path(path)) for what, path in outputs.items() if path is not None]
+    for number, (what, path) in enumerate(given):
+        for other_what, other in given[:number]:
+            if path.resolve() == other.resolve():
+                raise GnnjetError(f"the {what} and the {other_what} are both {path}: give them different names")
+        refuse_to_clobber(path, files, protected, overwrite, what=what)
 
 
 def aligned(columns: dict[str, np.ndarray], entry: np.ndarray, dropped: np.ndarray) -> dict[str, np.ndarray]:

@@ -271,3 +271,30 @@ def test_a_selection_that_does_not_parse_is_one_line_before_any_work(selected_cl
     result = predict_cli(selected_classifier, [data], tmp_path / "pred.root", "--selection", "pt >")
     assert result.returncode == 1 and "Traceback" not in result.stderr and "--selection" in result.stderr
     assert not (tmp_path / "pred.root").exists()
+
+
+@pytest.mark.parametrize("target", ["best.pt", "config.yaml", "input", "existing", "predictions"])
+@pytest.mark.parametrize("option", ["--export-onnx", "--export-weaver"])
+def test_an_export_never_lands_on_the_run_an_input_or_an_earlier_file(classifier, tmp_path, target, option):
+    """The exports follow the predictions file's output rules, checked before any work (they wrote over best.pt
+    and over their own input with rc 0)."""
+    import hashlib
+
+    data = write_fake(tmp_path / "new.root", 20, seed=4)
+    existing = tmp_path / "earlier.onnx"
+    existing.write_bytes(b"an earlier export")
+    output = {"best.pt": classifier / "best.pt", "config.yaml": classifier / "config.yaml", "input": data,
+              "existing": existing, "predictions": tmp_path / "pred.root"}[target]
+    before = hashlib.sha256(output.read_bytes()).hexdigest() if output.exists() else None
+    message = {"best.pt": "a file of the model", "config.yaml": "a file of the model",
+               "input": "one of the input files", "existing": "already exists: pass --overwrite",
+               "predictions": "are both"}[target]
+    result = run_bin("predict.py", "-m", classifier, "-i", data, "-o", tmp_path / "pred.root", option, output)
+    assert result.returncode == 1 and message in result.stderr, result.stderr
+    assert not (tmp_path / "pred.root").exists()  # refused before the predictions were written
+    if target != "existing":
+        again = run_bin("predict.py", "-m", classifier, "-i", data, "-o", tmp_path / "pred.root", option, output,
+                        "--overwrite")
+        assert again.returncode == 1 and message in again.stderr
+    after = hashlib.sha256(output.read_bytes()).hexdigest() if output.exists() else None
+    assert after == before

@@ -12,17 +12,17 @@ from gnnjet.data.inputs import expand_files
 from gnnjet.data.writer import write_jets
 from gnnjet.errors import DataError
 from gnnjet.evaluate.standard import StandardCorrection
-from gnnjet.fileio import make_directory
+from gnnjet.fileio import make_directory, refuse_to_clobber
 
 log = logging.getLogger(__name__)
 NEEDED = ("pt", "eta", "pt_gen")
 OBSERVERS = ("pt", "eta", "phi", "mass", "pt_gen", "eta_gen", "hadron_flavor", "parton_flavor", "weight", "rho", "npv")
 
 
-def read_jets(patterns: list[str], tree: str) -> dict[str, np.ndarray]:
+def read_jets(files: list[str], tree: str) -> dict[str, np.ndarray]:
     """Jet-level branches (NEEDED, plus the OBSERVERS present) of all files, concatenated."""
     parts: dict[str, list[np.ndarray]] = {}
-    for path in expand_files(patterns):
+    for path in files:
         jets = open_tree(path, tree)
         missing = [b for b in NEEDED if b not in jets.keys()]
         if missing:
@@ -33,17 +33,21 @@ def read_jets(patterns: list[str], tree: str) -> dict[str, np.ndarray]:
     return {k: np.concatenate(v) for k, v in parts.items()}
 
 
-def fit_and_apply(train: list[str], inputs: list[str], output: str | Path, tree: str = "Jets") -> StandardCorrection:
+def fit_and_apply(train: list[str], inputs: list[str], output: str | Path, tree: str = "Jets",
+                  overwrite: bool = False) -> StandardCorrection:
     """Fit on `train`, save output/standard.json, write output/pred.root for `inputs`. With pile-up (a `rho`
-    branch that varies) the correction starts with an offset step in rho."""
+    branch that varies) the correction starts with an offset step in rho. Before any work, an output that is one
+    of the input files is refused, and existing outputs unless `overwrite`; both are written only once everything
+    is computed (an earlier pair stays whole if this one fails)."""
     output = Path(output)
-    make_directory(output)
-    fit_jets = read_jets(train, tree)
+    fit_files, input_files = expand_files(train), expand_files(inputs)
+    for name, what in (("standard.json", "standard correction file"), ("pred.root", "predictions file")):
+        refuse_to_clobber(output / name, [*fit_files, *input_files], overwrite=overwrite, what=what)
+    fit_jets = read_jets(fit_files, tree)
     valid = (fit_jets["pt"] > 0) & (fit_jets["pt_gen"] > 0)
     rho = fit_jets["rho"][valid] if "rho" in fit_jets else None
     correction = StandardCorrection.fit(fit_jets["pt"][valid], fit_jets["eta"][valid], fit_jets["pt_gen"][valid], rho)
-    correction.save(output / "standard.json")
-    jets = read_jets(inputs, tree)
+    jets = read_jets(input_files, tree)
     if correction.has_offset and "rho" not in jets:
         raise DataError(f"the standard correction fitted on {train} subtracts a pile-up offset in rho, but {inputs} "
                         "have no rho branch")
@@ -52,6 +56,8 @@ def fit_and_apply(train: list[str], inputs: list[str], output: str | Path, tree:
         target = np.log(jets["pt_gen"] / jets["pt"])
     columns = {"pred": log_factor.astype(np.float32), "target": target.astype(np.float32),
                "pt_corr": (jets["pt"] * np.exp(log_factor)).astype(np.float32), **jets}
+    make_directory(output)
+    correction.save(output / "standard.json")
     write_jets(output / "pred.root", columns)
     log.info("standard correction%s fitted on %d jets, applied to %d jets -> %s",
              " (with a pile-up offset step)" if correction.has_offset else "", int(valid.sum()), len(jets["pt"]),

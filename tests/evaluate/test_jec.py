@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import uproot
 
 from gnnjet.data.writer import write_jets
 from gnnjet.errors import DataError
@@ -130,3 +131,33 @@ def test_no_offset_step_without_pileup():
     sample = jets()
     correction = StandardCorrection.fit(sample["pt"], sample["eta"], sample["pt_gen"], np.full(len(sample["pt"]), 1.5))
     assert not correction.has_offset
+
+
+def test_standard_correction_outputs_never_land_on_inputs_or_earlier_results(tmp_path):
+    from tests.cli import run_bin
+
+    out = tmp_path / "std"
+    out.mkdir()
+    write_jets(tmp_path / "train.root", jets(4000))
+    write_jets(out / "pred.root", jets(300, seed=4))  # the input to correct lies in OUT, named as the output
+    before = (out / "pred.root").read_bytes()
+    for extra in ([], ["--overwrite"]):
+        result = run_bin("standard_correction.py", "-t", tmp_path / "train.root", "-i", out / "pred.root", "-o", out,
+                         *extra)
+        assert result.returncode == 1 and "is one of the input files" in result.stderr
+        assert (out / "pred.root").read_bytes() == before and not (out / "standard.json").exists()
+    write_jets(tmp_path / "test.root", jets(300, seed=5))
+    (out / "pred.root").unlink()
+    first = run_bin("standard_correction.py", "-t", tmp_path / "train.root", "-i", tmp_path / "test.root", "-o", out)
+    assert first.returncode == 0, first.stderr
+    earlier = {name: (out / name).read_bytes() for name in ("standard.json", "pred.root")}
+    again = run_bin("standard_correction.py", "-t", tmp_path / "train.root", "-i", tmp_path / "test.root", "-o", out)
+    assert again.returncode == 1 and "already exists: pass --overwrite" in again.stderr
+    write_jets(tmp_path / "broken.root", {k: v for k, v in jets(300, seed=6).items() if k != "pt_gen"})
+    failed = run_bin("standard_correction.py", "-t", tmp_path / "train.root", "-i", tmp_path / "broken.root", "-o",
+                     out, "--overwrite")
+    assert failed.returncode == 1 and "'pt_gen'" in failed.stderr
+    assert {name: (out / name).read_bytes() for name in earlier} == earlier  # the earlier pair is whole
+    replaced = run_bin("standard_correction.py", "-t", tmp_path / "train.root", "-i", tmp_path / "test.root", "-o",
+                       out, "--overwrite")
+    assert replaced.returncode == 0 and uproot.open(out / "pred.root")["Jets"].num_entries == 300
