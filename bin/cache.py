@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from gnnjet.cli import run
+from gnnjet.cli import positive_int, run
 from gnnjet.data.cache.admin import clean, scan
 from gnnjet.data.cache.build import build_store
 from gnnjet.data.cache.key import default_cache_root
@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("-c", "--config", help="with --build: the training config")
     parser.add_argument("-i", "--input", nargs="+", help="with --build: training files or globs, as "
                         "bin/train.py -i (replace data.train; data.val is built too)")
-    parser.add_argument("--workers", type=int, help="with --build: reading processes (default: data.workers, "
+    parser.add_argument("--workers", type=positive_int, help="with --build: reading processes (default: data.workers, "
                         "else every available core)")
     args = parser.parse_args()
     if args.build:

@@ -10,7 +10,7 @@ Example: bin/compactness.py -i "data/shower/*.root" -o runs/compactness
 import argparse
 import sys
 
-from gnnjet.cli import run
+from gnnjet.cli import positive_float, run
 from gnnjet.evaluate.compactness import write_compactness
 
 
@@ -18,12 +18,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-i", "--input", nargs="+", required=True, help="shower ROOT files/globs")
     parser.add_argument("-o", "--output", required=True, help="output directory (OUT/pred.root)")
-    parser.add_argument("--radius", type=float, default=40.0, help="CxPE40's radius around the core, m (default 40)")
+    parser.add_argument("--radius", type=positive_float, default=40.0,
+                        help="CxPE40's radius around the core, m (default 40)")
     parser.add_argument("--tree", default="Jets")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT/pred.root")
     args = parser.parse_args()
-    if args.radius <= 0:
-        parser.error(f"--radius {args.radius}: give a positive radius in m")
     write_compactness(args.input, args.output, args.radius, args.tree, args.overwrite)
 
 

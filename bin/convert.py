@@ -10,7 +10,7 @@ Examples:
 import argparse
 import sys
 
-from gnnjet.cli import run
+from gnnjet.cli import positive_int, run
 
 
 def main() -> None:
@@ -23,7 +23,7 @@ def main() -> None:
                         help="output directory (one file per input file, named by its path relative to the inputs' "
                              "common directory)")
     parser.add_argument("--format", default="parquet", choices=sorted(FORMATS), help="output format")
-    parser.add_argument("--chunk-size", type=int, default=50_000, help="jets held in memory at once")
+    parser.add_argument("--chunk-size", type=positive_int, default=50_000, help="jets held in memory at once")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace converted files already in OUTPUT (an input file is never replaced)")
     args = parser.parse_args()

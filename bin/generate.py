@@ -10,7 +10,7 @@ import argparse
 import logging
 import sys
 
-from gnnjet.cli import run
+from gnnjet.cli import non_negative_float, non_negative_int, positive_int, run
 from gnnjet.generate.detector import Detector
 from gnnjet.generate.runner import PROCESS_NAMES, SHOWER, generate
 from gnnjet.generate.showers import ShowerSetup
@@ -19,15 +19,15 @@ from gnnjet.generate.showers import ShowerSetup
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--process", required=True, choices=sorted(PROCESS_NAMES), help="sample type")
-    parser.add_argument("-n", "--num-jets", type=int, required=True,
+    parser.add_argument("-n", "--num-jets", type=positive_int, required=True,
                         help="jets (showers: events) to generate (classes get equal shares)")
     parser.add_argument("-o", "--output", required=True, help="output directory for the ROOT shards")
-    parser.add_argument("--seed", type=int, default=1, help="base random seed (shards derive their own)")
-    parser.add_argument("--workers", type=int, default=1, help="parallel worker processes")
-    parser.add_argument("--shard-size", type=int, default=1000, help="jets per output file")
+    parser.add_argument("--seed", type=non_negative_int, default=1, help="base random seed (shards derive their own)")
+    parser.add_argument("--workers", type=positive_int, default=1, help="parallel worker processes")
+    parser.add_argument("--shard-size", type=positive_int, default=1000, help="jets per output file")
     parser.add_argument("--detector", help="YAML file overriding detector parameters (gnnjet/generate/detector.py; for "
                         "showers gnnjet/generate/showers.py: primaries, atmosphere, pond)")
-    parser.add_argument("--pileup", type=float, default=0.0, metavar="MU",
+    parser.add_argument("--pileup", type=non_negative_float, default=0.0, metavar="MU",
                         help="overlay Poisson(MU) minimum-bias interactions on every event (default 0: none)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the files of an earlier sample in OUTPUT (shards of this process and seed, "

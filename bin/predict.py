@@ -9,7 +9,7 @@ Examples:
 import argparse
 import sys
 
-from gnnjet.cli import run
+from gnnjet.cli import positive_int, run
 from gnnjet.errors import GnnjetError
 
 
@@ -32,7 +32,7 @@ def main() -> None:
     parser.add_argument("--fold-average", action="store_true",
                         help="k-fold run: the mean of the k models for every jet (jets of other samples) instead of "
                              "the out-of-fold model's outputs")
-    parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--batch-size", type=positive_int, default=512)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--export-onnx", metavar="FILE", help="export the model to ONNX (dynamic batch and node axes)")
     parser.add_argument("--export-weaver", metavar="FILE",

@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 
-from gnnjet.cli import run
+from gnnjet.cli import non_negative_int, positive_int, run
 from gnnjet.config import apply_overrides, load_config, with_kfold
 from gnnjet.data.inputs import override_inputs
 from gnnjet.errors import GnnjetError
@@ -31,8 +31,9 @@ def main() -> None:
                         "into OUTPUT/test_predictions.root, metrics in OUTPUT/test_metrics.{json,md}")
     parser.add_argument("--no-test", action="store_true", help="skip the test-set evaluation of data.test")
     parser.add_argument("-o", "--output", help="run directory (overrides training.output_dir)")
-    parser.add_argument("--gpus", type=int, nargs="+", help="GPU indices; several start one DDP process each")
-    parser.add_argument("--epochs", type=int, help="override training.epochs")
+    parser.add_argument("--gpus", type=non_negative_int, nargs="+",
+                        help="GPU indices; several start one DDP process each")
+    parser.add_argument("--epochs", type=positive_int, help="override training.epochs")
     parser.add_argument("--resume", action="store_true",
                         help="continue from OUTPUT/last.pt with the run's own config (with -c or --set, only "
                              f"{', '.join(RESUMABLE_KEYS)} may differ)")
@@ -40,8 +41,9 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override any config key, VALUE as YAML (repeatable): --set training.lr=3e-4 "
                              "--set data.node_types.charged.max_nodes=64; recorded in the run's config.yaml")
-    parser.add_argument("--kfold", type=int, metavar="K", help="k-fold: K runs in OUTPUT/fold_0..fold_{K-1}, run i "
-                        "trained on the jets whose --fold-expr is not i (sets training.kfold)")
+    parser.add_argument("--kfold", type=positive_int, metavar="K",
+                        help="k-fold: K runs in OUTPUT/fold_0..fold_{K-1}, run i trained on the jets whose "
+                             "--fold-expr is not i (sets training.kfold)")
     parser.add_argument("--fold-expr", metavar="EXPR", help="with --kfold: each jet's fold, an integer in [0, K) "
                         "(e.g. \"event %% 5\")")
     parser.add_argument("--pretrained", metavar="CKPT_OR_MODEL_DIR",

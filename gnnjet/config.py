@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +33,27 @@ DEFAULT_TARGET = "log(pt_gen / pt)"  # the JEC target: the regression target whe
 LOSSES = {"classification": ("cross_entropy",),
           "regression": ("huber", "l1", "mse", "logcosh", "quantile", "gaussian_nll")}
 
-_number = Scalar(float)
+_number = Scalar(float, check=math.isfinite, what="a finite number")
+_positive = Scalar(float, check=lambda v: math.isfinite(v) and v > 0, what="a positive finite number")
+_non_negative = Scalar(float, check=lambda v: math.isfinite(v) and v >= 0, what="a finite number >= 0")
 _string = Scalar(str)
 _expr = Scalar(str, what="an expression string")
-_auto_number = OneOf([Scalar(str, choices=("auto",)), Scalar(float, nullable=True)], what="a number, 'auto' or null")
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
+def _finite32(value: float | None) -> bool:
+    """Whether a preprocessing number is one float32 holds (the rule preprocess.json is read back with)."""
+    return value is None or abs(value) <= _FLOAT32_MAX  # False for NaN and inf too
+
+
+_finite = Scalar(float, check=_finite32, what="a finite number")
+_auto_number = OneOf([Scalar(str, choices=("auto",)),
+                      Scalar(float, nullable=True, check=_finite32, what="a finite number or null")],
+                     what="a finite number, 'auto' or null")
 _auto_scale = OneOf([Scalar(str, choices=("auto",)),
-                     Scalar(float, nullable=True, check=lambda v: v is None or v > 0, what="a positive number")],
-                    what="a positive number, 'auto' or null")
+                     Scalar(float, nullable=True, check=lambda v: v is None or (_finite32(v) and v > 0),
+                            what="a positive finite number")],
+                    what="a positive finite number, 'auto' or null")
 _files = OneOf([ListOf(_string), _string], what="a file path/glob or a list of them")
 
 FEATURE = OneOf(
@@ -49,7 +64,7 @@ FEATURE = OneOf(
                 "expr": (Scalar(str, nullable=True), None),
                 "center": (_auto_number, "auto"),
                 "scale": (_auto_scale, "auto"),
-                "clip": (ListOf(_number, length=2, nullable=True), [-5.0, 5.0]),
+                "clip": (ListOf(_finite, length=2, nullable=True), [-5.0, 5.0]),  # [min, max]; null: none
             },
             what="a feature: an expression string or a mapping {name, expr, center, scale, clip}",
         ),
@@ -125,7 +140,7 @@ REWEIGHT = Record(
         # flat: each class flat in the histogram; ref: every class shaped like the first of `classes`
         "method": (Scalar(str, choices=("flat", "ref")), "flat"),
         "classes": (ListOf(_string, min_length=1, nullable=True), None),  # label names; null: all labels
-        "class_weights": (ListOf(Scalar(float, check=lambda v: v > 0, what="a positive number"), nullable=True),
+        "class_weights": (ListOf(_positive, nullable=True),
                           None),
         # percentile of the non-empty bins (flat) or of the ratios (ref, 100 - threshold) where weights are capped
         "threshold": (Scalar(float, check=lambda v: 0 <= v < 100, what="a percentile in [0, 100)"), 10.0),
@@ -215,6 +230,10 @@ class Targets(Spec):
         return _named_expressions(value, path, "target", "pred_<name> and <name>_corr", "\"log(mass_gen / mass)\"")
 
 
+_limit = Scalar(float, nullable=True, check=lambda v: v is None or (math.isfinite(v) and v > 0),
+                what="a positive finite number or null")
+
+
 class TargetLimits(Spec):
     """task.target_abs_max: null (every jet enters the loss), a number (a target with |y| above it is masked from the
     loss for that jet), or a mapping {target name: number or null} per target."""
@@ -223,8 +242,8 @@ class TargetLimits(Spec):
 
     def validate(self, value: Any, path: str) -> Any:
         if not isinstance(value, dict):
-            return Scalar(float, nullable=True).validate(value, path)
-        return {str(name): Scalar(float, nullable=True).validate(limit, f"{path}.{name}")
+            return _limit.validate(value, path)
+        return {str(name): _limit.validate(limit, f"{path}.{name}")
                 for name, limit in value.items()}
 
 
@@ -232,7 +251,7 @@ DECORRELATION = Record(
     {
         "expr": (_expr, REQUIRED),  # a jet-level variable the score should not depend on, e.g. the jet mass
         "method": (Scalar(str, choices=("disco",)), "disco"),
-        "strength": (Scalar(float, check=lambda v: v >= 0, what="a number >= 0"), 10.0),
+        "strength": (_non_negative, 10.0),
         "classes": (ListOf(_string, min_length=1, nullable=True), None),  # background label names; null: all but score
         "score": (Scalar(str, nullable=True), None),  # the label whose score is decorrelated; null: the first
     },
@@ -251,7 +270,7 @@ TASK = Record(
         "loss": (Scalar(str, choices=tuple(dict.fromkeys(sum(LOSSES.values(), ()))), nullable=True), None),
         "target_abs_max": (TargetLimits(), None),
         # loss quantile: the quantiles predicted per jet (null: [0.16, 0.5, 0.84]); odd in number, with the median
-        "quantiles": (ListOf(Scalar(float), min_length=1, nullable=True), None),
+        "quantiles": (ListOf(_number, min_length=1, nullable=True), None),
         "decorrelation": (DECORRELATION, None),
     },
     what="the task section",
@@ -270,25 +289,27 @@ KFOLD = Record(
 
 TRAINING = Record(
     {
-        "seed": (Scalar(int), 42),
+        "seed": (Scalar(int, check=lambda v: 0 <= v < 2**32, what="an integer in [0, 2^32)"), 42),
         "batch_size": (Scalar(int, check=lambda v: v > 1, what="an integer >= 2 (BatchNorm needs two jets a batch)"),
                        512),
         "epochs": (Scalar(int, check=lambda v: v > 0, what="a positive integer"), 20),
         "optimizer": (Scalar(str, choices=("adamw", "adam", "sgd", "ranger")), "adamw"),
-        "lr": (_number, 1e-3),
-        "weight_decay": (_number, 0.01),
-        "momentum": (_number, 0.9),
+        "lr": (_positive, 1e-3),
+        "weight_decay": (_non_negative, 0.01),
+        "momentum": (_non_negative, 0.9),
         "scheduler": (Scalar(str, choices=("cosine", "cosine_restarts", "onecycle", "plateau", "step", "flat_decay",
                                            "none")), "cosine"),
         "restart_epochs": (Scalar(int, check=lambda v: v > 0, what="a positive number of epochs"), 4),
-        "warmup_epochs": (_number, 0.0),
-        "step_epochs": (Scalar(int), 10),
-        "gamma": (_number, 0.1),
-        "plateau_patience": (Scalar(int), 3),
-        "grad_clip": (Scalar(float, nullable=True), 1.0),
+        "warmup_epochs": (_non_negative, 0.0),
+        "step_epochs": (Scalar(int, check=lambda v: v > 0, what="a positive integer"), 10),
+        "gamma": (_positive, 0.1),
+        "plateau_patience": (Scalar(int, check=lambda v: v >= 0, what="an integer >= 0"), 3),
+        "grad_clip": (Scalar(float, nullable=True, check=lambda v: v is None or (math.isfinite(v) and v > 0),
+                             what="a positive finite number or null"), 1.0),
         "amp": (Scalar(bool), False),
         "compile": (Scalar(bool), False),
-        "early_stopping_patience": (Scalar(int, nullable=True), None),
+        "early_stopping_patience": (Scalar(int, nullable=True, check=lambda v: v is None or v > 0,
+                                           what="a positive integer or null"), None),
         # best.pt: the lowest val_loss, the highest val_auc / val_accuracy, or the last epoch's model
         "monitor": (Scalar(str, choices=MONITORS), "val_loss"),
         # classification: the cross-entropy's target smoothed by this much (0: one-hot)
@@ -297,15 +318,16 @@ TRAINING = Record(
         # stopping once per such epoch); null: one pass over the training jets per epoch
         "samples_per_epoch": (Scalar(int, nullable=True, check=lambda v: v is None or v > 0,
                                      what="a positive number of jets or null"), None),
-        "prefetch": (Scalar(int), 2),
+        "prefetch": (Scalar(int, check=lambda v: v >= 0, what="an integer >= 0"), 2),
         # null: shuffle jet by jet; N: shuffle blocks of N consecutive jets (stores larger than the page cache)
         "shuffle_blocks": (Scalar(int, nullable=True, check=lambda v: v is None or v > 0,
                                   what="a positive number of jets or null"), None),
         "output_dir": (Scalar(str, nullable=True), None),
         # fine-tuning: start from a weaver-core checkpoint or a gnnjet model directory (bin/train.py --pretrained)
         "pretrained": (Scalar(str, nullable=True), None),
-        "head_lr_mult": (Scalar(float, nullable=True, check=lambda v: v is None or v > 0, what="a positive number"),
-                         None),  # learning-rate factor of the output layer; null: 50 with `pretrained`, else 1
+        # learning-rate factor of the output layer; null: 50 with `pretrained`, else 1
+        "head_lr_mult": (Scalar(float, nullable=True, check=lambda v: v is None or (math.isfinite(v) and v > 0),
+                                what="a positive finite number or null"), None),
         # backbone: all but the head MLP; batchnorm: every BatchNorm layer (statistics and affine parameters)
         "freeze": (ListOf(Scalar(str, choices=FREEZABLE)), []),
         # k-fold: k runs in OUT/fold_0..fold_{k-1}, run i trained on the jets whose fold expression is not i
@@ -374,10 +396,13 @@ def _check_consistency(config: dict[str, Any]) -> None:
     _check_node_types(config["data"]["node_types"])
     _check_pair_features(config)
     _check_weighting(config)
+    for i, feature in enumerate(config["data"]["jet_features"]):
+        _check_clip(feature, f"data.jet_features[{i}]")
     seen: dict[str, tuple[str, dict[str, Any]]] = {}
     for type_name, node_type in config["data"]["node_types"].items():
         for i, feature in enumerate(node_type["features"]):
             path = f"data.node_types.{type_name}.features[{i}]"
+            _check_clip(feature, path)
             spec = {k: feature[k] for k in ("center", "scale", "clip")}
             if feature["name"] in seen and seen[feature["name"]][1] != spec:
                 raise ConfigError(
@@ -385,6 +410,11 @@ def _check_consistency(config: dict[str, Any]) -> None:
                     "but has different center/scale/clip; give it another name or the same preprocessing"
                 )
             seen.setdefault(feature["name"], (path, spec))
+
+
+def _check_clip(feature: dict[str, Any], path: str) -> None:
+    if feature["clip"] is not None and feature["clip"][0] > feature["clip"][1]:
+        raise ConfigError(f"{path}.clip: [min, max] with min <= max, got {feature['clip']}")
 
 
 def _check_quantiles(task: dict[str, Any]) -> None:

@@ -176,7 +176,8 @@ def make_directory(path: str | Path, what: str = "output directory") -> Path:
     path = Path(path)
     for part in (path, *path.parents):
         if part.exists() and not part.is_dir():
-            raise GnnjetError(f"{what} {path}: {part} is a file, not a directory: choose another path")
+            where = f"{path}" if part == path else f"{path}: {part}"
+            raise GnnjetError(f"{what} {where} is not a directory (it is a file): choose another path")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as err:

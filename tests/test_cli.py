@@ -140,7 +140,7 @@ def test_set_overrides_any_key_and_the_run_records_it(tmp_path):
     ("training.lrr=1", ["--set training.lrr: unknown key 'training.lrr'; did you mean 'training.lr'?"]),
     ("data.node_typs.charged.max_nodes=3", ["unknown key 'data.node_typs'; did you mean 'data.node_types'?"]),
     ("training.lr", ["give KEY=VALUE"]),
-    ("training.lr=[1", ["the value '[1' is not valid YAML"]),
+    ("training.lr=[1", ["the value '[1': not valid YAML: line 1, column 3"]),
     ("training.epochs=many", ["--set: training.epochs: expected a positive integer, got 'many'"]),
     ("model.heads=3", ["--set: model.heads", "divisible by heads=3"]),
 ])

@@ -143,3 +143,77 @@ def test_readme_config_examples_validate(section, base):
         config[key] = {**config[key], **values}
     validated = validate_config(config)
     assert all(validated[key][name] is not None for key, values in block.items() for name in values)
+
+
+@pytest.mark.parametrize("feature, message", [
+    ({"name": "dphi", "clip": [5, -5]}, r"features\[3\]\.clip: \[min, max\] with min <= max, got \[5\.0, -5\.0\]"),
+    ({"name": "dphi", "center": float("inf")}, r"features\[3\]\.center: expected a finite number, 'auto' or null"),
+    ({"name": "dphi", "center": float("nan")}, r"features\[3\]\.center: expected a finite number, 'auto' or null"),
+    ({"name": "dphi", "scale": float("inf")}, r"features\[3\]\.scale: expected a positive finite number"),
+    ({"name": "dphi", "scale": 1e39}, r"features\[3\]\.scale: expected a positive finite number, 'auto' or null"),
+    ({"name": "dphi", "clip": [float("-inf"), 5]}, r"features\[3\]\.clip\[0\]: expected a finite number"),
+])
+def test_manual_preprocessing_follows_the_rules_of_preprocess_json(base_config, feature, message):
+    """Accepted before, these trained with rc 0 and then bin/predict.py refused the run's own preprocess.json."""
+    base_config["data"]["node_types"]["charged"]["features"][3] = feature
+    with pytest.raises(ConfigError, match=message):
+        validate_config(base_config)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("lr", -1e-3, "training.lr: expected a positive finite number"),
+    ("lr", float("nan"), "training.lr: expected a positive finite number"),
+    ("seed", -1, r"training.seed: expected an integer in \[0, 2\^32\)"),
+    ("seed", 2**32, r"training.seed: expected an integer in \[0, 2\^32\)"),
+    ("weight_decay", float("inf"), "training.weight_decay: expected a finite number >= 0"),
+    ("grad_clip", float("nan"), "training.grad_clip: expected a positive finite number or null"),
+])
+def test_training_values_torch_would_reject_deep_inside_are_config_errors(base_config, key, value, message):
+    base_config["training"] = {key: value}
+    with pytest.raises(ConfigError, match=message):
+        validate_config(base_config)
+
+
+def test_model_sizes_are_bounded_before_anything_is_allocated(base_config):
+    from gnnjet.data.spec import DataSpec
+    from gnnjet.nn.registry import build_model
+
+    base_config["model"] = {"name": "deepsets", "phi": [10**10]}
+    with pytest.raises(ConfigError, match=r"model\.phi\[0\]: expected an integer in \[1, 65536\]"):
+        validate_config(base_config)
+    base_config["model"] = {"name": "deepsets", "phi": [0, 64]}
+    with pytest.raises(ConfigError, match=r"model\.phi\[0\]: expected an integer in \[1, 65536\]"):
+        validate_config(base_config)
+    base_config["model"] = {"name": "deepsets", "phi": [60000, 60000, 60000]}  # 7.2e9 weights: 29 GB
+    config = validate_config(base_config)
+    with pytest.raises(ConfigError, match=r"model: deepsets with these options has 7,21.* parameters, more than"):
+        build_model(config["model"], **DataSpec.from_config(config).model_inputs(), out_dim=2)
+
+
+def test_hostile_yaml_is_refused_in_bounded_time_and_memory(tmp_path):
+    import resource
+    import time
+
+    laughs = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for previous, name in zip("abcdefgh", "bcdefghi"):
+        laughs.append(f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]")
+    cases = {"laughs.yaml": "\n".join([*laughs, "data: *i"]) + "\n",  # 9^9 = 387M strings when expanded
+             "brackets.yaml": "data: " + "[" * 100_000 + "\n",
+             "mappings.yaml": "x:\n" + "".join("  " * (i + 1) + f"k{i}:\n" for i in range(1500))}
+    messages = {"laughs.yaml": "expands to more than 1000000 values through YAML aliases",
+                "brackets.yaml": "nested more than 64 levels deep", "mappings.yaml": "nested more than 64 levels deep"}
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+        before, start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.perf_counter()
+        with pytest.raises(ConfigError, match=messages[name]) as error:
+            load_config(tmp_path / name)
+        assert time.perf_counter() - start < 10 and "\n" not in str(error.value)
+        assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # kB: was 3.2 GB
+
+
+def test_yaml_syntax_errors_are_one_line_with_the_position(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data:\n  train: [a.root\n  val: b\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(bad)
+    assert "\n" not in str(error.value) and "bad.yaml: not valid YAML: line 3, column" in str(error.value)

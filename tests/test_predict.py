@@ -298,3 +298,36 @@ def test_an_export_never_lands_on_the_run_an_input_or_an_earlier_file(classifier
         assert again.returncode == 1 and message in again.stderr
     after = hashlib.sha256(output.read_bytes()).hexdigest() if output.exists() else None
     assert after == before
+
+
+def test_a_best_pt_copied_from_a_run_with_other_features_is_refused(classifier, tmp_path):
+    """The checkpoint's embedded config used to win over the run's config.yaml: the copy predicted with rc 0."""
+    config = tiny_config(tmp_path, epochs=1)
+    config["data"]["node_types"]["charged"]["features"][1]["expr"] = "ch_dxy"  # other features, same widths
+    train(validate_config(config), tmp_path / "other", progress=False)
+    swapped = tmp_path / "swapped"
+    shutil.copytree(classifier, swapped)
+    shutil.copy(tmp_path / "other" / "best.pt", swapped / "best.pt")
+    data = write_fake(tmp_path / "new.root", 20, seed=4)
+    result = predict_cli(swapped, [data], tmp_path / "pred.root")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "was not written by the run of" in result.stderr
+    assert "data.node_types.charged.features" in result.stderr and not (tmp_path / "pred.root").exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    ("tensor", "holds a Tensor, not a gnnjet checkpoint"),
+    ("state_dict", "without a 'model' state dict"),
+    ("model_not_a_state_dict", "without a 'model' state dict"),
+    ("no_config", "has no 'config' of the run"),
+])
+def test_a_checkpoint_of_another_kind_is_one_line(classifier, tmp_path, content, message):
+    run = tmp_path / "run"
+    shutil.copytree(classifier, run)
+    state = torch.load(classifier / "best.pt", weights_only=True)
+    torch.save({"tensor": torch.zeros(3), "state_dict": state["model"],
+                "model_not_a_state_dict": {**state, "model": [1, 2]},
+                "no_config": {"model": state["model"]}}[content], run / "best.pt")
+    result = predict_cli(run, [write_fake(tmp_path / "new.root", 20, seed=4)], tmp_path / "pred.root")
+    assert result.returncode == 1 and "Traceback" not in result.stderr and message in result.stderr
+    assert "best.pt" in result.stderr

@@ -51,6 +51,7 @@ class ShardTask:
 
 
 EVENTS_PER_SHARD = 10**9  # event numbers of shard seed s: s * 10**9 + [0, events generated)
+MAX_SEED = 90_000  # shard seeds S * 100_003 + i stay below 2^63 / EVENTS_PER_SHARD: event numbers fit int64
 
 
 def quotas(num_jets: int, classes: tuple[str, ...]) -> dict[str, int]:
@@ -128,6 +129,8 @@ def generate(process_name: str, num_jets: int, out_dir: str | Path, seed: int = 
         raise GnnjetError(f"unknown process {process_name!r}; choose one of {', '.join(PROCESS_NAMES)}")
     if num_jets <= 0 or shard_size <= 0:
         raise GnnjetError("the number of jets and the shard size must be positive")
+    if not 0 <= seed < MAX_SEED:
+        raise GnnjetError(f"--seed {seed}: give a seed in [0, {MAX_SEED}) (event numbers are built from it)")
     if not 0 <= pileup <= 1000:
         raise GnnjetError(f"--pileup {pileup}: the mean number of pile-up interactions must be in [0, 1000]")
     if process_name == SHOWER:

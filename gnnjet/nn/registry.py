@@ -8,10 +8,13 @@ spelled out) is what a model directory's config.yaml records.
 from __future__ import annotations
 
 import difflib
+import importlib
+import math
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Callable
 
+import torch
 from torch import nn
 
 from gnnjet.errors import ConfigError
@@ -31,7 +34,8 @@ class Family:
     class, or a function choosing among its layouts), default parameters, named presets, the preset of the
     published model (None if the family has none), `check(params, path)`, the family's own config-time
     check of a resolved section (raises ConfigError naming the key), and `choices`, the allowed values of its own
-    string options (besides the shared `_CHOICES`)."""
+    string options (besides the shared `_CHOICES`), and `imports`, modules its build imports lazily that must be
+    imported before `build_model` builds it on the meta device to count its parameters."""
 
     build: Callable[..., nn.Module]
     defaults: dict[str, Any]
@@ -40,13 +44,15 @@ class Family:
     published: str | None
     check: Callable[[dict[str, Any], str], None]
     choices: dict[str, tuple[str, ...]]
+    imports: tuple[str, ...] = ()  # modules the build imports lazily that compute tensors when imported
 
     @classmethod
     def of(cls, module: ModuleType, model: Callable[..., nn.Module], description: str,
            published: str | None = None) -> "Family":
         """The family defined by `module` (its DEFAULTS, PRESETS and, if it has them, check_options and CHOICES)."""
         return cls(model, module.DEFAULTS, module.PRESETS, description, published,
-                   getattr(module, "check_options", _no_check), getattr(module, "CHOICES", {}))
+                   getattr(module, "check_options", _no_check), getattr(module, "CHOICES", {}),
+                   getattr(module, "IMPORTS", ()))
 
 
 FAMILIES: dict[str, Family] = {
@@ -82,12 +88,18 @@ def _spec_for(key: str, default: Any, choices: dict[str, tuple[str, ...]]) -> Sp
     if isinstance(default, bool):
         return Scalar(bool)
     if isinstance(default, int) or default is None:
-        return Scalar(int, nullable=default is None, check=lambda v: v is None or v > 0, what="a positive integer")
+        return Scalar(int, nullable=default is None, check=lambda v: v is None or 0 < v <= MAX_SIZE, what=_SIZE)
     if isinstance(default, float):
-        return Scalar(float)
+        return Scalar(float, check=math.isfinite, what="a finite number")
     if default and isinstance(default[0], list):
-        return ListOf(ListOf(Scalar(int), min_length=1), min_length=1)
-    return ListOf(Scalar(int))
+        return ListOf(ListOf(_size, min_length=1), min_length=1)
+    return ListOf(_size)
+
+
+MAX_SIZE = 65536  # the largest width, count or k a model option may take
+_SIZE = f"an integer in [1, {MAX_SIZE}]"
+_size = Scalar(int, check=lambda v: 0 < v <= MAX_SIZE, what=_SIZE)
+MAX_PARAMETERS = 1_000_000_000  # 4 GB of float32 weights: a larger model is a config mistake on any GPU of today
 
 
 def available() -> str:
@@ -126,8 +138,19 @@ def build_model(section: dict[str, Any], num_node_features: int, num_jet_feature
     output width."""
     section = validate_model_section(section)
     params = {k: v for k, v in section.items() if k not in ("name", "preset")}
-    return FAMILIES[section["name"]].build(num_node_features, num_jet_features, out_dim, num_node_types=num_node_types,
-                                         **params)
+    family = FAMILIES[section["name"]]
+
+    def build() -> nn.Module:
+        return family.build(num_node_features, num_jet_features, out_dim, num_node_types=num_node_types, **params)
+
+    for module in family.imports:  # imported outside the meta device, where their import-time tensors live
+        importlib.import_module(module)
+    with torch.device("meta"):  # the model's size before any memory is allocated for it
+        size = count_parameters(build())
+    if size > MAX_PARAMETERS:
+        raise ConfigError(f"model: {section['name']} with these options has {size:,} parameters, more than "
+                          f"{MAX_PARAMETERS:,} ({4 * size / 1e9:.0f} GB of float32 weights): reduce its widths")
+    return build()
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -30,7 +30,7 @@ from gnnjet.errors import DataError, GnnjetError
 from gnnjet.nn.lorentznet_release import release_to_gnnjet
 from gnnjet.nn.state import check_state, without_replaced
 from gnnjet.nn.weaver import gnnjet_to_weaver, read_state_dict, weaver_to_gnnjet
-from gnnjet.train.checkpoint import load_checkpoint, save_checkpoint
+from gnnjet.train.checkpoint import load_run_checkpoint, save_checkpoint
 from gnnjet.train.rundir import RunDirectory
 from gnnjet.train.saved import RunModel
 
@@ -105,7 +105,7 @@ class PretrainedWeights:
         if source.is_dir():
             if not (source / "best.pt").is_file():
                 raise GnnjetError(f"pretrained model directory {source} has no best.pt")
-            return cls(source, source / "best.pt", "gnnjet", load_checkpoint(source / "best.pt")["model"])
+            return cls(source, source / "best.pt", "gnnjet", load_run_checkpoint(source / "best.pt")["model"])
         if not source.is_file():
             raise GnnjetError(f"pretrained checkpoint {source} does not exist (give a weaver-core or "
                               "LorentzNet-release .pt file or a gnnjet model directory)")

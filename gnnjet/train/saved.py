@@ -9,13 +9,14 @@ from typing import Any
 
 import torch
 
-from gnnjet.config import validate_config
+from gnnjet.config import load_config, validate_config
 from gnnjet.data.preprocess import Preprocessing
 from gnnjet.data.spec import DataSpec
 from gnnjet.errors import GnnjetError
 from gnnjet.nn.registry import build_model
 from gnnjet.tasks import Task, build_task
-from gnnjet.train.checkpoint import load_checkpoint
+from gnnjet.train.checkpoint import load_run_checkpoint
+from gnnjet.train.rundir import RESUMABLE_KEYS, flatten
 
 
 @dataclass
@@ -52,9 +53,26 @@ def load_trained(model_dir: str | Path, checkpoint: str = "best.pt",
     for needed in (path, model_dir / "preprocess.json"):
         if not needed.exists():
             raise GnnjetError(f"{model_dir} is not a trained model directory: {needed.name} is missing")
-    state = load_checkpoint(path, device)
-    built = RunModel.from_config(validate_config(state["config"]))
+    state = load_run_checkpoint(path, device)
+    config = validate_config(state["config"])
+    check_same_run(config, model_dir, path)
+    built = RunModel.from_config(config)
     built.model.load_state_dict(state["model"])
     built.model.to(device).eval()
     preprocessing = Preprocessing.load(model_dir / "preprocess.json", built.spec)
     return TrainedModel(built.config, built.spec, built.task, built.model, preprocessing)
+
+
+def check_same_run(config: dict[str, Any], model_dir: Path, path: Path) -> None:
+    """Refuse a checkpoint whose embedded config differs from the run directory's config.yaml beyond the keys a
+    resume may change: a best.pt copied in from another run would otherwise predict silently with that run's
+    features."""
+    own = model_dir / "config.yaml"
+    if not own.exists():
+        return
+    ours, theirs = flatten(load_config(own)), flatten(config)
+    differing = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k) and k not in RESUMABLE_KEYS)
+    if differing:
+        shown = ", ".join(differing[:5]) + (f" and {len(differing) - 5} more" if len(differing) > 5 else "")
+        raise GnnjetError(f"{path} was not written by the run of {own}: their configs differ in {shown}. Was it "
+                          "copied from another run? Use that run's directory, or retrain")

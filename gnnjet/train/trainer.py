@@ -32,7 +32,13 @@ from gnnjet.fileio import atomic_path, atomic_write_text, make_directory
 from gnnjet.nn.registry import count_parameters
 from gnnjet.progress import progress_bar
 from gnnjet.tasks.decorrelation import DisCo
-from gnnjet.train.checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint, seed_everything
+from gnnjet.train.checkpoint import (
+    load_run_checkpoint,
+    restore_rng_states,
+    rng_states,
+    save_checkpoint,
+    seed_everything,
+)
 from gnnjet.train.data import Split, prepare_split
 from gnnjet.train.distributed import Context, barrier, global_sum, init_context, shutdown
 from gnnjet.train.inference import autocast, evaluate
@@ -137,7 +143,7 @@ class Trainer:
             path = self.output_dir / "last.pt"
             if not path.exists():
                 raise GnnjetError(f"--resume: no {path} to resume from")
-            checkpoint = load_checkpoint(path)
+            checkpoint = load_run_checkpoint(path)
             self.config = resumed_config(validate_config(checkpoint["config"]), self.config, self.output_dir)
             self.training = self.config["training"]
         if self.epochs_override is not None:

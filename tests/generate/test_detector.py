@@ -81,7 +81,7 @@ def test_detector_yaml(tmp_path):
     (tmp_path / "d.yaml").write_text("h_over_e: 0.8\n")
     assert Detector.from_yaml(tmp_path / "d.yaml").h_over_e == 0.8
     (tmp_path / "bad.yaml").write_text("h_over_ee: 0.8\n")
-    with pytest.raises(ConfigError, match="unknown detector parameter"):
+    with pytest.raises(ConfigError, match="h_over_ee: unknown parameter; did you mean .h_over_e.?"):
         Detector.from_yaml(tmp_path / "bad.yaml")
 
 
@@ -135,12 +135,14 @@ def test_fake_vertices_come_at_the_configured_rate_from_pairs_of_the_jets_tracks
 
 
 @pytest.mark.parametrize("content, message", [
-    (None, "cannot read it (No such file or directory)"),
+    (None, "detector.yaml does not exist"),
     ("ecal_stochastic: !!python/object:os.system [ls]\n", "not valid YAML"),
     ("ecal_stochastic: [0.1\n", "not valid YAML"),
     ("- 0.1\n- 0.2\n", "expected a mapping of parameter names to values"),
-    ("ecal_stochastic: 'ten percent'\n", "ecal_stochastic: expected a float, got 'ten percent'"),
+    ("ecal_stochastic: 'ten percent'\n", "ecal_stochastic: expected a number, got 'ten percent'"),
     ("sv_v0_veto: 1\n", "sv_v0_veto: expected a bool, got 1"),
+    ("ecal_stochastic: .nan\n", "ecal_stochastic: expected a finite number, got nan"),
+    ("ecal_stochastc: 0.1\n", "ecal_stochastc: unknown parameter; did you mean 'ecal_stochastic'?"),
 ])
 def test_a_bad_detector_file_is_one_line(tmp_path, content, message):
     from tests.cli import run_bin

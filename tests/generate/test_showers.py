@@ -98,7 +98,7 @@ def test_the_reconstructed_core_and_direction_are_close_for_contained_events(sam
     ({"pond": {"size_x": 0.0}}, "the sizes must be positive"),
     ({"pond": {"cell_size": 200.0}}, "no cells"),
     ({"primaries": {"energy_min": 30.0, "energy_max": 0.3}}, "energy_min < energy_max"),
-    ({"pond": {"sise_x": 100.0}}, "pond.sise_x is not a parameter"),
+    ({"pond": {"sise_x": 100.0}}, "pond.sise_x: unknown parameter; did you mean .size_x.?"),
 ])
 def test_bad_setups_are_one_line_errors(tmp_path, setup, message):
     import yaml

@@ -75,8 +75,8 @@ def scan(cache_root: Path) -> CacheListing:
     cache_root = Path(cache_root)
     if not cache_root.is_dir():
         if cache_root.exists():
-            raise NotACache(f"cache root {cache_root} is a file, not a directory: check --root, data.cache_dir or "
-                            "$GNNJET_CACHE")
+            raise NotACache(f"cache root {cache_root} is not a directory (it is a file): check --root, "
+                            "data.cache_dir or $GNNJET_CACHE")
         return CacheListing(cache_root, [], [])
     found, foreign, locks = [], [], 0
     for path in sorted(cache_root.iterdir()):

@@ -57,6 +57,9 @@ def reference_vectors(variant: str, kind: str, dtype: torch.dtype, device: torch
     return extract_vector(spurions) if variant == "slim" else spurions
 
 
+IMPORTS = ("lgatr",)  # imported lazily by the model (slow to import), and computes tensors when imported
+
+
 class LGATrTagger(JetModel):
     """`lgatr`'s L-GATr or L-GATr-slim over each jet's particles, mean of the invariant outputs, then the head."""
 

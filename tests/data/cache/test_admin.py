@@ -72,7 +72,7 @@ def test_clean_refuses_a_directory_that_is_not_a_cache(tmp_path):
     as_file = tmp_path / "cache_file"
     as_file.write_text("not a directory")
     result = run_bin("cache.py", "--clean", "--root", as_file)
-    assert result.returncode == 1 and "is a file, not a directory" in result.stderr
+    assert result.returncode == 1 and "is not a directory" in result.stderr
     assert as_file.read_text() == "not a directory"
 
 
@@ -117,5 +117,5 @@ def test_a_cache_root_that_is_a_file_is_one_line(base_config, tmp_path, monkeypa
     spec = spec_of(base_config)
     root = tmp_path / "cache"
     root.write_text("oops")
-    with pytest.raises(GnnjetError, match="is a file, not a directory"):
+    with pytest.raises(GnnjetError, match="is not a directory"):
         build_store(spec, [str(write_fake(tmp_path / "a.root", 10))], root, progress=False)
