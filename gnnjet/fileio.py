@@ -155,8 +155,8 @@ def _same_file(a: Path, b: Path) -> bool:
 def refuse_to_clobber(output: str | Path, inputs: Iterable[str | Path] = (), protected: Iterable[str | Path] = (),
                       overwrite: bool = False, what: str = "output") -> None:
     """Raise GnnjetError if writing `output` would destroy something: one of `inputs` (the same file by any path
-    or link), one of the `protected` files (a model's checkpoints and config), a directory, or, unless
-    `overwrite`, any existing file. Nothing is written or deleted here."""
+    or link), one of the `protected` files (a model's checkpoints and config), a directory, a path that runs
+    through a file, or, unless `overwrite`, any existing file. Nothing is written or deleted here."""
     output = Path(output)
     for path in inputs:
         if _same_file(output, Path(path)):
@@ -166,6 +166,9 @@ def refuse_to_clobber(output: str | Path, inputs: Iterable[str | Path] = (), pro
             raise GnnjetError(f"{what} {output} would overwrite {path}, a file of the model: choose another output")
     if output.is_dir():
         raise GnnjetError(f"{what} {output} is a directory: give a file name")
+    for parent in output.parents:
+        if parent.exists() and not parent.is_dir():
+            raise GnnjetError(f"{what} {output}: {parent} is not a directory (it is a file): choose another path")
     if output.exists() and not overwrite:
         raise GnnjetError(f"{what} {output} already exists: pass --overwrite to replace it, or choose another name")
 

@@ -165,3 +165,100 @@ def test_predict_sets_only_keys_that_leave_the_model_alone(trained_run, tmp_path
     refused = run_script("predict.py", "-m", trained_run, "-i", data, "-o", tmp_path / "other.root", "--set",
                          "model.phi=[8]")
     assert_one_line_error(refused, "--set model.phi: only data.test_selection, data.observers")
+
+
+def test_a_truncated_root_file_fails_in_one_line_and_overwrite_gives_the_old_run_back(trained_run, tmp_path):
+    good = write_fake(tmp_path / "good.root", 120)
+    full = write_fake(tmp_path / "full.root", 400, seed=3)
+    truncated = tmp_path / "truncated.root"
+    truncated.write_bytes(full.read_bytes()[: full.stat().st_size // 2])  # the header is fine, baskets are cut
+    config = tiny_config(tmp_path, epochs=1)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    before = (run / "best.pt").read_bytes()
+    result = run_script("train.py", "-c", tmp_path / "c.yaml", "-i", good, truncated, "-o", run, "--overwrite")
+    assert_one_line_error(result, "cannot read ROOT file", str(truncated), "bytes from FSSpecSource")
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")  # uproot's text was three lines
+    assert (run / "best.pt").read_bytes() == before
+
+
+def test_a_jagged_branch_where_a_per_jet_label_is_expected(tmp_path):
+    import awkward as ak
+    import numpy as np
+
+    jagged = ak.unflatten(np.ones(100, np.int32), np.full(50, 2))
+    config = tiny_config(tmp_path, epochs=1)
+    config["data"]["train"] = [str(write_fake(tmp_path / "jagged.root", 50, label_q=jagged))]
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    result = run_script("train.py", "-c", tmp_path / "c.yaml", "-o", tmp_path / "run")
+    assert_one_line_error(result, "jagged.root", "branch 'label_q' (task.labels) is not one number per jet")
+
+
+def test_converter_inputs_that_fail_while_read(tmp_path):
+    import zipfile
+
+    import h5py
+
+    from tests.convert.test_converters import write_top_landscape
+
+    with zipfile.ZipFile(tmp_path / "bad.npz", "w") as archive:
+        archive.writestr("X.npy", b"not an npy file")
+        archive.writestr("y.npy", b"nor this")
+    result = run_script("convert.py", "--from", "energyflow-qg", "-i", tmp_path / "bad.npz", "-o", tmp_path / "a")
+    assert_one_line_error(result, "bad.npz: X.npy in the .npz file is not an npy array")
+    write_top_landscape(tmp_path / "cut.h5", 4)
+    with h5py.File(tmp_path / "cut.h5", "a") as file:  # fewer value columns than the 4 x 200 named
+        values = file["table/block0_values"][:, :400]
+        del file["table/block0_values"]
+        file["table/block0_values"] = values
+    result = run_script("convert.py", "--from", "top-landscape", "-i", tmp_path / "cut.h5", "-o", tmp_path / "b")
+    assert_one_line_error(result, "block0_items names 800 columns but block0_values has shape (4, 400)")
+    result = run_script("convert.py", "--from", "top-landscape", "-i", tmp_path / "cut.h5", "-o", tmp_path / "c",
+                        "--chunk-size", "0")
+    assert result.returncode == 2 and "argument --chunk-size" in result.stderr
+
+
+def test_an_empty_predictions_file_is_one_line_in_plot(tmp_path):
+    import numpy as np
+
+    from gnnjet.data.writer import write_jets
+
+    write_jets(tmp_path / "empty.root", {"score_label_q": np.zeros(0, np.float32), "label_q": np.zeros(0, np.int32),
+                                         "pt": np.zeros(0, np.float32), "eta": np.zeros(0, np.float32)},
+               notes={"task": "classification", "selection": "none"})
+    result = run_script("plot.py", "-i", tmp_path / "empty.root", "-o", tmp_path / "figures")
+    assert_one_line_error(result, "empty.root: no predicted jets")
+
+
+@pytest.mark.parametrize("script, args", [
+    ("train.py", ["-c", "CONFIG", "-o", "FILE"]),
+    ("train.py", ["-c", "CONFIG", "-o", "FILE/run"]),
+    ("predict.py", ["-m", "RUN", "-i", "DATA", "-o", "FILE/pred.root"]),
+    ("plot.py", ["-i", "RUN", "-o", "FILE"]),
+    ("visualize_data.py", ["-i", "DATA", "-c", "CONFIG", "-o", "FILE"]),
+    ("generate.py", ["--process", "qg", "-n", "4", "-o", "FILE"]),
+    ("standard_correction.py", ["-t", "DATA", "-i", "DATA", "-o", "FILE"]),
+    ("compactness.py", ["-i", "DATA", "-o", "FILE"]),
+])
+def test_an_output_directory_that_is_a_file_is_one_line(trained_run, tmp_path, script, args):
+    import awkward as ak
+    import numpy as np
+
+    from gnnjet.data.writer import write_jets
+    from gnnjet.predict import predict
+
+    (tmp_path / "file").write_text("a file")
+    data = write_fake(tmp_path / "data.root", 60)
+    if script == "compactness.py":
+        write_jets(data, {"hit_charge": ak.Array([[1.0, 2.0]] * 3), "hit_deltar": ak.Array([[1.0, 50.0]] * 3),
+                          "label_gamma": np.ones(3, np.int32), "label_proton": np.zeros(3, np.int32)})
+    if script == "plot.py":
+        predict(trained_run, [str(data)], trained_run / "pred.root", progress=False, overwrite=True)
+    config = tiny_config(tmp_path, epochs=1)
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    values = {"CONFIG": tmp_path / "c.yaml", "RUN": trained_run, "DATA": data}
+    argv = [str(values.get(a, a)).replace("FILE", str(tmp_path / "file")) for a in args]
+    result = run_script(script, *argv)
+    assert_one_line_error(result, "is not a directory (it is a file)")
+    assert (tmp_path / "file").read_text() == "a file"

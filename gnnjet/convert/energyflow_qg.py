@@ -36,9 +36,13 @@ def _member(archive: zipfile.ZipFile, name: str, path: str) -> IO[bytes]:
 
 
 def _header(stream: IO[bytes], path: str, name: str) -> tuple[tuple[int, ...], np.dtype]:
-    version = np.lib.format.read_magic(stream)
-    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, fortran, dtype = read(stream)
+    try:
+        version = np.lib.format.read_magic(stream)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read(stream)
+    except (ValueError, OSError, EOFError, SyntaxError, zipfile.BadZipFile, zlib.error) as err:
+        raise DataError(f"{path}: {name}.npy in the .npz file is not an npy array ({type(err).__name__}: "
+                        f"{err})") from None
     if fortran:
         raise DataError(f"{path}: array {name} is stored in Fortran order, which cannot be streamed")
     return shape, dtype

@@ -54,8 +54,11 @@ class _Table:
         for name in group:
             match = re.fullmatch(r"block(\d+)_items", name)
             if match:
-                values = group[f"block{match[1]}_values"]
-                for column, item in enumerate(group[name][()]):
+                values, items = group.get(f"block{match[1]}_values"), group[name][()]
+                if values is None or values.ndim != 2 or values.shape[1] != len(items):
+                    raise DataError(f"{path}: {KEY}/{name} names {len(items)} columns but block{match[1]}_values "
+                                    f"has shape {getattr(values, 'shape', 'none')}: the file is damaged")
+                for column, item in enumerate(items):
                     self.where[item.decode() if isinstance(item, bytes) else str(item)] = (values, column)
         if not self.where:
             raise DataError(f"{path}: group {KEY!r} holds no pandas DataFrame blocks (block0_items/block0_values)")
@@ -90,6 +93,8 @@ def read_chunks(path: str, chunk_size: int) -> Iterator[Branches]:
     table = _Table(path)
     with table.file:
         size = table.num_particles()
+        if size == 0:
+            raise DataError(f"{path}: no particle columns (E_0, PX_0, PY_0, PZ_0, ...) in the DataFrame")
         names = [f"{c}_{i}" for c in COMPONENTS for i in range(size)]
         for start in range(0, table.rows, chunk_size):
             stop = min(start + chunk_size, table.rows)

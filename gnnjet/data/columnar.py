@@ -187,7 +187,8 @@ def _evaluate(expr: Expression, arrays: ak.Array) -> Any:
         with np.errstate(all="ignore"):
             return expr.evaluate(arrays)
     except (ValueError, TypeError, ZeroDivisionError) as err:
-        raise ConfigError(f"{expr.path}: cannot evaluate {expr.text!r}: {err}") from None
+        reason = str(err).split(" (in compiled code")[0]  # awkward appends the C++ kernel's source location
+        raise ConfigError(f"{expr.path}: cannot evaluate {expr.text!r}: {reason}") from None
 
 
 def _jet_values(value: Any, num_jets: int, expr: Expression) -> np.ndarray:
@@ -200,6 +201,16 @@ def _jet_values(value: Any, num_jets: int, expr: Expression) -> np.ndarray:
     if array.ndim != 1:
         raise ConfigError(f"{expr.path}: {expr.text!r} is not a per-jet quantity (it has constituent structure)")
     return array.astype(np.float64)
+
+
+def _label_branch(arrays: ak.Array, label: str) -> np.ndarray:
+    """A one-hot label branch [J]; one of another shape (jagged, or several values per jet) is a DataError (the
+    reader adds the file)."""
+    values = arrays[label]
+    if values.ndim != 1 or not isinstance(ak.type(values).content, ak.types.NumpyType):
+        raise DataError(f"branch {label!r} (task.labels) is not one number per jet (type {ak.type(values).content}): "
+                        "a one-hot label branch holds 0 or 1 for each jet")
+    return ak.to_numpy(values)
 
 
 def _is_jagged(value: Any) -> bool:
@@ -303,7 +314,7 @@ def _targets(spec: DataSpec, arrays: ak.Array) -> tuple[np.ndarray, np.ndarray]:
         if spec.label_exprs is not None:
             columns = [_jet_values(_evaluate(e, arrays), len(arrays), e) != 0 for e in spec.label_exprs]
         else:
-            columns = [ak.to_numpy(arrays[label]) for label in spec.labels]
+            columns = [_label_branch(arrays, label) for label in spec.labels]
         onehot = np.stack([np.asarray(c, dtype=np.float64) for c in columns], axis=1)
         valid = (onehot.sum(axis=1) == 1) & np.all((onehot == 0) | (onehot == 1), axis=1)
         return onehot.argmax(axis=1).astype(np.int64), valid

@@ -14,7 +14,7 @@ from gnnjet.data.formats import format_of
 from gnnjet.data.formats.chunk import ChunkRef
 from gnnjet.data.read_stats import ReadStats
 from gnnjet.data.spec import DataSpec
-from gnnjet.errors import DataError
+from gnnjet.errors import ConfigError, DataError
 
 
 def plan_chunks(spec: DataSpec, files: list[str], jets_per_chunk: int) -> list[ChunkRef]:
@@ -37,7 +37,7 @@ def read_chunk(spec: DataSpec, chunk: ChunkRef, stats: ReadStats) -> dict[str, n
     arrays = format_of(chunk.path).read_chunk(spec, chunk)
     try:
         columns = columnarise(spec, arrays, stats)
-    except DataError as err:
-        raise DataError(f"{chunk.path}: {err}") from None
+    except (DataError, ConfigError) as err:  # an expression that fails on this file's values: name the file too
+        raise type(err)(f"{chunk.path}: {err}") from None
     first = chunk.offset + chunk.start  # chunk rows -> rows of all input files in order
     return {**columns, "entry": columns["entry"] + first, DROPPED: columns[DROPPED] + first}

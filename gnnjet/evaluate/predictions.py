@@ -62,6 +62,10 @@ def load_predictions(entry: str, name: str) -> Predictions:
     if "valid" in columns:  # rows of jets the reader dropped carry no prediction
         predicted = columns["valid"] != 0
         columns = {name: values[predicted] for name, values in columns.items()}
+    if not len(next(iter(columns.values()), [])):
+        rows = "rows with valid = 1" if "valid" in columns else "rows"
+        raise DataError(f"{path}: no predicted jets (the tree has no {rows}): nothing to compare; predict on files "
+                        "(or with a selection) that have jets")
     if recorded in ("classification", "regression"):  # bin/predict.py records the task beside the tree
         task = recorded
     elif any(k.startswith("score_") for k in columns):  # files of other tools and older gnnjet: the branches tell
