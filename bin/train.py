@@ -33,7 +33,7 @@ def main() -> None:
     parser.add_argument("-o", "--output", help="run directory (overrides training.output_dir)")
     parser.add_argument("--gpus", type=non_negative_int, nargs="+",
                         help="GPU indices; several start one DDP process each")
-    parser.add_argument("--epochs", type=positive_int, help="override training.epochs")
+    parser.add_argument("--epochs", type=int, help="override training.epochs")
     parser.add_argument("--resume", action="store_true",
                         help="continue from OUTPUT/last.pt with the run's own config (with -c or --set, only "
                              f"{', '.join(RESUMABLE_KEYS)} may differ)")

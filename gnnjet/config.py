@@ -294,7 +294,7 @@ TRAINING = Record(
                        512),
         "epochs": (Scalar(int, check=lambda v: v > 0, what="a positive integer"), 20),
         "optimizer": (Scalar(str, choices=("adamw", "adam", "sgd", "ranger")), "adamw"),
-        "lr": (_positive, 1e-3),
+        "lr": (_non_negative, 1e-3),
         "weight_decay": (_non_negative, 0.01),
         "momentum": (_non_negative, 0.9),
         "scheduler": (Scalar(str, choices=("cosine", "cosine_restarts", "onecycle", "plateau", "step", "flat_decay",

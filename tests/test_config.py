@@ -161,8 +161,8 @@ def test_manual_preprocessing_follows_the_rules_of_preprocess_json(base_config, 
 
 
 @pytest.mark.parametrize("key, value, message", [
-    ("lr", -1e-3, "training.lr: expected a positive finite number"),
-    ("lr", float("nan"), "training.lr: expected a positive finite number"),
+    ("lr", -1e-3, "training.lr: expected a finite number >= 0"),
+    ("lr", float("nan"), "training.lr: expected a finite number >= 0"),
     ("seed", -1, r"training.seed: expected an integer in \[0, 2\^32\)"),
     ("seed", 2**32, r"training.seed: expected an integer in \[0, 2\^32\)"),
     ("weight_decay", float("inf"), "training.weight_decay: expected a finite number >= 0"),
