@@ -39,7 +39,7 @@ from gnnjet.data.inputs import expand_files
 from gnnjet.data.writer import write_jets
 from gnnjet.evaluate.stats import auc, auc_difference, bootstrap_std
 from gnnjet.predict import predict
-from gnnjet.train.trainer import train
+from gnnjet.training.trainer import train
 
 from models import dense_inputs  # same folder
 from physics import command_line, write_results

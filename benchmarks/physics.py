@@ -33,7 +33,7 @@ from gnnjet.generate.runner import generate
 from gnnjet.nn.registry import FAMILIES
 from gnnjet.plots.compare import plot_models
 from gnnjet.predict import predict
-from gnnjet.train.trainer import train
+from gnnjet.training.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]
 

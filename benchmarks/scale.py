@@ -231,7 +231,7 @@ def loader_child(run: str, block: str, seconds: str, cgroup: str) -> None:
     from gnnjet.data.dataset import JetDataset
     from gnnjet.data.loader import JetLoader
     from gnnjet.data.preprocess import Preprocessing
-    from gnnjet.train.data import fraction_split
+    from gnnjet.training.data import fraction_split
 
     torch.set_num_threads(1)
     config = load_config(Path(run) / "config.yaml")

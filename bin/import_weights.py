@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace a run or import already in OUTPUT")
     args = parser.parse_args()
     config = load_config(args.config)
-    from gnnjet.train.pretrained import import_checkpoint  # torch only once the arguments are fine
+    from gnnjet.training.pretrained import import_checkpoint  # torch only once the arguments are fine
 
     import_checkpoint(args.weights, config, args.output, overwrite=args.overwrite, kind=args.source)
 

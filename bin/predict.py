@@ -47,18 +47,17 @@ def main() -> None:
     if args.input:
         from gnnjet.predict import predict
 
-        predict(args.model, args.input, args.output, args.batch_size, args.device, overwrite=args.overwrite,
-                selection=args.selection, no_selection=args.no_selection, overrides=args.set,
-                fold_average=args.fold_average)
+        predict(args.model, args.input, args.output, batch_size=args.batch_size, device=args.device,
+                overwrite=args.overwrite, selection=args.selection, no_selection=args.no_selection,
+                overrides=args.set, fold_average=args.fold_average)
     if args.export_onnx:
         from gnnjet.export import export_onnx
 
         export_onnx(args.model, args.export_onnx)
     if args.export_weaver:
-        from gnnjet.train.pretrained import export_weaver
-        from gnnjet.train.saved import load_trained
+        from gnnjet.export import export_weaver
 
-        export_weaver(load_trained(args.model).model, args.export_weaver)
+        export_weaver(args.model, args.export_weaver)
 
 
 if __name__ == "__main__":

@@ -11,14 +11,11 @@ Examples:
 """
 
 import argparse
-import os
 import sys
 
+from gnnjet.api import train
 from gnnjet.cli import non_negative_int, positive_int, run
-from gnnjet.config import apply_overrides, load_config, with_kfold
-from gnnjet.data.inputs import override_inputs
-from gnnjet.errors import GnnjetError
-from gnnjet.train.rundir import RESUMABLE_KEYS
+from gnnjet.config import RESUMABLE_KEYS
 
 
 def main() -> None:
@@ -50,36 +47,9 @@ def main() -> None:
                         help="fine-tune: start from a weaver-core checkpoint or a gnnjet model directory "
                              "(overrides training.pretrained)")
     args = parser.parse_args()
-    if args.resume and not args.output:
-        raise GnnjetError("--resume needs -o RUN_DIR")
-    if args.resume and args.overwrite:
-        raise GnnjetError("--resume continues the run in OUTPUT, --overwrite replaces it: give one of them")
-    if args.resume and args.pretrained:
-        raise GnnjetError("--pretrained starts a new run from other weights; --resume continues this run from its "
-                          "own last.pt: give one of them")
-    if args.epochs is not None and args.epochs < 1:
-        raise GnnjetError(f"--epochs {args.epochs}: give a positive number of epochs")
-    if not args.resume and not args.config:
-        raise GnnjetError("give a config with -c (or --resume -o RUN_DIR)")
-    config = load_config(args.config) if args.config else load_config(f"{args.output}/config.yaml")
-    if bool(args.kfold) != bool(args.fold_expr):
-        raise GnnjetError("--kfold K and --fold-expr EXPR go together")
-    config = apply_overrides(config, args.set)
-    if args.kfold:
-        config = with_kfold(config, args.kfold, args.fold_expr)
-    config = override_inputs(config, args.input, args.val, args.test)
-    if args.pretrained:
-        config["training"]["pretrained"] = args.pretrained
-    output = args.output or config["training"]["output_dir"]
-    if not output:
-        raise GnnjetError("no run directory: pass -o DIR or set training.output_dir")
-    from gnnjet.train.launch import launch  # torch is imported only once the arguments are fine
-
-    launch(config, output, args.gpus, args.resume, args.epochs, overwrite=args.overwrite)
-    if config["data"]["test"] and not args.no_test and os.environ.get("RANK", "0") == "0":  # torchrun: rank 0
-        from gnnjet.evaluate.test_set import evaluate_test_set
-
-        evaluate_test_set(output, config["data"]["test"], device=f"cuda:{args.gpus[0]}" if args.gpus else "cpu")
+    train(args.config, output=args.output, inputs=args.input, val=args.val, test=args.test, overrides=args.set,
+          epochs=args.epochs, gpus=args.gpus, resume=args.resume, overwrite=args.overwrite, kfold=args.kfold,
+          fold_expr=args.fold_expr, pretrained=args.pretrained, run_test=not args.no_test)
 
 
 if __name__ == "__main__":

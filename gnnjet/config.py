@@ -22,9 +22,9 @@ from gnnjet.schema import REQUIRED, ListOf, OneOf, Record, Scalar, Spec, describ
 MAX_NODE_TYPES = 16
 # the losses each task type trains with (its default first)
 # training.freeze: "backbone" (all but the head MLP), "batchnorm" (every BatchNorm layer: statistics and affine
-# parameters); gnnjet.train.pretrained.freeze
+# parameters); gnnjet.training.pretrained.freeze
 FREEZABLE = ("backbone", "batchnorm")
-# training.monitor: what selects best.pt and drives early stopping (gnnjet.train.trainer.monitored); the AUC and
+# training.monitor: what selects best.pt and drives early stopping (gnnjet.training.trainer.monitored); the AUC and
 # accuracy only for classification
 MONITORS = ("val_loss", "val_auc", "val_accuracy", "last")
 # regression: point losses, then those that predict a distribution per jet (quantiles, a Gaussian's mean and sigma)
@@ -604,6 +604,24 @@ def apply_overrides(config: dict[str, Any], assignments: list[str], allowed: tup
         return validate_config(config)
     except ConfigError as err:
         raise ConfigError(f"{option}: {err}") from None
+
+
+# keys a --resume may change without changing what the run computes (documented in the README); a run's checkpoints
+# may differ from its config.yaml in these only
+RESUMABLE_KEYS = ("training.epochs", "training.early_stopping_patience", "training.prefetch", "training.output_dir",
+                  "data.cache_dir", "data.workers", "data.test", "data.test_selection")
+
+
+def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{'a': {'b': 1}} -> {'a.b': 1} (lists stay values): a config's key paths, for comparing two configs."""
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            out |= flatten_config(value, f"{path}.")
+        else:
+            out[path] = value
+    return out
 
 
 def with_kfold(config: dict[str, Any], k: int, expr: str) -> dict[str, Any]:

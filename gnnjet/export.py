@@ -1,4 +1,4 @@
-"""ONNX export of a trained model (torch.export + the dynamo ONNX exporter).
+"""Exports of a trained run: ONNX (torch.export + the dynamo ONNX exporter) and weaver-core's state dict.
 
 The ONNX graph takes the flat batch tensors plus a dense occupancy mask whose shape gives the
 largest jet P (data-dependent sizes cannot be exported):
@@ -25,6 +25,9 @@ from torch_geometric.utils import to_dense_batch
 
 from gnnjet.errors import GnnjetError
 from gnnjet.fileio import atomic_path
+from gnnjet.nn.weaver import gnnjet_to_weaver
+from gnnjet.runs.checkpoint import save_checkpoint
+from gnnjet.runs.run import Run
 
 log = logging.getLogger(__name__)
 INPUTS = ("x", "node_type", "pos", "p4", "batch", "ptr", "u", "mask")
@@ -73,9 +76,8 @@ def export_model(model: nn.Module, example: Batch, path: str | Path) -> None:
 def export_onnx(model_dir: str | Path, path: str | Path) -> None:
     """Export the best model of a run directory, traced on jets of its training data."""
     from gnnjet.data.dataset import JetDataset
-    from gnnjet.train.saved import load_trained
 
-    trained = load_trained(model_dir)
+    trained = Run(Path(model_dir)).load()
     dataset = JetDataset.from_files(trained.spec, trained.config["data"]["train"], trained.preprocessing,
                                     cache_root=trained.config["data"]["cache_dir"], progress=False)
     sizes = (dataset.ptr[1:] - dataset.ptr[:-1]).numpy()
@@ -83,3 +85,9 @@ def export_onnx(model_dir: str | Path, path: str | Path) -> None:
     if len(index) < 2:
         raise GnnjetError(f"{model_dir}: need at least two jets with 3+ constituents to trace the ONNX export")
     export_model(trained.model, dataset.batch(index), path)
+
+
+def export_weaver(model_dir: str | Path, path: str | Path) -> None:
+    """Write the best model of a run directory as a state dict that weaver-core's ParticleNet /
+    ParticleTransformer loads with strict=True (a model of layout weaver)."""
+    save_checkpoint(path, gnnjet_to_weaver(Run(Path(model_dir)).load().model))

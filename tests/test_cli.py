@@ -6,11 +6,11 @@ import shutil
 import pytest
 import yaml
 
-from gnnjet.train.trainer import train
+from gnnjet.training.trainer import train
 from tests.cli import run_bin
 from tests.conftest import BASE_CONFIG, write_fake
 from tests.data.test_preprocess import DAMAGES
-from tests.train.test_trainer import tiny_config
+from tests.training.test_trainer import tiny_config
 
 
 def run_script(script, *args):

@@ -38,9 +38,9 @@ def test_export_of_a_run_directory(tmp_path):
 
     from gnnjet.data.dataset import JetDataset
     from gnnjet.export import export_onnx
-    from gnnjet.train.saved import load_trained
-    from gnnjet.train.trainer import train
-    from tests.train.test_trainer import tiny_config
+    from gnnjet.runs.model import load_trained
+    from gnnjet.training.trainer import train
+    from tests.training.test_trainer import tiny_config
 
     config = tiny_config(tmp_path, epochs=1)
     train(config, tmp_path / "run", progress=False)

@@ -12,9 +12,9 @@ import torch
 from gnnjet.data.npy import NpyFile
 from gnnjet.errors import GnnjetError
 from gnnjet.fileio import DiskFull, atomic_path, mount_point
-from gnnjet.train import checkpoint
-from gnnjet.train.trainer import train
-from tests.train.test_trainer import tiny_config
+from gnnjet.runs import checkpoint
+from gnnjet.training.trainer import train
+from tests.training.test_trainer import tiny_config
 
 
 def full(*args, **kwargs):

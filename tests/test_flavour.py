@@ -11,7 +11,7 @@ from gnnjet.config import load_config, validate_config
 from gnnjet.data.writer import write_jets
 from gnnjet.plots.compare import plot_models
 from gnnjet.predict import predict
-from gnnjet.train.trainer import train
+from gnnjet.training.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAVOURS = ["b", "c", "uds", "g"]

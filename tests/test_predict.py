@@ -14,11 +14,11 @@ from gnnjet.config import validate_config
 from gnnjet.data.writer import write_jets
 from gnnjet.errors import DataError
 from gnnjet.predict import predict
-from gnnjet.train.saved import load_trained
-from gnnjet.train.trainer import train
+from gnnjet.runs.model import load_trained
+from gnnjet.training.trainer import train
 from tests.cli import run_bin
 from tests.conftest import fake_jets, write_fake
-from tests.train.test_trainer import ENV, ROOT, tiny_config
+from tests.training.test_trainer import ENV, ROOT, tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +62,7 @@ def test_prediction_does_not_refit(classifier, tmp_path):
     preprocessing fitted to the new jets (which would differ)."""
     from gnnjet.data.dataset import JetDataset
     from gnnjet.data.preprocess import Preprocessing
-    from gnnjet.train.inference import evaluate
+    from gnnjet.runs.inference import evaluate
 
     saved = (classifier / "preprocess.json").read_text()
     raw = fake_jets(150, seed=11)
@@ -127,7 +127,7 @@ def test_inference_imports_nothing_of_training():
     """Predicting and exporting load neither the trainer nor TensorBoard (the layering: predict uses the run
     directory and the inference loop only)."""
     code = ("import sys, gnnjet.predict, gnnjet.export; "
-            "print([m for m in ('gnnjet.train.trainer', 'torch.utils.tensorboard', 'gnnjet.train.optim') "
+            "print([m for m in ('gnnjet.training.trainer', 'torch.utils.tensorboard', 'gnnjet.training.optim') "
             "if m in sys.modules])")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
     assert result.returncode == 0, result.stderr

@@ -9,7 +9,7 @@ import uproot
 import yaml
 
 from tests.cli import run_bin
-from tests.train.test_trainer import tiny_config
+from tests.training.test_trainer import tiny_config
 
 
 @pytest.mark.parametrize("task", [{"loss": "quantile", "quantiles": [0.16, 0.5, 0.84]}, {"loss": "gaussian_nll"}])

@@ -11,7 +11,7 @@ from gnnjet.config import load_config, validate_config
 from gnnjet.data.writer import write_jets
 from gnnjet.evaluate.stats import auc
 from gnnjet.predict import predict
-from gnnjet.train.trainer import train
+from gnnjet.training.trainer import train
 from tests.cli import run_bin
 
 ROOT = Path(__file__).resolve().parents[1]

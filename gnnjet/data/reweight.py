@@ -24,8 +24,6 @@ import numpy as np
 from gnnjet.errors import DataError
 from gnnjet.fileio import atomic_write_text
 
-WEIGHTS_FILE = "weights.json"
-
 
 @dataclass
 class Reweighting:

@@ -13,6 +13,7 @@ from gnnjet.data.writer import write_jets
 from gnnjet.errors import DataError
 from gnnjet.evaluate.standard import StandardCorrection
 from gnnjet.fileio import make_directory, refuse_to_clobber
+from gnnjet.runs.layout import PREDICTIONS
 
 log = logging.getLogger(__name__)
 NEEDED = ("pt", "eta", "pt_gen")
@@ -41,7 +42,7 @@ def fit_and_apply(train: list[str], inputs: list[str], output: str | Path, tree:
     is computed (an earlier pair stays whole if this one fails)."""
     output = Path(output)
     fit_files, input_files = expand_files(train), expand_files(inputs)
-    for name, what in (("standard.json", "standard correction file"), ("pred.root", "predictions file")):
+    for name, what in (("standard.json", "standard correction file"), (PREDICTIONS, "predictions file")):
         refuse_to_clobber(output / name, [*fit_files, *input_files], overwrite=overwrite, what=what)
     fit_jets = read_jets(fit_files, tree)
     valid = (fit_jets["pt"] > 0) & (fit_jets["pt_gen"] > 0)
@@ -58,7 +59,7 @@ def fit_and_apply(train: list[str], inputs: list[str], output: str | Path, tree:
                "pt_corr": (jets["pt"] * np.exp(log_factor)).astype(np.float32), **jets}
     make_directory(output)
     correction.save(output / "standard.json")
-    write_jets(output / "pred.root", columns)
+    write_jets(output / PREDICTIONS, columns)
     log.info("standard correction%s fitted on %d jets, applied to %d jets -> %s",
              " (with a pile-up offset step)" if correction.has_offset else "", int(valid.sum()), len(jets["pt"]),
              output)

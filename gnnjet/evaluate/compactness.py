@@ -17,6 +17,7 @@ from gnnjet.data.inputs import expand_files
 from gnnjet.data.writer import write_jets
 from gnnjet.errors import DataError
 from gnnjet.fileio import make_directory, refuse_to_clobber
+from gnnjet.runs.layout import PREDICTIONS
 
 log = logging.getLogger(__name__)
 NEEDED = ("hit_charge", "hit_deltar", "label_gamma", "label_proton")
@@ -39,7 +40,7 @@ def write_compactness(inputs: list[str], output: str | Path, radius: float = 40.
     any work, a pred.root that is one of the inputs is refused, and an existing one unless `overwrite` (it may be
     a network's predictions)."""
     files = expand_files(inputs)
-    target = Path(output) / "pred.root"
+    target = Path(output) / PREDICTIONS
     refuse_to_clobber(target, files, overwrite=overwrite, what="compactness predictions file")
     parts: dict[str, list[np.ndarray]] = {}
     for path in files:

@@ -11,21 +11,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from gnnjet import columns as column_names
 from gnnjet.evaluate.jec import MIN_JETS, PT_GEN_EDGES, Binned, corrected_response
 from gnnjet.evaluate.stats import bootstrap_std, resolution
-
-INTERVAL_SUFFIXES = ("_corr_q16", "_corr_q84", "_corr_sigma")
 
 
 def has_intervals(columns: dict[str, np.ndarray], quantity: str = "pt") -> bool:
     """True when the predictions carry a per-jet interval of `quantity`_corr."""
-    return all(quantity + suffix in columns for suffix in INTERVAL_SUFFIXES)
+    return column_names.has_interval(columns, quantity)
 
 
 def inside(columns: dict[str, np.ndarray], quantity: str = "pt") -> np.ndarray:
     """[J] bool: pt_gen within [pt_corr_q16, pt_corr_q84] (X_gen within X's interval)."""
-    truth = columns[f"{quantity}_gen"]
-    return (truth >= columns[f"{quantity}_corr_q16"]) & (truth <= columns[f"{quantity}_corr_q84"])
+    truth = columns[column_names.truth(quantity)]
+    return ((truth >= columns[column_names.corrected(quantity, column_names.LOW)])
+            & (truth <= columns[column_names.corrected(quantity, column_names.HIGH)]))
 
 
 def coverage(columns: dict[str, np.ndarray], mask: np.ndarray, edges: np.ndarray = PT_GEN_EDGES,
@@ -46,13 +46,14 @@ def coverage(columns: dict[str, np.ndarray], mask: np.ndarray, edges: np.ndarray
 
 def pulls(columns: dict[str, np.ndarray], quantity: str = "pt") -> np.ndarray:
     """(pt_gen - pt_corr) / pt_corr_sigma [J]: unit width for a correctly predicted resolution."""
-    return ((columns[f"{quantity}_gen"] - columns[f"{quantity}_corr"])
-            / np.maximum(columns[f"{quantity}_corr_sigma"], 1e-30))
+    return ((columns[column_names.truth(quantity)] - columns[column_names.corrected(quantity)])
+            / np.maximum(columns[column_names.corrected(quantity, column_names.SIGMA)], 1e-30))
 
 
 def predicted_resolution(columns: dict[str, np.ndarray], quantity: str = "pt") -> np.ndarray:
     """The predicted relative resolution pt_corr_sigma / pt_corr [J]."""
-    return columns[f"{quantity}_corr_sigma"] / np.maximum(columns[f"{quantity}_corr"], 1e-30)
+    sigma = columns[column_names.corrected(quantity, column_names.SIGMA)]
+    return sigma / np.maximum(columns[column_names.corrected(quantity)], 1e-30)
 
 
 def calibration(columns: dict[str, np.ndarray], mask: np.ndarray, bins: int = 10,
@@ -61,7 +62,7 @@ def calibration(columns: dict[str, np.ndarray], mask: np.ndarray, bins: int = 10
     (the bin's median) [n], observed ((q84 - q16) / 2 / median of pt_gen / pt_corr) [n] and its bootstrap error [n].
     A calibrated model lies on the diagonal."""
     predicted = predicted_resolution(columns, quantity)[mask]
-    ratio = (columns[f"{quantity}_gen"] / columns[f"{quantity}_corr"])[mask]
+    ratio = (columns[column_names.truth(quantity)] / columns[column_names.corrected(quantity)])[mask]
     edges = np.unique(np.percentile(predicted, np.linspace(0, 100, bins + 1)))
     which = np.clip(np.digitize(predicted, edges) - 1, 0, len(edges) - 2)
     out = {"predicted": [], "observed": [], "observed_err": []}

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gnnjet import columns as column_names
 from gnnjet.evaluate.stats import bootstrap_std, median, resolution
 
 PT_GEN_EDGES = np.geomspace(20.0, 3000.0, 20)
@@ -45,15 +46,15 @@ class Binned:
 def corrected_response(columns: dict[str, np.ndarray], quantity: str = "pt") -> np.ndarray:
     """pt_corr / pt_gen (or pt / pt_gen for files without pt_corr); for another regressed quantity X (mass),
     X_corr / X_gen (X / X_gen without X_corr)."""
-    corrected = f"{quantity}_corr"
-    return (columns[corrected] if corrected in columns else columns[quantity]) / columns[f"{quantity}_gen"]
+    corrected = column_names.corrected(quantity)
+    return (columns[corrected] if corrected in columns else columns[quantity]) / columns[column_names.truth(quantity)]
 
 
 def corrected_quantities(columns: dict[str, np.ndarray]) -> list[str]:
     """The quantities X besides pt that a regression corrected: columns X_corr with X and X_gen (the jet mass of
     a pt + mass model)."""
-    quantities = [name.removesuffix("_corr") for name in columns if name.endswith("_corr") and name != "pt_corr"]
-    return [q for q in quantities if q in columns and f"{q}_gen" in columns]
+    quantities = [q for q in column_names.corrected_quantities(columns) if q != "pt"]
+    return [q for q in quantities if q in columns and column_names.truth(q) in columns]
 
 
 def eta_mask(columns: dict[str, np.ndarray], region: str) -> np.ndarray:

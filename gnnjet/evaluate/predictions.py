@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import uproot
 
+from gnnjet import columns as column_names
 from gnnjet.errors import DataError
+from gnnjet.runs.layout import PREDICTIONS
 
 FLAVOURS = {"uds": (1, 2, 3), "c": (4,), "b": (5,), "g": (21,)}
 
@@ -33,18 +35,17 @@ class Predictions:
 
     @property
     def labels(self) -> list[str]:
-        return sorted((k.removeprefix("score_") for k in self.columns if k.startswith("score_")),
-                      key=lambda label: list(self.columns).index(f"score_{label}"))
+        return column_names.scored_labels(self.columns)
 
 
 def resolve(entry: str) -> tuple[Path, Path | None]:
     """A run directory (-> its pred.root) or a predictions file."""
     path = Path(entry)
     if path.is_dir():
-        if not (path / "pred.root").exists():
-            raise DataError(f"{path} is a directory without pred.root; run bin/predict.py -m {path} ... "
-                            f"-o {path}/pred.root")
-        return path / "pred.root", path
+        if not (path / PREDICTIONS).exists():
+            raise DataError(f"{path} is a directory without {PREDICTIONS}; run bin/predict.py -m {path} ... "
+                            f"-o {path}/{PREDICTIONS}")
+        return path / PREDICTIONS, path
     if not path.exists():
         raise DataError(f"predictions file {path} does not exist")
     return path, None
@@ -59,18 +60,18 @@ def load_predictions(entry: str, name: str) -> Predictions:
             weighted = "weights" in file if recorded else "weight" in columns
     except Exception as err:
         raise DataError(f"cannot read predictions file {path}: {type(err).__name__}: {err}") from None
-    if "valid" in columns:  # rows of jets the reader dropped carry no prediction
-        predicted = columns["valid"] != 0
+    if column_names.VALID in columns:  # rows of jets the reader dropped carry no prediction
+        predicted = columns[column_names.VALID] != 0
         columns = {name: values[predicted] for name, values in columns.items()}
     if not len(next(iter(columns.values()), [])):
-        rows = "rows with valid = 1" if "valid" in columns else "rows"
+        rows = f"rows with {column_names.VALID} = 1" if column_names.VALID in columns else "rows"
         raise DataError(f"{path}: no predicted jets (the tree has no {rows}): nothing to compare; predict on files "
                         "(or with a selection) that have jets")
     if recorded in ("classification", "regression"):  # bin/predict.py records the task beside the tree
         task = recorded
-    elif any(k.startswith("score_") for k in columns):  # files of other tools and older gnnjet: the branches tell
+    elif column_names.scored_labels(columns):  # files of other tools and older gnnjet: the branches tell
         task = "classification"
-    elif "pred" in columns:
+    elif column_names.PRED in columns:
         task = "regression"
     else:
         raise DataError(f"{path}: neither score_* (classification) nor pred (regression) branches: "

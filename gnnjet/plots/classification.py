@@ -10,6 +10,7 @@ from typing import Any, Callable, NamedTuple
 import matplotlib.pyplot as plt
 import numpy as np
 
+from gnnjet import columns as column_names
 from gnnjet.errors import DataError
 from gnnjet.evaluate.predictions import Predictions
 from gnnjet.evaluate.sculpting import background_histograms, default_edges, inverse_jsd, jensen_shannon
@@ -44,7 +45,7 @@ def _probabilities(m: Predictions) -> tuple[np.ndarray, np.ndarray, list[str]]:
     missing = [label for label in labels if label not in m.columns]
     if missing:
         raise ValueError(f"{m.path}: truth branches {missing} missing")
-    scores = np.stack([m.columns[f"score_{label}"] for label in labels], axis=1)
+    scores = np.stack([m.columns[column_names.score(label)] for label in labels], axis=1)
     truth = np.stack([m.columns[label] for label in labels], axis=1).argmax(axis=1)
     return scores, truth, [label.removeprefix("label_") for label in labels]
 

@@ -11,6 +11,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
+from gnnjet import columns as column_names
 from gnnjet.evaluate import intervals, jec
 from gnnjet.evaluate.predictions import Predictions
 from gnnjet.fileio import atomic_write_text
@@ -111,7 +112,7 @@ def summary(models: dict[str, list[Predictions]], out: Path) -> dict[str, Any]:
                        **{f"resolution, tercile {i + 1}": f"{t['resolution']:.4f} ± {t['resolution_err']:.4f}"
                           for i, t in enumerate(row["terciles"])}}
                 for name, row in table.items()}
-        corrected, truth = f"{quantity}_corr", f"{quantity}_gen"
+        corrected, truth = column_names.corrected(quantity), column_names.truth(quantity)
         lines += [f"Per-jet resolution of {quantity}, |eta_gen| < 2.5: coverage of the predicted 16-84% interval of "
                   f"{corrected} (68% when calibrated), pulls ({truth} - {corrected}) / sigma, and the resolution "
                   f"IQR/median of {corrected}/{truth} of the jets in each tercile of predicted resolution (1: best)",

@@ -10,6 +10,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
+from gnnjet import columns as column_names
 from gnnjet.errors import DataError
 from gnnjet.evaluate.predictions import Predictions
 from gnnjet.evaluate.qfactor import q_factor_bins, size_edges
@@ -24,7 +25,7 @@ def signal_of(m: Predictions) -> tuple[np.ndarray, np.ndarray, str]:
     first = m.labels[0]
     if first not in m.columns:
         raise DataError(f"{m.path}: truth branch {first} missing")
-    return m.columns[f"score_{first}"], m.columns[first] == 1, first.removeprefix("label_")
+    return m.columns[column_names.score(first)], m.columns[first] == 1, first.removeprefix("label_")
 
 
 def plot_q_factor(models: list[Predictions], out: Path, proxy: str, edges: list[float] | None = None) -> list[Path]:

@@ -11,6 +11,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
+from gnnjet import columns as column_names
 from gnnjet.evaluate import jec
 from gnnjet.evaluate.predictions import Predictions, flavour_groups
 from gnnjet.fileio import atomic_write_text, make_directory
@@ -195,7 +196,7 @@ def plot_all(models: list[Predictions], out: Path) -> list[Path]:
     those of per-jet intervals."""
     quantities = list(dict.fromkeys(q for m in models for q in jec.corrected_quantities(m.columns)))
     paths = [path for quantity in quantities for path in plot_quantity(models, out, quantity)]
-    if quantities and not any("pt_corr" in m.columns for m in models):
+    if quantities and not any(column_names.corrected("pt") in m.columns for m in models):
         return paths + plot_intervals(models, out)
     for region in jec.ETA_REGIONS:
         if not any(jec.eta_mask(m.columns, region).sum() >= jec.MIN_JETS for m in models):

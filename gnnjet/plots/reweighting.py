@@ -8,8 +8,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gnnjet.data.reweight import WEIGHTS_FILE, Reweighting
+from gnnjet.data.reweight import Reweighting
 from gnnjet.plots.style import label, save, slug
+from gnnjet.runs.layout import WEIGHTS
 
 
 def reweighting_figures(runs: dict[str, Path], out: Path) -> list[Path]:
@@ -18,8 +19,8 @@ def reweighting_figures(runs: dict[str, Path], out: Path) -> list[Path]:
     projection before, dashed, and after, solid)."""
     paths = []
     for name, run in runs.items():
-        if (run / WEIGHTS_FILE).exists():
-            reweighting = Reweighting.load(run / WEIGHTS_FILE)
+        if (run / WEIGHTS).exists():
+            reweighting = Reweighting.load(run / WEIGHTS)
             if len(reweighting.variables) == 2:
                 paths += _histograms_2d(reweighting, name, out)
             paths += _projections(reweighting, name, out)

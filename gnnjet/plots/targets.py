@@ -11,6 +11,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
+from gnnjet import columns as column_names
 from gnnjet.evaluate import jec
 from gnnjet.evaluate.predictions import Predictions
 from gnnjet.fileio import atomic_write_text
@@ -32,9 +33,9 @@ def responses(models: list[Predictions], quantity: str) -> dict[str, tuple[dict[
     """Name -> (columns, response [J]): X / X_gen of the jets (the first model's, before any correction), then
     X_corr / X_gen of each model that corrected X."""
     first = models[0].columns
-    out = {UNCORRECTED: (first, first[quantity] / first[f"{quantity}_gen"])}
+    out = {UNCORRECTED: (first, first[quantity] / first[column_names.truth(quantity)])}
     for m in models:
-        if f"{quantity}_corr" in m.columns:
+        if column_names.corrected(quantity) in m.columns:
             out[m.name] = (m.columns, jec.corrected_response(m.columns, quantity))
     return out
 

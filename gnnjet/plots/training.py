@@ -8,6 +8,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 
 from gnnjet.plots.style import MARKERS, label, save
+from gnnjet.runs.layout import METRICS
 
 SECOND_PANEL = ("val_auc", "val_resolution", "val_pt_resolution", "val_accuracy")  # the first all runs have
 
@@ -30,8 +31,7 @@ def read_metrics(path: Path) -> dict[str, list[float]]:
 
 def training_curves(runs: dict[str, Path], out: Path) -> list[Path]:
     """Loss (train solid, validation dashed) and a validation metric vs epoch, one colour per run."""
-    histories = {name: read_metrics(path / "metrics.csv") for name,
-                 path in runs.items() if (path / "metrics.csv").exists()}
+    histories = {name: read_metrics(path / METRICS) for name, path in runs.items() if (path / METRICS).exists()}
     histories = {k: v for k, v in histories.items() if v}
     if not histories:
         return []

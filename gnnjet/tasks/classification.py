@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gnnjet import columns as column_names
 from gnnjet.evaluate.stats import classification_summary
 from gnnjet.tasks.base import Task
 
@@ -52,6 +53,7 @@ class Classification(Task):
     def columns(self, outputs: np.ndarray, targets: np.ndarray,
                 observers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         probabilities = softmax(outputs)
-        columns = {f"score_{label}": probabilities[:, i].astype(np.float32) for i, label in enumerate(self.labels)}
+        columns = {column_names.score(label): probabilities[:, i].astype(np.float32)
+                   for i, label in enumerate(self.labels)}
         columns.update({label: (targets == i).astype(np.int32) for i, label in enumerate(self.labels)})
         return {**columns, **observers}

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from gnnjet import columns as column_names
 from gnnjet.config import DEFAULT_QUANTILES
 from gnnjet.evaluate.stats import median, resolution
 from gnnjet.tasks.base import Task
@@ -55,11 +56,6 @@ def gaussian_nll(output: Tensor, target: Tensor) -> Tensor:
     log sigma output[:, 1] (clamped to [-7, 3]) -> [B]."""
     log_sigma = output[:, 1].clamp(-7.0, 3.0)
     return 0.5 * ((target - output[:, 0]) * torch.exp(-log_sigma)) ** 2 + log_sigma
-
-
-def quantile_name(tau: float) -> str:
-    """0.16 -> 'q16', 0.025 -> 'q2p5': the suffix of a quantile's prediction columns."""
-    return "q" + f"{tau * 100:g}".replace(".", "p")
 
 
 class Regression(Task):
@@ -189,18 +185,18 @@ class Regression(Task):
         output, target = torch.from_numpy(outputs), self.by_target(torch.from_numpy(targets)).numpy()
         columns: dict[str, np.ndarray] = {}
         for t, name in enumerate(self.targets):
-            suffix = "" if len(self.targets) == 1 else f"_{name}"
+            named = None if len(self.targets) == 1 else name
             point = self.point(self.head(output, t)).numpy()
             interval = self.interval(outputs, t)
-            columns[f"pred{suffix}"] = point.astype(np.float32)
-            columns[f"target{suffix}"] = target[:, t].astype(np.float32)
+            columns[column_names.pred(named)] = point.astype(np.float32)
+            columns[column_names.target(named)] = target[:, t].astype(np.float32)
             bounds: dict[str, np.ndarray] = {}
             if self.quantiles:
                 values = quantile_values(self.head(output, t), self.quantiles.index(0.5)).numpy()
-                bounds = {quantile_name(q): values[:, i] for i, q in enumerate(self.quantiles) if q != 0.5}
+                bounds = {column_names.quantile_tag(q): values[:, i] for i, q in enumerate(self.quantiles) if q != 0.5}
             elif interval is not None:  # the Gaussian head: mean -+ sigma
-                bounds = {"q16": interval[0], "q84": interval[1]}
-            columns.update({f"pred{suffix}_{q}": values.astype(np.float32) for q, values in bounds.items()})
+                bounds = {column_names.LOW: interval[0], column_names.HIGH: interval[1]}
+            columns.update({column_names.pred(named, q): values.astype(np.float32) for q, values in bounds.items()})
             if name in observers:
                 columns.update(self._corrected(name, observers[name], point, bounds, interval))
         return {**columns, **observers}
@@ -208,12 +204,13 @@ class Regression(Task):
     def _corrected(self, name: str, base: np.ndarray, point: np.ndarray, bounds: dict[str, np.ndarray],
                    interval: tuple[np.ndarray, np.ndarray] | None) -> dict[str, np.ndarray]:
         """<name>_corr = base exp(point), <name>_corr_<q> for each bound, and <name>_corr_sigma with an interval."""
-        columns = {f"{name}_corr": (base * np.exp(point)).astype(np.float32)}
-        columns.update({f"{name}_corr_{q}": (base * np.exp(v)).astype(np.float32) for q, v in bounds.items()})
+        columns = {column_names.corrected(name): (base * np.exp(point)).astype(np.float32)}
+        columns.update({column_names.corrected(name, q): (base * np.exp(v)).astype(np.float32)
+                        for q, v in bounds.items()})
         levels = self.interval_levels
         if interval is not None and levels is not None:  # half the interval, scaled to a Gaussian's 16-84%
             low_level, high_level = levels  # (a factor 1 for those levels)
             scale = 2 * GAUSSIAN_68 / (NormalDist().inv_cdf(high_level) - NormalDist().inv_cdf(low_level))
             low, high = (base * np.exp(v) for v in interval)
-            columns[f"{name}_corr_sigma"] = ((high - low) / 2 * scale).astype(np.float32)
+            columns[column_names.corrected(name, column_names.SIGMA)] = ((high - low) / 2 * scale).astype(np.float32)
         return columns

@@ -12,7 +12,7 @@ import uproot
 from gnnjet.config import load_config, validate_config
 from gnnjet.convert import convert
 from gnnjet.errors import DataError, GnnjetError
-from gnnjet.train.trainer import train
+from gnnjet.training.trainer import train
 from tests.conftest import write_jetclass
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ from gnnjet.data.spec import DataSpec
 from gnnjet.data.writer import write_jets
 from gnnjet.errors import ConfigError, DataError
 from gnnjet.nn.registry import build_model
-from gnnjet.train.trainer import train
+from gnnjet.training.trainer import train
 from tests.conftest import write_jetclass
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ from gnnjet.errors import GnnjetError
 from gnnjet.nn.lorentznet_release import release_to_gnnjet
 from gnnjet.nn.registry import build_model
 from gnnjet.nn.weaver import read_state_dict
-from gnnjet.train.checkpoint import load_checkpoint
+from gnnjet.runs.checkpoint import load_checkpoint
 from tests.cli import run_bin
 from tests.nn.models.test_lorentznet import jets
 

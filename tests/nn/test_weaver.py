@@ -14,8 +14,8 @@ from gnnjet.errors import GnnjetError
 from gnnjet.nn.registry import build_model
 from gnnjet.nn.weaver import gnnjet_to_weaver, read_state_dict, weaver_to_gnnjet
 from gnnjet.predict import predict
-from gnnjet.train.checkpoint import load_checkpoint
-from gnnjet.train.pretrained import import_checkpoint
+from gnnjet.runs.checkpoint import load_checkpoint
+from gnnjet.training.pretrained import import_checkpoint
 from tests.conftest import write_jetclass
 
 weaver_pn = pytest.importorskip("weaver.nn.model.ParticleNet", reason="weaver-core not installed (make install)")
@@ -324,8 +324,8 @@ def test_import_into_a_trained_run_follows_the_run_directory_rules(tmp_path):
     with --overwrite the run is replaced whole (no metrics.csv or train.log of the old run left behind)."""
     import hashlib
 
-    from gnnjet.train.trainer import train
-    from tests.train.test_trainer import tiny_config
+    from gnnjet.training.trainer import train
+    from tests.training.test_trainer import tiny_config
 
     train(tiny_config(tmp_path, epochs=1), tmp_path / "model", progress=False)
 

@@ -20,6 +20,7 @@ from gnnjet.data.cache.admin import write_tag
 from gnnjet.data.cache.files import ArrayFiles
 from gnnjet.data.cache.key import cache_key, default_cache_root, file_stamp
 from gnnjet.data.cache.store import ColumnarStore, DamagedCache, check_entry
+from gnnjet.data.formats import memory
 from gnnjet.data.npy import NpyFile
 from gnnjet.data.parallel import fill, parallel_chunk_jets, workers_for
 from gnnjet.data.read_stats import ReadStats
@@ -72,7 +73,7 @@ def _build(spec: DataSpec, files: list[str], target: Path, progress: bool, reque
     """Read `files` into a new entry beside `target` and swap it in."""
     chunks = plan_chunks(spec, files, spec.step_size)
     num_jets = sum(c.num_jets for c in chunks)
-    workers = workers_for(requested_workers, num_jets)
+    workers = 1 if any(memory.is_memory(f) for f in files) else workers_for(requested_workers, num_jets)
     if workers > 1:
         chunks = plan_chunks(spec, files, parallel_chunk_jets(spec.step_size, num_jets, workers))
         log.info("reading %d jets in %d processes", num_jets, workers)

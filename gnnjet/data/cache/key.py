@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from gnnjet.data.formats import memory
 from gnnjet.data.spec import DataSpec
 from gnnjet.errors import DataError
 
@@ -22,7 +23,10 @@ def default_cache_root() -> Path:
 
 
 def file_stamp(path: str) -> list[Any]:
-    """[absolute path, size, mtime_ns] of an input file: what the cache key hashes, and meta.json records."""
+    """[absolute path, size, mtime_ns] of an input file: what the cache key hashes, and meta.json records (for
+    in-memory jets: their pseudo path, number and content hash, `formats.memory.stamp`)."""
+    if memory.is_memory(path):
+        return memory.stamp(path)
     st = os.stat(path)
     return [os.path.abspath(path), st.st_size, st.st_mtime_ns]
 

@@ -10,30 +10,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from gnnjet.config import RESUMABLE_KEYS, flatten_config
 from gnnjet.errors import GnnjetError
 from gnnjet.fileio import alive, make_directory, remove_stale_temporaries
+from gnnjet.runs.layout import LOCK, RESULTS, RUN_DIRECTORIES, RUN_FILES
 
 log = logging.getLogger(__name__)
 
-RESULTS = ("best.pt", "last.pt", "metrics.csv")  # a directory with any of these holds a run
-SPLIT_FILE = "split.npz"  # a k-fold run's training and validation jet indices
-# what a run writes (the test-set files are written by bin/train.py's last step, evaluate.test_set)
-RUN_FILES = ("config.yaml", "preprocess.json", "weights.json", *RESULTS, "train.log", SPLIT_FILE,
-             "test_predictions.root", "test_metrics.json", "test_metrics.md")
-RUN_DIRECTORIES = ("tensorboard",)
 PREVIOUS = ".previous-run."  # + pid: the directory a run replaced by --overwrite waits in
-# keys a --resume may change without changing what the run computes (documented in the README)
-RESUMABLE_KEYS = ("training.epochs", "training.early_stopping_patience", "training.prefetch", "training.output_dir",
-                  "data.cache_dir", "data.workers", "data.test", "data.test_selection")
-
-
-def run_files(path: str | Path) -> list[Path]:
-    """The files of the run in directory `path` (config, preprocessing, checkpoints, metrics, log, TensorBoard
-    events) that exist: what no other output may overwrite."""
-    path = Path(path)
-    found = [path / name for name in RUN_FILES if (path / name).is_file()]
-    return found + [f for name in RUN_DIRECTORIES if (path / name).is_dir() for f in (path / name).rglob("*")
-                    if f.is_file()]
 
 
 class RunDirectory:
@@ -51,7 +35,7 @@ class RunDirectory:
         before that puts them back)."""
         path = Path(path)
         make_directory(path)
-        lock_file = open(path / ".lock", "a+")
+        lock_file = open(path / LOCK, "a+")
         try:
             fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -131,24 +115,12 @@ class RunDirectory:
             self._lock_file.close()
 
 
-def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """{'a': {'b': 1}} -> {'a.b': 1} (lists stay values)."""
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            out |= flatten(value, f"{path}.")
-        else:
-            out[path] = value
-    return out
-
-
 def resumed_config(run_config: dict[str, Any], given: dict[str, Any] | None, run_dir: Path) -> dict[str, Any]:
     """The config a --resume continues with: the run's own, with the `RESUMABLE_KEYS` of `given` (a -c config)
     applied. Any other difference is a GnnjetError listing the key paths."""
     if given is None:
         return run_config
-    ours, theirs = flatten(run_config), flatten(given)
+    ours, theirs = flatten_config(run_config), flatten_config(given)
     differing = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k))
     refused = [k for k in differing if k not in RESUMABLE_KEYS]
     if refused:

@@ -14,10 +14,10 @@ import yaml
 
 from gnnjet.config import validate_config
 from gnnjet.errors import ConfigError, GnnjetError
-from gnnjet.train.checkpoint import load_checkpoint, save_checkpoint
-from gnnjet.train.distributed import check_gpus
-from gnnjet.train.launch import free_port
-from gnnjet.train.trainer import Trainer, monitored, train
+from gnnjet.runs.checkpoint import load_checkpoint, save_checkpoint
+from gnnjet.training.distributed import check_gpus
+from gnnjet.training.launch import free_port
+from gnnjet.training.trainer import Trainer, monitored, train
 from tests.cli import run_bin
 from tests.conftest import write_fake, write_fake_with_nonfinite_kinematics
 

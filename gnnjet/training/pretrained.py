@@ -1,5 +1,6 @@
 """Pretrained weights: import a checkpoint of another toolkit (weaver-core, the LorentzNet release) as a gnnjet
-model directory, export one back to weaver-core, and start a training run from either (fine-tuning).
+model directory, and start a training run from one or from a gnnjet run (fine-tuning). The export back to
+weaver-core is `gnnjet.export.export_weaver`.
 
 A model directory written here is an ordinary one (config.yaml, preprocess.json, best.pt, last.pt)
 that `gnnjet.predict` reads; its checkpoint records where the weights came from and their sha256.
@@ -29,10 +30,11 @@ from gnnjet.data.spec import DataSpec
 from gnnjet.errors import DataError, GnnjetError
 from gnnjet.nn.lorentznet_release import release_to_gnnjet
 from gnnjet.nn.state import check_state, without_replaced
-from gnnjet.nn.weaver import gnnjet_to_weaver, read_state_dict, weaver_to_gnnjet
-from gnnjet.train.checkpoint import load_run_checkpoint, save_checkpoint
-from gnnjet.train.rundir import RunDirectory
-from gnnjet.train.saved import RunModel
+from gnnjet.nn.weaver import read_state_dict, weaver_to_gnnjet
+from gnnjet.runs.checkpoint import load_run_checkpoint, save_checkpoint
+from gnnjet.runs.layout import BEST, CONFIG, LAST, PREPROCESS
+from gnnjet.runs.model import RunModel
+from gnnjet.training.rundir import RunDirectory
 
 log = logging.getLogger(__name__)
 # checkpoint formats of other toolkits: (state dict with the prefix stripped, model, source, replace_output) -> state
@@ -67,25 +69,18 @@ def import_checkpoint(checkpoint: str | Path, config: dict[str, Any], out_dir: s
     out_dir = Path(out_dir)
     run_dir = RunDirectory.claim(out_dir, resume=False, overwrite=overwrite)
     try:
-        dump_config(config, out_dir / "config.yaml")
-        preprocessing.save(out_dir / "preprocess.json")
+        dump_config(config, out_dir / CONFIG)
+        preprocessing.save(out_dir / PREPROCESS)
         record = {"model": model.state_dict(), "config": config, "inputs": spec.model_inputs(), "epoch": -1,
                   "source": {"checkpoint": str(Path(checkpoint).resolve()), "sha256": sha256(checkpoint),
                              "from": kind}}
-        for name in ("best.pt", "last.pt"):
+        for name in (BEST, LAST):
             save_checkpoint(out_dir / name, record)
         run_dir.commit()
     finally:
         run_dir.release()
     log.info("imported %s (%d tensors) into %s", checkpoint, len(state), out_dir)
     return out_dir
-
-
-def export_weaver(model: torch.nn.Module, path: str | Path) -> None:
-    """Write `model`'s weights as a state dict that weaver-core's ParticleNet / ParticleTransformer loads with
-    strict=True (a model of layout weaver)."""
-    state = gnnjet_to_weaver(model)
-    save_checkpoint(path, state)
 
 
 @dataclass(frozen=True)
@@ -103,9 +98,9 @@ class PretrainedWeights:
         """Read the weights (weights-only); a missing or damaged file is a GnnjetError naming it."""
         source = Path(source)
         if source.is_dir():
-            if not (source / "best.pt").is_file():
-                raise GnnjetError(f"pretrained model directory {source} has no best.pt")
-            return cls(source, source / "best.pt", "gnnjet", load_run_checkpoint(source / "best.pt")["model"])
+            if not (source / BEST).is_file():
+                raise GnnjetError(f"pretrained model directory {source} has no {BEST}")
+            return cls(source, source / BEST, "gnnjet", load_run_checkpoint(source / BEST)["model"])
         if not source.is_file():
             raise GnnjetError(f"pretrained checkpoint {source} does not exist (give a weaver-core or "
                               "LorentzNet-release .pt file or a gnnjet model directory)")
@@ -119,7 +114,7 @@ class PretrainedWeights:
             return Preprocessing.manual(spec, why=f"fine-tuning {self.source} needs the fixed preprocessing it "
                                                   "was trained with")
         try:
-            return Preprocessing.load(self.source / "preprocess.json", spec)
+            return Preprocessing.load(self.source / PREPROCESS, spec)
         except DataError as err:
             raise DataError(f"cannot reuse the pretrained model's preprocessing for this config's features: {err}") \
                 from None

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from gnnjet.train.checkpoint import load_checkpoint, save_checkpoint
-from gnnjet.train.optim import build_optimizer, build_scheduler
+from gnnjet.runs.checkpoint import load_checkpoint, save_checkpoint
+from gnnjet.training.optim import build_optimizer, build_scheduler
 
 TRAINING = {"lr": 0.01, "weight_decay": 0.0, "momentum": 0.9, "epochs": 10, "warmup_epochs": 0, "gamma": 0.1,
             "plateau_patience": 3, "step_epochs": 10}

@@ -26,26 +26,22 @@ from torch.utils.tensorboard import SummaryWriter
 from gnnjet.config import dump_config, validate_config
 from gnnjet.data.loader import JetLoader
 from gnnjet.data.preprocess import Preprocessing
-from gnnjet.data.reweight import WEIGHTS_FILE, Reweighting
+from gnnjet.data.reweight import Reweighting
 from gnnjet.errors import GnnjetError
 from gnnjet.fileio import atomic_path, atomic_write_text, make_directory
 from gnnjet.nn.registry import count_parameters
 from gnnjet.progress import progress_bar
+from gnnjet.runs import layout
+from gnnjet.runs.checkpoint import load_run_checkpoint, save_checkpoint
+from gnnjet.runs.inference import autocast, evaluate
+from gnnjet.runs.model import RunModel
 from gnnjet.tasks.decorrelation import DisCo
-from gnnjet.train.checkpoint import (
-    load_run_checkpoint,
-    restore_rng_states,
-    rng_states,
-    save_checkpoint,
-    seed_everything,
-)
-from gnnjet.train.data import Split, prepare_split
-from gnnjet.train.distributed import Context, barrier, global_sum, init_context, shutdown
-from gnnjet.train.inference import autocast, evaluate
-from gnnjet.train.optim import build_optimizer, build_scheduler
-from gnnjet.train.pretrained import PretrainedWeights, freeze, keep_frozen
-from gnnjet.train.rundir import SPLIT_FILE, RunDirectory, resumed_config
-from gnnjet.train.saved import RunModel
+from gnnjet.training.data import Split, prepare_split
+from gnnjet.training.distributed import Context, barrier, global_sum, init_context, shutdown
+from gnnjet.training.optim import build_optimizer, build_scheduler
+from gnnjet.training.pretrained import PretrainedWeights, freeze, keep_frozen
+from gnnjet.training.rundir import RunDirectory, resumed_config
+from gnnjet.training.seeding import restore_rng_states, rng_states, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +105,7 @@ class Trainer:
         built = RunModel.from_config(self.config)  # before any data is read
         weights = PretrainedWeights.read(self.training["pretrained"]) \
             if self.training["pretrained"] and checkpoint is None else None
-        own = self.output_dir / WEIGHTS_FILE  # a resumed run keeps its own reweighting histograms
+        own = self.output_dir / layout.WEIGHTS  # a resumed run keeps its own reweighting histograms
         reweighting = Reweighting.load(own) if checkpoint is not None and own.exists() else None
         split = self._prepare_data(built, self._fixed_preprocessing(built, checkpoint, weights), reweighting)
         self._load_weights(built, weights, checkpoint)
@@ -119,12 +115,12 @@ class Trainer:
         if checkpoint is not None:
             self._restore(checkpoint, built.model, optimizer, scheduler)
         elif self.context.is_main:
-            dump_config(self.config, self.output_dir / "config.yaml")
-            split.train.preprocessing.save(self.output_dir / "preprocess.json")
+            dump_config(self.config, self.output_dir / layout.CONFIG)
+            split.train.preprocessing.save(self.output_dir / layout.PREPROCESS)
             if split.reweighting is not None:
-                split.reweighting.save(self.output_dir / WEIGHTS_FILE)
+                split.reweighting.save(self.output_dir / layout.WEIGHTS)
             if self.training["kfold"] is not None:  # the proof that a fold's model never saw its fold's jets
-                with atomic_path(self.output_dir / SPLIT_FILE) as tmp, open(tmp, "wb") as file:
+                with atomic_path(self.output_dir / layout.SPLIT) as tmp, open(tmp, "wb") as file:
                     np.savez_compressed(file, train=split.train_index, val=split.val_index)
         self.session = Session(built, split, frozen, loader, optimizer, scheduler, step_per_batch,
                                self._wrap(built.model), DisCo.from_task(self.config["task"]))
@@ -140,7 +136,7 @@ class Trainer:
             self.run_dir = RunDirectory.claim(self.output_dir, resume, self.overwrite)
         checkpoint = None
         if resume:
-            path = self.output_dir / "last.pt"
+            path = self.output_dir / layout.LAST
             if not path.exists():
                 raise GnnjetError(f"--resume: no {path} to resume from")
             checkpoint = load_run_checkpoint(path)
@@ -156,7 +152,7 @@ class Trainer:
                              weights: PretrainedWeights | None) -> Preprocessing | None:
         """The run's own preprocessing when resuming, the pretrained network's when fine-tuning, else None (fit
         on the training split)."""
-        own = self.output_dir / "preprocess.json"
+        own = self.output_dir / layout.PREPROCESS
         if checkpoint is not None and own.exists():
             return Preprocessing.load(own, built.spec)
         if weights is not None:
@@ -226,7 +222,7 @@ class Trainer:
         return model
 
     def _add_log_file(self) -> None:
-        handler = logging.FileHandler(self.output_dir / "train.log")
+        handler = logging.FileHandler(self.output_dir / layout.TRAIN_LOG)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logging.getLogger("gnnjet").addHandler(handler)
         logging.getLogger("gnnjet").setLevel(logging.INFO)
@@ -345,8 +341,8 @@ class Trainer:
                  "config": self.config, "inputs": session.built.spec.model_inputs(),
                  "pretrained": self.pretrained_record}
         if improved:  # best.pt first: a kill between the two leaves last.pt one epoch behind, never ahead of best.pt
-            save_checkpoint(self.output_dir / "best.pt", state)
-        save_checkpoint(self.output_dir / "last.pt", state)
+            save_checkpoint(self.output_dir / layout.BEST, state)
+        save_checkpoint(self.output_dir / layout.LAST, state)
         if self.run_dir is not None:
             self.run_dir.commit()  # a run replaced by --overwrite goes only now
         self._write_metrics()
@@ -359,8 +355,8 @@ class Trainer:
         writer = csv.DictWriter(text, fieldnames=keys)
         writer.writeheader()
         writer.writerows(self.history)
-        atomic_write_text(self.output_dir / "metrics.csv", text.getvalue())
-        with SummaryWriter(self.output_dir / "tensorboard") as board:
+        atomic_write_text(self.output_dir / layout.METRICS, text.getvalue())
+        with SummaryWriter(self.output_dir / layout.TENSORBOARD) as board:
             row = self.history[-1]
             for key, value in row.items():
                 if key != "epoch" and isinstance(value, (int, float)) and math.isfinite(value):

@@ -5,11 +5,11 @@ import torch
 
 from gnnjet.data.dataset import JetDataset
 from gnnjet.errors import GnnjetError
-from gnnjet.train.distributed import init_context
-from gnnjet.train.inference import evaluate
-from gnnjet.train.saved import RunModel, load_trained
-from gnnjet.train.trainer import Trainer
-from tests.train.test_trainer import tiny_config
+from gnnjet.training.distributed import init_context
+from gnnjet.runs.inference import evaluate
+from gnnjet.runs.model import RunModel, load_trained
+from gnnjet.training.trainer import Trainer
+from tests.training.test_trainer import tiny_config
 
 
 def test_a_config_gives_a_model_sized_by_its_spec_and_task(tmp_path):

@@ -9,10 +9,10 @@ import torch
 from gnnjet.config import validate_config
 from gnnjet.data.reweight import Reweighting
 from gnnjet.errors import DataError
-from gnnjet.train.checkpoint import load_checkpoint
-from gnnjet.train.trainer import train
+from gnnjet.runs.checkpoint import load_checkpoint
+from gnnjet.training.trainer import train
 from tests.conftest import write_fake
-from tests.train.test_trainer import tiny_config, train_with_torchrun
+from tests.training.test_trainer import tiny_config, train_with_torchrun
 
 
 def weighted_config(tmp_path, weights, decorrelation=None, num_jets=300, **training):

@@ -10,12 +10,12 @@ from typing import Any
 
 from gnnjet.data.inputs import expand_files
 from gnnjet.fileio import atomic_write_text
-from gnnjet.predict import run_model
-from gnnjet.train.kfold import read_kfold
+from gnnjet.predict import write_predictions
+from gnnjet.runs.layout import TEST_METRICS, TEST_PREDICTIONS
+from gnnjet.runs.prediction import run_model
+from gnnjet.runs.run import Run
 
 log = logging.getLogger(__name__)
-
-PREDICTIONS, METRICS = "test_predictions.root", "test_metrics"
 
 
 def evaluate_test_set(run_dir: str | Path, files: list[str], device: str = "cpu",
@@ -23,15 +23,15 @@ def evaluate_test_set(run_dir: str | Path, files: list[str], device: str = "cpu"
     """Predict `files` (data.test) with RUN/best.pt (a k-fold run: the mean of its folds' models) into
     RUN/test_predictions.root (the run's data.test_selection, else its data.selection) and write the task's
     metrics to RUN/test_metrics.json and .md; returns them."""
-    run_dir = Path(run_dir)
-    kfold = read_kfold(run_dir) is not None  # a k-fold run: the test jets get the mean of its k models
-    predicted = run_model(run_dir, expand_files(files), device=device, progress=progress, fold_average=kfold)
-    predicted.write(run_dir / PREDICTIONS)
+    run = Run(Path(run_dir))
+    kfold = run.kfold is not None  # a k-fold run: the test jets get the mean of its k models
+    predicted = run_model(run.path, expand_files(files), device=device, progress=progress, fold_average=kfold)
+    write_predictions(predicted, run.file(TEST_PREDICTIONS))
     record = {"files": files, "jets": len(predicted.dataset), "dropped": len(predicted.dataset.store.dropped),
               "selection": predicted.selection, "metrics": predicted.metrics()}
-    atomic_write_text(run_dir / f"{METRICS}.json", json.dumps(record, indent=1))
+    atomic_write_text(run.file(f"{TEST_METRICS}.json"), json.dumps(record, indent=1))
     rows = "\n".join(f"| {name} | {value:.4g} |" for name, value in record["metrics"].items())
-    atomic_write_text(run_dir / f"{METRICS}.md",
+    atomic_write_text(run.file(f"{TEST_METRICS}.md"),
                       f"Test set: {record['jets']} jets of {len(files)} file pattern(s), selection: "
                       f"{record['selection']}\n\n| metric | value |\n|---|---|\n{rows}\n")
     log.info("test set: %s", ", ".join(f"{k}={v:.4g}" for k, v in record["metrics"].items()))

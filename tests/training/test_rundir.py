@@ -11,12 +11,12 @@ import yaml
 from gnnjet.config import validate_config
 from gnnjet.errors import ConfigError, GnnjetError
 from gnnjet.fileio import atomic_write_text
-from gnnjet.train import trainer as trainer_module
-from gnnjet.train.checkpoint import load_checkpoint
-from gnnjet.train.rundir import RunDirectory
-from gnnjet.train.trainer import train
+from gnnjet.runs.checkpoint import load_checkpoint
+from gnnjet.training import trainer as trainer_module
+from gnnjet.training.rundir import RunDirectory
+from gnnjet.training.trainer import train
 from tests.cli import run_bin
-from tests.train.test_trainer import tiny_config
+from tests.training.test_trainer import tiny_config
 
 
 def rows(run):

@@ -9,14 +9,14 @@ from typing import Any
 
 import torch
 
-from gnnjet.config import load_config, validate_config
+from gnnjet.config import RESUMABLE_KEYS, flatten_config, load_config, validate_config
 from gnnjet.data.preprocess import Preprocessing
 from gnnjet.data.spec import DataSpec
 from gnnjet.errors import GnnjetError
 from gnnjet.nn.registry import build_model
+from gnnjet.runs.checkpoint import load_run_checkpoint
+from gnnjet.runs.layout import BEST, CONFIG, PREPROCESS
 from gnnjet.tasks import Task, build_task
-from gnnjet.train.checkpoint import load_run_checkpoint
-from gnnjet.train.rundir import RESUMABLE_KEYS, flatten
 
 
 @dataclass
@@ -44,13 +44,13 @@ class TrainedModel(RunModel):
     preprocessing: Preprocessing
 
 
-def load_trained(model_dir: str | Path, checkpoint: str = "best.pt",
+def load_trained(model_dir: str | Path, checkpoint: str = BEST,
                  device: str | torch.device = "cpu") -> TrainedModel:
     """Load config, preprocess.json and a checkpoint (best.pt by default) of a run directory; a directory that
     is not one, or a damaged file in it, is a GnnjetError naming it."""
     model_dir = Path(model_dir)
     path = model_dir / checkpoint
-    for needed in (path, model_dir / "preprocess.json"):
+    for needed in (path, model_dir / PREPROCESS):
         if not needed.exists():
             raise GnnjetError(f"{model_dir} is not a trained model directory: {needed.name} is missing")
     state = load_run_checkpoint(path, device)
@@ -59,7 +59,7 @@ def load_trained(model_dir: str | Path, checkpoint: str = "best.pt",
     built = RunModel.from_config(config)
     built.model.load_state_dict(state["model"])
     built.model.to(device).eval()
-    preprocessing = Preprocessing.load(model_dir / "preprocess.json", built.spec)
+    preprocessing = Preprocessing.load(model_dir / PREPROCESS, built.spec)
     return TrainedModel(built.config, built.spec, built.task, built.model, preprocessing)
 
 
@@ -67,10 +67,10 @@ def check_same_run(config: dict[str, Any], model_dir: Path, path: Path) -> None:
     """Refuse a checkpoint whose embedded config differs from the run directory's config.yaml beyond the keys a
     resume may change: a best.pt copied in from another run would otherwise predict silently with that run's
     features."""
-    own = model_dir / "config.yaml"
+    own = model_dir / CONFIG
     if not own.exists():
         return
-    ours, theirs = flatten(load_config(own)), flatten(config)
+    ours, theirs = flatten_config(load_config(own)), flatten_config(config)
     differing = sorted(k for k in set(ours) | set(theirs) if ours.get(k) != theirs.get(k) and k not in RESUMABLE_KEYS)
     if differing:
         shown = ", ".join(differing[:5]) + (f" and {len(differing) - 5} more" if len(differing) > 5 else "")

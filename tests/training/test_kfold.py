@@ -8,7 +8,7 @@ import yaml
 
 from tests.cli import run_bin
 from tests.conftest import write_fake
-from tests.train.test_trainer import tiny_config
+from tests.training.test_trainer import tiny_config
 
 
 def cli(script, *args):

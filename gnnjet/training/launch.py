@@ -9,9 +9,9 @@ from typing import Any
 
 import torch.multiprocessing as mp
 
-from gnnjet.train.distributed import check_gpus, under_torchrun
-from gnnjet.train.kfold import train_folds
-from gnnjet.train.trainer import train
+from gnnjet.training.distributed import check_gpus, under_torchrun
+from gnnjet.training.kfold import train_folds
+from gnnjet.training.trainer import train
 
 
 def free_port() -> int:

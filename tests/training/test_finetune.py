@@ -10,12 +10,12 @@ import yaml
 from gnnjet.config import validate_config
 from gnnjet.errors import GnnjetError
 from gnnjet.nn.registry import build_model
-from gnnjet.train.checkpoint import load_checkpoint
-from gnnjet.train.distributed import init_context
-from gnnjet.train.pretrained import freeze, sha256
-from gnnjet.train.trainer import Trainer, train
+from gnnjet.runs.checkpoint import load_checkpoint
+from gnnjet.training.distributed import init_context
+from gnnjet.training.pretrained import freeze, sha256
+from gnnjet.training.trainer import Trainer, train
 from tests.cli import run_bin
-from tests.train.test_trainer import ROOT, tiny_config
+from tests.training.test_trainer import ROOT, tiny_config
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,71 @@
+"""The columns of a predictions file, named once: the tasks write them (`tasks/`, `runs.prediction`) and the
+statistics and figures read them (`evaluate/`, `plots/`) through these functions.
+
+Every file: ``entry`` (the jet's row in the inputs taken in order) and ``valid`` (0: dropped by the reader, NaN
+predictions), then the observers. Classification: ``score_<label>`` per class and the truth ``<label>``.
+Regression of one target: ``pred`` (the point estimate of y) and ``target``; of several: ``pred_<name>`` and
+``target_<name>``. Quantile heads add ``pred[_<name>]_<q>`` (``q16``, ``q84``, ``q2p5``), the Gaussian head
+``..._q16`` and ``..._q84``. A target named after an observer X (pt, mass) adds the corrected ``X_corr`` =
+X exp(pred) and, with a per-jet interval, ``X_corr_<q>`` and ``X_corr_sigma`` (half the 16-84% width).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+ENTRY = "entry"
+VALID = "valid"
+SCORE_PREFIX = "score_"
+PRED = "pred"
+TARGET = "target"
+CORRECTED_SUFFIX = "_corr"
+SIGMA = "sigma"
+LOW, HIGH = "q16", "q84"  # the bounds of the 16-84% interval
+INTERVAL_PARTS = (LOW, HIGH, SIGMA)
+
+
+def score(label: str) -> str:
+    """The score column of class `label` ('label_q' -> 'score_label_q')."""
+    return f"{SCORE_PREFIX}{label}"
+
+
+def scored_labels(columns: Iterable[str]) -> list[str]:
+    """The classes of the score columns, in their order."""
+    return [name.removeprefix(SCORE_PREFIX) for name in columns if name.startswith(SCORE_PREFIX)]
+
+
+def quantile_tag(tau: float) -> str:
+    """0.16 -> 'q16', 0.025 -> 'q2p5': the suffix of a quantile's columns."""
+    return "q" + f"{tau * 100:g}".replace(".", "p")
+
+
+def pred(target: str | None = None, part: str | None = None) -> str:
+    """'pred', 'pred_<target>' (one of several targets), with '_<part>' for a quantile (`quantile_tag`)."""
+    return "_".join(p for p in (PRED, target, part) if p)
+
+
+def target(name: str | None = None) -> str:
+    """'target', or 'target_<name>' for one of several targets."""
+    return f"{TARGET}_{name}" if name else TARGET
+
+
+def corrected(quantity: str, part: str | None = None) -> str:
+    """'pt_corr', or 'pt_corr_<part>' for an interval bound or its sigma ('q16', 'q84', 'sigma')."""
+    return f"{quantity}{CORRECTED_SUFFIX}" + (f"_{part}" if part else "")
+
+
+def truth(quantity: str) -> str:
+    """The generator-level value of a corrected quantity: 'pt' -> 'pt_gen'."""
+    return f"{quantity}_gen"
+
+
+def corrected_quantities(columns: Iterable[str]) -> list[str]:
+    """The quantities X with a corrected column X_corr, in column order ('pt', 'mass')."""
+    suffix = CORRECTED_SUFFIX
+    return [name.removesuffix(suffix) for name in columns if name.endswith(suffix) and len(name) > len(suffix)]
+
+
+def has_interval(columns: Iterable[str], quantity: str = "pt") -> bool:
+    """Whether the corrected `quantity` carries a per-jet interval (X_corr_q16, X_corr_q84, X_corr_sigma)."""
+    names = set(columns)
+    return all(corrected(quantity, part) in names for part in INTERVAL_PARTS)
