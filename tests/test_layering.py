@@ -52,3 +52,13 @@ def test_no_import_runs_up_the_layers():
 def test_the_check_sees_an_upward_import():
     assert layer("gnnjet.data.reader") < layer("gnnjet.training.trainer")
     assert ("gnnjet.config", "gnnjet.nn.registry") in imports()  # the one allowed exception is really found
+
+
+def test_reading_a_run_never_imports_training():
+    """Prediction, export, the test set, the statistics, the figures and the run layer read runs through
+    gnnjet.runs only (what `grep "from gnnjet.train" gnnjet/predict.py gnnjet/export.py gnnjet/evaluate/*.py` checked
+    by hand)."""
+    readers = ("gnnjet.predict", "gnnjet.export", "gnnjet.test_set", "gnnjet.evaluate", "gnnjet.plots", "gnnjet.runs")
+    found = [(module, target) for module, target in imports()
+             if module.startswith(readers) and target.startswith("gnnjet.training")]
+    assert not found, found
