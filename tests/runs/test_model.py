@@ -5,9 +5,9 @@ import torch
 
 from gnnjet.data.dataset import JetDataset
 from gnnjet.errors import GnnjetError
-from gnnjet.training.distributed import init_context
 from gnnjet.runs.inference import evaluate
 from gnnjet.runs.model import RunModel, load_trained
+from gnnjet.training.distributed import init_context
 from gnnjet.training.trainer import Trainer
 from tests.training.test_trainer import tiny_config
 

@@ -121,3 +121,18 @@ def test_validate_config_takes_a_dict_or_a_path(tmp_path):
     assert from_file == from_dict and from_dict["training"]["batch_size"] == 512
     with pytest.raises(gnnjet.errors.ConfigError, match="data.node_typs: unknown key"):
         gnnjet.validate_config({**BASE_CONFIG, "data": {"node_typs": {}}})
+
+
+def test_the_readme_api_example_runs(tmp_path, monkeypatch):
+    """The Python block of the README's API section, on the shipped q/g sample (one epoch, a temporary run)."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "README.md").read_text().split("## Python API", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    code = text.replace('"runs/qg_api"', repr(str(tmp_path / "qg_api"))).replace('["epochs"] = 2', '["epochs"] = 1')
+    monkeypatch.chdir(root)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - the README's own example
+    scores, jets = namespace["scores"], namespace["jets"]
+    assert len(scores) == len(jets) and {"score_label_q", "score_label_g", "entry", "valid"} <= set(scores.fields)
+    assert (tmp_path / "qg_api" / "best.pt").exists()
