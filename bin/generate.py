@@ -37,7 +37,8 @@ def main() -> None:
         detector = ShowerSetup.from_yaml(args.detector) if args.detector else ShowerSetup()
     else:
         detector = Detector.from_yaml(args.detector) if args.detector else Detector()
-    files = generate(args.process, args.num_jets, args.output, args.seed, args.workers, args.shard_size, detector,
+    files = generate(args.process, args.num_jets, args.output, seed=args.seed, workers=args.workers,
+                     shard_size=args.shard_size, detector=detector,
                      pileup=args.pileup, overwrite=args.overwrite, inputs=[args.detector] if args.detector else [])
     logging.getLogger("gnnjet").info("wrote %d file(s) to %s", len(files), args.output)
 

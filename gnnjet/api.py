@@ -66,7 +66,8 @@ def train(config: str | Path | Mapping[str, Any] | None = None, *, output: str |
         raise GnnjetError("no run directory: pass -o DIR or set training.output_dir")
     from gnnjet.training.launch import launch  # torch is imported only once the arguments are fine
 
-    launch(resolved, output, list(gpus) if gpus else None, resume, epochs, progress=progress, overwrite=overwrite)
+    launch(resolved, output, gpus=list(gpus) if gpus else None, resume=resume, epochs=epochs, progress=progress,
+           overwrite=overwrite)
     if resolved["data"]["test"] and run_test and os.environ.get("RANK", "0") == "0":  # torchrun: rank 0 only
         from gnnjet.test_set import evaluate_test_set
 

@@ -118,7 +118,7 @@ def _init_worker(progress: Any) -> None:
     _progress = progress
 
 
-def generate(process_name: str, num_jets: int, out_dir: str | Path, seed: int = 1, workers: int = 1,
+def generate(process_name: str, num_jets: int, out_dir: str | Path, *, seed: int = 1, workers: int = 1,
              shard_size: int = 1000, detector: Detector | None = None, progress: bool = True,
              pileup: float = 0.0, overwrite: bool = False, inputs: Sequence[str | Path] = ()) -> list[Path]:
     """Generate `num_jets` jets of a process into ROOT shards in `out_dir`, with Poisson(`pileup`) minimum-bias

@@ -23,11 +23,11 @@ def free_port() -> int:
 
 def _worker(local_rank: int, config: dict[str, Any], output_dir: str, gpus: list[int], resume: bool,
             epochs: int | None, overwrite: bool) -> None:
-    train(config, output_dir, gpus, resume, epochs, progress=local_rank == 0, local_rank=local_rank,
+    train(config, output_dir, gpus=gpus, resume=resume, epochs=epochs, progress=local_rank == 0, local_rank=local_rank,
           overwrite=overwrite)
 
 
-def launch(config: dict[str, Any], output_dir: str | Path, gpus: list[int] | None = None, resume: bool = False,
+def launch(config: dict[str, Any], output_dir: str | Path, *, gpus: list[int] | None = None, resume: bool = False,
            epochs: int | None = None, progress: bool = True, overwrite: bool = False) -> None:
     """Check the requested GPUs first, then train (spawning one process per GPU for several GPUs); a k-fold
     config (training.kfold without a fold) trains each fold in turn (`kfold.train_folds`)."""
@@ -47,4 +47,4 @@ def _launch_one(config: dict[str, Any], output_dir: str | Path, resume: bool, ov
         os.environ.setdefault("MASTER_PORT", str(free_port()))
         mp.spawn(_worker, args=(config, str(output_dir), gpus, resume, epochs, overwrite), nprocs=len(gpus), join=True)
     else:
-        train(config, output_dir, gpus, resume, epochs, progress, overwrite=overwrite)
+        train(config, output_dir, gpus=gpus, resume=resume, epochs=epochs, progress=progress, overwrite=overwrite)

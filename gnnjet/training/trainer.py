@@ -378,7 +378,7 @@ def monitored(row: dict[str, float], monitor: str) -> float:
     return -row[monitor]
 
 
-def train(config: dict[str, Any], output_dir: str | Path, gpus: list[int] | None = None, resume: bool = False,
+def train(config: dict[str, Any], output_dir: str | Path, *, gpus: list[int] | None = None, resume: bool = False,
           epochs: int | None = None, progress: bool = True, local_rank: int = 0,
           overwrite: bool = False) -> list[dict[str, float]]:
     """Train one process's part of a run (all of it without DDP); returns the epoch history.
