@@ -1,17 +1,20 @@
-# gnnjet on a CUDA PyTorch base image. Build: docker build -t gnnjet .   Run: ./run_docker.sh
-ARG BASE_IMAGE=pytorch/pytorch:2.9.1-cuda12.8-cudnn9-runtime
-FROM ${BASE_IMAGE}
+# gnnjet with CUDA. Build: docker build -t gnnjet .   Run: ./run_docker.sh [-d DATA_DIR] [COMMAND ...]
+# torch is installed at requirements.txt's pin from PyPI, whose Linux x86_64 wheel is the CUDA build (its CUDA
+# libraries come as pip packages; the GPU driver comes from the host through `docker run --gpus all`), so the image
+# runs the torch version the tests run. No Docker engine runs on gnnjet's CI machines: the tests check this file
+# (hadolint, the pins, every file the README's Docker commands use) and the image is built on a user's machine.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+FROM ${PYTHON_IMAGE}
 
 ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    PATH=/opt/gnnjet/bin:${PATH}
+    PATH=/opt/gnnjet:/opt/gnnjet/bin:${PATH}
 
 WORKDIR /opt/gnnjet
 
-# The base image already provides a CUDA torch: install the requirements without replacing it.
-COPY requirements.txt ./
-RUN grep -v '^torch==' requirements.txt > /tmp/requirements-image.txt \
-    && python -m pip install --no-cache-dir -r /tmp/requirements-image.txt
+# Every pin of requirements.txt as it is (torch included), then ONNX export and ONNX Runtime with CUDA.
+COPY requirements.txt requirements-deploy.txt ./
+RUN python -m pip install --no-cache-dir -r requirements.txt -r requirements-deploy.txt
 
 # Optional PyG extras (torch-scatter, torch-cluster) from the PyG wheel index where wheels exist
 # for this torch/CUDA pair; gnnjet works without them (it owns its knn).
@@ -21,11 +24,11 @@ RUN TORCH_TAG="$(python -c 'import torch; v=torch.__version__.split("+")[0]; c=(
         -f "https://data.pyg.org/whl/torch-${TORCH_TAG}.html" \
         || echo "no prebuilt torch-scatter/torch-cluster for torch ${TORCH_TAG}: skipped")
 
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md run_configs.sh ./
 COPY gnnjet ./gnnjet
 COPY bin ./bin
 COPY configs ./configs
-RUN python -m pip install --no-cache-dir --no-deps . && chmod +x bin/*.py
+RUN python -m pip install --no-cache-dir --no-deps . && chmod +x bin/*.py bin/*.sh run_configs.sh
 
 WORKDIR /workspace
 CMD ["bash"]
