@@ -3,7 +3,8 @@
 
 Examples:
   bin/predict.py -m runs/qg_pn -i "data/qg/*.root" -o runs/qg_pn/pred.root
-  bin/predict.py -m runs/qg_pn --export-onnx runs/qg_pn/model.onnx     (inputs: see gnnjet/export.py)
+  bin/predict.py -m runs/qg_pn -i "data/qg/*.root" -o pred_onnx.root --onnx qg_pn.onnx   (onnxruntime)
+  bin/predict.py -m runs/qg_pn --export-onnx qg_pn.onnx     (as bin/export.py; inputs: gnnjet/runs/onnx.py)
 """
 
 import argparse
@@ -34,6 +35,8 @@ def main() -> None:
                              "the out-of-fold model's outputs")
     parser.add_argument("--batch-size", type=positive_int, default=512)
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--onnx", metavar="FILE", help="score with onnxruntime running FILE (exported from this run by "
+                        "bin/export.py) instead of PyTorch: the same columns, rows and metadata")
     parser.add_argument("--export-onnx", metavar="FILE", help="export the model to ONNX (dynamic batch and node axes)")
     parser.add_argument("--export-weaver", metavar="FILE",
                         help="write the weights as a weaver-core ParticleNet state dict (particlenet, preset weaver)")
@@ -49,15 +52,15 @@ def main() -> None:
 
         predict(args.model, args.input, args.output, batch_size=args.batch_size, device=args.device,
                 overwrite=args.overwrite, selection=args.selection, no_selection=args.no_selection,
-                overrides=args.set, fold_average=args.fold_average)
+                overrides=args.set, fold_average=args.fold_average, onnx=args.onnx)
     if args.export_onnx:
         from gnnjet.export import export_onnx
 
-        export_onnx(args.model, args.export_onnx)
+        export_onnx(args.model, args.export_onnx, overwrite=args.overwrite)
     if args.export_weaver:
         from gnnjet.export import export_weaver
 
-        export_weaver(args.model, args.export_weaver)
+        export_weaver(args.model, args.export_weaver, overwrite=args.overwrite)
 
 
 if __name__ == "__main__":

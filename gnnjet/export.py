@@ -1,36 +1,29 @@
-"""Exports of a trained run: ONNX (torch.export + the dynamo ONNX exporter) and weaver-core's state dict.
-
-The ONNX graph takes the flat batch tensors plus a dense occupancy mask whose shape gives the
-largest jet P (data-dependent sizes cannot be exported):
-
-    x [N, F] float32, node_type [N] int64, pos [N, 2] float32, p4 [N, 4] float32,
-    batch [N] int64, ptr [B + 1] int64, u [B, G] float32, mask [B, P] bool
-    -> output [B, out_dim] (class logits, or the regression prediction)
-
-N, B and P are dynamic. `mask[b, i]` is True for the first n_b entries of row b (what
-torch_geometric.utils.to_dense_batch returns for the batch vector).
+"""Exports of a trained run: ONNX in gnnjet's packed-input convention (`runs.onnx`: torch.export + the dynamo ONNX
+exporter, traced on synthetic jets built from the run's config) and weaver-core's state dict.
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch
-from torch_geometric.utils import to_dense_batch
 
+from gnnjet.data.spec import DataSpec
 from gnnjet.errors import GnnjetError
-from gnnjet.fileio import atomic_path
+from gnnjet.fileio import atomic_path, refuse_to_clobber
 from gnnjet.nn.weaver import gnnjet_to_weaver
 from gnnjet.runs.checkpoint import save_checkpoint
+from gnnjet.runs.onnx import INPUTS, onnx_inputs
 from gnnjet.runs.run import Run
 
 log = logging.getLogger(__name__)
-INPUTS = ("x", "node_type", "pos", "p4", "batch", "ptr", "u", "mask")
 
 
 class OnnxInterface(nn.Module):
@@ -47,15 +40,13 @@ class OnnxInterface(nn.Module):
         return self.model(inputs)
 
 
-def onnx_inputs(batch: Batch) -> tuple[Tensor, ...]:
-    """The ONNX graph's inputs (INPUTS order) for a gnnjet Batch."""
-    _, mask = to_dense_batch(batch.x, batch.batch, batch_size=batch.ptr.numel() - 1)
-    return (batch.x, batch.node_type, batch.pos, batch.p4, batch.batch, batch.ptr, batch.u, mask)
+DEFAULT_OPSET = 18  # the dynamo exporter's default; ONNX Runtime reads it from release 1.14 on
+TRACE_SIZES = (3, 5, 8)  # nodes of the synthetic jets a run is traced on (>= 2 jets, >= 3 nodes each)
 
 
-def export_model(model: nn.Module, example: Batch, path: str | Path) -> None:
-    """Export `model` (eval mode) to `path` with dynamic N, B and P, traced on `example` (>= 2 jets, >= 3 nodes); a
-    model that cannot be traced (its `onnx_blocker`) is a GnnjetError giving the reason."""
+def export_model(model: nn.Module, example: Batch, path: str | Path, opset: int = DEFAULT_OPSET) -> None:
+    """Export `model` (eval mode) to `path` with dynamic N, B and P at ONNX `opset`, traced on `example` (>= 2 jets,
+    >= 3 nodes); a model that cannot be traced (its `onnx_blocker`) is a GnnjetError giving the reason."""
     from torch.export import Dim
 
     if getattr(model, "onnx_blocker", None):
@@ -68,26 +59,85 @@ def export_model(model: nn.Module, example: Batch, path: str | Path) -> None:
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(wrapper, onnx_inputs(example), dynamo=True, dynamic_shapes=shapes,
-                                    input_names=list(INPUTS), output_names=["output"], verbose=False)
+                                    input_names=list(INPUTS), output_names=["output"], verbose=False,
+                                    opset_version=opset)
         program.save(str(tmp))
-    log.info("exported %s to %s", type(model).__name__, path)
+    log.info("exported %s to %s (ONNX opset %d)", type(model).__name__, path, opset)
 
 
-def export_onnx(model_dir: str | Path, path: str | Path) -> None:
-    """Export the best model of a run directory, traced on jets of its training data."""
-    from gnnjet.data.dataset import JetDataset
+def synthetic_batch(spec: DataSpec, sizes: tuple[int, ...] = TRACE_SIZES, seed: int = 0) -> Batch:
+    """Jets of `sizes` nodes with the input widths of `spec` (node features, node types, coordinates, jet features)
+    and physical four-vectors (E > |p|): what an export is traced on, so that exporting needs the run directory
+    alone, not its training files."""
+    generator = torch.Generator().manual_seed(seed)
+    total, types = sum(sizes), len(spec.node_types)
+    pt = torch.rand(total, generator=generator) * 50 + 1
+    eta, phi = torch.randn(total, generator=generator) * 0.2, torch.randn(total, generator=generator) * 0.2
+    p4 = torch.stack([pt * torch.cos(phi), pt * torch.sin(phi), pt * torch.sinh(eta),
+                      torch.sqrt((pt * torch.cosh(eta)) ** 2 + 0.01)], dim=1)
+    counts = torch.tensor(sizes)
+    batch = Batch(x=torch.randn(total, len(spec.columns), generator=generator), node_type=torch.arange(total) % types,
+                  pos=torch.randn(total, spec.num_coordinates, generator=generator),
+                  p4=p4, u=torch.randn(len(sizes), len(spec.jet_features), generator=generator),
+                  batch=torch.repeat_interleave(torch.arange(len(sizes)), counts))
+    batch.ptr = torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(counts, 0)])
+    batch.max_num_nodes = max(sizes)
+    return batch
 
-    trained = Run(Path(model_dir)).load()
-    dataset = JetDataset.from_files(trained.spec, trained.config["data"]["train"], trained.preprocessing,
-                                    cache_root=trained.config["data"]["cache_dir"], progress=False)
-    sizes = (dataset.ptr[1:] - dataset.ptr[:-1]).numpy()
-    index = [i for i in range(len(dataset)) if sizes[i] >= 3][:8]
-    if len(index) < 2:
-        raise GnnjetError(f"{model_dir}: need at least two jets with 3+ constituents to trace the ONNX export")
-    export_model(trained.model, dataset.batch(index), path)
+
+def export_onnx(model_dir: str | Path, path: str | Path, *, opset: int = DEFAULT_OPSET,
+                overwrite: bool = False) -> None:
+    """Export the best model of a run directory (gnnjet's packed-input convention, module docstring), traced on
+    synthetic jets built from its config: the run directory is all it needs. An output that is a file of the run is
+    refused, an existing one unless `overwrite`."""
+    run = Run(Path(model_dir))
+    refuse_to_clobber(path, protected=run.files(), overwrite=overwrite, what="ONNX file")
+    trained = run.load()
+    export_model(trained.model, synthetic_batch(trained.spec), path, opset)
 
 
-def export_weaver(model_dir: str | Path, path: str | Path) -> None:
+def export_weaver(model_dir: str | Path, path: str | Path, *, overwrite: bool = False) -> None:
     """Write the best model of a run directory as a state dict that weaver-core's ParticleNet /
     ParticleTransformer loads with strict=True (a model of layout weaver)."""
-    save_checkpoint(path, gnnjet_to_weaver(Run(Path(model_dir)).load().model))
+    run = Run(Path(model_dir))
+    refuse_to_clobber(path, protected=run.files(), overwrite=overwrite, what="weaver-core state dict")
+    save_checkpoint(path, gnnjet_to_weaver(run.load().model))
+
+
+@dataclass
+class ExportCheck:
+    """onnxruntime against PyTorch on the same jets: per output column, max and mean |difference| [out_dim], and for
+    a tagger the fraction of jets whose highest-scoring class agrees (None for a regression)."""
+
+    jets: int
+    max_difference: np.ndarray
+    mean_difference: np.ndarray
+    argmax_agreement: float | None
+
+    def passes(self, tolerance: float) -> bool:
+        return bool(np.all(self.max_difference <= tolerance)) and self.argmax_agreement in (None, 1.0)
+
+    def table(self) -> str:
+        rows = [f"| {i} | {m:.3g} | {a:.3g} |" for i, (m, a) in enumerate(zip(self.max_difference,
+                                                                             self.mean_difference))]
+        agreement = "" if self.argmax_agreement is None else f"; argmax agreement {self.argmax_agreement:.6f}"
+        return "\n".join([f"{self.jets} jets{agreement}", "| output | max abs diff | mean abs diff |",
+                          "|---|---|---|", *rows])
+
+
+def check_export(model_dir: str | Path, onnx_file: str | Path, files: list[str], *, batch_size: int = 512,
+                 progress: bool = False) -> ExportCheck:
+    """Run the exported file (onnxruntime) and the run's PyTorch model on the jets of `files` and compare their
+    raw outputs (logits or regression outputs), batch by batch on the same batches."""
+    from gnnjet.runs.prediction import run_model
+
+    options = dict(batch_size=batch_size, progress=progress)
+    reference = run_model(model_dir, files, **options)
+    exported = run_model(model_dir, files, onnx=onnx_file, **options)
+    difference = np.abs(exported.outputs.astype(np.float64) - reference.outputs)
+    if not len(difference):
+        raise GnnjetError(f"no jets in {', '.join(files)} to compare the export on")
+    agreement = None
+    if reference.spec.task_type == "classification":
+        agreement = float(np.mean(exported.outputs.argmax(axis=1) == reference.outputs.argmax(axis=1)))
+    return ExportCheck(len(difference), difference.max(axis=0), difference.mean(axis=0), agreement)

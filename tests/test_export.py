@@ -1,5 +1,7 @@
 """ONNX export: onnxruntime reproduces torch outputs on batches of other shapes (1e-4)."""
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -64,3 +66,47 @@ def test_a_model_that_cannot_be_traced_is_refused_with_the_reason(tmp_path, name
     with pytest.raises(GnnjetError, match=reason):
         export_model(model, make_batch(standard_jets()), tmp_path / "model.onnx")
     assert not (tmp_path / "model.onnx").exists()
+
+
+def test_bin_export_needs_only_the_run_directory_and_onnxruntime_predicts_as_pytorch(tmp_path):
+    """bin/export.py traces on synthetic jets (the training files are gone), at the opset asked for; bin/predict.py
+    --onnx writes the PyTorch path's columns and rows; --check passes on the run's own export and fails on
+    another run's."""
+    import onnx
+    import uproot
+
+    from gnnjet.training.trainer import train
+    from tests.cli import run_bin
+    from tests.conftest import write_fake
+    from tests.training.test_trainer import tiny_config
+
+    config = tiny_config(tmp_path / "a", epochs=1)
+    train(config, tmp_path / "run", progress=False)
+    other = tiny_config(tmp_path / "b", epochs=1, seed=7)
+    train(other, tmp_path / "other", progress=False)
+    for path in (tmp_path / "a" / "train.root", tmp_path / "a" / "cache"):
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    exported = run_bin("export.py", "-m", tmp_path / "run", "-o", tmp_path / "run.onnx", "--opset", "17")
+    assert exported.returncode == 0, exported.stderr
+    assert {entry.domain: entry.version for entry in onnx.load(tmp_path / "run.onnx").opset_import}[""] == 17
+    data = write_fake(tmp_path / "new.root", 150, seed=11)
+    for name, extra in (("torch", []), ("onnx", ["--onnx", tmp_path / "run.onnx"])):
+        result = run_bin("predict.py", "-m", tmp_path / "run", "-i", data, "-o", tmp_path / f"{name}.root", *extra)
+        assert result.returncode == 0, result.stderr
+    torch_columns = uproot.open(tmp_path / "torch.root")["Jets"].arrays(library="np")
+    onnx_columns = uproot.open(tmp_path / "onnx.root")["Jets"].arrays(library="np")
+    assert list(onnx_columns) == list(torch_columns)
+    for name, values in torch_columns.items():
+        np.testing.assert_allclose(onnx_columns[name], values, atol=1e-5, rtol=1e-5, err_msg=name)
+    checked = run_bin("export.py", "-m", tmp_path / "run", "-o", tmp_path / "checked.onnx", "--check", "-i", data)
+    assert checked.returncode == 0 and "argmax agreement 1.000000" in checked.stdout
+    assert "ok: every output within 0.0001" in checked.stdout
+    run_bin("export.py", "-m", tmp_path / "other", "-o", tmp_path / "other.onnx")
+    shutil.copy(tmp_path / "other.onnx", tmp_path / "checked.onnx")  # another run's graph under this run's name
+    from gnnjet.export import check_export
+
+    assert not check_export(tmp_path / "run", tmp_path / "checked.onnx", [str(data)]).passes(1e-4)
+    again = run_bin("export.py", "-m", tmp_path / "run", "-o", tmp_path / "checked.onnx")
+    assert again.returncode == 1 and "already exists: pass --overwrite" in again.stderr
+    onto_run = run_bin("export.py", "-m", tmp_path / "run", "-o", tmp_path / "run" / "best.pt", "--overwrite")
+    assert onto_run.returncode == 1 and "a file of the model" in onto_run.stderr

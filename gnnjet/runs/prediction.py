@@ -27,6 +27,7 @@ from gnnjet.runs.inference import evaluate
 from gnnjet.runs.kfold import read_kfold
 from gnnjet.runs.layout import KFOLD
 from gnnjet.runs.model import TrainedModel, load_trained
+from gnnjet.runs.onnx import evaluate_onnx, open_session
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +92,12 @@ class Predicted:
 def run_model(model_dir: str | Path, files: list[str], *, batch_size: int = 512, device: str = "cpu",
               progress: bool = True, selection: str | None = None, no_selection: bool = False,
               overrides: list[str] | None = None, fold_average: bool = False,
-              cache_root: str | Path | None = None) -> Predicted:
+              cache_root: str | Path | None = None, onnx: str | Path | None = None) -> Predicted:
     """The best model of `model_dir` on the jets of `files` (paths, or pseudo paths of in-memory jets) passing
     `evaluation_selection`; `overrides` (KEY=VALUE) may change the run config's `PREDICT_KEYS`; `cache_root`
-    replaces the config's data.cache_dir. Nothing is refitted.
+    replaces the config's data.cache_dir; `onnx`, a file exported from this run, is run with onnxruntime in place
+    of the PyTorch model (the same columns: a check that the export scores jets as the run does). Nothing is
+    refitted.
 
     For a k-fold run (`runs.kfold`), every fold's model runs on the jets and each jet gets the outputs of the
     model that did not train on its fold (out-of-fold), or with `fold_average` the mean of the k models' outputs
@@ -102,6 +105,8 @@ def run_model(model_dir: str | Path, files: list[str], *, batch_size: int = 512,
     options = dict(batch_size=batch_size, device=device, progress=progress, selection=selection,
                    no_selection=no_selection, overrides=overrides, cache_root=cache_root)
     kfold = read_kfold(model_dir)
+    if kfold is not None and onnx is not None:
+        raise GnnjetError(f"{model_dir} is a k-fold run: predict one fold's directory with its exported file")
     if kfold is not None:
         folds = [run_model(Path(model_dir) / name, files, **options) for name in kfold["folds"]]
         stack = np.stack([fold.outputs for fold in folds])  # [k, K, out]
@@ -118,7 +123,9 @@ def run_model(model_dir: str | Path, files: list[str], *, batch_size: int = 512,
     spec = DataSpec.from_config(config)
     dataset = JetDataset.from_files(spec, files, trained.preprocessing, cache_root=cache_root or data["cache_dir"],
                                     progress=progress, workers=data["workers"])
-    if len(dataset):
+    if len(dataset) and onnx is not None:
+        outputs, targets = evaluate_onnx(open_session(onnx), dataset, np.arange(len(dataset)), batch_size, progress)
+    elif len(dataset):
         outputs, targets = evaluate(trained.model, dataset, np.arange(len(dataset)), batch_size, torch_device,
                                     progress=progress)
     else:  # valid, empty predictions: downstream tools see the columns and zero jets

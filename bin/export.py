@@ -1,0 +1,52 @@
+#!/usr/bin/env python
+"""Export a trained run for use elsewhere, from its run directory alone (traced on synthetic jets built from its
+config: no training files needed), and check the export against PyTorch on real jets.
+
+Formats: onnx (gnnjet's packed-input convention, gnnjet/runs/onnx.py; bin/predict.py --onnx runs it with
+onnxruntime) and weaver (a state dict weaver-core's ParticleNet / ParT loads, for the weaver layouts).
+
+Examples:
+  bin/export.py -m runs/qg_pn -o qg_pn.onnx
+  bin/export.py -m runs/qg_pn -o qg_pn.onnx --opset 17 --check -i "data/qg/*.root"
+  bin/export.py -m runs/top_weaver -o particlenet.pt --format weaver
+"""
+
+import argparse
+import sys
+
+from gnnjet.cli import positive_float, positive_int, run
+from gnnjet.errors import GnnjetError
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-m", "--model", required=True, help="run directory written by bin/train.py")
+    parser.add_argument("-o", "--output", required=True, help="the exported file")
+    parser.add_argument("--format", choices=("onnx", "weaver"), default="onnx")
+    parser.add_argument("--opset", type=positive_int, help="ONNX opset (default 18)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT (never a run file)")
+    parser.add_argument("--check", action="store_true", help="with -i: compare onnxruntime and PyTorch on real jets "
+                        "and exit 1 if any output differs by more than --tolerance or a tagger's argmax disagrees")
+    parser.add_argument("-i", "--input", nargs="+", help="with --check: ROOT or Parquet files/globs")
+    parser.add_argument("--tolerance", type=positive_float, default=1e-4, help="with --check (default 1e-4)")
+    args = parser.parse_args()
+    if args.check and (args.format != "onnx" or not args.input):
+        raise GnnjetError("--check compares an ONNX export (--format onnx) on the jets of -i FILES: give both")
+    from gnnjet.export import DEFAULT_OPSET, check_export, export_onnx, export_weaver
+
+    if args.format == "weaver":
+        export_weaver(args.model, args.output, overwrite=args.overwrite)
+        return
+    export_onnx(args.model, args.output, opset=args.opset or DEFAULT_OPSET, overwrite=args.overwrite)
+    if args.check:
+        from gnnjet.data.inputs import expand_files
+
+        result = check_export(args.model, args.output, expand_files(args.input))
+        print(result.table())
+        if not result.passes(args.tolerance):
+            raise GnnjetError(f"{args.output} differs from the PyTorch model beyond {args.tolerance:g} (table above)")
+        print(f"ok: every output within {args.tolerance:g}")
+
+
+if __name__ == "__main__":
+    sys.exit(run(main))
