@@ -2,7 +2,9 @@
 statistics and figures read them (`evaluate/`, `plots/`) through these functions.
 
 Every file: ``entry`` (the jet's row in the inputs taken in order) and ``valid`` (0: dropped by the reader, NaN
-predictions), then the observers. Classification: ``score_<label>`` per class and the truth ``<label>``.
+predictions), then the observers (and ``weight``, the weight expression of a weighted run); beside the tree the
+notes ``task``, ``selection`` and, for a weighted run, ``weights``. Classification: ``score_<label>`` per class
+and the truth ``<label>``.
 Regression of one target: ``pred`` (the point estimate of y) and ``target``; of several: ``pred_<name>`` and
 ``target_<name>``. Quantile heads add ``pred[_<name>]_<q>`` (``q16``, ``q84``, ``q2p5``), the Gaussian head
 ``..._q16`` and ``..._q84``. A target named after an observer X (pt, mass) adds the corrected ``X_corr`` =
@@ -15,6 +17,8 @@ from typing import Iterable
 
 ENTRY = "entry"
 VALID = "valid"
+WEIGHT = "weight"  # the jets' weight expression (data.weights.expr), with the note WEIGHTS beside the tree
+TASK, SELECTION, WEIGHTS = "task", "selection", "weights"  # the notes written beside the tree
 SCORE_PREFIX = "score_"
 PRED = "pred"
 TARGET = "target"

@@ -4,11 +4,13 @@ exporter, traced on synthetic jets built from the run's config) and weaver-core'
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -56,13 +58,28 @@ def export_model(model: nn.Module, example: Batch, path: str | Path, opset: int 
     shapes = {"x": {0: nodes}, "node_type": {0: nodes}, "pos": {0: nodes}, "p4": {0: nodes}, "batch": {0: nodes},
               "ptr": {0: jets + 1}, "u": {0: jets}, "mask": {0: jets, 1: largest}}
     wrapper = OnnxInterface(model).eval()
-    with atomic_path(path) as tmp, warnings.catch_warnings():
+    with atomic_path(path) as tmp, warnings.catch_warnings(), _quiet_exporter():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(wrapper, onnx_inputs(example), dynamo=True, dynamic_shapes=shapes,
                                     input_names=list(INPUTS), output_names=["output"], verbose=False,
                                     opset_version=opset)
         program.save(str(tmp))
     log.info("exported %s to %s (ONNX opset %d)", type(model).__name__, path, opset)
+
+
+@contextlib.contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """The exporter's own warnings (optional torchvision operators it skips, attributes it defaults) are about its
+    internals, not the model: they are silenced while it runs; errors still show."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnx_ir", "onnxscript")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def synthetic_batch(spec: DataSpec, sizes: tuple[int, ...] = TRACE_SIZES, seed: int = 0) -> Batch:

@@ -12,6 +12,7 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
+from gnnjet import columns as column_names
 from gnnjet.data.formats.root import open_tree
 from gnnjet.data.inputs import expand_files
 from gnnjet.data.writer import write_jets
@@ -59,6 +60,6 @@ def write_compactness(inputs: list[str], output: str | Path, radius: float = 40.
     make_directory(target.parent)
     write_jets(target, {"score_label_gamma": score.astype(np.float32),
                         "score_label_proton": (1 - score).astype(np.float32), **columns},
-               notes={"task": "classification", "selection": "none"})
+               notes={column_names.TASK: "classification", column_names.SELECTION: "none"})
     log.info("compactness (radius %g m) of %d events -> %s", radius, len(score), target)
     return target

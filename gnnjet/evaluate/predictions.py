@@ -31,7 +31,7 @@ class Predictions:
         """The jets' weights [J], or None: the `weight` branch of a run with data.weights.expr (bin/predict.py
         notes it beside the tree) or of a file from another tool; a gnnjet observer that happens to be called
         `weight` is not taken for one."""
-        return self.columns.get("weight") if self.weighted else None
+        return self.columns.get(column_names.WEIGHT) if self.weighted else None
 
     @property
     def labels(self) -> list[str]:
@@ -56,8 +56,8 @@ def load_predictions(entry: str, name: str) -> Predictions:
     try:
         with uproot.open(path) as file:
             columns = file["Jets"].arrays(library="np")
-            recorded = str(file["task"]) if "task" in file else None
-            weighted = "weights" in file if recorded else "weight" in columns
+            recorded = str(file[column_names.TASK]) if column_names.TASK in file else None
+            weighted = column_names.WEIGHTS in file if recorded else column_names.WEIGHT in columns
     except Exception as err:
         raise DataError(f"cannot read predictions file {path}: {type(err).__name__}: {err}") from None
     if column_names.VALID in columns:  # rows of jets the reader dropped carry no prediction

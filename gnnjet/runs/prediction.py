@@ -70,7 +70,7 @@ class Predicted:
         obs = self.dataset.obs
         observers = {name: np.asarray(obs[:, i]) for i, name in enumerate(self.spec.observer_names)}
         if self.spec.weight is not None:  # the jets' weight expression (the physics weight, not the reweighting)
-            observers["weight"] = self.dataset.weight.numpy().astype(np.float64)
+            observers[column_names.WEIGHT] = self.dataset.weight.numpy().astype(np.float64)
         store = self.dataset.store
         return aligned(self.trained.task.columns(self.outputs, self.targets, observers),
                        np.asarray(store.arrays["entry"]), store.dropped)
@@ -78,9 +78,9 @@ class Predicted:
     def notes(self) -> dict[str, str]:
         """What a predictions file records beside its tree: the selection, the task type and (with
         data.weights.expr) the weight expression, so that `weight` is read as the jets' weights."""
-        notes = {"selection": self.selection, "task": self.spec.task_type}
+        notes = {column_names.SELECTION: self.selection, column_names.TASK: self.spec.task_type}
         if self.spec.weight is not None:
-            notes["weights"] = self.spec.weight.text
+            notes[column_names.WEIGHTS] = self.spec.weight.text
         return notes
 
     def metrics(self) -> dict[str, float]:
