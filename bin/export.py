@@ -3,11 +3,13 @@
 config: no training files needed), and check the export against PyTorch on real jets.
 
 Formats: onnx (gnnjet's packed-input convention, gnnjet/runs/onnx.py; bin/predict.py --onnx runs it with
-onnxruntime) and weaver (a state dict weaver-core's ParticleNet / ParT loads, for the weaver layouts).
+onnxruntime), triton (a Triton model repository: OUTPUT/NAME/1/model.onnx and OUTPUT/NAME/config.pbtxt) and weaver
+(a state dict weaver-core's ParticleNet / ParT loads, for the weaver layouts).
 
 Examples:
   bin/export.py -m runs/qg_pn -o qg_pn.onnx
   bin/export.py -m runs/qg_pn -o qg_pn.onnx --opset 17 --check -i "data/qg/*.root"
+  bin/export.py -m runs/qg_pn -o triton_models --format triton --name qg_particlenet
   bin/export.py -m runs/top_weaver -o particlenet.pt --format weaver
 """
 
@@ -22,7 +24,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-m", "--model", required=True, help="run directory written by bin/train.py")
     parser.add_argument("-o", "--output", required=True, help="the exported file")
-    parser.add_argument("--format", choices=("onnx", "weaver"), default="onnx")
+    parser.add_argument("--format", choices=("onnx", "triton", "weaver"), default="onnx")
+    parser.add_argument("--name", help="with --format triton: the model's name (default: the run directory's)")
     parser.add_argument("--opset", type=positive_int, help="ONNX opset (default 18)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT (never a run file)")
     parser.add_argument("--check", action="store_true", help="with -i: compare onnxruntime and PyTorch on real jets "
@@ -32,10 +35,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.check and (args.format != "onnx" or not args.input):
         raise GnnjetError("--check compares an ONNX export (--format onnx) on the jets of -i FILES: give both")
-    from gnnjet.export import DEFAULT_OPSET, check_export, export_onnx, export_weaver
+    from gnnjet.export import DEFAULT_OPSET, check_export, export_onnx, export_triton, export_weaver
 
     if args.format == "weaver":
         export_weaver(args.model, args.output, overwrite=args.overwrite)
+        return
+    if args.format == "triton":
+        model = export_triton(args.model, args.output, name=args.name, opset=args.opset or DEFAULT_OPSET,
+                              overwrite=args.overwrite)
+        print(f"Triton model {model.name}: {model}/config.pbtxt and {model}/1/model.onnx")
         return
     export_onnx(args.model, args.output, opset=args.opset or DEFAULT_OPSET, overwrite=args.overwrite)
     if args.check:

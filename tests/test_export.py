@@ -8,7 +8,7 @@ import torch
 
 from gnnjet._optional import WITH_ONNX
 from gnnjet.errors import GnnjetError
-from gnnjet.export import export_model, onnx_inputs
+from gnnjet.export import INPUTS, export_model, onnx_inputs
 from gnnjet.nn.registry import build_model
 from tests.nn.conftest import NUM_FEATURES, NUM_JET_FEATURES, NUM_NODE_TYPES, make_batch, make_jet, standard_jets
 
@@ -110,3 +110,34 @@ def test_bin_export_needs_only_the_run_directory_and_onnxruntime_predicts_as_pyt
     assert again.returncode == 1 and "already exists: pass --overwrite" in again.stderr
     onto_run = run_bin("export.py", "-m", tmp_path / "run", "-o", tmp_path / "run" / "best.pt", "--overwrite")
     assert onto_run.returncode == 1 and "a file of the model" in onto_run.stderr
+
+
+def test_a_triton_repository_names_the_models_real_inputs_and_outputs(tmp_path):
+    import onnxruntime
+    from google.protobuf import text_format
+    from tritonclient.grpc import model_config_pb2
+
+    from gnnjet.training.trainer import train
+    from tests.cli import run_bin
+    from tests.training.test_trainer import tiny_config
+
+    train(tiny_config(tmp_path, epochs=1), tmp_path / "run", progress=False)
+    result = run_bin("export.py", "-m", tmp_path / "run", "-o", tmp_path / "repo", "--format", "triton", "--name",
+                     "qg_tiny")
+    assert result.returncode == 0, result.stderr
+    config = text_format.Parse((tmp_path / "repo" / "qg_tiny" / "config.pbtxt").read_text(),
+                               model_config_pb2.ModelConfig())
+    session = onnxruntime.InferenceSession(str(tmp_path / "repo" / "qg_tiny" / "1" / "model.onnx"))
+    types = {"tensor(float)": "TYPE_FP32", "tensor(int64)": "TYPE_INT64", "tensor(bool)": "TYPE_BOOL"}
+    for declared, real in ((config.input, session.get_inputs()), (config.output, session.get_outputs())):
+        assert [entry.name for entry in declared] == [tensor.name for tensor in real]
+        for entry, tensor in zip(declared, real):
+            assert model_config_pb2.DataType.Name(entry.data_type) == types[tensor.type]
+            assert list(entry.dims) == [d if isinstance(d, int) else -1 for d in tensor.shape]
+    assert config.name == "qg_tiny" and config.platform == "onnxruntime_onnx" and config.max_batch_size == 0
+    assert [entry.name for entry in config.input] == list(INPUTS) and list(config.output[0].dims) == [-1, 2]
+    again = run_bin("export.py", "-m", tmp_path / "run", "-o", tmp_path / "repo", "--format", "triton", "--name",
+                    "qg_tiny")
+    assert again.returncode == 1 and "already exists: pass --overwrite" in again.stderr
+    bad = run_bin("export.py", "-m", tmp_path / "run", "-o", tmp_path / "repo", "--format", "triton", "--name", "a b")
+    assert bad.returncode == 1 and "Triton model name 'a b'" in bad.stderr

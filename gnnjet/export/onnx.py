@@ -1,5 +1,5 @@
-"""Exports of a trained run: ONNX in gnnjet's packed-input convention (`runs.onnx`: torch.export + the dynamo ONNX
-exporter, traced on synthetic jets built from the run's config) and weaver-core's state dict.
+"""ONNX export of a trained run in gnnjet's packed-input convention (`runs.onnx`): torch.export + the dynamo ONNX
+exporter, traced on synthetic jets built from the run's config; and the check of an export against PyTorch.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from torch_geometric.data import Batch
 from gnnjet.data.spec import DataSpec
 from gnnjet.errors import GnnjetError
 from gnnjet.fileio import atomic_path, refuse_to_clobber
-from gnnjet.nn.weaver import gnnjet_to_weaver
-from gnnjet.runs.checkpoint import save_checkpoint
 from gnnjet.runs.onnx import INPUTS, onnx_inputs
 from gnnjet.runs.run import Run
 
@@ -111,14 +109,6 @@ def export_onnx(model_dir: str | Path, path: str | Path, *, opset: int = DEFAULT
     refuse_to_clobber(path, protected=run.files(), overwrite=overwrite, what="ONNX file")
     trained = run.load()
     export_model(trained.model, synthetic_batch(trained.spec), path, opset)
-
-
-def export_weaver(model_dir: str | Path, path: str | Path, *, overwrite: bool = False) -> None:
-    """Write the best model of a run directory as a state dict that weaver-core's ParticleNet /
-    ParticleTransformer loads with strict=True (a model of layout weaver)."""
-    run = Run(Path(model_dir))
-    refuse_to_clobber(path, protected=run.files(), overwrite=overwrite, what="weaver-core state dict")
-    save_checkpoint(path, gnnjet_to_weaver(run.load().model))
 
 
 @dataclass

@@ -1,0 +1,73 @@
+"""A Triton Inference Server model repository around a run's ONNX export: ``REPO/NAME/1/model.onnx`` and
+``REPO/NAME/config.pbtxt`` (the layout Triton, and CMS's SONIC clients of it, read), the config written with the
+protobuf of `tritonclient` (ModelConfig) from the exported graph's own inputs and outputs.
+
+The graph takes gnnjet's packed inputs (`runs.onnx`), whose first axis counts nodes, not jets: Triton's dynamic
+batcher cannot concatenate requests along it, so the config says max_batch_size 0 (every request carries whole
+jets: a client batches them itself) and gives every dynamic axis as -1.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from gnnjet.errors import GnnjetError
+from gnnjet.export.onnx import DEFAULT_OPSET, export_onnx
+from gnnjet.fileio import atomic_write_text, make_directory, refuse_to_clobber
+from gnnjet.runs.run import Run
+
+PLATFORM = "onnxruntime_onnx"
+VERSION = "1"  # the model version directory of a new repository
+
+
+def model_config(onnx_file: str | Path, name: str) -> str:
+    """config.pbtxt (protobuf text format of Triton's ModelConfig) naming the inputs and outputs of `onnx_file`
+    with their Triton data types and dims (-1 for a dynamic axis)."""
+    import onnx
+    from google.protobuf import text_format
+
+    try:
+        from tritonclient.grpc import model_config_pb2
+    except ImportError:
+        raise GnnjetError("a Triton model repository needs the tritonclient package (pip install "
+                          "'tritonclient[grpc]'; requirements-dev.txt and the Docker image have it)") from None
+    graph = onnx.load(str(onnx_file), load_external_data=False).graph
+    config = model_config_pb2.ModelConfig(name=name, platform=PLATFORM, max_batch_size=0)
+    for tensors, add in ((graph.input, config.input.add), (graph.output, config.output.add)):
+        for tensor in tensors:
+            entry = add()
+            entry.name = tensor.name
+            entry.data_type = _triton_type(model_config_pb2, tensor.type.tensor_type.elem_type, onnx_file)
+            entry.dims.extend(d.dim_value if d.HasField("dim_value") else -1 for d in tensor.type.tensor_type.shape.dim)
+    return text_format.MessageToString(config)
+
+
+def _triton_type(model_config_pb2, elem_type: int, onnx_file: str | Path) -> int:  # noqa: ANN001
+    import onnx
+
+    onnx_name = onnx.TensorProto.DataType.Name(elem_type)  # FLOAT, INT64, BOOL, ...
+    triton_name = {"FLOAT": "TYPE_FP32", "DOUBLE": "TYPE_FP64", "INT64": "TYPE_INT64", "INT32": "TYPE_INT32",
+                   "BOOL": "TYPE_BOOL", "FLOAT16": "TYPE_FP16"}.get(onnx_name)
+    if triton_name is None:
+        raise GnnjetError(f"{onnx_file}: a tensor of ONNX type {onnx_name} has no Triton data type here")
+    return model_config_pb2.DataType.Value(triton_name)
+
+
+def export_triton(model_dir: str | Path, repository: str | Path, *, name: str | None = None,
+                  opset: int = DEFAULT_OPSET, overwrite: bool = False) -> Path:
+    """Export the run into the Triton model repository `repository` as model `name` (default: the run
+    directory's name); returns the model's directory. An existing model of that name is refused unless
+    `overwrite`; nothing of the run is ever written over."""
+    run = Run(Path(model_dir))
+    name = name or run.path.resolve().name
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise GnnjetError(f"Triton model name {name!r}: use letters, digits, '_', '.' and '-' (--name)")
+    model = Path(repository) / name
+    onnx_file, config_file = model / VERSION / "model.onnx", model / "config.pbtxt"
+    for path in (onnx_file, config_file):
+        refuse_to_clobber(path, protected=run.files(), overwrite=overwrite, what="Triton model file")
+    make_directory(onnx_file.parent, "Triton model directory")
+    export_onnx(run.path, onnx_file, opset=opset, overwrite=True)
+    atomic_write_text(config_file, model_config(onnx_file, name))
+    return model
