@@ -16,7 +16,8 @@ pytestmark = pytest.mark.skipif(not WITH_ONNX, reason="onnx, onnxscript and onnx
 
 
 @pytest.mark.parametrize("name, preset", [("particlenet", "lite"), ("deepsets", "small"), ("transformer", "small"),
-                                          ("mipart", "small")])
+                                          ("mipart", "small"), ("gcn", "small"), ("gat", "small"),
+                                          ("particlenet", "weaver"), ("transformer", "weaver")])
 def test_onnx_matches_torch(name, preset, tmp_path):
     import onnxruntime
 
@@ -26,7 +27,7 @@ def test_onnx_matches_torch(name, preset, tmp_path):
     export_model(model, make_batch(standard_jets()), tmp_path / "model.onnx")
     session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
     generator = torch.Generator().manual_seed(1)
-    for sizes in ([4, 50, 7], [2, 3, 30, 12, 120, 9, 1]):  # other B, N and P than traced
+    for sizes in ([4, 50, 7], [2, 3, 30, 12, 120, 9, 1], [1], [37]):  # other B, N and P than traced; one jet
         batch = make_batch([make_jet(n, generator) for n in sizes])
         feeds = {i.name: t.numpy() for i, t in zip(session.get_inputs(), onnx_inputs(batch))}
         (output,) = session.run(None, feeds)
@@ -141,3 +142,30 @@ def test_a_triton_repository_names_the_models_real_inputs_and_outputs(tmp_path):
     assert again.returncode == 1 and "already exists: pass --overwrite" in again.stderr
     bad = run_bin("export.py", "-m", tmp_path / "run", "-o", tmp_path / "repo", "--format", "triton", "--name", "a b")
     assert bad.returncode == 1 and "Triton model name 'a b'" in bad.stderr
+
+
+def test_onnxruntime_predictions_of_a_quantile_regression_equal_pytorchs(tmp_path):
+    """The quantile head's ordered quantiles, pt_corr and its interval come out of the exported graph's raw outputs
+    as they come out of PyTorch's."""
+    import uproot
+
+    from gnnjet.config import validate_config
+    from gnnjet.training.trainer import train
+    from tests.cli import run_bin
+    from tests.conftest import write_fake
+    from tests.training.test_trainer import tiny_config
+
+    config = tiny_config(tmp_path, epochs=1)
+    config["task"] = {"type": "regression", "loss": "quantile", "labels": None, "target_abs_max": 1.0}
+    config["data"]["observers"] = ["pt", "eta", "pt_gen", "eta_gen"]
+    train(validate_config(config), tmp_path / "run", progress=False)
+    assert run_bin("export.py", "-m", tmp_path / "run", "-o", tmp_path / "run.onnx").returncode == 0
+    data = write_fake(tmp_path / "new.root", 120, seed=12)
+    for name, extra in (("torch", []), ("onnx", ["--onnx", tmp_path / "run.onnx"])):
+        result = run_bin("predict.py", "-m", tmp_path / "run", "-i", data, "-o", tmp_path / f"{name}.root", *extra)
+        assert result.returncode == 0, result.stderr
+    expected = uproot.open(tmp_path / "torch.root")["Jets"].arrays(library="np")
+    got = uproot.open(tmp_path / "onnx.root")["Jets"].arrays(library="np")
+    assert {"pt_corr_q16", "pt_corr_q84", "pt_corr_sigma"} <= set(got) and list(got) == list(expected)
+    for name, values in expected.items():
+        np.testing.assert_allclose(got[name], values, atol=1e-5, rtol=1e-5, err_msg=name)
