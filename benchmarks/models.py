@@ -44,6 +44,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 PARTICLENET_BLOCKS = [(16, (64, 64, 64)), (16, (128, 128, 128)), (16, (256, 256, 256))]
 MODES = ("eager", "bf16", "compile")
+# left out of the CPU default: LorentzNet's messages over every pair and L-GATr's multivector attention at batch 512
+# ran for more than 25 minutes at 14.6 GB on 2 cores; --families lgatr,lorentznet measures them anyway
+SLOW_ON_CPU = ("lorentznet", "lgatr")
 
 
 def mode_prefix(mode: str) -> str:
@@ -124,7 +127,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5, help="timed steps per measurement")
     parser.add_argument("--rounds", type=int, default=1, help="times every model is measured, in turn")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--families", default=",".join(FAMILIES))
+    parser.add_argument("--families", help="comma-separated gnnjet families (default: every family; on the CPU all "
+                        f"but {', '.join(SLOW_ON_CPU)}, which take tens of minutes and > 14 GB at batch 512 there)")
     parser.add_argument("--peers", default="weaver_particlenet,weaver_part", help="weaver-core models to measure")
     parser.add_argument("--modes", help=f"comma-separated extra modes besides eager: {', '.join(MODES[1:])} "
                                         "(default: none on CPU, both on CUDA)")
@@ -166,7 +170,8 @@ def main() -> None:
     # name -> (build, inputs, call) of every model measured, gnnjet's families first
     models: dict[str, tuple[Callable[[], torch.nn.Module], list, Callable]] = {}
     gnnjet_inputs = [b.to(device) for b in batches]
-    for family in args.families.split(","):
+    families = args.families or ",".join(f for f in FAMILIES if device.type == "cuda" or f not in SLOW_ON_CPU)
+    for family in families.split(","):
         section = {"name": family, "preset": FAMILIES[family].published}  # the published size (defaults if none)
         models[family] = (lambda section=section: build_model(section, features, 0, 2, num_node_types),
                           gnnjet_inputs, lambda m, b: m(b))

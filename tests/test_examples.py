@@ -33,3 +33,7 @@ def test_scoring_an_awkward_array_draws_the_roc_of_the_file_predictions(tmp_path
     last = result.stdout.strip().splitlines()[-1]
     assert last.startswith("120 jets scored") and float(last.split()[-1]) == pytest.approx(expected, abs=1e-6)
     assert np.isfinite(expected)
+    again = subprocess.run([sys.executable, str(EXAMPLES / "score_awkward.py"), "--run", str(tmp_path / "run"),
+                            "--input", str(tmp_path / "jets" / "*.root"), "--output", str(tmp_path / "roc.png")],
+                           capture_output=True, text=True, env=ENV, timeout=300)
+    assert again.returncode == 1 and "roc.png already exists: pass --overwrite" in again.stderr

@@ -11,6 +11,7 @@ matplotlib in the HEP style of gnnjet's figures. The last line printed is the AU
 
 import argparse
 import glob
+import sys
 
 import awkward as ak
 import matplotlib
@@ -21,7 +22,9 @@ import mplhep as hep  # noqa: E402
 import uproot  # noqa: E402
 
 import gnnjet  # noqa: E402
+from gnnjet.cli import run as run_cli  # noqa: E402
 from gnnjet.evaluate.stats import auc, roc_curve  # noqa: E402
+from gnnjet.fileio import refuse_to_clobber  # noqa: E402
 
 
 def main() -> None:
@@ -29,7 +32,9 @@ def main() -> None:
     parser.add_argument("--run", required=True, help="a run directory written by bin/train.py or gnnjet.train")
     parser.add_argument("--input", required=True, help="ROOT files (a glob) with the jets to score")
     parser.add_argument("--output", default="roc.png", help="the figure")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing figure")
     args = parser.parse_args()
+    refuse_to_clobber(args.output, overwrite=args.overwrite, what="figure")  # an earlier result is kept
 
     # 1. jets in memory: one record per jet, fields as in the files (pt, ch_pt, ...)
     jets = uproot.concatenate([f"{path}:Jets" for path in sorted(glob.glob(args.input))])
@@ -56,4 +61,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_cli(main))  # gnnjet's errors as one line, exit code 1
