@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import awkward as ak
 import numpy as np
 
-from gnnjet.config import dump_config, load_config
+from gnnjet.config import load_config
 from gnnjet.data.formats import memory
 from gnnjet.data.inputs import expand_files
 from gnnjet.errors import GnnjetError
@@ -61,14 +61,6 @@ class Run:
     def config(self) -> dict[str, Any]:
         """The run's resolved config (config.yaml, validated)."""
         return load_config(self.file(layout.CONFIG))
-
-    def write_config(self, config: dict[str, Any]) -> None:
-        """Write the resolved config as config.yaml (atomically)."""
-        dump_config(config, self.file(layout.CONFIG))
-
-    def holds_results(self) -> list[str]:
-        """The names of the results (best.pt, last.pt, metrics.csv) present: a run that has trained."""
-        return [name for name in layout.RESULTS if self.file(name).exists()]
 
     def files(self) -> list[Path]:
         """Every file of the run that exists (config, preprocessing, checkpoints, metrics, logs, TensorBoard
