@@ -34,7 +34,7 @@ class JetDataset(torch.utils.data.Dataset):
     (px, py, pz, E in GeV); u [J, G] are jet features and y [J] the class index (int64) or regression target
     (float32). obs [J, O] holds observers (`arrays.STORE_ARRAYS`). weight [J] float32 is each jet's loss weight:
     the store's weight expression (1 without), times the reweighting factors once the training split sets them
-    (`train.data.prepare_split`); decor [J] float32 the decorrelation variable (None without task.decorrelation).
+    (`training.data.prepare_split`); decor [J] float32 the decorrelation variable (None without task.decorrelation).
     """
 
     def __init__(self, spec: DataSpec, store: ColumnarStore, preprocessing: Preprocessing):
