@@ -74,7 +74,6 @@ def test_bin_export_needs_only_the_run_directory_and_onnxruntime_predicts_as_pyt
     --onnx writes the PyTorch path's columns and rows; --check passes on the run's own export and fails on
     another run's."""
     import onnx
-    import uproot
 
     from gnnjet.training.trainer import train
     from tests.cli import run_bin
@@ -91,14 +90,7 @@ def test_bin_export_needs_only_the_run_directory_and_onnxruntime_predicts_as_pyt
     assert exported.returncode == 0, exported.stderr
     assert {entry.domain: entry.version for entry in onnx.load(tmp_path / "run.onnx").opset_import}[""] == 17
     data = write_fake(tmp_path / "new.root", 150, seed=11)
-    for name, extra in (("torch", []), ("onnx", ["--onnx", tmp_path / "run.onnx"])):
-        result = run_bin("predict.py", "-m", tmp_path / "run", "-i", data, "-o", tmp_path / f"{name}.root", *extra)
-        assert result.returncode == 0, result.stderr
-    torch_columns = uproot.open(tmp_path / "torch.root")["Jets"].arrays(library="np")
-    onnx_columns = uproot.open(tmp_path / "onnx.root")["Jets"].arrays(library="np")
-    assert list(onnx_columns) == list(torch_columns)
-    for name, values in torch_columns.items():
-        np.testing.assert_allclose(onnx_columns[name], values, atol=1e-5, rtol=1e-5, err_msg=name)
+    assert_onnx_predicts_as_torch(tmp_path, data)
     checked = run_bin("export.py", "-m", tmp_path / "run", "-o", tmp_path / "checked.onnx", "--check", "-i", data)
     assert checked.returncode == 0 and "argmax agreement 1.000000" in checked.stdout
     assert "ok: every output within 0.0001" in checked.stdout
@@ -147,7 +139,6 @@ def test_a_triton_repository_names_the_models_real_inputs_and_outputs(tmp_path):
 def test_onnxruntime_predictions_of_a_quantile_regression_equal_pytorchs(tmp_path):
     """The quantile head's ordered quantiles, pt_corr and its interval come out of the exported graph's raw outputs
     as they come out of PyTorch's."""
-    import uproot
 
     from gnnjet.config import validate_config
     from gnnjet.training.trainer import train
@@ -160,12 +151,23 @@ def test_onnxruntime_predictions_of_a_quantile_regression_equal_pytorchs(tmp_pat
     config["data"]["observers"] = ["pt", "eta", "pt_gen", "eta_gen"]
     train(validate_config(config), tmp_path / "run", progress=False)
     assert run_bin("export.py", "-m", tmp_path / "run", "-o", tmp_path / "run.onnx").returncode == 0
-    data = write_fake(tmp_path / "new.root", 120, seed=12)
+    columns = assert_onnx_predicts_as_torch(tmp_path, write_fake(tmp_path / "new.root", 120, seed=12))
+    assert {"pt_corr_q16", "pt_corr_q84", "pt_corr_sigma"} <= set(columns)
+
+
+def assert_onnx_predicts_as_torch(tmp_path, data):
+    """bin/predict.py on `data` with PyTorch and with --onnx RUN.onnx (tmp_path/run, tmp_path/run.onnx): the same
+    columns in the same order, values within 1e-5; returns the columns."""
+    import uproot
+
+    from tests.cli import run_bin
+
     for name, extra in (("torch", []), ("onnx", ["--onnx", tmp_path / "run.onnx"])):
         result = run_bin("predict.py", "-m", tmp_path / "run", "-i", data, "-o", tmp_path / f"{name}.root", *extra)
         assert result.returncode == 0, result.stderr
     expected = uproot.open(tmp_path / "torch.root")["Jets"].arrays(library="np")
     got = uproot.open(tmp_path / "onnx.root")["Jets"].arrays(library="np")
-    assert {"pt_corr_q16", "pt_corr_q84", "pt_corr_sigma"} <= set(got) and list(got) == list(expected)
+    assert list(got) == list(expected)
     for name, values in expected.items():
         np.testing.assert_allclose(got[name], values, atol=1e-5, rtol=1e-5, err_msg=name)
+    return got
