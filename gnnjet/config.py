@@ -36,6 +36,8 @@ LOSSES = {"classification": ("cross_entropy",),
 _number = Scalar(float, check=math.isfinite, what="a finite number")
 _positive = Scalar(float, check=lambda v: math.isfinite(v) and v > 0, what="a positive finite number")
 _non_negative = Scalar(float, check=lambda v: math.isfinite(v) and v >= 0, what="a finite number >= 0")
+_positive_or_null = Scalar(float, nullable=True, check=lambda v: v is None or (math.isfinite(v) and v > 0),
+                           what="a positive finite number or null")
 _string = Scalar(str)
 _expr = Scalar(str, what="an expression string")
 _FLOAT32_MAX = 3.4028234663852886e38
@@ -230,10 +232,6 @@ class Targets(Spec):
         return _named_expressions(value, path, "target", "pred_<name> and <name>_corr", "\"log(mass_gen / mass)\"")
 
 
-_limit = Scalar(float, nullable=True, check=lambda v: v is None or (math.isfinite(v) and v > 0),
-                what="a positive finite number or null")
-
-
 class TargetLimits(Spec):
     """task.target_abs_max: null (every jet enters the loss), a number (a target with |y| above it is masked from the
     loss for that jet), or a mapping {target name: number or null} per target."""
@@ -242,8 +240,8 @@ class TargetLimits(Spec):
 
     def validate(self, value: Any, path: str) -> Any:
         if not isinstance(value, dict):
-            return _limit.validate(value, path)
-        return {str(name): _limit.validate(limit, f"{path}.{name}")
+            return _positive_or_null.validate(value, path)
+        return {str(name): _positive_or_null.validate(limit, f"{path}.{name}")
                 for name, limit in value.items()}
 
 
@@ -304,8 +302,7 @@ TRAINING = Record(
         "step_epochs": (Scalar(int, check=lambda v: v > 0, what="a positive integer"), 10),
         "gamma": (_positive, 0.1),
         "plateau_patience": (Scalar(int, check=lambda v: v >= 0, what="an integer >= 0"), 3),
-        "grad_clip": (Scalar(float, nullable=True, check=lambda v: v is None or (math.isfinite(v) and v > 0),
-                             what="a positive finite number or null"), 1.0),
+        "grad_clip": (_positive_or_null, 1.0),
         "amp": (Scalar(bool), False),
         "compile": (Scalar(bool), False),
         "early_stopping_patience": (Scalar(int, nullable=True, check=lambda v: v is None or v > 0,
@@ -326,8 +323,7 @@ TRAINING = Record(
         # fine-tuning: start from a weaver-core checkpoint or a gnnjet model directory (bin/train.py --pretrained)
         "pretrained": (Scalar(str, nullable=True), None),
         # learning-rate factor of the output layer; null: 50 with `pretrained`, else 1
-        "head_lr_mult": (Scalar(float, nullable=True, check=lambda v: v is None or (math.isfinite(v) and v > 0),
-                                what="a positive finite number or null"), None),
+        "head_lr_mult": (_positive_or_null, None),
         # backbone: all but the head MLP; batchnorm: every BatchNorm layer (statistics and affine parameters)
         "freeze": (ListOf(Scalar(str, choices=FREEZABLE)), []),
         # k-fold: k runs in OUT/fold_0..fold_{k-1}, run i trained on the jets whose fold expression is not i

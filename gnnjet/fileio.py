@@ -145,9 +145,10 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         tmp.write_text(text)
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: str | Path, b: str | Path) -> bool:
+    """Whether `a` and `b` are the same existing file, by any path or link (False if either is missing)."""
     try:
-        return a.samefile(b)
+        return Path(a).samefile(b)
     except OSError:  # one of them does not exist
         return False
 
@@ -159,10 +160,10 @@ def refuse_to_clobber(output: str | Path, inputs: Iterable[str | Path] = (), pro
     through a file, or, unless `overwrite`, any existing file. Nothing is written or deleted here."""
     output = Path(output)
     for path in inputs:
-        if _same_file(output, Path(path)):
+        if same_file(output, path):
             raise GnnjetError(f"{what} {output} is one of the input files: choose another output")
     for path in protected:
-        if _same_file(output, Path(path)):
+        if same_file(output, path):
             raise GnnjetError(f"{what} {output} would overwrite {path}, a file of the model: choose another output")
     if output.is_dir():
         raise GnnjetError(f"{what} {output} is a directory: give a file name")

@@ -65,8 +65,9 @@ def export_triton(model_dir: str | Path, repository: str | Path, *, name: str | 
         raise GnnjetError(f"Triton model name {name!r}: use letters, digits, '_', '.' and '-' (--name)")
     model = Path(repository) / name
     onnx_file, config_file = model / VERSION / "model.onnx", model / "config.pbtxt"
+    protected = run.files()
     for path in (onnx_file, config_file):
-        refuse_to_clobber(path, protected=run.files(), overwrite=overwrite, what="Triton model file")
+        refuse_to_clobber(path, protected=protected, overwrite=overwrite, what="Triton model file")
     make_directory(onnx_file.parent, "Triton model directory")
     export_onnx(run.path, onnx_file, opset=opset, overwrite=True)
     atomic_write_text(config_file, model_config(onnx_file, name))

@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 
 from gnnjet.data.writer import write_jets
 from gnnjet.errors import GnnjetError
-from gnnjet.fileio import alive, atomic_write_text, fsync_directory, make_directory
+from gnnjet.fileio import alive, atomic_write_text, fsync_directory, make_directory, same_file
 from gnnjet.generate.detector import Detector, as_dict
 from gnnjet.generate.pileup import PileUp, beam_settings
 from gnnjet.generate.pipeline import JetTable, simulate
@@ -205,18 +205,23 @@ class SampleFiles:
     def record(self) -> Path:
         return self.out_dir / f"{self.process}_{self.seed}_generation.json"
 
+    @property
+    def files(self) -> list[Path]:
+        """Every file of the sample, the generation record last."""
+        return [*self.shards, self.detector, self.record]
+
     def earlier(self) -> list[Path]:
         """Files of an earlier sample this one would replace: its own names, and every shard of the same
         process and seed (a sample of more shards leaves some that are not among the new names)."""
-        ours = [*self.shards, self.detector, self.record]
-        return sorted({p for p in ours if p.exists()} | set(self.out_dir.glob(f"{self.process}_{self.seed}_*.root")))
+        return sorted({p for p in self.files if p.exists()}
+                      | set(self.out_dir.glob(f"{self.process}_{self.seed}_*.root")))
 
     def check(self, inputs: Sequence[str | Path], overwrite: bool) -> None:
         """Before any work: refuse to write over one of `inputs` (a --detector file) always, and over the files
         of an earlier sample unless `overwrite`."""
         for path in inputs:
-            for ours in (*self.shards, self.detector, self.record):
-                if ours.exists() and Path(path).exists() and ours.samefile(path):
+            for ours in self.files:
+                if same_file(ours, path):
                     raise GnnjetError(f"{path} is an input of this generation and would be replaced by its "
                                       f"{ours.name}: copy it elsewhere or choose another output directory")
         earlier = self.earlier()
@@ -241,9 +246,9 @@ class SampleFiles:
         """Replace the earlier sample by the complete one in `staging`: its shards first, then the records (the
         generation record last), then the earlier shards that the new sample has no counterpart of."""
         earlier = self.earlier()
-        for path in (*self.shards, self.detector, self.record):
+        for path in self.files:
             os.replace(staging / path.name, path)
-        for path in set(earlier) - {*self.shards, self.detector, self.record}:
+        for path in set(earlier) - set(self.files):
             path.unlink(missing_ok=True)
         fsync_directory(self.out_dir)
 
