@@ -10,7 +10,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -19,7 +19,7 @@ from torch_geometric.data import Batch
 
 from gnnjet.data.spec import DataSpec
 from gnnjet.errors import GnnjetError
-from gnnjet.fileio import atomic_path, refuse_to_clobber
+from gnnjet.fileio import atomic_path, make_directory, refuse_to_clobber
 from gnnjet.runs.onnx import INPUTS, onnx_inputs
 from gnnjet.runs.run import Run
 
@@ -49,20 +49,43 @@ def export_model(model: nn.Module, example: Batch, path: str | Path, opset: int 
     >= 3 nodes); a model that cannot be traced (its `onnx_blocker`) is a GnnjetError giving the reason."""
     from torch.export import Dim
 
-    if getattr(model, "onnx_blocker", None):
-        raise GnnjetError(f"{type(model).__name__} cannot be exported to ONNX: {model.onnx_blocker}")
-
     nodes, jets, largest = Dim("N", min=2), Dim("B", min=2), Dim("P", min=3)
     shapes = {"x": {0: nodes}, "node_type": {0: nodes}, "pos": {0: nodes}, "p4": {0: nodes}, "batch": {0: nodes},
               "ptr": {0: jets + 1}, "u": {0: jets}, "mask": {0: jets, 1: largest}}
-    wrapper = OnnxInterface(model).eval()
+    write_onnx(OnnxInterface(model), onnx_inputs(example), path, dynamic_shapes=shapes, input_names=list(INPUTS),
+               output_names=["output"], opset=opset)
+
+
+def write_onnx(wrapper: nn.Module, inputs: tuple[Tensor, ...], path: str | Path, *, dynamic_shapes: Any,
+               input_names: list[str], output_names: list[str], opset: int) -> None:
+    """Trace `wrapper` (a module around a gnnjet model, its `model`) on `inputs` with torch.export and write the
+    ONNX graph at `opset` to `path` atomically; a model that cannot be traced (its `onnx_blocker`) is a
+    GnnjetError giving the reason, before any work."""
+    model = wrapper.model
+    if getattr(model, "onnx_blocker", None):
+        raise GnnjetError(f"{type(model).__name__} cannot be exported to ONNX: {model.onnx_blocker}")
     with atomic_path(path) as tmp, warnings.catch_warnings(), _quiet_exporter():
         warnings.simplefilter("ignore")
-        program = torch.onnx.export(wrapper, onnx_inputs(example), dynamo=True, dynamic_shapes=shapes,
-                                    input_names=list(INPUTS), output_names=["output"], verbose=False,
+        program = torch.onnx.export(wrapper.eval(), inputs, dynamo=True, dynamic_shapes=dynamic_shapes,
+                                    input_names=input_names, output_names=output_names, verbose=False,
                                     opset_version=opset)
+        _unique_output_names(program.model.graph)
         program.save(str(tmp))
     log.info("exported %s to %s (ONNX opset %d)", type(model).__name__, path, opset)
+
+
+def _unique_output_names(graph) -> None:  # noqa: ANN001 - an onnx_ir Graph
+    """Rename values inside the graph that carry a graph output's name (the exporter names a value after its
+    operator: a transformer's attention softmax is `softmax`, as is a tagger's output in CMSSW's convention), so
+    that every name is defined once and the outputs keep theirs."""
+    import onnx_ir
+
+    outputs = {id(value): value.name for value in graph.outputs}
+    taken = set(outputs.values())
+    for node in onnx_ir.traversal.RecursiveGraphIterator(graph):
+        for value in node.outputs:
+            if value.name in taken and id(value) not in outputs:
+                value.name = f"{value.name}_inner"
 
 
 @contextlib.contextmanager
@@ -108,6 +131,7 @@ def export_onnx(model_dir: str | Path, path: str | Path, *, opset: int = DEFAULT
     run = Run(Path(model_dir))
     refuse_to_clobber(path, protected=run.files(), overwrite=overwrite, what="ONNX file")
     trained = run.load()
+    make_directory(Path(path).parent, "export directory")
     export_model(trained.model, synthetic_batch(trained.spec), path, opset)
 
 
@@ -141,10 +165,14 @@ def check_export(model_dir: str | Path, onnx_file: str | Path, files: list[str],
     options = dict(batch_size=batch_size, progress=progress)
     reference = run_model(model_dir, files, **options)
     exported = run_model(model_dir, files, onnx=onnx_file, **options)
-    difference = np.abs(exported.outputs.astype(np.float64) - reference.outputs)
-    if not len(difference):
+    if not len(reference.outputs):
         raise GnnjetError(f"no jets in {', '.join(files)} to compare the export on")
-    agreement = None
-    if reference.spec.task_type == "classification":
-        agreement = float(np.mean(exported.outputs.argmax(axis=1) == reference.outputs.argmax(axis=1)))
+    return compare_outputs(exported.outputs, reference.outputs,
+                           classification=reference.spec.task_type == "classification")
+
+
+def compare_outputs(exported: np.ndarray, reference: np.ndarray, *, classification: bool) -> ExportCheck:
+    """ExportCheck of outputs [J, K] of an export against PyTorch's [J, K] on the same J >= 1 jets."""
+    difference = np.abs(exported.astype(np.float64) - reference)
+    agreement = float(np.mean(exported.argmax(axis=1) == reference.argmax(axis=1))) if classification else None
     return ExportCheck(len(difference), difference.max(axis=0), difference.mean(axis=0), agreement)

@@ -105,7 +105,7 @@ def test_bin_export_needs_only_the_run_directory_and_onnxruntime_predicts_as_pyt
     assert onto_run.returncode == 1 and "a file of the model" in onto_run.stderr
 
 
-def test_a_triton_repository_names_the_models_real_inputs_and_outputs(tmp_path):
+def test_a_triton_repository_of_packed_inputs_names_the_models_real_inputs_and_outputs(tmp_path):
     import onnxruntime
     from google.protobuf import text_format
     from tritonclient.grpc import model_config_pb2
@@ -116,7 +116,7 @@ def test_a_triton_repository_names_the_models_real_inputs_and_outputs(tmp_path):
 
     train(tiny_config(tmp_path, epochs=1), tmp_path / "run", progress=False)
     result = run_bin("export.py", "-m", tmp_path / "run", "-o", tmp_path / "repo", "--format", "triton", "--name",
-                     "qg_tiny")
+                     "qg_tiny", "--convention", "packed")
     assert result.returncode == 0, result.stderr
     config = text_format.Parse((tmp_path / "repo" / "qg_tiny" / "config.pbtxt").read_text(),
                                model_config_pb2.ModelConfig())
