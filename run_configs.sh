@@ -32,11 +32,14 @@ for config in "${configs[@]}"; do
         echo "=== $name already done (-f to retrain)"; continue
     fi
     if [ -n "$FORCE" ]; then args+=(--overwrite)
-    elif [ -f "$RESULTS/$name/last.pt" ]; then args=(-o "$RESULTS/$name" --resume); fi
+    # --trust-code: these runs are this script's own, trained from your configs, so users' code they name
+    # (model.name: file.py:Class) is yours
+    elif [ -f "$RESULTS/$name/last.pt" ]; then args=(-o "$RESULTS/$name" --resume --trust-code); fi
     [ -n "$GPUS" ] && read -r -a gpu_list <<< "$GPUS" && args+=(--gpus "${gpu_list[@]}")
     [ -n "$EPOCHS" ] && args+=(--epochs "$EPOCHS")
     if "$PY" "$HERE/bin/train.py" "${args[@]}" && \
-       "$PY" "$HERE/bin/predict.py" -m "$RESULTS/$name" -i "${inputs[@]}" -o "$RESULTS/$name/pred.root" --overwrite; then
+       "$PY" "$HERE/bin/predict.py" -m "$RESULTS/$name" -i "${inputs[@]}" -o "$RESULTS/$name/pred.root" --overwrite \
+           --trust-code; then
         echo "=== $name done"
     else
         failed+=("$name")

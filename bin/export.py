@@ -22,7 +22,7 @@ Examples:
 import argparse
 import sys
 
-from gnnjet.cli import positive_float, positive_int, run
+from gnnjet.cli import add_trust_code, positive_float, positive_int, run
 from gnnjet.errors import GnnjetError
 
 
@@ -40,6 +40,7 @@ def main() -> None:
                         "and exit 1 if any output differs by more than --tolerance or a tagger's argmax disagrees")
     parser.add_argument("-i", "--input", nargs="+", help="with --check: ROOT or Parquet files/globs")
     parser.add_argument("--tolerance", type=positive_float, default=1e-4, help="with --check (default 1e-4)")
+    add_trust_code(parser, "to export")
     args = parser.parse_args()
     if args.check and (args.format not in ("onnx", "cmssw") or not args.input):
         raise GnnjetError("--check compares an ONNX export (--format onnx or cmssw) on the jets of -i FILES: give "
@@ -59,20 +60,21 @@ def main() -> None:
         return
     if args.format == "triton":
         model = export_triton(args.model, args.output, name=args.name, convention=args.convention,
-                              opset=args.opset or DEFAULT_OPSET, overwrite=args.overwrite)
+                              opset=args.opset or DEFAULT_OPSET, overwrite=args.overwrite, trust_code=args.trust_code)
         print(f"Triton model {model.name}: {model}/config.pbtxt and {model}/1/model.onnx")
         return
     opset = args.opset or DEFAULT_OPSET
     if args.format == "cmssw":
-        json_path = export_cmssw(args.model, args.output, opset=opset, overwrite=args.overwrite)
+        json_path = export_cmssw(args.model, args.output, opset=opset, overwrite=args.overwrite,
+                                 trust_code=args.trust_code)
         print(f"CMSSW convention: {args.output} and {json_path}")
     else:
-        export_onnx(args.model, args.output, opset=opset, overwrite=args.overwrite)
+        export_onnx(args.model, args.output, opset=opset, overwrite=args.overwrite, trust_code=args.trust_code)
     if args.check:
         from gnnjet.data.inputs import expand_files
 
         check = check_cmssw if args.format == "cmssw" else check_export
-        result = check(args.model, args.output, expand_files(args.input))
+        result = check(args.model, args.output, expand_files(args.input), trust_code=args.trust_code)
         print(result.table())
         if not result.passes(args.tolerance):
             raise GnnjetError(f"{args.output} differs from the PyTorch model beyond {args.tolerance:g} (table above)")

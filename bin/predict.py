@@ -10,7 +10,7 @@ Examples:
 import argparse
 import sys
 
-from gnnjet.cli import positive_int, run
+from gnnjet.cli import add_trust_code, positive_int, run
 from gnnjet.errors import GnnjetError
 
 
@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--export-onnx", metavar="FILE", help="export the model to ONNX (dynamic batch and node axes)")
     parser.add_argument("--export-weaver", metavar="FILE",
                         help="write the weights as a weaver-core ParticleNet state dict (particlenet, preset weaver)")
+    add_trust_code(parser, "to predict or export")
     args = parser.parse_args()
     if bool(args.input) != bool(args.output) or not (args.input or args.export_onnx or args.export_weaver):
         raise GnnjetError("give -i INPUT and -o OUTPUT, and/or --export-onnx FILE / --export-weaver FILE")
@@ -52,11 +53,11 @@ def main() -> None:
 
         predict(args.model, args.input, args.output, batch_size=args.batch_size, device=args.device,
                 overwrite=args.overwrite, selection=args.selection, no_selection=args.no_selection,
-                overrides=args.set, fold_average=args.fold_average, onnx=args.onnx)
+                overrides=args.set, fold_average=args.fold_average, onnx=args.onnx, trust_code=args.trust_code)
     if args.export_onnx:
         from gnnjet.export import export_onnx
 
-        export_onnx(args.model, args.export_onnx, overwrite=args.overwrite)
+        export_onnx(args.model, args.export_onnx, overwrite=args.overwrite, trust_code=args.trust_code)
     if args.export_weaver:
         from gnnjet.export import export_weaver
 

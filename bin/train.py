@@ -14,7 +14,7 @@ import argparse
 import sys
 
 from gnnjet.api import train
-from gnnjet.cli import non_negative_int, positive_int, run
+from gnnjet.cli import add_trust_code, non_negative_int, positive_int, run
 from gnnjet.config import RESUMABLE_KEYS
 
 
@@ -46,10 +46,11 @@ def main() -> None:
     parser.add_argument("--pretrained", metavar="CKPT_OR_MODEL_DIR",
                         help="fine-tune: start from a weaver-core checkpoint or a gnnjet model directory "
                              "(overrides training.pretrained)")
+    add_trust_code(parser, "with --resume")
     args = parser.parse_args()
     train(args.config, output=args.output, inputs=args.input, val=args.val, test=args.test, overrides=args.set,
           epochs=args.epochs, gpus=args.gpus, resume=args.resume, overwrite=args.overwrite, kfold=args.kfold,
-          fold_expr=args.fold_expr, pretrained=args.pretrained, run_test=not args.no_test)
+          fold_expr=args.fold_expr, pretrained=args.pretrained, run_test=not args.no_test, trust_code=args.trust_code)
 
 
 if __name__ == "__main__":

@@ -33,14 +33,16 @@ def train(config: str | Path | Mapping[str, Any] | None = None, *, output: str |
           inputs: Sequence[str] | None = None, val: Sequence[str] | None = None, test: Sequence[str] | None = None,
           overrides: Sequence[str] = (), epochs: int | None = None, gpus: Sequence[int] | None = None,
           resume: bool = False, overwrite: bool = False, kfold: int | None = None, fold_expr: str | None = None,
-          pretrained: str | Path | None = None, run_test: bool = True, progress: bool = True) -> Run:
+          pretrained: str | Path | None = None, run_test: bool = True, progress: bool = True,
+          trust_code: bool = False) -> Run:
     """Train the model of `config` (a YAML path or a mapping; None with `resume`: the run's own) into `output`
     (else training.output_dir) and return the run. `inputs`, `val` and `test` replace data.train, data.val and
     data.test (files or globs); `overrides` are KEY=VALUE assignments (VALUE as YAML); `epochs` replaces
     training.epochs. `gpus`: one process per GPU (DDP); `resume` continues the run from its last.pt, `overwrite`
     replaces a run already there (once the new one has a checkpoint); `kfold` K with `fold_expr` trains K runs on
     the jets whose fold is not each one's; `pretrained` fine-tunes from a weaver-core checkpoint or a run. With
-    data.test (and `run_test`) the run's best model is evaluated on it at the end (RUN/test_metrics.json)."""
+    data.test (and `run_test`) the run's best model is evaluated on it at the end (RUN/test_metrics.json).
+    `trust_code`: resuming a run whose model is users' code runs the run's copy of it (refused without)."""
     if resume and output is None:
         raise GnnjetError("--resume needs -o RUN_DIR")
     if resume and overwrite:
@@ -67,10 +69,10 @@ def train(config: str | Path | Mapping[str, Any] | None = None, *, output: str |
     from gnnjet.training.launch import launch  # torch is imported only once the arguments are fine
 
     launch(resolved, output, gpus=list(gpus) if gpus else None, resume=resume, epochs=epochs, progress=progress,
-           overwrite=overwrite)
+           overwrite=overwrite, trust_code=trust_code)
     if resolved["data"]["test"] and run_test and os.environ.get("RANK", "0") == "0":  # torchrun: rank 0 only
         from gnnjet.test_set import evaluate_test_set
 
         evaluate_test_set(output, resolved["data"]["test"], device=f"cuda:{gpus[0]}" if gpus else "cpu",
-                          progress=progress)
-    return Run(Path(output))
+                          progress=progress, trust_code=True)  # the model this call trained (or resumed, trusted)
+    return Run(Path(output), trust_code)

@@ -47,3 +47,10 @@ positive_int = _number_type(int, lambda v: v > 0, "a positive integer")
 non_negative_int = _number_type(int, lambda v: v >= 0, "an integer >= 0")
 positive_float = _number_type(float, lambda v: v > 0, "a positive finite number")
 non_negative_float = _number_type(float, lambda v: v >= 0, "a finite number >= 0")
+
+
+def add_trust_code(parser: argparse.ArgumentParser, when: str) -> None:
+    """The --trust-code flag of the scripts that load a run (`runs.code`), `when` saying where it applies."""
+    parser.add_argument("--trust-code", action="store_true",
+                        help=f"{when}: the run's model is users' code (model.name file.py:Name): run its copy in the "
+                             "run directory. Only for runs whose author you trust")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import copy
 import difflib
+import inspect
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,19 @@ import yaml
 
 from gnnjet.errors import ConfigError
 from gnnjet.fileio import atomic_write_text
-from gnnjet.schema import REQUIRED, ListOf, OneOf, Record, Scalar, Spec, describe, parse_yaml, read_yaml_file
+from gnnjet.references import FORM, is_user_code, parse_reference
+from gnnjet.schema import (
+    REQUIRED,
+    KeywordOptions,
+    ListOf,
+    OneOf,
+    Record,
+    Scalar,
+    Spec,
+    describe,
+    parse_yaml,
+    read_yaml_file,
+)
 
 MAX_NODE_TYPES = 16
 # the losses each task type trains with (its default first)
@@ -32,6 +46,56 @@ DEFAULT_QUANTILES = (0.16, 0.5, 0.84)  # task.quantiles of loss quantile when no
 DEFAULT_TARGET = "log(pt_gen / pt)"  # the JEC target: the regression target when task.target(s) are not given
 LOSSES = {"classification": ("cross_entropy",),
           "regression": ("huber", "l1", "mse", "logcosh", "quantile", "gaussian_nll")}
+
+_BUILTIN_LOSSES = tuple(dict.fromkeys(sum(LOSSES.values(), ())))
+# training.optimizer: gnnjet's names and the torch.optim class each builds (ranger: RAdam inside Lookahead); any other
+# torch.optim class may be named as it is spelled there
+OPTIMIZERS = {"adamw": "AdamW", "adam": "Adam", "sgd": "SGD", "ranger": "RAdam"}
+_UNUSABLE_OPTIMIZERS = {"Optimizer": "the base class", "LBFGS": "it needs a closure per step",
+                        "SparseAdam": "it needs sparse gradients"}
+
+
+def _freezable(entry: str) -> bool:
+    """training.freeze: a name of FREEZABLE, or a regular expression that compiles."""
+    if entry in FREEZABLE:
+        return True
+    try:
+        re.compile(entry)
+    except re.error:
+        return False
+    return True
+
+
+def optimizer_class(name: str) -> Any:
+    """The torch.optim class of training.optimizer `name` (torch is imported here, once a config names one)."""
+    import torch.optim
+
+    return getattr(torch.optim, OPTIMIZERS.get(name, name))
+
+
+class Optimizer(Spec):
+    """training.optimizer: a name of OPTIMIZERS or a torch.optim optimizer class's name."""
+
+    description = f"one of {', '.join(OPTIMIZERS)} or a torch.optim optimizer class (NAdam, RMSprop, ...)"
+
+    def validate(self, value: Any, path: str) -> Any:
+        if value in OPTIMIZERS:
+            return value
+        if not isinstance(value, str):
+            raise self.fail(value, path)
+        import torch.optim
+
+        names = [n for n, c in vars(torch.optim).items() if isinstance(c, type) and issubclass(c, torch.optim.Optimizer)
+                 and n not in _UNUSABLE_OPTIMIZERS]
+        if value in _UNUSABLE_OPTIMIZERS:
+            raise ConfigError(f"{path}: torch.optim.{value} cannot train here: {_UNUSABLE_OPTIMIZERS[value]}")
+        if value not in names:
+            known = [*OPTIMIZERS, *names]
+            close = [n for n in known if n.lower() == value.lower()] or difflib.get_close_matches(value, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(f"{path}: {describe(value)} is no optimizer; {hint}use one of {', '.join(OPTIMIZERS)} "
+                              f"or a torch.optim class: {', '.join(sorted(names))}")
+        return value
 
 _number = Scalar(float, check=math.isfinite, what="a finite number")
 _positive = Scalar(float, check=lambda v: math.isfinite(v) and v > 0, what="a positive finite number")
@@ -265,7 +329,9 @@ TASK = Record(
         # into `targets` (target: null)
         "target": (_optional_expr, None),
         "targets": (Targets(), None),
-        "loss": (Scalar(str, choices=tuple(dict.fromkeys(sum(LOSSES.values(), ()))), nullable=True), None),
+        # a built-in of LOSSES, or users' per-jet loss 'file.py:name' (`references`, `tasks`)
+        "loss": (Scalar(str, nullable=True, check=lambda v: v in _BUILTIN_LOSSES or is_user_code(v),
+                        what=f"one of {', '.join(_BUILTIN_LOSSES)} or your own, {FORM}"), None),
         "target_abs_max": (TargetLimits(), None),
         # loss quantile: the quantiles predicted per jet (null: [0.16, 0.5, 0.84]); odd in number, with the median
         "quantiles": (ListOf(_number, min_length=1, nullable=True), None),
@@ -291,11 +357,14 @@ TRAINING = Record(
         "batch_size": (Scalar(int, check=lambda v: v > 1, what="an integer >= 2 (BatchNorm needs two jets a batch)"),
                        512),
         "epochs": (Scalar(int, check=lambda v: v > 0, what="a positive integer"), 20),
-        "optimizer": (Scalar(str, choices=("adamw", "adam", "sgd", "ranger")), "adamw"),
+        # a built-in (OPTIMIZERS) or any torch.optim class by its name (NAdam, RMSprop, ...), with keyword options
+        "optimizer": (Optimizer(), "adamw"),
+        "optimizer_options": (KeywordOptions(), {}),
         "lr": (_non_negative, 1e-3),
         "weight_decay": (_non_negative, 0.01),
         "momentum": (_non_negative, 0.9),
         "scheduler": (Scalar(str, choices=("cosine", "cosine_restarts", "onecycle", "plateau", "step", "flat_decay",
+                                           "flat_linear", "flat_cos",
                                            "none")), "cosine"),
         "restart_epochs": (Scalar(int, check=lambda v: v > 0, what="a positive number of epochs"), 4),
         "warmup_epochs": (_non_negative, 0.0),
@@ -325,7 +394,9 @@ TRAINING = Record(
         # learning-rate factor of the output layer; null: 50 with `pretrained`, else 1
         "head_lr_mult": (_positive_or_null, None),
         # backbone: all but the head MLP; batchnorm: every BatchNorm layer (statistics and affine parameters)
-        "freeze": (ListOf(Scalar(str, choices=FREEZABLE)), []),
+        # and regular expressions over parameter names (re.search): the parameters they match are frozen
+        "freeze": (ListOf(Scalar(str, check=_freezable, what=f"one of {', '.join(FREEZABLE)} or a regular expression "
+                                                             "over the model's parameter names")), []),
         # k-fold: k runs in OUT/fold_0..fold_{k-1}, run i trained on the jets whose fold expression is not i
         "kfold": (KFOLD, None),
     },
@@ -376,11 +447,14 @@ def _check_consistency(config: dict[str, Any]) -> None:
     kfold = config["training"]["kfold"]
     if kfold is not None and kfold["fold"] is not None and kfold["fold"] >= kfold["k"]:
         raise ConfigError(f"training.kfold.fold: {kfold['fold']} is not a fold of k = {kfold['k']}")
-    if task["loss"] not in LOSSES[task["type"]]:
+    if is_user_code(task["loss"]):
+        parse_reference(task["loss"], "task.loss")
+    elif task["loss"] not in LOSSES[task["type"]]:
         raise ConfigError(f"task.loss: {task['loss']!r} is not a {task['type']} loss; choose one of "
                           f"{', '.join(LOSSES[task['type']])}")
     _check_quantiles(task)
     _resolve_targets(task)
+    _check_optimizer_options(config["training"])
     if config["training"]["label_smoothing"] and task["type"] != "classification":
         raise ConfigError(f"training.label_smoothing: needs a classification task (task.type is {task['type']})")
     monitor = config["training"]["monitor"]
@@ -411,6 +485,18 @@ def _check_consistency(config: dict[str, Any]) -> None:
 def _check_clip(feature: dict[str, Any], path: str) -> None:
     if feature["clip"] is not None and feature["clip"][0] > feature["clip"][1]:
         raise ConfigError(f"{path}.clip: [min, max] with min <= max, got {feature['clip']}")
+
+
+def _check_optimizer_options(training: dict[str, Any]) -> None:
+    """training.optimizer_options: keywords that the optimizer's torch.optim class takes (besides its params)."""
+    if not training["optimizer_options"]:
+        return
+    optimizer = optimizer_class(training["optimizer"])
+    accepted = [name for name in inspect.signature(optimizer).parameters if name != "params"]
+    for key in training["optimizer_options"]:
+        if key not in accepted:
+            raise ConfigError(f"training.optimizer_options.{key}: torch.optim.{optimizer.__name__} takes no option "
+                              f"{key!r} (its options: {', '.join(accepted)})")
 
 
 def _check_quantiles(task: dict[str, Any]) -> None:

@@ -36,18 +36,18 @@ def write_predictions(predicted: Predicted, output: str | Path) -> None:
 def predict(model_dir: str | Path, inputs: list[str], output: str | Path, *, batch_size: int = 512,
             device: str = "cpu", progress: bool = True, overwrite: bool = False, selection: str | None = None,
             no_selection: bool = False, overrides: list[str] | None = None, fold_average: bool = False,
-            onnx: str | Path | None = None) -> int:
+            onnx: str | Path | None = None, trust_code: bool = False) -> int:
     """Write the predictions of the run in `model_dir` on `inputs` to `output` (`runs.prediction.run_model`,
-    atomically; with `onnx`, an exported file of the run scores the jets through onnxruntime); returns the number of
-    jets predicted. Before any work, an output that is one of the inputs or a file of the run is refused, and an
-    existing one unless `overwrite`."""
+    atomically; with `onnx`, an exported file of the run scores the jets through onnxruntime; `trust_code` lets a
+    model of users' code load); returns the number of jets predicted. Before any work, an output that is one of the
+    inputs or a file of the run is refused, and an existing one unless `overwrite`."""
     parse_device(device)
     files = expand_files(list(inputs))
     refuse_to_clobber(output, files, Run(Path(model_dir)).files(), overwrite, what="predictions file")
     check_output_suffix(output)
     predicted = run_model(model_dir, files, batch_size=batch_size, device=device, progress=progress,
                           selection=selection, no_selection=no_selection, overrides=overrides,
-                          fold_average=fold_average, onnx=onnx)
+                          fold_average=fold_average, onnx=onnx, trust_code=trust_code)
     write_predictions(predicted, output)
     return len(predicted.dataset)
 

@@ -267,3 +267,20 @@ class Record(Spec):
             else:
                 out[key] = spec.validate(default, _join(path, key)) if default is not None else None
         return out
+
+
+class KeywordOptions(Spec):
+    """Keyword options passed to code (a user's network, an optimizer): a mapping with identifier keys and any
+    YAML values; null is an empty mapping."""
+
+    description = "a mapping of keyword options"
+
+    def validate(self, value: Any, path: str) -> Any:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(value, path)
+        for key in value:
+            if not isinstance(key, str) or not key.isidentifier():
+                raise ConfigError(f"{path}: option {describe(key)} is not a Python keyword name")
+        return dict(value)

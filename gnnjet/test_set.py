@@ -19,13 +19,15 @@ log = logging.getLogger(__name__)
 
 
 def evaluate_test_set(run_dir: str | Path, files: list[str], device: str = "cpu",
-                      progress: bool = True) -> dict[str, Any]:
+                      progress: bool = True, trust_code: bool = False) -> dict[str, Any]:
     """Predict `files` (data.test) with RUN/best.pt (a k-fold run: the mean of its folds' models) into
     RUN/test_predictions.root (the run's data.test_selection, else its data.selection) and write the task's
-    metrics to RUN/test_metrics.json and .md; returns them."""
+    metrics to RUN/test_metrics.json and .md; returns them. `trust_code`: the run's model may be users' code (the
+    training that just wrote the run passes it)."""
     run = Run(Path(run_dir))
     kfold = run.kfold is not None  # a k-fold run: the test jets get the mean of its k models
-    predicted = run_model(run.path, expand_files(files), device=device, progress=progress, fold_average=kfold)
+    predicted = run_model(run.path, expand_files(files), device=device, progress=progress, fold_average=kfold,
+                          trust_code=trust_code)
     write_predictions(predicted, run.file(TEST_PREDICTIONS))
     record = {"files": files, "jets": len(predicted.dataset), "dropped": len(predicted.dataset.store.dropped),
               "selection": predicted.selection, "metrics": predicted.metrics()}

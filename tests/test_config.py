@@ -126,7 +126,8 @@ def test_shipped_configs_are_valid():
 
 @pytest.mark.parametrize("section, base", [("## Weights and mass decorrelation", "configs/top_particlenet.yaml"),
                                            ("## Per-jet resolution", "configs/jec_particlenet.yaml"),
-                                           ("## Several targets", "configs/jec_mass_particlenet.yaml")])
+                                           ("## Several targets", "configs/jec_mass_particlenet.yaml"),
+                                           ("## Your own network", "configs/qg_own_network.yaml")])
 def test_readme_config_examples_validate(section, base):
     """The YAML block of each README section, merged into the shipped config it extends, is a valid config."""
     from pathlib import Path

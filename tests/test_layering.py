@@ -7,7 +7,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "gnnjet"
 # lowest first; a module may import its own layer and those below it
 LAYERS = [
     ("gnnjet._optional", "gnnjet.errors", "gnnjet.fileio", "gnnjet.progress", "gnnjet.schema", "gnnjet.cli",
-     "gnnjet.columns", "gnnjet.runs.layout"),  # names of prediction columns and run files: anything may use them
+     "gnnjet.columns", "gnnjet.runs.layout", "gnnjet.references"),  # names of prediction columns, run files and
+    # users' code: anything may use them
     ("gnnjet.config",),
     ("gnnjet.data", "gnnjet.convert", "gnnjet.generate"),
     ("gnnjet.evaluate",),  # statistics on arrays and predictions files (numpy, the data layer's readers)

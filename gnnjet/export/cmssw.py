@@ -323,12 +323,12 @@ def _identity() -> dict[str, float]:
             "upper_bound": UNCLIPPED, "pad": 0.0}
 
 
-def export_cmssw(model_dir: str | Path, path: str | Path, *, opset: int = DEFAULT_OPSET,
-                 overwrite: bool = False) -> Path:
+def export_cmssw(model_dir: str | Path, path: str | Path, *, opset: int = DEFAULT_OPSET, overwrite: bool = False,
+                 trust_code: bool = False) -> Path:
     """Export the best model of a run directory in CMSSW's convention (module docstring) to `path` and weaver's
     preprocessing JSON to preprocess.json beside it (as weaver-core's --export-onnx does); returns the JSON's
     path. Existing outputs are refused unless `overwrite`; a file of the run never."""
-    run = Run(Path(model_dir))
+    run = Run(Path(model_dir), trust_code)
     json_path = Path(path).parent / JSON_NAME
     for target in (Path(path), json_path):
         refuse_to_clobber(target, protected=run.files(), overwrite=overwrite, what="CMSSW export file")
@@ -343,7 +343,7 @@ def export_cmssw(model_dir: str | Path, path: str | Path, *, opset: int = DEFAUL
 
 
 def check_cmssw(model_dir: str | Path, onnx_file: str | Path, files: list[str], *, batch_size: int = 512,
-                progress: bool = False) -> ExportCheck:
+                progress: bool = False, trust_code: bool = False) -> ExportCheck:
     """Run a CMSSW-convention export (onnxruntime, every type padded to its JSON length as a producer pads it) and
     the run's PyTorch model on the jets of `files`, and compare what the graph outputs (probabilities or regression
     quantities) with the same quantities from PyTorch's outputs."""
@@ -351,7 +351,7 @@ def check_cmssw(model_dir: str | Path, onnx_file: str | Path, files: list[str], 
 
     from gnnjet.runs.prediction import run_model
 
-    reference = run_model(model_dir, files, batch_size=batch_size, progress=progress)
+    reference = run_model(model_dir, files, batch_size=batch_size, progress=progress, trust_code=trust_code)
     if not len(reference.outputs):
         raise GnnjetError(f"no jets in {', '.join(files)} to compare the export on")
     layout = DenseLayout.of(reference.spec)

@@ -123,12 +123,12 @@ def synthetic_batch(spec: DataSpec, sizes: tuple[int, ...] = TRACE_SIZES, seed: 
     return batch
 
 
-def export_onnx(model_dir: str | Path, path: str | Path, *, opset: int = DEFAULT_OPSET,
-                overwrite: bool = False) -> None:
+def export_onnx(model_dir: str | Path, path: str | Path, *, opset: int = DEFAULT_OPSET, overwrite: bool = False,
+                trust_code: bool = False) -> None:
     """Export the best model of a run directory (gnnjet's packed-input convention, module docstring), traced on
     synthetic jets built from its config: the run directory is all it needs. An output that is a file of the run is
     refused, an existing one unless `overwrite`."""
-    run = Run(Path(model_dir))
+    run = Run(Path(model_dir), trust_code)
     refuse_to_clobber(path, protected=run.files(), overwrite=overwrite, what="ONNX file")
     trained = run.load()
     make_directory(Path(path).parent, "export directory")
@@ -157,12 +157,12 @@ class ExportCheck:
 
 
 def check_export(model_dir: str | Path, onnx_file: str | Path, files: list[str], *, batch_size: int = 512,
-                 progress: bool = False) -> ExportCheck:
+                 progress: bool = False, trust_code: bool = False) -> ExportCheck:
     """Run the exported file (onnxruntime) and the run's PyTorch model on the jets of `files` and compare their
     raw outputs (logits or regression outputs), batch by batch on the same batches."""
     from gnnjet.runs.prediction import run_model
 
-    options = dict(batch_size=batch_size, progress=progress)
+    options = dict(batch_size=batch_size, progress=progress, trust_code=trust_code)
     reference = run_model(model_dir, files, **options)
     exported = run_model(model_dir, files, onnx=onnx_file, **options)
     if not len(reference.outputs):

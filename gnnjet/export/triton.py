@@ -65,7 +65,8 @@ def _triton_type(model_config_pb2, elem_type: int, onnx_file: str | Path) -> int
 
 
 def export_triton(model_dir: str | Path, repository: str | Path, *, name: str | None = None,
-                  convention: str = "cmssw", opset: int = DEFAULT_OPSET, overwrite: bool = False) -> Path:
+                  convention: str = "cmssw", opset: int = DEFAULT_OPSET, overwrite: bool = False,
+                  trust_code: bool = False) -> Path:
     """Export the run into the Triton model repository `repository` as model `name` (default: the run
     directory's name) in input `convention` (module docstring); returns the model's directory. An existing model
     of that name is refused unless `overwrite`; nothing of the run is ever written over."""
@@ -83,8 +84,8 @@ def export_triton(model_dir: str | Path, repository: str | Path, *, name: str | 
         refuse_to_clobber(path, protected=protected, overwrite=overwrite, what="Triton model file")
     make_directory(onnx_file.parent, "Triton model directory")
     if convention == "cmssw":
-        export_cmssw(run.path, onnx_file, opset=opset, overwrite=True)
+        export_cmssw(run.path, onnx_file, opset=opset, overwrite=True, trust_code=trust_code)
     else:
-        export_onnx(run.path, onnx_file, opset=opset, overwrite=True)
+        export_onnx(run.path, onnx_file, opset=opset, overwrite=True, trust_code=trust_code)
     atomic_write_text(config_file, model_config(onnx_file, name, MAX_BATCH_SIZE if convention == "cmssw" else 0))
     return model

@@ -11,6 +11,7 @@ import difflib
 import importlib
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
 
@@ -21,6 +22,8 @@ from gnnjet.errors import ConfigError
 from gnnjet.nn.blocks import Pooling
 from gnnjet.nn.models import deepsets, gat, gcn, lgatr, lorentznet, mipart, particlenet, transformer
 from gnnjet.nn.padded_norm import PADDED_LENGTH, is_padded_length
+from gnnjet.nn.user import UserModelSection, build_user_model
+from gnnjet.references import FORM, is_user_code
 from gnnjet.schema import ListOf, Record, Scalar, Spec
 
 
@@ -108,10 +111,13 @@ def available() -> str:
 
 
 def validate_model_section(section: Any, path: str = "model") -> dict[str, Any]:
-    """Resolve and check a model section; unknown families/presets/keys are ConfigErrors naming the path."""
+    """Resolve and check a model section; unknown families/presets/keys are ConfigErrors naming the path. A name
+    with a ':' names users' code (`nn.user`), checked without importing it."""
     if not isinstance(section, dict) or "name" not in section:
-        raise ConfigError(f"{path}.name: missing required key (one of: {available()})")
+        raise ConfigError(f"{path}.name: missing required key (one of: {available()}; or your own, {FORM})")
     name = section["name"]
+    if is_user_code(name):
+        return UserModelSection().validate(section, path)
     if name not in FAMILIES:
         close = difflib.get_close_matches(str(name), list(FAMILIES), n=1)
         hint = f"did you mean {close[0]!r}? " if close else ""
@@ -131,12 +137,17 @@ def validate_model_section(section: Any, path: str = "model") -> dict[str, Any]:
 
 
 def build_model(section: dict[str, Any], num_node_features: int, num_jet_features: int, out_dim: int,
-                num_node_types: int) -> nn.Module:
+                num_node_types: int, code_file: Path | None = None) -> nn.Module:
     """Instantiate a model section (validated again here); forward(batch) -> [B, out_dim].
 
     The sizes are those of `DataSpec.model_inputs` (features per node and per jet, node types) and the task's
-    output width."""
+    output width. A section naming users' code runs it (`nn.user.build_user_model`; `code_file`: a run
+    directory's copy of its file)."""
     section = validate_model_section(section)
+    if is_user_code(section["name"]):
+        model = build_user_model(section, num_node_features, num_jet_features, out_dim, num_node_types, code_file)
+        _check_size(count_parameters(model), section["name"])
+        return model
     params = {k: v for k, v in section.items() if k not in ("name", "preset")}
     family = FAMILIES[section["name"]]
 
@@ -146,11 +157,14 @@ def build_model(section: dict[str, Any], num_node_features: int, num_jet_feature
     for module in family.imports:  # imported outside the meta device, where their import-time tensors live
         importlib.import_module(module)
     with torch.device("meta"):  # the model's size before any memory is allocated for it
-        size = count_parameters(build())
-    if size > MAX_PARAMETERS:
-        raise ConfigError(f"model: {section['name']} with these options has {size:,} parameters, more than "
-                          f"{MAX_PARAMETERS:,} ({4 * size / 1e9:.0f} GB of float32 weights): reduce its widths")
+        _check_size(count_parameters(build()), section["name"])
     return build()
+
+
+def _check_size(size: int, name: str) -> None:
+    if size > MAX_PARAMETERS:
+        raise ConfigError(f"model: {name} with these options has {size:,} parameters, more than "
+                          f"{MAX_PARAMETERS:,} ({4 * size / 1e9:.0f} GB of float32 weights): reduce its widths")
 
 
 def count_parameters(model: nn.Module) -> int:

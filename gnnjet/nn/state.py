@@ -48,3 +48,16 @@ def without_replaced(found: dict[str, Tensor], expected: dict[str, Tensor],
         return found, expected, False
     return ({k: v for k, v in found.items() if k not in layer}, {k: v for k, v in expected.items() if k not in layer},
             True)
+
+
+def output_layer_keys(model: torch.nn.Module) -> list[str]:
+    """State-dict keys of a model's output layer, which fine-tuning replaces and training.head_lr_mult scales: a
+    built-in family's own (`JetModel.output_layer_keys`), else those of the last torch.nn.Linear a user's module
+    registers."""
+    if hasattr(model, "output_layer_keys"):
+        return model.output_layer_keys()
+    linears = [name for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)]
+    if not linears:
+        return []
+    prefix = f"{linears[-1]}."
+    return [key for key in model.state_dict() if key.startswith(prefix)]

@@ -10,6 +10,8 @@ A run directory (bin/train.py -o RUN) holds:
 - ``metrics.csv`` (one row per epoch), ``train.log`` and ``tensorboard/``;
 - ``split.npz``: a k-fold run's training and validation jet indices;
 - ``test_predictions.root``, ``test_metrics.json`` and ``test_metrics.md``: the test set (data.test);
+- ``code/`` and ``code.json``: a copy of the file of users' code the model is (model.name ``file.py:Name``) and its
+  SHA-256, which loading the run runs only when trusted (`runs.code`);
 - ``.lock``: held by the training that writes the run.
 
 A k-fold run is a directory with ``kfold.json`` and ``config.yaml`` whose folds ``fold_0`` ... are ordinary runs.
@@ -31,12 +33,13 @@ KFOLD = "kfold.json"
 TEST_PREDICTIONS = "test_predictions.root"
 TEST_METRICS = "test_metrics"  # .json and .md
 LOCK = ".lock"
+CODE, CODE_RECORD = "code", "code.json"
 PREDICTIONS = "pred.root"  # where bin/plot.py looks for a run directory's predictions
 
 RESULTS = (BEST, LAST, METRICS)  # a directory with any of these holds a run
 RUN_FILES = (CONFIG, PREPROCESS, WEIGHTS, *RESULTS, TRAIN_LOG, SPLIT, TEST_PREDICTIONS, f"{TEST_METRICS}.json",
-             f"{TEST_METRICS}.md")  # what a run writes
-RUN_DIRECTORIES = (TENSORBOARD,)
+             f"{TEST_METRICS}.md", CODE_RECORD)  # what a run writes
+RUN_DIRECTORIES = (TENSORBOARD, CODE)
 
 
 def fold_name(fold: int) -> str:

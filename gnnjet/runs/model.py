@@ -15,6 +15,7 @@ from gnnjet.data.spec import DataSpec
 from gnnjet.errors import GnnjetError
 from gnnjet.nn.registry import build_model
 from gnnjet.runs.checkpoint import load_run_checkpoint
+from gnnjet.runs.code import trusted_code
 from gnnjet.runs.layout import BEST, CONFIG, PREPROCESS
 from gnnjet.tasks import Task, build_task
 
@@ -30,11 +31,15 @@ class RunModel:
     model: torch.nn.Module
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "RunModel":
-        """Build from a validated config."""
+    def from_config(cls, config: dict[str, Any], code: dict[str, Path] | None = None) -> "RunModel":
+        """Build from a validated config; users' code it names from `code` ({config key: a run's copy of its file},
+        `runs.code.trusted_code`) where given, else from where the config says."""
+        code = code or {}
         spec = DataSpec.from_config(config)
-        task = build_task(config["task"], config["training"])
-        return cls(config, spec, task, build_model(config["model"], **spec.model_inputs(), out_dim=task.out_dim))
+        task = build_task(config["task"], config["training"], code.get("task.loss"))
+        model = build_model(config["model"], **spec.model_inputs(), out_dim=task.out_dim,
+                            code_file=code.get("model.name"))
+        return cls(config, spec, task, model)
 
 
 @dataclass
@@ -44,10 +49,11 @@ class TrainedModel(RunModel):
     preprocessing: Preprocessing
 
 
-def load_trained(model_dir: str | Path, checkpoint: str = BEST,
-                 device: str | torch.device = "cpu") -> TrainedModel:
+def load_trained(model_dir: str | Path, checkpoint: str = BEST, device: str | torch.device = "cpu", *,
+                 trust_code: bool = False) -> TrainedModel:
     """Load config, preprocess.json and a checkpoint (best.pt by default) of a run directory; a directory that
-    is not one, or a damaged file in it, is a GnnjetError naming it."""
+    is not one, or a damaged file in it, is a GnnjetError naming it, and so is a model of users' code unless
+    `trust_code` (`runs.code.trusted_code`)."""
     model_dir = Path(model_dir)
     path = model_dir / checkpoint
     for needed in (path, model_dir / PREPROCESS):
@@ -56,7 +62,7 @@ def load_trained(model_dir: str | Path, checkpoint: str = BEST,
     state = load_run_checkpoint(path, device)
     config = validate_config(state["config"])
     check_same_run(config, model_dir, path)
-    built = RunModel.from_config(config)
+    built = RunModel.from_config(config, trusted_code(model_dir, config, trust_code))
     built.model.load_state_dict(state["model"])
     built.model.to(device).eval()
     preprocessing = Preprocessing.load(model_dir / PREPROCESS, built.spec)

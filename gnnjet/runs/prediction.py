@@ -92,18 +92,19 @@ class Predicted:
 def run_model(model_dir: str | Path, files: list[str], *, batch_size: int = 512, device: str = "cpu",
               progress: bool = True, selection: str | None = None, no_selection: bool = False,
               overrides: list[str] | None = None, fold_average: bool = False,
-              cache_root: str | Path | None = None, onnx: str | Path | None = None) -> Predicted:
+              cache_root: str | Path | None = None, onnx: str | Path | None = None,
+              trust_code: bool = False) -> Predicted:
     """The best model of `model_dir` on the jets of `files` (paths, or pseudo paths of in-memory jets) passing
     `evaluation_selection`; `overrides` (KEY=VALUE) may change the run config's `PREDICT_KEYS`; `cache_root`
     replaces the config's data.cache_dir; `onnx`, a file exported from this run, is run with onnxruntime in place
-    of the PyTorch model (the same columns: a check that the export scores jets as the run does). Nothing is
-    refitted.
+    of the PyTorch model (the same columns: a check that the export scores jets as the run does); `trust_code`
+    lets a model of users' code load (`runs.code`). Nothing is refitted.
 
     For a k-fold run (`runs.kfold`), every fold's model runs on the jets and each jet gets the outputs of the
     model that did not train on its fold (out-of-fold), or with `fold_average` the mean of the k models' outputs
     (logits for tagging), for jets of other samples."""
     options = dict(batch_size=batch_size, device=device, progress=progress, selection=selection,
-                   no_selection=no_selection, overrides=overrides, cache_root=cache_root)
+                   no_selection=no_selection, overrides=overrides, cache_root=cache_root, trust_code=trust_code)
     kfold = read_kfold(model_dir)
     if kfold is not None and onnx is not None:
         raise GnnjetError(f"{model_dir} is a k-fold run: predict one fold's directory with its exported file")
@@ -117,7 +118,7 @@ def run_model(model_dir: str | Path, files: list[str], *, batch_size: int = 512,
     if fold_average:
         raise GnnjetError(f"--fold-average: {model_dir} is not a k-fold run (no {KFOLD})")
     torch_device = parse_device(device)
-    trained = load_trained(model_dir, device=torch_device)
+    trained = load_trained(model_dir, device=torch_device, trust_code=trust_code)
     data = apply_overrides(trained.config, overrides or [], allowed=PREDICT_KEYS)["data"]
     config = {**trained.config, "data": {**data, "selection": evaluation_selection(data, selection, no_selection)}}
     spec = DataSpec.from_config(config)

@@ -28,14 +28,16 @@ Source = str | Path | list[str | Path] | ak.Array | Mapping[str, Any]  # what `R
 
 @dataclass(frozen=True)
 class Run:
-    """The run directory at `path` (a k-fold run: the directory holding kfold.json and its folds)."""
+    """The run directory at `path` (a k-fold run: the directory holding kfold.json and its folds). `trust_code`:
+    a model that is users' code may be loaded, which runs that code (`runs.code`)."""
 
     path: Path
+    trust_code: bool = False
 
     @classmethod
-    def at(cls, path: str | Path) -> "Run":
+    def at(cls, path: str | Path, trust_code: bool = False) -> "Run":
         """The run at `path`; a path that is not a run directory is a GnnjetError saying what is missing."""
-        run = cls(Path(path))
+        run = cls(Path(path), trust_code)
         if not run.path.is_dir():
             raise GnnjetError(f"run directory {run.path} does not exist")
         if not (run.file(layout.CONFIG).exists() or run.kfold is not None):
@@ -55,7 +57,7 @@ class Run:
     def folds(self) -> list["Run"]:
         """The fold runs of a k-fold run; [self] for an ordinary run."""
         kfold = self.kfold
-        return [Run(self.path / name) for name in kfold["folds"]] if kfold else [self]
+        return [Run(self.path / name, self.trust_code) for name in kfold["folds"]] if kfold else [self]
 
     @property
     def config(self) -> dict[str, Any]:
@@ -79,7 +81,7 @@ class Run:
 
         if self.kfold is not None:
             raise GnnjetError(f"{self.path} is a k-fold run: load one of its folds ({', '.join(self.kfold['folds'])})")
-        return load_trained(self.path, checkpoint, device)
+        return load_trained(self.path, checkpoint, device, trust_code=self.trust_code)
 
     def predict(self, source: Source, *, selection: str | None = None, no_selection: bool = False,
                 batch_size: int = 512, device: str = "cpu", fold_average: bool = False,
@@ -95,7 +97,7 @@ class Run:
         from gnnjet.runs.prediction import run_model
 
         options = dict(selection=selection, no_selection=no_selection, batch_size=batch_size, device=device,
-                       fold_average=fold_average, overrides=overrides, progress=progress)
+                       fold_average=fold_average, overrides=overrides, progress=progress, trust_code=self.trust_code)
         if isinstance(source, (ak.Array, Mapping)):  # read through the memory format, cached only for this call
             with memory.hold(source) as path, tempfile.TemporaryDirectory(prefix="gnnjet-memory-") as cache:
                 columns = run_model(self.path, [path], cache_root=cache, **options).columns()
@@ -105,6 +107,7 @@ class Run:
         return columns if isinstance(source, Mapping) else ak.zip(columns, depth_limit=1)
 
 
-def load_run(path: str | Path) -> Run:
-    """The run directory at `path` (bin/train.py -o PATH); see `Run`."""
-    return Run.at(path)
+def load_run(path: str | Path, *, trust_code: bool = False) -> Run:
+    """The run directory at `path` (bin/train.py -o PATH); see `Run`. A run whose model is users' code loads only
+    with `trust_code` (loading it runs that code)."""
+    return Run.at(path, trust_code)

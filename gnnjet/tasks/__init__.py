@@ -6,8 +6,11 @@ A task is one module with a `Task` subclass and one line in `TASKS`; loss terms 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from gnnjet.nn.user import load_reference
+from gnnjet.references import is_user_code
 from gnnjet.tasks.base import Task
 from gnnjet.tasks.classification import Classification
 from gnnjet.tasks.regression import Regression
@@ -15,9 +18,12 @@ from gnnjet.tasks.regression import Regression
 TASKS: dict[str, type[Task]] = {"classification": Classification, "regression": Regression}
 
 
-def build_task(task_section: dict[str, Any], training_section: dict[str, Any] | None = None) -> Task:
-    """The Task of a validated config's task section (with its training section: label smoothing)."""
-    return TASKS[task_section["type"]].from_section(task_section, training_section)
+def build_task(task_section: dict[str, Any], training_section: dict[str, Any] | None = None,
+               loss_file: Path | None = None) -> Task:
+    """The Task of a validated config's task section (with its training section: label smoothing). A task.loss
+    naming users' code imports it (from `loss_file`, a run's copy of its file, if given)."""
+    loss_function = load_reference(task_section["loss"], loss_file) if is_user_code(task_section["loss"]) else None
+    return TASKS[task_section["type"]].from_section(task_section, training_section, loss_function)
 
 
 __all__ = ["TASKS", "Task", "Classification", "Regression", "build_task"]

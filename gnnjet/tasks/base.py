@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from gnnjet.errors import GnnjetError
+
+# users' loss (task.loss 'file.py:name'): (output [B, K], target [B] or [B, T]) -> per-jet losses [B]
+LossFunction = Callable[[Tensor, Tensor], Tensor]
 
 
 class Task:
@@ -16,8 +21,10 @@ class Task:
     out_dim: int
 
     @classmethod
-    def from_section(cls, task_section: dict[str, Any], training_section: dict[str, Any] | None = None) -> "Task":
-        """The task of a validated config's task section (and the training options that shape its loss)."""
+    def from_section(cls, task_section: dict[str, Any], training_section: dict[str, Any] | None = None,
+                     loss_function: LossFunction | None = None) -> "Task":
+        """The task of a validated config's task section (and the training options that shape its loss); with
+        `loss_function`, users' loss that task.loss names (`nn.user.load_reference`) replaces the built-in one."""
         raise NotImplementedError
 
     def loss_sums(self, output: Tensor, target: Tensor, weight: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -40,3 +47,14 @@ class Task:
                 observers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Branches of the predictions ROOT file (docs/architecture.md, "Output files")."""
         raise NotImplementedError
+
+
+def user_losses(function: LossFunction, output: Tensor, target: Tensor) -> Tensor:
+    """Per-jet losses [B] of users' loss `function` on output [B, K] and target [B] (or [B, T]); anything but a
+    finite-or-not float tensor of B values is a GnnjetError naming the function."""
+    losses = function(output, target)
+    if not isinstance(losses, Tensor) or losses.shape != (len(output),) or not losses.is_floating_point():
+        got = tuple(losses.shape) if isinstance(losses, Tensor) else type(losses).__name__
+        raise GnnjetError(f"task.loss {getattr(function, '__name__', function)}: must return one float loss per "
+                          f"jet, a tensor of shape ({len(output)},); it returned {got}")
+    return losses

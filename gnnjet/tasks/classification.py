@@ -10,7 +10,7 @@ from torch import Tensor
 
 from gnnjet import columns as column_names
 from gnnjet.evaluate.stats import classification_summary
-from gnnjet.tasks.base import Task
+from gnnjet.tasks.base import LossFunction, Task, user_losses
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -23,27 +23,30 @@ class Classification(Task):
     cross-entropy's target puts 1 - e + e / C on the true class and e / C on the others (training.label_smoothing;
     training and validation losses both)."""
 
-    def __init__(self, labels: list[str], label_smoothing: float = 0.0):
-        self.labels = labels
+    def __init__(self, labels: list[str], label_smoothing: float = 0.0, loss_function: LossFunction | None = None):
+        self.labels, self.loss_function = labels, loss_function
         self.names = [label.removeprefix("label_") for label in labels]
         self.out_dim = len(labels)
         self.label_smoothing = label_smoothing
 
     @classmethod
-    def from_section(cls, task_section: dict[str, Any],
-                     training_section: dict[str, Any] | None = None) -> "Classification":
+    def from_section(cls, task_section: dict[str, Any], training_section: dict[str, Any] | None = None,
+                     loss_function: LossFunction | None = None) -> "Classification":
         smoothing = (training_section or {}).get("label_smoothing", 0.0)
-        return cls(list(task_section["labels"]), smoothing)  # the class names of a list or a mapping
+        return cls(list(task_section["labels"]), smoothing, loss_function)  # the class names of a list or a mapping
 
     def loss_sums(self, output: Tensor, target: Tensor, weight: Tensor | None) -> tuple[Tensor, Tensor]:
-        losses = torch.nn.functional.cross_entropy(output.float(), target, reduction="none",
-                                                   label_smoothing=self.label_smoothing)
+        if self.loss_function is not None:
+            losses = user_losses(self.loss_function, output.float(), target)
+        else:
+            losses = torch.nn.functional.cross_entropy(output.float(), target, reduction="none",
+                                                       label_smoothing=self.label_smoothing)
         if weight is None:
             return losses.sum(), torch.tensor(float(len(losses)), device=losses.device)
         return (losses * weight).sum(), weight.float().abs().sum()
 
     def loss(self, output: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
-        if weight is None:  # torch's mean, as unweighted runs always trained
+        if weight is None and self.loss_function is None:  # torch's mean, as unweighted runs always trained
             return torch.nn.functional.cross_entropy(output.float(), target, label_smoothing=self.label_smoothing)
         return super().loss(output, target, weight)
 

@@ -15,7 +15,7 @@ from torch import Tensor
 from gnnjet import columns as column_names
 from gnnjet.config import DEFAULT_QUANTILES
 from gnnjet.evaluate.stats import median, resolution
-from gnnjet.tasks.base import Task
+from gnnjet.tasks.base import LossFunction, Task, user_losses
 
 
 def _logcosh(difference: Tensor) -> Tensor:
@@ -67,18 +67,19 @@ class Regression(Task):
     is masked for that jet alone."""
 
     def __init__(self, loss: str = "huber", target_abs_max: float | dict[str, float | None] | None = None,
-                 quantiles: list[float] | None = None, targets: list[str] | tuple[str, ...] = ("pt",)):
-        self.loss_name, self.target_abs_max = loss, target_abs_max
+                 quantiles: list[float] | None = None, targets: list[str] | tuple[str, ...] = ("pt",),
+                 loss_function: LossFunction | None = None):
+        self.loss_name, self.target_abs_max, self.loss_function = loss, target_abs_max, loss_function
         self.quantiles = list(quantiles or DEFAULT_QUANTILES) if loss == "quantile" else None
         self.targets = list(targets)
         self.outputs_per_target = len(self.quantiles) if self.quantiles else 2 if loss == "gaussian_nll" else 1
         self.out_dim = len(self.targets) * self.outputs_per_target
 
     @classmethod
-    def from_section(cls, task_section: dict[str, Any],
-                     training_section: dict[str, Any] | None = None) -> "Regression":
+    def from_section(cls, task_section: dict[str, Any], training_section: dict[str, Any] | None = None,
+                     loss_function: LossFunction | None = None) -> "Regression":
         return cls(task_section["loss"], task_section["target_abs_max"], task_section.get("quantiles"),
-                   list(task_section.get("targets") or ["pt"]))
+                   list(task_section.get("targets") or ["pt"]), loss_function)
 
     @property
     def limits(self) -> list[float] | None:
@@ -110,6 +111,8 @@ class Regression(Task):
             return pinball(values, target, torch.tensor(self.quantiles, device=head.device))
         if self.loss_name == "gaussian_nll":
             return gaussian_nll(head, target)
+        if self.loss_function is not None:  # users' point loss: (prediction [B], target [B]) -> [B]
+            return user_losses(self.loss_function, head[:, 0], target)
         return PER_JET_LOSSES[self.loss_name](head[:, 0] - target)
 
     def jet_losses(self, output: Tensor, target: Tensor) -> Tensor:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,12 +25,12 @@ import torch
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from gnnjet.config import dump_config
+from gnnjet.config import FREEZABLE, dump_config
 from gnnjet.data.preprocess import Preprocessing
 from gnnjet.data.spec import DataSpec
 from gnnjet.errors import DataError, GnnjetError
 from gnnjet.nn.lorentznet_release import release_to_gnnjet
-from gnnjet.nn.state import check_state, without_replaced
+from gnnjet.nn.state import check_state, output_layer_keys, without_replaced
 from gnnjet.nn.weaver import read_state_dict, weaver_to_gnnjet
 from gnnjet.runs.checkpoint import load_run_checkpoint, save_checkpoint
 from gnnjet.runs.layout import BEST, CONFIG, LAST, PREPROCESS
@@ -122,7 +123,7 @@ class PretrainedWeights:
     def load_into(self, model: nn.Module) -> dict[str, Any]:
         """Load into `model` (in place), replacing an output layer of another shape; anything else that differs
         is a GnnjetError naming the key and both shapes. Returns what train.log and metrics.csv record."""
-        output = model.output_layer_keys()
+        output = output_layer_keys(model)
         if self.kind in CONVERTERS:
             state = CONVERTERS[self.kind](self.state, model, str(self.file), replace_output=True)
         else:
@@ -135,11 +136,25 @@ class PretrainedWeights:
 
 
 def freeze(model: nn.Module, parts: list[str]) -> list[str]:
-    """Stop gradients to `parts` (`config.FREEZABLE`): "backbone", every module but the head MLP; "batchnorm", every
-    BatchNorm layer (affine parameters and statistics), a common choice on small fine-tuning samples. Returns the
-    names of the frozen modules, which the trainer keeps in eval mode (looked up by name each epoch: DDP's
-    SyncBatchNorm conversion replaces BatchNorm objects) so that their statistics stay as pretrained too."""
+    """Stop gradients to `parts` (`config.FREEZABLE` and regular expressions): "backbone", every module but the head
+    MLP; "batchnorm", every BatchNorm layer (affine parameters and statistics), a common choice on small fine-tuning
+    samples; any other entry, the parameters whose names it matches (re.search), and the modules all of whose
+    parameters it matches. Returns the names of the frozen modules, which the trainer keeps in eval mode (looked
+    up by name each epoch: DDP's SyncBatchNorm conversion replaces BatchNorm objects) so that their statistics
+    stay as pretrained too. A regular expression that matches no parameter is a GnnjetError."""
     names: set[str] = set()
+    for pattern in (re.compile(part) for part in parts if part not in FREEZABLE):
+        matched = [p for name, p in model.named_parameters() if pattern.search(name)]
+        if not matched:
+            shown = ", ".join(name for name, _ in list(model.named_parameters())[:6])
+            raise GnnjetError(f"training.freeze: {pattern.pattern!r} matches no parameter of the model (its "
+                              f"parameters are named like {shown}, ...)")
+        for parameter in matched:
+            parameter.requires_grad_(False)
+        for name, module in model.named_modules():
+            keys = [f"{name}.{key}" for key, _ in module.named_parameters()]
+            if name and keys and all(pattern.search(key) for key in keys):
+                names.add(name)
     if "backbone" in parts:
         names |= {name for name, _ in model.named_children() if name != "head"}
         for name, parameter in model.named_parameters():  # top-level parameters (a class token) included

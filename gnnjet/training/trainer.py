@@ -30,9 +30,11 @@ from gnnjet.data.reweight import Reweighting
 from gnnjet.errors import GnnjetError
 from gnnjet.fileio import atomic_path, atomic_write_text, make_directory
 from gnnjet.nn.registry import count_parameters
+from gnnjet.nn.state import output_layer_keys
 from gnnjet.progress import progress_bar
 from gnnjet.runs import layout
 from gnnjet.runs.checkpoint import load_run_checkpoint, save_checkpoint
+from gnnjet.runs.code import keep_code, trusted_code
 from gnnjet.runs.inference import autocast, evaluate
 from gnnjet.runs.model import RunModel
 from gnnjet.tasks.decorrelation import DisCo
@@ -67,9 +69,9 @@ class Trainer:
     """Trains the model of a validated config into `output_dir`: `setup(resume)`, then `fit()`."""
 
     def __init__(self, config: dict[str, Any], output_dir: str | Path, context: Context, progress: bool = True,
-                 epochs: int | None = None, overwrite: bool = False):
+                 epochs: int | None = None, overwrite: bool = False, trust_code: bool = False):
         self.config, self.output_dir, self.context, self.progress = config, Path(output_dir), context, progress
-        self.epochs_override, self.overwrite = epochs, overwrite
+        self.epochs_override, self.overwrite, self.trust_code = epochs, overwrite, trust_code
         self.training = config["training"]
         self.history: list[dict[str, float]] = []
         self.start_epoch, self.best, self.stale_epochs = 0, math.inf, 0
@@ -102,7 +104,11 @@ class Trainer:
         `overwrite`."""
         checkpoint = self._claim_run(resume)
         seed_everything(self.training["seed"])
-        built = RunModel.from_config(self.config)  # before any data is read
+        # before any data is read; a resumed run's users' code from the run's copy of it (if trusted)
+        code = trusted_code(self.output_dir, self.config, self.trust_code) if checkpoint is not None else None
+        built = RunModel.from_config(self.config, code)
+        if checkpoint is None and self.context.is_main:
+            keep_code(self.output_dir, self.config)
         weights = PretrainedWeights.read(self.training["pretrained"]) \
             if self.training["pretrained"] and checkpoint is None else None
         own = self.output_dir / layout.WEIGHTS  # a resumed run keeps its own reweighting histograms
@@ -204,7 +210,7 @@ class Trainer:
                            world_size=self.context.world_size, prefetch=training["prefetch"], min_last=2,
                            block_size=training["shuffle_blocks"], samples_per_epoch=training["samples_per_epoch"])
         head_lr_mult = training["head_lr_mult"] or (50.0 if training["pretrained"] else 1.0)
-        optimizer = build_optimizer(model, training, frozenset(model.output_layer_keys()), head_lr_mult)
+        optimizer = build_optimizer(model, training, frozenset(output_layer_keys(model)), head_lr_mult)
         if self.context.is_main and (training["pretrained"] or frozen or head_lr_mult != 1.0):
             log.info("output layer learning rate x%g%s", head_lr_mult,
                      f"; frozen: {', '.join(training['freeze'])}" if frozen else "")
@@ -380,14 +386,15 @@ def monitored(row: dict[str, float], monitor: str) -> float:
 
 def train(config: dict[str, Any], output_dir: str | Path, *, gpus: list[int] | None = None, resume: bool = False,
           epochs: int | None = None, progress: bool = True, local_rank: int = 0,
-          overwrite: bool = False) -> list[dict[str, float]]:
+          overwrite: bool = False, trust_code: bool = False) -> list[dict[str, float]]:
     """Train one process's part of a run (all of it without DDP); returns the epoch history.
 
-    `resume`: continue from output_dir/last.pt; `overwrite`: replace a run already in output_dir (else refused)."""
+    `resume`: continue from output_dir/last.pt; `overwrite`: replace a run already in output_dir (else refused);
+    `trust_code`: a resumed run whose model is users' code may run the run's copy of it (`runs.code`)."""
     context = init_context(gpus, local_rank)
     trainer: Trainer | None = None
     try:
-        trainer = Trainer(config, output_dir, context, progress, epochs, overwrite)
+        trainer = Trainer(config, output_dir, context, progress, epochs, overwrite, trust_code)
         trainer.setup(resume)
         return trainer.fit()
     finally:

@@ -8,7 +8,7 @@ import torch
 import yaml
 
 from gnnjet.config import validate_config
-from gnnjet.errors import GnnjetError
+from gnnjet.errors import ConfigError, GnnjetError
 from gnnjet.nn.registry import build_model
 from gnnjet.runs.checkpoint import load_checkpoint
 from gnnjet.training.distributed import init_context
@@ -158,3 +158,18 @@ def test_frozen_backbone_includes_top_level_parameters():
     frozen = freeze(model, ["backbone"])
     assert not model.class_token.requires_grad and "head" not in frozen
     assert all(p.requires_grad == n.startswith("head.") for n, p in model.named_parameters())
+
+
+def test_freeze_takes_regular_expressions_over_parameter_names():
+    """A regular expression freezes the parameters it matches (and keeps in eval mode the modules it covers
+    whole); one that matches nothing, or does not compile, is an error naming training.freeze."""
+    from tests.conftest import BASE_CONFIG
+
+    model = build_model({"name": "particlenet", "preset": "lite"}, 5, 0, 2, num_node_types=1)
+    frozen = freeze(model, [r"^blocks\.0\."])
+    assert "blocks.0" in frozen and "blocks.1" not in frozen
+    assert all(p.requires_grad == (not n.startswith("blocks.0.")) for n, p in model.named_parameters())
+    with pytest.raises(GnnjetError, match=r"training.freeze: 'nothing_here' matches no parameter of the model"):
+        freeze(model, ["nothing_here"])
+    with pytest.raises(ConfigError, match=r"training.freeze\[0\]: expected one of backbone, batchnorm or a regular"):
+        validate_config({**BASE_CONFIG, "training": {"freeze": ["blocks.(0"]}})

@@ -1,13 +1,16 @@
-"""Optimizers and schedules: Ranger is RAdam + Lookahead and resumes exactly; flat_decay follows weaver-core."""
+"""Optimizers and schedules: Ranger is RAdam + Lookahead and resumes exactly; any torch.optim class by name with its
+options; flat_decay, flat_linear and flat_cos follow weaver-core."""
 
 import pytest
 import torch
 
+from gnnjet.config import validate_config
+from gnnjet.errors import ConfigError
 from gnnjet.runs.checkpoint import load_checkpoint, save_checkpoint
 from gnnjet.training.optim import build_optimizer, build_scheduler
 
 TRAINING = {"lr": 0.01, "weight_decay": 0.0, "momentum": 0.9, "epochs": 10, "warmup_epochs": 0, "gamma": 0.1,
-            "plateau_patience": 3, "step_epochs": 10}
+            "optimizer_options": {}, "plateau_patience": 3, "step_epochs": 10}
 
 
 def model_and_data(seed=0):
@@ -101,3 +104,56 @@ def test_cosine_restarts_warm_up_then_restart_with_doubling_periods():
     assert all(lrs[s] == pytest.approx(1.0) for s in starts)
     assert [lrs[s + half] for s, half in zip(starts, (2, 4, 8))] == pytest.approx([0.5, 0.5, 0.5])
     assert lrs[5] < 0.2 and lrs[13] < 0.05  # the ends of the first two periods, just before a restart
+
+
+def test_a_torch_optimizer_by_name_takes_the_lr_and_its_options():
+    model, x = model_and_data()
+    reference_model, _ = model_and_data()
+    optimizer = build_optimizer(model, {**TRAINING, "optimizer": "NAdam", "weight_decay": 0.01,
+                                        "optimizer_options": {"betas": [0.8, 0.9], "momentum_decay": 0.002}})
+    reference = torch.optim.NAdam(reference_model.parameters(), lr=0.01, weight_decay=0.01, betas=(0.8, 0.9),
+                                  momentum_decay=0.002)
+    assert type(optimizer) is torch.optim.NAdam and optimizer.param_groups[0]["betas"] == [0.8, 0.9]
+    for _ in range(3):
+        step(model, optimizer, x)
+        step(reference_model, reference, x)
+    for a, b in zip(model.parameters(), reference_model.parameters()):
+        torch.testing.assert_close(a, b)
+    rprop = build_optimizer(model, {**TRAINING, "optimizer": "Rprop"})  # takes no weight_decay: not passed
+    assert type(rprop) is torch.optim.Rprop and rprop.param_groups[0]["lr"] == 0.01
+
+
+@pytest.mark.parametrize("training, message", [
+    ({"optimizer": "Nadam"}, r"training.optimizer: 'Nadam' is no optimizer; did you mean 'NAdam'\?"),
+    ({"optimizer": "LBFGS"}, r"training.optimizer: torch.optim.LBFGS cannot train here: it needs a closure"),
+    ({"optimizer": "NAdam", "optimizer_options": {"betaz": [0.9, 0.99]}},
+     r"training.optimizer_options.betaz: torch.optim.NAdam takes no option 'betaz' \(its options: lr, betas"),
+    ({"optimizer": "sgd", "optimizer_options": {"dampening": 0.1, "2x": 1}},
+     r"training.optimizer_options: option '2x' is not a Python keyword name"),
+])
+def test_a_bad_optimizer_or_option_is_one_config_error(training, message, base_config):
+    with pytest.raises(ConfigError, match=message):
+        validate_config({**base_config, "training": training})
+
+
+@pytest.mark.parametrize("kind", ["flat_linear", "flat_cos"])
+def test_flat_linear_and_flat_cos_match_weavers_schedules(kind):
+    """weaver-core's flat+linear / flat+cos over 10 epochs of 10 steps, a 5-step warm-up: 0, 0.2, ... up to 1, flat
+    until step 69 (0.7 x 100 - 1), then down linearly or as a half cosine, floored at 1/1000."""
+    model, _ = model_and_data()
+    config = {**TRAINING, "optimizer": "adamw", "scheduler": kind, "warmup_epochs": 0.5}
+    optimizer = build_optimizer(model, config)
+    scheduler, per_batch = build_scheduler(optimizer, config, steps_per_epoch=10)
+    assert per_batch
+    lrs = []
+    for _ in range(100):
+        lrs.append(optimizer.param_groups[0]["lr"] / config["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert lrs[:6] == pytest.approx([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    assert lrs[6:70] == pytest.approx([1.0] * 64)
+    done = [(step - 69) / 31 for step in range(70, 100)]
+    import math
+
+    decay = [1 - d if kind == "flat_linear" else 0.5 * (1 + math.cos(math.pi * d)) for d in done]
+    assert lrs[70:] == pytest.approx([max(0.001, v) for v in decay])
