@@ -9,7 +9,8 @@ k=16, EdgeConv blocks (64,64,64)(128,128,128)(256,256,256), FC 256, no fusion, s
 Medians over the timed steps; with `--rounds R` every model is measured R times in turn (round 1: all models,
 round 2: all models, ...) and the figures are medians over the rounds, the ratios to weaver-core medians of the
 rounds' ratios, so that a slow minute of a noisy machine hits both sides of a ratio. Prints a table and, last,
-one JSON line (`<ratio key>_rounds`: each round's ratio).
+one JSON line (`<ratio key>_rounds`: each round's ratio). On CUDA each model also gets its peak GPU memory over its
+training and forward measurements (`peak_memory_mb`).
 
 Modes (`--modes`; eager always runs and keeps the published JSON keys): `bf16` = the same under
 `torch.autocast(bfloat16)` (forward and loss, as training.amp does), `compile` = `torch.compile(dynamic=True)`
@@ -157,6 +158,8 @@ def main() -> None:
             model = build().to(device)
             prefix = mode_prefix(mode)
             results.setdefault(name, {"params": count_parameters(model)})
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
             try:
                 fwd, trn = throughput(model, inputs, call, args.batch_size, args.steps, device, mode)
             except Exception as err:  # noqa: BLE001 - a mode torch cannot run for one model must not end the table
@@ -165,6 +168,8 @@ def main() -> None:
                 failures[f"{name} ({mode})"] = f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"
                 fwd = trn = float("nan")
             results[name].update({f"{prefix}fwd_jets_per_s": fwd, f"{prefix}train_jets_per_s": trn})
+            if device.type == "cuda":  # the training step's peak: weights, optimizer state, activations
+                results[name][f"{prefix}peak_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
             print(f"  measured {name} ({mode})" + (" FAILED" if fwd != fwd else ""), flush=True)
 
     # name -> (build, inputs, call) of every model measured, gnnjet's families first
@@ -189,7 +194,7 @@ def main() -> None:
         "weaver_part": (lambda: ParticleTransformer(features, num_classes=2),
                         lambda m, d: m(d["features"], v=d["vectors"], mask=d["mask"])),
     }
-    for name in args.peers.split(","):
+    for name in filter(None, args.peers.split(",")):  # --peers "": gnnjet's families alone
         if name not in peers:
             sys.exit(f"--peers: unknown peer {name!r}; choose from {', '.join(peers)}")
         build, call = peers[name]
@@ -206,12 +211,15 @@ def main() -> None:
                       for key, value in first.items()} for name, first in rounds[0].items()}
 
     nodes = batches[0].num_nodes / args.batch_size
-    print(f"\n{'model':<22}{'mode':<9}{'params':>12}{'forward jets/s':>18}{'train jets/s':>16}")
+    memory = device.type == "cuda"
+    print(f"\n{'model':<22}{'mode':<9}{'params':>12}{'forward jets/s':>18}{'train jets/s':>16}"
+          + f"{'peak MB':>10}" * memory)
     for name, r in results.items():
         for mode in modes:
             prefix = mode_prefix(mode)
             print(f"{name:<22}{mode:<9}{r['params']:>12,}{r[prefix + 'fwd_jets_per_s']:>18,.0f}"
-                  f"{r[prefix + 'train_jets_per_s']:>16,.0f}")
+                  f"{r[prefix + 'train_jets_per_s']:>16,.0f}" + (f"{r[prefix + 'peak_memory_mb']:>10,.0f}" if memory
+                                                                  else ""))
 
     def ratios(ours: str, theirs: str, key: str) -> list[float]:
         """results[ours][key] / results[theirs][key] in every round (NaN where either was not measured)."""

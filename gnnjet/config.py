@@ -55,6 +55,19 @@ _UNUSABLE_OPTIMIZERS = {"Optimizer": "the base class", "LBFGS": "it needs a clos
                         "SparseAdam": "it needs sparse gradients"}
 
 
+class Precision(Spec):
+    """training.amp: false, true (= bf16), "bf16" or "fp16"."""
+
+    description = "false, true, 'bf16' or 'fp16'"
+
+    def validate(self, value: Any, path: str) -> Any:
+        if value is True or value == "bf16":
+            return "bf16"
+        if value is False or value is None or value == "fp16":
+            return value or False
+        raise self.fail(value, path)
+
+
 def _freezable(entry: str) -> bool:
     """training.freeze: a name of FREEZABLE, or a regular expression that compiles."""
     if entry in FREEZABLE:
@@ -372,7 +385,9 @@ TRAINING = Record(
         "gamma": (_positive, 0.1),
         "plateau_patience": (Scalar(int, check=lambda v: v >= 0, what="an integer >= 0"), 3),
         "grad_clip": (_positive_or_null, 1.0),
-        "amp": (Scalar(bool), False),
+        # mixed precision on CUDA: true or bf16 (bfloat16 autocast), fp16 (float16 autocast with a gradient scaler,
+        # for GPUs without bfloat16); resolved to false, "bf16" or "fp16"
+        "amp": (Precision(), False),
         "compile": (Scalar(bool), False),
         "early_stopping_patience": (Scalar(int, nullable=True, check=lambda v: v is None or v > 0,
                                            what="a positive integer or null"), None),

@@ -12,14 +12,17 @@ from gnnjet.data.loader import JetLoader
 from gnnjet.progress import progress_bar
 
 
-def autocast(device: torch.device, amp: bool) -> AbstractContextManager:
-    """bfloat16 autocast on CUDA when `amp`; a no-op context otherwise."""
-    return torch.autocast("cuda", dtype=torch.bfloat16) if amp and device.type == "cuda" else nullcontext()
+def autocast(device: torch.device, amp: bool | str) -> AbstractContextManager:
+    """Autocast on CUDA for training.amp (`amp`): float16 for "fp16", bfloat16 for "bf16" (or True); a no-op context
+    otherwise."""
+    if not amp or device.type != "cuda":
+        return nullcontext()
+    return torch.autocast("cuda", dtype=torch.float16 if amp == "fp16" else torch.bfloat16)
 
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, dataset: JetDataset, index: np.ndarray, batch_size: int,
-             device: torch.device, amp: bool = False, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
+             device: torch.device, amp: bool | str = False, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Outputs [J, out_dim] and targets [J] of `model` (eval mode) on jets `index` [J], in order."""
     model.eval()
     outputs, targets = [], []

@@ -62,6 +62,7 @@ class Session:
     scheduler: Any
     step_per_batch: bool
     network: torch.nn.Module
+    scaler: torch.amp.GradScaler  # float16 training's loss scaling (training.amp: fp16 on CUDA); disabled otherwise
     disco: DisCo | None = None
 
 
@@ -118,8 +119,10 @@ class Trainer:
         frozen = freeze(built.model, self.training["freeze"])
         built.model.to(self.context.device)
         loader, optimizer, scheduler, step_per_batch = self._optimisation(built.model, split, bool(frozen))
+        scaler = torch.amp.GradScaler("cuda", enabled=self.training["amp"] == "fp16" and self.context.device.type
+                                      == "cuda")
         if checkpoint is not None:
-            self._restore(checkpoint, built.model, optimizer, scheduler)
+            self._restore(checkpoint, built.model, optimizer, scheduler, scaler)
         elif self.context.is_main:
             dump_config(self.config, self.output_dir / layout.CONFIG)
             split.train.preprocessing.save(self.output_dir / layout.PREPROCESS)
@@ -129,7 +132,7 @@ class Trainer:
                 with atomic_path(self.output_dir / layout.SPLIT) as tmp, open(tmp, "wb") as file:
                     np.savez_compressed(file, train=split.train_index, val=split.val_index)
         self.session = Session(built, split, frozen, loader, optimizer, scheduler, step_per_batch,
-                               self._wrap(built.model), DisCo.from_task(self.config["task"]))
+                               self._wrap(built.model), scaler, DisCo.from_task(self.config["task"]))
         if self.context.is_main:
             log.info("model %s: %d parameters; %d training and %d validation jets; device %s, %d process(es)",
                      self.config["model"]["name"], count_parameters(built.model), len(split.train_index),
@@ -235,10 +238,12 @@ class Trainer:
         self.log_handler = handler
 
     def _restore(self, checkpoint: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                 scheduler: Any) -> None:
+                 scheduler: Any, scaler: torch.amp.GradScaler) -> None:
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
         scheduler.load_state_dict(checkpoint["scheduler"])
+        if checkpoint.get("scaler"):  # float16 training's loss scale (absent in runs of other precisions)
+            scaler.load_state_dict(checkpoint["scaler"])
         self.start_epoch = checkpoint["epoch"] + 1
         self.best, self.stale_epochs = checkpoint["best"], checkpoint["stale_epochs"]
         self.history = checkpoint["history"]
@@ -292,10 +297,12 @@ class Trainer:
             # DDP averages gradients over ranks: weight each rank by its share of the global batch (or weight sum)
             share = norm * self.context.world_size / global_norm
             session.optimizer.zero_grad(set_to_none=True)
-            (loss * share + (penalty if penalty is not None else 0.0)).backward()
+            session.scaler.scale(loss * share + (penalty if penalty is not None else 0.0)).backward()
             if self.training["grad_clip"]:
+                session.scaler.unscale_(session.optimizer)  # clip the true gradients (a no-op unless fp16)
                 torch.nn.utils.clip_grad_norm_(session.built.model.parameters(), self.training["grad_clip"])
-            session.optimizer.step()
+            session.scaler.step(session.optimizer)  # skips a step whose fp16 gradients overflowed
+            session.scaler.update()
             if session.step_per_batch:
                 session.scheduler.step()
             value = float(loss.detach())
@@ -345,7 +352,7 @@ class Trainer:
                  "scheduler": session.scheduler.state_dict(), "epoch": epoch, "best": self.best,
                  "stale_epochs": self.stale_epochs, "history": self.history, "rng": rng_states(),
                  "config": self.config, "inputs": session.built.spec.model_inputs(),
-                 "pretrained": self.pretrained_record}
+                 "pretrained": self.pretrained_record, "scaler": session.scaler.state_dict()}
         if improved:  # best.pt first: a kill between the two leaves last.pt one epoch behind, never ahead of best.pt
             save_checkpoint(self.output_dir / layout.BEST, state)
         save_checkpoint(self.output_dir / layout.LAST, state)

@@ -18,8 +18,9 @@ CACHE_TAG = "CACHEDIR.TAG"  # the marker of a cache root (the Cache Directory Ta
 
 
 def default_cache_root() -> Path:
-    """``$GNNJET_CACHE`` if set, else ``~/.cache/gnnjet``."""
-    return Path(os.environ.get("GNNJET_CACHE", Path.home() / ".cache" / "gnnjet"))
+    """``$GNNJET_CACHE`` if set and not empty, else ``~/.cache/gnnjet`` (an empty value is not the current
+    directory: caches must not land wherever a program happens to run)."""
+    return Path(os.environ.get("GNNJET_CACHE") or Path.home() / ".cache" / "gnnjet")
 
 
 def file_stamp(path: str) -> list[Any]:

@@ -119,3 +119,15 @@ def test_a_cache_root_that_is_a_file_is_one_line(base_config, tmp_path, monkeypa
     root.write_text("oops")
     with pytest.raises(GnnjetError, match="is not a directory"):
         build_store(spec, [str(write_fake(tmp_path / "a.root", 10))], root, progress=False)
+
+
+def test_an_empty_gnnjet_cache_is_the_default_root_not_the_current_directory(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    from gnnjet.data.cache.key import default_cache_root
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GNNJET_CACHE", "")
+    assert default_cache_root() == Path.home() / ".cache" / "gnnjet"
+    monkeypatch.setenv("GNNJET_CACHE", str(tmp_path / "c"))
+    assert default_cache_root() == tmp_path / "c"
