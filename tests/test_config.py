@@ -218,3 +218,13 @@ def test_yaml_syntax_errors_are_one_line_with_the_position(tmp_path):
     with pytest.raises(ConfigError) as error:
         load_config(bad)
     assert "\n" not in str(error.value) and "bad.yaml: not valid YAML: line 3, column" in str(error.value)
+
+
+@pytest.mark.parametrize("given, resolved", [(False, False), (True, "bf16"), ("bf16", "bf16"), ("fp16", "fp16")])
+def test_amp_resolves_to_a_precision(given, resolved, base_config):
+    assert validate_config({**base_config, "training": {"amp": given}})["training"]["amp"] == resolved
+
+
+def test_amp_refuses_other_precisions(base_config):
+    with pytest.raises(ConfigError, match=r"training.amp: expected false, true, 'bf16' or 'fp16', got 'fp32'"):
+        validate_config({**base_config, "training": {"amp": "fp32"}})
