@@ -19,6 +19,7 @@ ENTRY = "entry"
 VALID = "valid"
 WEIGHT = "weight"  # the jets' weight expression (data.weights.expr), with the note WEIGHTS beside the tree
 TASK, SELECTION, WEIGHTS = "task", "selection", "weights"  # the notes written beside the tree
+CALIBRATION = "calibration"  # the note of a calibrated run's predictions (bin/calibrate.py)
 SCORE_PREFIX = "score_"
 PRED = "pred"
 TARGET = "target"

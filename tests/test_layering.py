@@ -16,7 +16,7 @@ LAYERS = [
     ("gnnjet.tasks",),
     ("gnnjet.runs",),
     ("gnnjet.training",),
-    ("gnnjet.predict", "gnnjet.export", "gnnjet.test_set", "gnnjet.api"),
+    ("gnnjet.predict", "gnnjet.export", "gnnjet.test_set", "gnnjet.api", "gnnjet.calibrate"),
     ("gnnjet.plots",),
 ]
 # deliberate, lazy (inside a function): the config's model section is validated by the model registry, and the

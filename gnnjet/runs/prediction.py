@@ -22,6 +22,7 @@ from gnnjet.data.dataset import JetDataset
 from gnnjet.data.expressions import Expression
 from gnnjet.data.spec import DataSpec
 from gnnjet.errors import GnnjetError
+from gnnjet.runs.calibration import Calibration, read_calibration
 from gnnjet.runs.device import parse_device
 from gnnjet.runs.inference import evaluate
 from gnnjet.runs.kfold import read_kfold
@@ -60,6 +61,7 @@ class Predicted:
     dataset: JetDataset
     outputs: np.ndarray
     targets: np.ndarray
+    calibration: Calibration | None = None  # the run's calibration.json, applied by `columns`
 
     @property
     def selection(self) -> str:
@@ -72,8 +74,10 @@ class Predicted:
         if self.spec.weight is not None:  # the jets' weight expression (the physics weight, not the reweighting)
             observers[column_names.WEIGHT] = self.dataset.weight.numpy().astype(np.float64)
         store = self.dataset.store
-        return aligned(self.trained.task.columns(self.outputs, self.targets, observers),
-                       np.asarray(store.arrays["entry"]), store.dropped)
+        task = self.trained.task
+        columns = task.columns(self.outputs, self.targets, observers) if self.calibration is None else \
+            self.calibration.columns(task, self.outputs, self.targets, observers)
+        return aligned(columns, np.asarray(store.arrays["entry"]), store.dropped)
 
     def notes(self) -> dict[str, str]:
         """What a predictions file records beside its tree: the selection, the task type and (with
@@ -81,6 +85,8 @@ class Predicted:
         notes = {column_names.SELECTION: self.selection, column_names.TASK: self.spec.task_type}
         if self.spec.weight is not None:
             notes[column_names.WEIGHTS] = self.spec.weight.text
+        if self.calibration is not None:
+            notes[column_names.CALIBRATION] = self.calibration.note()
         return notes
 
     def metrics(self) -> dict[str, float]:
@@ -114,7 +120,7 @@ def run_model(model_dir: str | Path, files: list[str], *, batch_size: int = 512,
         fold_of_jet = np.asarray(folds[0].dataset.store.arrays["fold"])
         outputs = stack.mean(axis=0) if fold_average else stack[fold_of_jet, np.arange(stack.shape[1])]
         log.info("k-fold run: %s of %d models", "mean" if fold_average else "out-of-fold outputs", kfold["k"])
-        return replace(folds[0], outputs=outputs)
+        return replace(folds[0], outputs=outputs, calibration=read_calibration(model_dir))
     if fold_average:
         raise GnnjetError(f"--fold-average: {model_dir} is not a k-fold run (no {KFOLD})")
     torch_device = parse_device(device)
@@ -133,7 +139,7 @@ def run_model(model_dir: str | Path, files: list[str], *, batch_size: int = 512,
         log.warning("no jets in %s (after the selection): the predictions are empty", ", ".join(files))
         outputs = np.zeros((0, trained.task.out_dim), np.float32)
         targets = np.zeros(0, np.int64 if spec.task_type == "classification" else np.float32)
-    return Predicted(trained, spec, dataset, outputs, targets)
+    return Predicted(trained, spec, dataset, outputs, targets, read_calibration(model_dir))
 
 
 def aligned(columns: dict[str, np.ndarray], entry: np.ndarray, dropped: np.ndarray) -> dict[str, np.ndarray]:

@@ -167,6 +167,19 @@ class Regression(Task):
         mean, sigma = head[:, 0].numpy(), np.exp(np.clip(head[:, 1].numpy(), -7.0, 3.0))
         return mean - sigma, mean + sigma
 
+    def _lower_tags(self) -> set[str]:
+        """The quantile tags of the bounds below the point estimate."""
+        if self.quantiles:
+            return {column_names.quantile_tag(q) for q in self.quantiles if q < 0.5}
+        return {column_names.LOW}
+
+    def bound_levels(self) -> dict[str, float]:
+        """{quantile tag: level} of the per-jet bounds the columns hold (the quantile head's, or the Gaussian head's
+        mean -+ sigma as 0.16 and 0.84); empty for point losses."""
+        if self.quantiles:
+            return {column_names.quantile_tag(q): q for q in self.quantiles if q != 0.5}
+        return {column_names.LOW: 0.16, column_names.HIGH: 0.84} if self.loss_name == "gaussian_nll" else {}
+
     @property
     def interval_levels(self) -> tuple[float, float] | None:
         """The quantile levels of `interval`: those of task.quantiles closest to 16% and 84% (0.16, 0.84 for the
@@ -177,14 +190,16 @@ class Regression(Task):
             return None
         return (min(self.quantiles, key=lambda t: abs(t - 0.16)), min(self.quantiles, key=lambda t: abs(t - 0.84)))
 
-    def columns(self, outputs: np.ndarray, targets: np.ndarray,
-                observers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def columns(self, outputs: np.ndarray, targets: np.ndarray, observers: dict[str, np.ndarray],
+                corrections: dict[str, dict[str, np.ndarray]] | None = None) -> dict[str, np.ndarray]:
         """Per target: pred (the point estimate of y) and target, and for a target named after an observer X (pt,
         mass) the corrected X_corr = X exp(pred). Quantile heads add pred_<q> per quantile (pred_q16, pred_q84,
         ...) and X_corr_<q>; the Gaussian head pred_q16 and pred_q84 (mean -+ sigma); both then write X_corr_sigma,
         the half-width of the 16-84% interval of X_corr (for other levels, that of `interval_levels` scaled to a
         Gaussian's 16-84%). With several targets the pred and target names end in _<name> (pred_mass,
-        pred_mass_q16, target_mass); the X_corr names are the same."""
+        pred_mass_q16, target_mass); the X_corr names are the same. `corrections` {target: {quantile tag: [J]}} are
+        added to those bounds before anything is derived from them (a run's conformal calibration,
+        `runs.calibration`), each bound kept on its side of the point estimate."""
         output, target = torch.from_numpy(outputs), self.by_target(torch.from_numpy(targets)).numpy()
         columns: dict[str, np.ndarray] = {}
         for t, name in enumerate(self.targets):
@@ -199,6 +214,10 @@ class Regression(Task):
                 bounds = {column_names.quantile_tag(q): values[:, i] for i, q in enumerate(self.quantiles) if q != 0.5}
             elif interval is not None:  # the Gaussian head: mean -+ sigma
                 bounds = {column_names.LOW: interval[0], column_names.HIGH: interval[1]}
+            bounds = _corrected_bounds(bounds, point, (corrections or {}).get(name, {}), self._lower_tags())
+            if interval is not None and self.interval_levels is not None:
+                low_tag, high_tag = (column_names.quantile_tag(level) for level in self.interval_levels)
+                interval = (bounds[low_tag], bounds[high_tag])
             columns.update({column_names.pred(named, q): values.astype(np.float32) for q, values in bounds.items()})
             if name in observers:
                 columns.update(self._corrected(name, observers[name], point, bounds, interval))
@@ -217,3 +236,14 @@ class Regression(Task):
             low, high = (base * np.exp(v) for v in interval)
             columns[column_names.corrected(name, column_names.SIGMA)] = ((high - low) / 2 * scale).astype(np.float32)
         return columns
+
+
+def _corrected_bounds(bounds: dict[str, np.ndarray], point: np.ndarray, corrections: dict[str, np.ndarray],
+                      lower: set[str]) -> dict[str, np.ndarray]:
+    """`bounds` {quantile tag: [J]} with `corrections` {tag: [J]} added, the `lower` bounds kept at or below the
+    point estimate and the others at or above it (a narrowing correction never crosses the median)."""
+    out = {}
+    for tag, values in bounds.items():
+        moved = values + corrections[tag] if tag in corrections else values
+        out[tag] = np.minimum(moved, point) if tag in lower else np.maximum(moved, point)
+    return out
