@@ -129,8 +129,8 @@ def check_environment(settings: Settings) -> Outcome:
 
 
 def check_kill_and_resume(settings: Settings) -> Outcome:
-    """bin/train.py killed (SIGKILL, its whole process group) once last.pt exists, then --resume: every epoch
-    appears once in metrics.csv, in order, and train.log says where it resumed."""
+    """bin/train.py killed (SIGKILL, its whole process group) once its first epoch is on disk, then --resume: every
+    epoch appears once in metrics.csv, in order, and train.log says where it resumed."""
     run = settings.work / "killed"
     epochs = 3 if settings.quick else 6
     model = SMALL_MODEL if settings.quick else GPU_MODEL
@@ -138,7 +138,8 @@ def check_kill_and_resume(settings: Settings) -> Outcome:
                                cwd=ROOT, env=program_environment(settings), stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 240
-    while not (run / "last.pt").exists() and process.poll() is None and time.monotonic() < deadline:
+    # metrics.csv is written (atomically) just after last.pt: once it exists, the first epoch is complete on disk
+    while not (run / "metrics.csv").exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     if process.poll() is not None:
         return Outcome("fail", f"training ended before its first checkpoint: {last_line(process.stderr.read())}")
@@ -317,6 +318,7 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated checks to run (default: all)")
     parser.add_argument("--learning-curve", action="store_true", help="add benchmarks/efficiency.py at 5k and 20k")
     parser.add_argument("--dry-run", action="store_true", help="list the checks and their budgets, run nothing")
+    parser.add_argument("--overwrite", action="store_true", help="replace gpu_check.json / .md already in --out")
     args = parser.parse_args()
     checks = CHECKS + ([LEARNING_CURVE] if args.learning_curve else [])
     if args.only:
@@ -331,9 +333,12 @@ def main() -> None:
         return
     import torch
 
+    from gnnjet.fileio import atomic_write_text, make_directory, refuse_to_clobber
+
+    out = make_directory(args.out, "--out directory")
+    for name in ("gpu_check.json", "gpu_check.md"):  # before any work: an earlier result is never lost
+        refuse_to_clobber(out / name, overwrite=args.overwrite, what="gpu_check result")
     gpus = torch.cuda.device_count() if args.device == "cuda" else 0
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     results: list[tuple[Check, Outcome, float]] = []
     with tempfile.TemporaryDirectory(prefix="gnnjet-gpu-check-") as work:
         settings = Settings(args.device, args.quick, Path(work), gpus)
@@ -351,11 +356,11 @@ def main() -> None:
             results.append((check, outcome, seconds))
             print(f"{check.name:<16} {outcome.status:<5} {seconds:6.1f} s  {outcome.detail}", flush=True)
     text = markdown(settings, results)
-    (out / "gpu_check.md").write_text(text)
+    atomic_write_text(out / "gpu_check.md", text)
     record = {"device": args.device, "quick": args.quick, "checks": {c.name: {"status": o.status, "detail": o.detail,
                                                                             "seconds": round(s, 1), **o.figures}
                                                                    for c, o, s in results}}
-    (out / "gpu_check.json").write_text(json.dumps(record, indent=1))
+    atomic_write_text(out / "gpu_check.json", json.dumps(record, indent=1))
     print("\n" + text)
     failed = [c.name for c, o, _ in results if o.status == "fail"]
     print(json.dumps({"passed": sum(o.status == "pass" for _, o, _ in results), "failed": failed,
@@ -364,4 +369,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from gnnjet.cli import run
+
+    sys.exit(run(main))

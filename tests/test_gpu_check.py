@@ -48,3 +48,5 @@ def test_a_failing_check_fails_the_command(tmp_path):
     failed = run("--device", "cuda", "--only", "environment", "--out", tmp_path)
     assert failed.returncode == 1 and "no CUDA device visible" in failed.stdout
     assert json.loads((tmp_path / "gpu_check.json").read_text())["checks"]["environment"]["status"] == "fail"
+    again = run("--device", "cuda", "--only", "environment", "--out", tmp_path)
+    assert again.returncode == 1 and "gpu_check.json already exists: pass --overwrite" in again.stderr

@@ -22,7 +22,8 @@ def build_task(task_section: dict[str, Any], training_section: dict[str, Any] | 
                loss_file: Path | None = None) -> Task:
     """The Task of a validated config's task section (with its training section: label smoothing). A task.loss
     naming users' code imports it (from `loss_file`, a run's copy of its file, if given)."""
-    loss_function = load_reference(task_section["loss"], loss_file) if is_user_code(task_section["loss"]) else None
+    loss = task_section.get("loss")
+    loss_function = load_reference(loss, loss_file) if is_user_code(loss) else None
     return TASKS[task_section["type"]].from_section(task_section, training_section, loss_function)
 
 
