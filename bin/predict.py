@@ -4,6 +4,7 @@
 Examples:
   bin/predict.py -m runs/qg_pn -i "data/qg/*.root" -o runs/qg_pn/pred.root
   bin/predict.py -m runs/qg_pn -i "data/qg/*.root" -o pred_onnx.root --onnx qg_pn.onnx   (onnxruntime)
+  bin/predict.py -m runs/qg_pn_seed1 -m runs/qg_pn_seed2 -i "data/qg/*.root" -o pred_ensemble.root   (an ensemble)
   bin/predict.py -m runs/qg_pn --export-onnx qg_pn.onnx     (as bin/export.py; inputs: gnnjet/runs/onnx.py)
 """
 
@@ -16,7 +17,9 @@ from gnnjet.errors import GnnjetError
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-m", "--model", required=True, help="run directory written by bin/train.py")
+    parser.add_argument("-m", "--model", required=True, action="append",
+                        help="run directory written by bin/train.py; repeated (-m RUN1 -m RUN2 ...): an ensemble, "
+                             "the mean of the runs' predictions with each point estimate's spread (<column>_spread)")
     parser.add_argument("-i", "--input", nargs="+", help="ROOT or Parquet files/globs to predict on")
     parser.add_argument("-o", "--output", help="predictions file: ROOT (.root) or Parquet (.parquet, .pq)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUTPUT or export file (never "
@@ -44,24 +47,27 @@ def main() -> None:
     args = parser.parse_args()
     if bool(args.input) != bool(args.output) or not (args.input or args.export_onnx or args.export_weaver):
         raise GnnjetError("give -i INPUT and -o OUTPUT, and/or --export-onnx FILE / --export-weaver FILE")
+    if len(args.model) > 1 and (args.export_onnx or args.export_weaver or args.onnx):
+        raise GnnjetError("--export-onnx, --export-weaver and --onnx take one run: give one -m RUN")
+    model = args.model if len(args.model) > 1 else args.model[0]
     from gnnjet.predict import check_outputs
 
-    check_outputs(args.model, {"predictions file": args.output, "ONNX file": args.export_onnx,
+    check_outputs(model, {"predictions file": args.output, "ONNX file": args.export_onnx,
                                "weaver-core state dict": args.export_weaver}, args.input or [], args.overwrite)
     if args.input:
         from gnnjet.predict import predict
 
-        predict(args.model, args.input, args.output, batch_size=args.batch_size, device=args.device,
+        predict(model, args.input, args.output, batch_size=args.batch_size, device=args.device,
                 overwrite=args.overwrite, selection=args.selection, no_selection=args.no_selection,
                 overrides=args.set, fold_average=args.fold_average, onnx=args.onnx, trust_code=args.trust_code)
     if args.export_onnx:
         from gnnjet.export import export_onnx
 
-        export_onnx(args.model, args.export_onnx, overwrite=args.overwrite, trust_code=args.trust_code)
+        export_onnx(model, args.export_onnx, overwrite=args.overwrite, trust_code=args.trust_code)
     if args.export_weaver:
         from gnnjet.export import export_weaver
 
-        export_weaver(args.model, args.export_weaver, overwrite=args.overwrite)
+        export_weaver(model, args.export_weaver, overwrite=args.overwrite)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,9 @@ from gnnjet import config as configs
 from gnnjet.data.inputs import override_inputs
 from gnnjet.errors import GnnjetError
 from gnnjet.runs.layout import CONFIG
-from gnnjet.runs.run import Run, load_run
+from gnnjet.runs.run import Ensemble, Run, load_ensemble, load_run
 
-__all__ = ["Run", "load_run", "train", "validate_config"]
+__all__ = ["Ensemble", "Run", "load_ensemble", "load_run", "train", "validate_config"]
 
 
 def validate_config(config: str | Path | Mapping[str, Any]) -> dict[str, Any]:

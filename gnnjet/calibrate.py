@@ -1,6 +1,6 @@
 """Fitting a run's calibration (bin/calibrate.py) on calibration jets the training never saw: temperature scaling of
 a tagger's logits, or split-conformal corrections of a regression's per-jet bounds per group of jets
-(`evaluate.conformal`), saved as the run's calibration.json (`runs.calibration`), which prediction then applies.
+(`evaluate.calibration`), saved as the run's calibration.json (`runs.calibration`), which prediction then applies.
 
 The conformal guarantee: on new jets exchangeable with the calibration jets of their group, each corrected bound
 holds its level (P(y < low) <= 0.16 and P(y > high) <= 0.16 for the 16-84% interval, so the interval covers at
@@ -18,7 +18,7 @@ import numpy as np
 from gnnjet import columns as column_names
 from gnnjet.data.inputs import expand_files
 from gnnjet.errors import GnnjetError
-from gnnjet.evaluate.conformal import (
+from gnnjet.evaluate.calibration import (
     expected_calibration_error,
     fit_temperature,
     group_index,

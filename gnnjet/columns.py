@@ -13,6 +13,7 @@ X exp(pred) and, with a per-jet interval, ``X_corr_<q>`` and ``X_corr_sigma`` (h
 
 from __future__ import annotations
 
+import re
 from typing import Iterable
 
 ENTRY = "entry"
@@ -20,10 +21,12 @@ VALID = "valid"
 WEIGHT = "weight"  # the jets' weight expression (data.weights.expr), with the note WEIGHTS beside the tree
 TASK, SELECTION, WEIGHTS = "task", "selection", "weights"  # the notes written beside the tree
 CALIBRATION = "calibration"  # the note of a calibrated run's predictions (bin/calibrate.py)
+ENSEMBLE = "ensemble"  # the note of an ensemble's predictions: its members
 SCORE_PREFIX = "score_"
 PRED = "pred"
 TARGET = "target"
 CORRECTED_SUFFIX = "_corr"
+RAW_SUFFIX, SPREAD_SUFFIX = "_raw", "_spread"  # a score before calibration; an ensemble's spread of a column
 SIGMA = "sigma"
 LOW, HIGH = "q16", "q84"  # the bounds of the 16-84% interval
 INTERVAL_PARTS = (LOW, HIGH, SIGMA)
@@ -35,8 +38,15 @@ def score(label: str) -> str:
 
 
 def scored_labels(columns: Iterable[str]) -> list[str]:
-    """The classes of the score columns, in their order."""
-    return [name.removeprefix(SCORE_PREFIX) for name in columns if name.startswith(SCORE_PREFIX)]
+    """The classes of the score columns, in their order (not counting a calibrated run's raw scores or an
+    ensemble's spreads)."""
+    return [name.removeprefix(SCORE_PREFIX) for name in columns
+            if name.startswith(SCORE_PREFIX) and not name.endswith((RAW_SUFFIX, SPREAD_SUFFIX))]
+
+
+def raw_score(label: str) -> str:
+    """A calibrated run's score of class `label` before its calibration: 'score_label_q_raw'."""
+    return f"{score(label)}{RAW_SUFFIX}"
 
 
 def quantile_tag(tau: float) -> str:
@@ -74,3 +84,27 @@ def has_interval(columns: Iterable[str], quantity: str = "pt") -> bool:
     """Whether the corrected `quantity` carries a per-jet interval (X_corr_q16, X_corr_q84, X_corr_sigma)."""
     names = set(columns)
     return all(corrected(quantity, part) in names for part in INTERVAL_PARTS)
+
+
+_BOUND = re.compile(r"_(q\d+(p\d+)?|sigma)$")  # the suffix of an interval's columns (quantile_tag, SIGMA)
+
+
+def is_prediction(name: str) -> bool:
+    """Whether a column is a model's output (a score, a pred... or an X_corr... column) rather than the jets'
+    entry, truth, observers or weight."""
+    return name.startswith(SCORE_PREFIX) or name == PRED or name.startswith(f"{PRED}_") or CORRECTED_SUFFIX in name
+
+
+def is_point_estimate(name: str) -> bool:
+    """Whether a prediction column is a point estimate (a calibrated score, pred[_<target>], X_corr), not an
+    interval's bound, its sigma or a raw score."""
+    if name.endswith(SPREAD_SUFFIX):
+        return False
+    if name.startswith(SCORE_PREFIX):
+        return not name.endswith(RAW_SUFFIX)
+    return is_prediction(name) and not _BOUND.search(name)
+
+
+def spread(name: str) -> str:
+    """The column of an ensemble's spread of point estimate `name`: 'pt_corr' -> 'pt_corr_spread'."""
+    return f"{name}{SPREAD_SUFFIX}"

@@ -16,13 +16,14 @@ from gnnjet.data.writer import check_output_suffix, write_jets
 from gnnjet.errors import GnnjetError
 from gnnjet.fileio import refuse_to_clobber
 from gnnjet.runs.device import parse_device
+from gnnjet.runs.ensemble import EnsemblePrediction, run_ensemble
 from gnnjet.runs.prediction import Predicted, run_model
 from gnnjet.runs.run import Run
 
 log = logging.getLogger(__name__)
 
 
-def write_predictions(predicted: Predicted, output: str | Path) -> None:
+def write_predictions(predicted: Predicted | EnsemblePrediction, output: str | Path) -> None:
     """Write `predicted`'s columns and notes to `output` (ROOT or Parquet, atomically)."""
     columns = predicted.columns()
     write_jets(output, columns, notes=predicted.notes())
@@ -33,32 +34,39 @@ def write_predictions(predicted: Predicted, output: str | Path) -> None:
              len(columns[column_names.ENTRY]), predicted.selection, output)
 
 
-def predict(model_dir: str | Path, inputs: list[str], output: str | Path, *, batch_size: int = 512,
-            device: str = "cpu", progress: bool = True, overwrite: bool = False, selection: str | None = None,
-            no_selection: bool = False, overrides: list[str] | None = None, fold_average: bool = False,
-            onnx: str | Path | None = None, trust_code: bool = False) -> int:
+def predict(model_dir: str | Path | list[str | Path], inputs: list[str], output: str | Path, *,
+            batch_size: int = 512, device: str = "cpu", progress: bool = True, overwrite: bool = False,
+            selection: str | None = None, no_selection: bool = False, overrides: list[str] | None = None,
+            fold_average: bool = False, onnx: str | Path | None = None, trust_code: bool = False) -> int:
     """Write the predictions of the run in `model_dir` on `inputs` to `output` (`runs.prediction.run_model`,
     atomically; with `onnx`, an exported file of the run scores the jets through onnxruntime; `trust_code` lets a
-    model of users' code load); returns the number of jets predicted. Before any work, an output that is one of the
-    inputs or a file of the run is refused, and an existing one unless `overwrite`."""
+    model of users' code load); returns the number of jets predicted. Several run directories predict as an
+    ensemble (`runs.ensemble`). Before any work, an output that is one of the inputs or a file of a run is refused,
+    and an existing one unless `overwrite`."""
     parse_device(device)
     files = expand_files(list(inputs))
-    refuse_to_clobber(output, files, Run(Path(model_dir)).files(), overwrite, what="predictions file")
+    model_dirs = [model_dir] if isinstance(model_dir, (str, Path)) else list(model_dir)
+    protected = [file for path in model_dirs for file in Run(Path(path)).files()]
+    refuse_to_clobber(output, files, protected, overwrite, what="predictions file")
     check_output_suffix(output)
-    predicted = run_model(model_dir, files, batch_size=batch_size, device=device, progress=progress,
-                          selection=selection, no_selection=no_selection, overrides=overrides,
-                          fold_average=fold_average, onnx=onnx, trust_code=trust_code)
+    options = dict(batch_size=batch_size, device=device, progress=progress, selection=selection,
+                   no_selection=no_selection, overrides=overrides, trust_code=trust_code)
+    if len(model_dirs) > 1:
+        predicted = run_ensemble(model_dirs, files, fold_average=fold_average, onnx=onnx, **options)
+    else:
+        predicted = run_model(model_dirs[0], files, fold_average=fold_average, onnx=onnx, **options)
     write_predictions(predicted, output)
     return len(predicted.dataset)
 
 
-def check_outputs(model_dir: str | Path, outputs: dict[str, str | Path | None], inputs: list[str],
-                  overwrite: bool = False) -> None:
+def check_outputs(model_dir: str | Path | list[str | Path], outputs: dict[str, str | Path | None],
+                  inputs: list[str], overwrite: bool = False) -> None:
     """Before any work: refuse each of `outputs` ({what: path}, None for one not asked for) that is one of
-    `inputs` (files or globs), a file of the run or another of the outputs, and an existing one unless
-    `overwrite` (`fileio.refuse_to_clobber`)."""
+    `inputs` (files or globs), a file of the run (of any run of a list) or another of the outputs, and an existing
+    one unless `overwrite` (`fileio.refuse_to_clobber`)."""
     files = expand_files(list(inputs)) if inputs else []
-    protected = Run(Path(model_dir)).files()
+    model_dirs = [model_dir] if isinstance(model_dir, (str, Path)) else list(model_dir)
+    protected = [file for path in model_dirs for file in Run(Path(path)).files()]
     given = [(what, Path(path)) for what, path in outputs.items() if path is not None]
     for number, (what, path) in enumerate(given):
         for other_what, other in given[:number]:

@@ -1,5 +1,6 @@
 """Tagging figures: ROC curves (background rejection vs signal efficiency) one vs rest and per discriminant,
-score distributions, confusion matrices and the metrics table."""
+score distributions, confusion matrices, reliability diagrams (with the raw scores of a calibrated run) and the
+metrics table."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from gnnjet import columns as column_names
 from gnnjet.errors import DataError
+from gnnjet.evaluate.calibration import expected_calibration_error
 from gnnjet.evaluate.predictions import Predictions
 from gnnjet.evaluate.sculpting import background_histograms, default_edges, inverse_jsd, jensen_shannon
 from gnnjet.evaluate.stats import (
@@ -89,6 +91,43 @@ def roc(models: list[Predictions], out: Path, discriminants: tuple[Discriminant,
     return paths
 
 
+def _raw_probabilities(m: Predictions) -> np.ndarray | None:
+    """The scores [J, C] before a run's calibration (score_<label>_raw, bin/calibrate.py), None without them."""
+    names = [column_names.raw_score(label) for label in m.labels]
+    if not all(name in m.columns for name in names):
+        return None
+    return np.stack([m.columns[name] for name in names], axis=1)
+
+
+RELIABILITY_BINS = 10
+
+
+def reliability(model: Predictions, out: Path) -> list[Path]:
+    """Reliability diagram: the fraction of jets whose highest-scoring class is right against that score (its
+    confidence), in equal-width bins with binomial errors, for the scores and, for a calibrated run, the raw
+    scores; the legend gives each expected calibration error."""
+    scores, truth, _ = _probabilities(model)
+    raw = _raw_probabilities(model)
+    curves = [("calibrated" if raw is not None else "scores", scores)] + ([("raw", raw)] if raw is not None else [])
+    fig, ax = plt.subplots(figsize=(9, 8))
+    ax.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfectly calibrated")
+    edges = np.linspace(0, 1, RELIABILITY_BINS + 1)
+    for name, probabilities in curves:
+        confidence, correct = probabilities.max(axis=1), probabilities.argmax(axis=1) == truth
+        which = np.clip(np.searchsorted(edges, confidence, side="right") - 1, 0, RELIABILITY_BINS - 1)
+        filled = [b for b in range(RELIABILITY_BINS) if np.any(which == b)]
+        x = [confidence[which == b].mean() for b in filled]
+        y = [correct[which == b].mean() for b in filled]
+        n = [np.sum(which == b) for b in filled]
+        error = [np.sqrt(max(p * (1 - p), 1 / k) / k) for p, k in zip(y, n)]
+        ece = expected_calibration_error(probabilities, truth)
+        ax.errorbar(x, y, yerr=error, marker="o", linestyle="-", label=f"{name} (ECE {ece:.3f})")
+    ax.set(xlabel="Confidence (highest score)", ylabel="Fraction correct", xlim=(0, 1), ylim=(0, 1.02))
+    ax.legend(title=model.name)
+    label(ax)
+    return save(fig, out, f"reliability_{slug(model.name)}")
+
+
 def score_distributions(model: Predictions, out: Path) -> list[Path]:
     scores, truth, names = _probabilities(model)
     classes = signal_classes(names)
@@ -148,6 +187,10 @@ def summary(models: list[Predictions], out: Path, discriminants: tuple[Discrimin
                                      discriminants=discriminants, weights=m.weights)
         row = _bounded_rejections(row, m, specs)
         row["weights"] = "weight" if m.weights is not None else "none"
+        row["ece"] = expected_calibration_error(scores, truth)
+        raw = _raw_probabilities(m)
+        if raw is not None:
+            row["ece_raw"] = expected_calibration_error(raw, truth)
         if sculpting is not None:
             row.update(sculpting_metrics(m, sculpting))
         table[m.name] = row
@@ -164,7 +207,9 @@ def _markdown(table: dict[str, dict[str, Any]], specs: list[RocSpec], sculpting:
         value, error = row.get(key), row.get(key.replace("auc", "auc_err", 1))
         return "-" if value is None else f"{value:.4f} ± {error:.4f}" if error is not None else f"{value:.4f}"
 
-    lines = markdown_table({name: {"accuracy": row["accuracy"], "jet weights": row["weights"]}
+    lines = markdown_table({name: {"accuracy": row["accuracy"], "jet weights": row["weights"],
+                                   "ECE": f"{row['ece']:.4f}",
+                                   **({"ECE before calibration": f"{row['ece_raw']:.4f}"} if "ece_raw" in row else {})}
                             for name, row in table.items()})
     first = next(iter(table))
     for spec in specs:
@@ -228,6 +273,7 @@ def plot_all(models: list[Predictions], out: Path, discriminants: list[str] | No
     paths = roc(models, out, parsed)
     for m in models:
         paths += score_distributions(m, out)
+        paths += reliability(m, out)
         if len(names) > 2:
             paths += confusion(m, out)
         if sculpting is not None:

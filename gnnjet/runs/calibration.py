@@ -21,8 +21,8 @@ import numpy as np
 
 from gnnjet import columns as column_names
 from gnnjet.errors import GnnjetError
-from gnnjet.evaluate.conformal import group_index
-from gnnjet.evaluate.conformal import softmax as scaled_softmax
+from gnnjet.evaluate.calibration import group_index
+from gnnjet.evaluate.calibration import softmax as scaled_softmax
 from gnnjet.runs.layout import CALIBRATION
 
 BINNING = re.compile(r"(?P<abs>abs\()?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\)?")
@@ -102,7 +102,7 @@ class Calibration:
             columns = task.columns(outputs / self.record["temperature"], targets, observers)
             raw = scaled_softmax(outputs.astype(np.float64))
             for i, label in enumerate(task.labels):
-                columns[f"{column_names.score(label)}_raw"] = raw[:, i].astype(np.float32)
+                columns[column_names.raw_score(label)] = raw[:, i].astype(np.float32)
             return columns
         return task.columns(outputs, targets, observers, corrections=self.corrections(observers))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import awkward as ak
 import numpy as np
@@ -98,13 +98,49 @@ class Run:
 
         options = dict(selection=selection, no_selection=no_selection, batch_size=batch_size, device=device,
                        fold_average=fold_average, overrides=overrides, progress=progress, trust_code=self.trust_code)
-        if isinstance(source, (ak.Array, Mapping)):  # read through the memory format, cached only for this call
-            with memory.hold(source) as path, tempfile.TemporaryDirectory(prefix="gnnjet-memory-") as cache:
-                columns = run_model(self.path, [path], cache_root=cache, **options).columns()
-        else:
-            files = [str(source)] if isinstance(source, (str, Path)) else [str(s) for s in source]
-            columns = run_model(self.path, expand_files(files), **options).columns()
-        return columns if isinstance(source, Mapping) else ak.zip(columns, depth_limit=1)
+        return predicted_columns(source, lambda files, cache: run_model(self.path, files, cache_root=cache,
+                                                                        **options))
+
+
+@dataclass(frozen=True)
+class Ensemble:
+    """Several run directories predicting as one (`runs.ensemble`): the mean of their predictions and the spread
+    of each point estimate. `trust_code` as for `Run`."""
+
+    paths: tuple[Path, ...]
+    trust_code: bool = False
+
+    def predict(self, source: Source, *, selection: str | None = None, no_selection: bool = False,
+                batch_size: int = 512, device: str = "cpu", overrides: list[str] | None = None,
+                progress: bool = False) -> ak.Array | dict[str, np.ndarray]:
+        """As `Run.predict`, every member on the same jets: averaged prediction columns, `<column>_spread` for
+        each point estimate."""
+        from gnnjet.runs.ensemble import run_ensemble
+
+        options = dict(selection=selection, no_selection=no_selection, batch_size=batch_size, device=device,
+                       overrides=overrides, progress=progress, trust_code=self.trust_code)
+        return predicted_columns(source, lambda files, cache: run_ensemble(list(self.paths), files, cache_root=cache,
+                                                                           **options))
+
+
+def predicted_columns(source: Source, predict: Callable[[list[str], str | None], Any]
+                      ) -> ak.Array | dict[str, np.ndarray]:
+    """The columns of predict(files, cache_root) on `source`: files or globs as given, in-memory jets through the
+    memory format (cached only for this call); a dict of numpy arrays for a dict source, else an awkward Array."""
+    if isinstance(source, (ak.Array, Mapping)):
+        with memory.hold(source) as path, tempfile.TemporaryDirectory(prefix="gnnjet-memory-") as cache:
+            columns = predict([path], cache).columns()
+    else:
+        files = [str(source)] if isinstance(source, (str, Path)) else [str(s) for s in source]
+        columns = predict(expand_files(files), None).columns()
+    return columns if isinstance(source, Mapping) else ak.zip(columns, depth_limit=1)
+
+
+def load_ensemble(paths: list[str | Path], *, trust_code: bool = False) -> Ensemble:
+    """Two or more run directories predicting as one (`Ensemble`); each must be a run."""
+    if len(paths) < 2:
+        raise GnnjetError("an ensemble needs two runs or more")
+    return Ensemble(tuple(Run.at(path, trust_code).path for path in paths), trust_code)
 
 
 def load_run(path: str | Path, *, trust_code: bool = False) -> Run:

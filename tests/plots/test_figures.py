@@ -192,3 +192,23 @@ def test_weighted_tables_sculpting_and_reweighting_figures(tmp_path):
                                                "label_top": truth, "label_qcd": 1 - truth})
     with pytest.raises(GnnjetError, match="--weights: .*unweighted.root carry no weight branch"):
         load_models([str(tmp_path / "unweighted.root")], ["x"], weights=True)
+
+
+def test_reliability_diagram_and_ece_of_a_calibrated_tagger(tmp_path):
+    """Scores that are exact probabilities have an ECE near 0; their overconfident raw version (kept by a
+    calibrated run as score_<label>_raw) a large one: both in the metrics and in the reliability figure."""
+    rng = np.random.default_rng(5)
+    probability = rng.uniform(0, 1, 20000)
+    truth = (rng.uniform(0, 1, 20000) < probability).astype(np.int32)  # P(quark) = the score
+    logit = np.log(probability / (1 - probability))
+    raw = 1 / (1 + np.exp(-3 * logit))  # three times too confident
+    write_jets(tmp_path / "cal.root", {"score_label_q": probability.astype(np.float32),
+                                       "score_label_g": (1 - probability).astype(np.float32),
+                                       "score_label_q_raw": raw.astype(np.float32),
+                                       "score_label_g_raw": (1 - raw).astype(np.float32),
+                                       "label_q": truth, "label_g": 1 - truth})
+    paths = plot_models([str(tmp_path / "cal.root")], ["tagger"], tmp_path / "figs")
+    assert "reliability_tagger.png" in {p.name for p in paths}
+    metrics = json.loads((tmp_path / "figs" / "classification_metrics.json").read_text())["tagger"]
+    assert metrics["ece"] < 0.02 and metrics["ece_raw"] > 0.08
+    assert "ECE before calibration" in (tmp_path / "figs" / "classification_metrics.md").read_text()

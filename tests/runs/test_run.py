@@ -105,7 +105,7 @@ def test_a_run_names_its_files_and_refuses_what_is_not_one(classifier, tmp_path)
 
 def test_the_api_functions_and_a_light_import():
     assert callable(gnnjet.train) and callable(gnnjet.load_run) and callable(gnnjet.validate_config)
-    assert set(gnnjet.__all__) == {"Run", "load_run", "train", "validate_config"}
+    assert set(gnnjet.__all__) == {"Ensemble", "Run", "load_ensemble", "load_run", "train", "validate_config"}
     code = "import sys, gnnjet, gnnjet.config; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
     assert result.stdout.strip() == "False", result.stderr

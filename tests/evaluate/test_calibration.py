@@ -5,7 +5,7 @@ alone, and a known temperature is recovered."""
 import numpy as np
 import pytest
 
-from gnnjet.evaluate.conformal import (
+from gnnjet.evaluate.calibration import (
     conformal_quantile,
     expected_calibration_error,
     fit_temperature,
