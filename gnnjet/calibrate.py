@@ -23,6 +23,8 @@ from gnnjet.evaluate.calibration import (
     fit_temperature,
     group_index,
     interval_corrections,
+    isotonic_apply,
+    isotonic_fit,
     negative_log_likelihood,
     softmax,
 )
@@ -35,13 +37,18 @@ from gnnjet.runs.run import Run
 DEFAULT_GROUPS = 4  # equal-population bins of a --by variable given without edges
 
 
-def calibrate(model_dir: str | Path, files: list[str], *, by: list[str] = (), overwrite: bool = False,
-              batch_size: int = 512, device: str = "cpu", progress: bool = True,
+METHODS = ("temperature", "isotonic")  # a tagger's calibrations
+
+
+def calibrate(model_dir: str | Path, files: list[str], *, by: list[str] = (), method: str = "temperature",
+              overwrite: bool = False, batch_size: int = 512, device: str = "cpu", progress: bool = True,
               trust_code: bool = False) -> dict[str, Any]:
     """Fit the calibration of the run in `model_dir` on the jets of `files` (calibration jets: never the training
     jets) and save it as the run's calibration.json (an existing one only with `overwrite`); returns the record.
     `by`: for a regression, the groups ('pt:30,60,120', 'abs(eta):0,1.3,2.5', or 'pt' for 4 equal-population bins);
-    no groups: one correction for all jets."""
+    no groups: one correction for all jets. `method`: a tagger's calibration, temperature or isotonic."""
+    if method not in METHODS:
+        raise GnnjetError(f"calibration method {method!r}: choose one of {', '.join(METHODS)}")
     run = Run.at(model_dir, trust_code)
     target = run.file(CALIBRATION)
     refuse_to_clobber(target, files, [], overwrite, what="calibration")
@@ -50,8 +57,10 @@ def calibrate(model_dir: str | Path, files: list[str], *, by: list[str] = (), ov
                           trust_code=trust_code)
     if not len(predicted.targets):
         raise GnnjetError(f"no jets in {', '.join(files)} to calibrate on")
-    record = fit_temperature_record(predicted) if predicted.spec.task_type == "classification" else \
-        fit_conformal_record(predicted, by)
+    if predicted.spec.task_type == "classification":
+        record = fit_temperature_record(predicted) if method == "temperature" else fit_isotonic_record(predicted)
+    else:
+        record = fit_conformal_record(predicted, by)
     record |= {"files": list(files), "jets": int(len(predicted.targets))}
     atomic_write_text(target, json.dumps(record, indent=1))
     return record
@@ -89,6 +98,17 @@ def fit_temperature_record(predicted: Predicted) -> dict[str, Any]:
                 negative_log_likelihood(logits, labels, temperature),
             "ece_before": expected_calibration_error(softmax(logits), labels),
             "ece_after": expected_calibration_error(softmax(logits, temperature), labels)}
+
+
+def fit_isotonic_record(predicted: Predicted) -> dict[str, Any]:
+    """Each class's isotonic map of its probability (one against the rest; the mapped probabilities are renormalised
+    when applied), with the ECE before and after on the calibration jets."""
+    labels = predicted.targets.astype(np.int64)
+    raw = softmax(predicted.outputs.astype(np.float64))
+    fits = [isotonic_fit(raw[:, c], labels == c) for c in range(raw.shape[1])]
+    return {"kind": "isotonic", "classes": [{"x": x.tolist(), "y": y.tolist()} for x, y in fits],
+            "ece_before": expected_calibration_error(raw, labels),
+            "ece_after": expected_calibration_error(isotonic_apply(raw, fits), labels)}
 
 
 def fit_conformal_record(predicted: Predicted, by: list[str]) -> dict[str, Any]:

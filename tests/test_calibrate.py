@@ -90,3 +90,22 @@ def test_temperature_scaling_of_a_tagger_keeps_the_raw_scores(tmp_path):
     logits = np.log(raw)  # softmax's logits up to a constant per jet
     scaled = np.exp(logits / temperature)
     np.testing.assert_allclose(columns["score_label_q"], scaled[:, 0] / scaled.sum(axis=1), rtol=1e-4, atol=1e-6)
+
+
+def test_isotonic_calibration_of_a_tagger(tmp_path):
+    train(tiny_config(tmp_path, epochs=1), tmp_path / "run", progress=False)
+    result = run_bin("calibrate.py", "-m", tmp_path / "run", "-i", write_fake(tmp_path / "c.root", 300, seed=41),
+                     "--method", "isotonic")
+    assert result.returncode == 0, result.stderr
+    assert "isotonic calibration of 2 classes on 300 jets: ECE" in result.stdout
+    test_jets = write_fake(tmp_path / "test.root", 100, seed=42)
+    assert run_bin("predict.py", "-m", tmp_path / "run", "-i", test_jets, "-o", tmp_path / "p.root").returncode == 0
+    columns = predictions(tmp_path / "p.root")
+    np.testing.assert_allclose(columns["score_label_q"] + columns["score_label_g"], 1, rtol=1e-5)
+    record = json.loads((tmp_path / "run" / "calibration.json").read_text())
+    raw = columns["score_label_q_raw"].astype(np.float64)
+    mapped_q = np.interp(raw, record["classes"][0]["x"], record["classes"][0]["y"])
+    mapped_g = np.interp(1 - raw, record["classes"][1]["x"], record["classes"][1]["y"])
+    total = mapped_q + mapped_g
+    expected = np.where(total > 0, mapped_q / np.where(total > 0, total, 1), 0.5)
+    np.testing.assert_allclose(columns["score_label_q"], expected, atol=1e-5)

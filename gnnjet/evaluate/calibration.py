@@ -1,6 +1,8 @@
 """Calibration statistics on arrays: split-conformal corrections of predicted intervals (conformalized quantile
 regression, Romano, Patterson and Candes, NeurIPS 2019, with one correction per bound and per group: the
-Mondrian variant), temperature scaling of class logits (Guo et al., ICML 2017) and the expected calibration error.
+Mondrian variant), temperature scaling of class logits (Guo et al., ICML 2017), isotonic calibration of class
+probabilities (one class against the rest, then renormalised: Zadrozny and Elkan, KDD 2002) and the expected
+calibration error.
 """
 
 from __future__ import annotations
@@ -87,3 +89,31 @@ def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bi
         if members.any():
             total += members.sum() * abs(correct[members].mean() - confidence[members].mean())
     return float(total / max(len(labels), 1))
+
+
+def isotonic_fit(score: np.ndarray, outcome: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The non-decreasing fit of outcome [n] (0/1) against score [n] by pool-adjacent-violators: (x, y) of its
+    blocks, x the mean score and y the mean outcome of each (both increasing); `isotonic_apply` interpolates
+    between them. Written here: a few lines, and scikit-learn is not a dependency."""
+    order = np.argsort(score, kind="stable")
+    values, weights, positions = [], [], []  # per block: mean outcome, jets, mean score
+    for x, y in zip(np.asarray(score, np.float64)[order], np.asarray(outcome, np.float64)[order]):
+        values.append(y)
+        weights.append(1.0)
+        positions.append(x)
+        while len(values) > 1 and values[-2] >= values[-1]:  # pool the violating (or tied) pair
+            w = weights[-2] + weights[-1]
+            values[-2] = (values[-2] * weights[-2] + values[-1] * weights[-1]) / w
+            positions[-2] = (positions[-2] * weights[-2] + positions[-1] * weights[-1]) / w
+            weights[-2] = w
+            del values[-1], weights[-1], positions[-1]
+    return np.array(positions), np.array(values)
+
+
+def isotonic_apply(probabilities: np.ndarray, fits: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Class probabilities [n, C] mapped through each class's isotonic fit (linear between its blocks, constant
+    beyond them) and renormalised to sum to 1 (uniform where every mapped value is 0)."""
+    mapped = np.stack([np.interp(probabilities[:, c], x, y) for c, (x, y) in enumerate(fits)], axis=1)
+    total = mapped.sum(axis=1, keepdims=True)
+    uniform = np.full_like(mapped, 1 / mapped.shape[1])
+    return np.where(total > 0, mapped / np.where(total > 0, total, 1), uniform)

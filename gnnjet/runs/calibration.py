@@ -1,13 +1,13 @@
-"""A run's calibration (``calibration.json``, written by bin/calibrate.py): the temperature of a tagger's logits, or
-the conformal corrections of a regression's per-jet bounds per group of jets (bins of reco-level observers); read
-and applied wherever the run predicts (`runs.prediction.Predicted.columns`), so bin/predict.py and the Python API
-write calibrated columns (a tagger's raw scores kept as ``score_<label>_raw``).
+"""A run's calibration (``calibration.json``, written by bin/calibrate.py): the temperature of a tagger's logits or its
+isotonic maps of the class probabilities, or the conformal corrections of a regression's per-jet bounds per group of
+jets (bins of reco-level observers); read and applied wherever the run predicts (`runs.prediction.Predicted.columns`),
+so bin/predict.py and the Python API write calibrated columns (a tagger's raw scores kept as ``score_<label>_raw``).
 
-The file: {"kind": "temperature", "temperature": T, ...} or {"kind": "conformal", "by": [{"variable": NAME, "abs":
-bool, "edges": [...]}, ...], "bounds": {target: {tag: {"level": L, "corrections": [one per group]}}}, "coverage":
-{target: {"q16/q84": {"nominal", "jets", "coverage_before", "coverage_after": [one per group]}}}}, plus what it was
-fitted on (files, jets) and, for a temperature, the NLL and ECE before and after.
-"""
+The file: {"kind": "temperature", "temperature": T, ...}, {"kind": "isotonic", "classes": [{"x": [...], "y": [...]} per
+class], ...} or {"kind": "conformal", "by": [{"variable": NAME, "abs": bool, "edges": [...]}, ...], "bounds": {target:
+{tag: {"level": L, "corrections": [one per group]}}}, "coverage": {target: {"q16/q84": {"nominal", "jets",
+"coverage_before", "coverage_after": [one per group]}}}}, plus what it was fitted on (files, jets) and, for a tagger,
+the ECE before and after (and the NLL for a temperature)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import numpy as np
 
 from gnnjet import columns as column_names
 from gnnjet.errors import GnnjetError
-from gnnjet.evaluate.calibration import group_index
+from gnnjet.evaluate.calibration import group_index, isotonic_apply
 from gnnjet.evaluate.calibration import softmax as scaled_softmax
 from gnnjet.runs.layout import CALIBRATION
 
@@ -104,12 +104,23 @@ class Calibration:
             for i, label in enumerate(task.labels):
                 columns[column_names.raw_score(label)] = raw[:, i].astype(np.float32)
             return columns
+        if self.kind == "isotonic":
+            columns = task.columns(outputs, targets, observers)
+            raw = scaled_softmax(outputs.astype(np.float64))
+            fits = [(np.asarray(c["x"]), np.asarray(c["y"])) for c in self.record["classes"]]
+            calibrated = isotonic_apply(raw, fits)
+            for i, label in enumerate(task.labels):
+                columns[column_names.score(label)] = calibrated[:, i].astype(np.float32)
+                columns[column_names.raw_score(label)] = raw[:, i].astype(np.float32)
+            return columns
         return task.columns(outputs, targets, observers, corrections=self.corrections(observers))
 
     def note(self) -> str:
         """One line for the predictions file's notes."""
         if self.kind == "temperature":
             return f"temperature scaling, T = {self.record['temperature']:.4g}"
+        if self.kind == "isotonic":
+            return f"isotonic calibration per class ({self.record['jets']} calibration jets)"
         by = " x ".join(b.label for b in self.binnings) or "all jets"
         return f"conformal per-bound corrections by {by} ({self.record['jets']} calibration jets)"
 
@@ -121,7 +132,7 @@ def read_calibration(run_dir: str | Path) -> Calibration | None:
         return None
     try:
         record = json.loads(path.read_text())
-        if record["kind"] not in ("temperature", "conformal"):
+        if record["kind"] not in ("temperature", "isotonic", "conformal"):
             raise ValueError(record["kind"])
     except (OSError, ValueError, KeyError, TypeError):
         raise GnnjetError(f"{path}: not a calibration of this run (damaged?): fit it again with bin/calibrate.py "

@@ -102,3 +102,21 @@ def test_temperature_scaling_recovers_a_known_temperature_and_lowers_the_ece():
     ece_before = expected_calibration_error(softmax(overconfident), labels)
     ece_after = expected_calibration_error(softmax(overconfident, temperature), labels)
     assert ece_before > 0.05 and ece_after < 0.02
+
+
+def test_isotonic_fit_pools_violators_and_calibrates_probabilities():
+    from gnnjet.evaluate.calibration import isotonic_apply, isotonic_fit
+
+    x, y = isotonic_fit(np.array([0.1, 0.2, 0.3, 0.4]), np.array([0, 1, 0, 1]))
+    np.testing.assert_allclose(x, [0.1, 0.25, 0.4])  # the violating pair (1, 0) pooled to 0.5
+    np.testing.assert_allclose(y, [0.0, 0.5, 1.0])
+    rng = np.random.default_rng(6)
+    true_logits = rng.normal(size=(20000, 3)) * 2
+    labels = np.array([rng.choice(3, p=p) for p in softmax(true_logits)])
+    overconfident = softmax(true_logits * 2.5)
+    fits = [isotonic_fit(overconfident[:10000, c], labels[:10000] == c) for c in range(3)]
+    calibrated = isotonic_apply(overconfident[10000:], fits)  # on jets the fit never saw
+    np.testing.assert_allclose(calibrated.sum(axis=1), 1)
+    assert all(np.all(np.diff(y) > 0) for _, y in fits)
+    assert expected_calibration_error(overconfident[10000:], labels[10000:]) > 0.05
+    assert expected_calibration_error(calibrated, labels[10000:]) < 0.03
