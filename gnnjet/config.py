@@ -68,15 +68,33 @@ class Precision(Spec):
         raise self.fail(value, path)
 
 
-def _freezable(entry: str) -> bool:
-    """training.freeze: a name of FREEZABLE, or a regular expression that compiles."""
-    if entry in FREEZABLE:
-        return True
+def _compiles(pattern: str) -> bool:
     try:
-        re.compile(entry)
+        re.compile(pattern)
     except re.error:
         return False
     return True
+
+
+def _freezable(entry: str) -> bool:
+    """training.freeze: a name of FREEZABLE, or a regular expression that compiles."""
+    return entry in FREEZABLE or _compiles(entry)
+
+
+class RegexMapping(Spec):
+    """{regular expression: replacement} (training.pretrained_rename)."""
+
+    description = "a mapping of regular expressions to replacements"
+
+    def validate(self, value: Any, path: str) -> Any:
+        if value is None:
+            return {}
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise self.fail(value, path)
+        for pattern in value:
+            if not _compiles(pattern):
+                raise ConfigError(f"{path}: {describe(pattern)} is not a regular expression")
+        return dict(value)
 
 
 def optimizer_class(name: str) -> Any:
@@ -406,6 +424,11 @@ TRAINING = Record(
         "output_dir": (Scalar(str, nullable=True), None),
         # fine-tuning: start from a weaver-core checkpoint or a gnnjet model directory (bin/train.py --pretrained)
         "pretrained": (Scalar(str, nullable=True), None),
+        # fine-tuning: regular expressions over the pretrained tensors' names (gnnjet's names; a weaver-core or
+        # LorentzNet checkpoint's after conversion): renamed first ({pattern: replacement}, re.sub), then the
+        # tensors matching an exclude pattern are left out (the new model keeps its initial values for them)
+        "pretrained_rename": (RegexMapping(), {}),
+        "pretrained_exclude": (ListOf(Scalar(str, check=_compiles, what="a regular expression")), []),
         # learning-rate factor of the output layer; null: 50 with `pretrained`, else 1
         "head_lr_mult": (_positive_or_null, None),
         # backbone: all but the head MLP; batchnorm: every BatchNorm layer (statistics and affine parameters)

@@ -120,19 +120,51 @@ class PretrainedWeights:
             raise DataError(f"cannot reuse the pretrained model's preprocessing for this config's features: {err}") \
                 from None
 
-    def load_into(self, model: nn.Module) -> dict[str, Any]:
+    def load_into(self, model: nn.Module, rename: dict[str, str] | None = None,
+                  exclude: list[str] | None = None) -> dict[str, Any]:
         """Load into `model` (in place), replacing an output layer of another shape; anything else that differs
-        is a GnnjetError naming the key and both shapes. Returns what train.log and metrics.csv record."""
+        is a GnnjetError naming the key and both shapes. `rename` ({pattern: replacement}, re.sub on the tensors'
+        names, gnnjet's names: a weaver-core or LorentzNet checkpoint's after conversion) comes first, then the
+        tensors matching a pattern of `exclude` are left out, in the file and in the model (which keeps its initial
+        values for them); a pattern that matches nothing is a GnnjetError. Returns what train.log and metrics.csv
+        record."""
         output = output_layer_keys(model)
         if self.kind in CONVERTERS:
             state = CONVERTERS[self.kind](self.state, model, str(self.file), replace_output=True)
         else:
-            state, target, _ = without_replaced(self.state, model.state_dict(), set(output))
-            check_state(state, target, str(self.file))
+            state = self.state
+        state = _renamed(state, rename or {}, str(self.file))
+        target, excluded = model.state_dict(), set()
+        for pattern in map(re.compile, exclude or []):
+            matched = {k for k in (*state, *target) if pattern.search(k)}
+            if not matched:
+                raise GnnjetError(f"training.pretrained_exclude: {pattern.pattern!r} matches no tensor of {self.file} "
+                                  "or of the model")
+            excluded |= matched
+        state = {k: v for k, v in state.items() if k not in excluded}
+        if self.kind not in CONVERTERS:
+            state, expected, _ = without_replaced(state, {k: v for k, v in target.items() if k not in excluded},
+                                                  set(output))
+            check_state(state, expected, str(self.file))
         missing, unexpected = model.load_state_dict(state, strict=False)
-        assert not unexpected and set(missing) <= set(output), (missing, unexpected)
+        assert not unexpected and set(missing) <= set(output) | excluded, (missing, unexpected)
         return {"pretrained": str(self.source.resolve()), "pretrained_sha256": sha256(self.file),
-                "tensors": len(state), "replaced_output": bool(missing)}
+                "tensors": len(state), "excluded": len(excluded & set(target)),
+                "replaced_output": bool(set(missing) & set(output))}
+
+
+def _renamed(state: dict[str, torch.Tensor], rename: dict[str, str], source: str) -> dict[str, torch.Tensor]:
+    """`state` with each pattern of `rename` applied to every name in turn (re.sub); two tensors renamed to one
+    name is a GnnjetError."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        new = key
+        for pattern, replacement in rename.items():
+            new = re.sub(pattern, replacement, new)
+        if new in out:
+            raise GnnjetError(f"training.pretrained_rename: two tensors of {source} are renamed to {new!r}")
+        out[new] = value
+    return out
 
 
 def freeze(model: nn.Module, parts: list[str]) -> list[str]:

@@ -187,13 +187,16 @@ class Trainer:
         """Pretrained weights into the new model (fine-tuning), recorded in metrics.csv; a resumed run keeps
         its record (its weights are restored with the optimizer, `_restore`)."""
         if weights is not None:
-            loaded = weights.load_into(built.model)
+            loaded = weights.load_into(built.model, self.training["pretrained_rename"],
+                                       self.training["pretrained_exclude"])
             self.pretrained_record = {k: loaded[k] for k in ("pretrained", "pretrained_sha256")}
             if self.context.is_main:
-                log.info("fine-tuning from %s (%s, sha256 %s): %d tensors loaded%s", loaded["pretrained"],
+                log.info("fine-tuning from %s (%s, sha256 %s): %d tensors loaded%s%s", loaded["pretrained"],
                          weights.kind, loaded["pretrained_sha256"], loaded["tensors"],
                          f", output layer replaced ({built.task.out_dim} outputs)"
-                         if loaded["replaced_output"] else "")
+                         if loaded["replaced_output"] else "",
+                         f", {loaded['excluded']} left at their initial values (training.pretrained_exclude)"
+                         if loaded["excluded"] else "")
                 packed = weights.kind == "weaver" and self.config["model"].get("batchnorm_padding") is None
                 if packed and not {"backbone", "batchnorm"} & set(self.training["freeze"]):
                     log.warning("%s was trained by weaver-core with BatchNorm statistics over padded jets, but "

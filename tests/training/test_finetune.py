@@ -173,3 +173,32 @@ def test_freeze_takes_regular_expressions_over_parameter_names():
         freeze(model, ["nothing_here"])
     with pytest.raises(ConfigError, match=r"training.freeze\[0\]: expected one of backbone, batchnorm or a regular"):
         validate_config({**BASE_CONFIG, "training": {"freeze": ["blocks.(0"]}})
+
+
+def test_pretrained_tensors_can_be_excluded_and_renamed(pretrained_run, tmp_path):
+    """training.pretrained_exclude leaves the matched tensors at the new model's initial values and loads the rest;
+    training.pretrained_rename maps the file's names onto the model's first; a pattern that matches nothing, or a
+    rename that merges two tensors, is an error."""
+    source = load_checkpoint(pretrained_run / "best.pt")["model"]
+    first = sorted({k.rsplit(".", 2)[0] for k in source if k.startswith("phi.")})[0]  # the first layer of phi
+    trainer = trainer_for(regression_config(tmp_path, pretrained_run, pretrained_exclude=[f"^{first}\\."]),
+                          tmp_path / "ex")
+    state = trainer.model.state_dict()
+    excluded = [k for k in state if k.startswith(f"{first}.")]
+    assert excluded and all(not torch.equal(state[k], source[k]) for k in excluded if source[k].dtype.is_floating_point
+                            and source[k].numel() > 1)
+    kept = [k for k in state if k.startswith("phi.") and not k.startswith(f"{first}.")]
+    assert kept and all(torch.equal(state[k], source[k]) for k in kept)
+
+    from gnnjet.training.pretrained import PretrainedWeights
+
+    weights = PretrainedWeights.read(pretrained_run)
+    model = trainer_for(regression_config(tmp_path, pretrained_run), tmp_path / "plain").model
+    renamed = PretrainedWeights(weights.source, weights.file, weights.kind,
+                                {k.replace("phi.", "encoder."): v for k, v in weights.state.items()})
+    record = renamed.load_into(model, rename={r"^encoder\.": "phi."})
+    assert record["tensors"] > 0 and all(torch.equal(model.state_dict()[k], source[k]) for k in kept)
+    with pytest.raises(GnnjetError, match=r"training.pretrained_exclude: 'nowhere' matches no tensor"):
+        weights.load_into(model, exclude=["nowhere"])
+    with pytest.raises(GnnjetError, match=r"training.pretrained_rename: two tensors of .* are renamed to"):
+        weights.load_into(model, rename={r".*": "same"})
