@@ -258,6 +258,19 @@ WEIGHTS = Record(
     nullable=True,
 )
 
+class Variables(Spec):
+    """data.variables: {name: expression} (parsed with the data spec, `data.expressions.compile_variables`)."""
+
+    description = "a mapping {variable name: expression}"
+
+    def validate(self, value: Any, path: str) -> Any:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(value, path)
+        return _named_expressions(value, path, "variable", "other expressions use it by name", "\"count(sv_pt)\"")
+
+
 DATA = Record(
     {
         "train": (_files, []),
@@ -267,6 +280,9 @@ DATA = Record(
         # train on a seeded fraction of the training jets (after the validation split)
         "fraction": (Scalar(float, check=lambda v: 0.0 < v <= 1.0, what="a number in (0, 1]"), 1.0),
         "tree": (_string, "Jets"),
+        # named variables {name: expression} that every other expression may use (per jet or per constituent;
+        # count/sum/min/max/mean reduce a collection to one value per jet)
+        "variables": (Variables(), {}),
         "selection": (Scalar(str, nullable=True), None),
         # the selection of predictions and of the test set (null: data.selection)
         "test_selection": (Scalar(str, nullable=True), None),
@@ -285,13 +301,12 @@ DATA = Record(
     what="the data section",
 )
 
-def _named_expressions(mapping: dict[Any, Any], path: str, kind: str, branches: str, example: str) -> dict[str, str]:
-    """A mapping {name: expression} of task.labels or task.targets: names are identifiers (they name the `branches`
-    branches of the predictions), expressions non-empty strings."""
+def _named_expressions(mapping: dict[Any, Any], path: str, kind: str, used: str, example: str) -> dict[str, str]:
+    """A mapping {name: expression} of task.labels, task.targets or data.variables: names are identifiers (`used`
+    says why), expressions non-empty strings."""
     for name, expression in mapping.items():
         if not isinstance(name, str) or not name.isidentifier():
-            raise ConfigError(f"{path}: {kind} name {name!r} must be a name of letters, digits and _ (it names the "
-                              f"{branches} branches of the predictions)")
+            raise ConfigError(f"{path}: {kind} name {name!r} must be a name of letters, digits and _ ({used})")
         if not isinstance(expression, str) or not expression.strip():
             raise ConfigError(f"{path}.{name}: expected an expression, e.g. {example}, got {expression!r}")
     return dict(mapping)
@@ -309,7 +324,9 @@ class Labels(Spec):
             return ListOf(_string, min_length=2, nullable=True).validate(value, path)
         if not isinstance(value, dict) or len(value) < 2:
             raise self.fail(value, path)
-        return _named_expressions(value, path, "class", "score_<name> and <name>", "\"is_signal_new == 1\"")
+        return _named_expressions(value, path, "class",
+                                  "it names the score_<name> and <name> branches of the predictions",
+                                  "\"is_signal_new == 1\"")
 
 
 class Targets(Spec):
@@ -324,7 +341,9 @@ class Targets(Spec):
             return None
         if not isinstance(value, dict) or not value:
             raise self.fail(value, path)
-        return _named_expressions(value, path, "target", "pred_<name> and <name>_corr", "\"log(mass_gen / mass)\"")
+        return _named_expressions(value, path, "target",
+                                  "it names the pred_<name> and <name>_corr branches of the predictions",
+                                  "\"log(mass_gen / mass)\"")
 
 
 class TargetLimits(Spec):

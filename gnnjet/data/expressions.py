@@ -2,14 +2,18 @@
 
 A config is input, not code: the text is parsed with `ast` and only a whitelist of node kinds
 (numbers, names, arithmetic, comparisons, boolean logic and calls of the functions in FUNCTIONS)
-is accepted. Names that are not functions or constants are branch names. Length and nesting are
-bounded (MAX_LENGTH, MAX_DEPTH) and numbers are numpy scalars (a power of a number is float64), so
-no expression can exhaust the stack or memory or hang in big-integer arithmetic.
+is accepted. Names that are not functions or constants are branch names, or the config's named variables
+(data.variables: their expressions are substituted, `compile_variables`). count, sum, min, max and mean reduce a
+collection's values to one per jet (``count(sv_pt) >= 2``, ``sum(ch_pt > 1)``, ``max(ch_pt) / pt``). Length,
+nesting and the size after substitution are bounded (MAX_LENGTH, MAX_DEPTH, MAX_NODES) and numbers are numpy
+scalars (a power of a number is float64), so no expression can exhaust the stack or memory or hang in
+big-integer arithmetic.
 """
 
 from __future__ import annotations
 
 import ast
+import copy
 import operator
 from functools import cached_property
 from typing import Any, Callable, Mapping
@@ -17,7 +21,7 @@ from typing import Any, Callable, Mapping
 import awkward as ak
 import numpy as np
 
-from gnnjet.errors import ConfigError
+from gnnjet.errors import ConfigError, DataError
 
 
 def delta_phi(a: Any, b: Any) -> Any:
@@ -35,6 +39,26 @@ def _clip(x: Any, low: Any, high: Any) -> Any:
     return np.minimum(np.maximum(x, low), high)
 
 
+def _per_jet(name: str, reduce: Callable[[ak.Array], Any]) -> Callable[[Any], Any]:
+    """A reduction of a collection's values [J, var] to one value per jet [J] (NaN for an empty min, max or
+    mean); a value that is already one per jet is a DataError naming the function."""
+    def reduced(values: Any) -> Any:
+        if not isinstance(values, ak.Array) or values.ndim < 2:
+            raise DataError(f"{name}(...) reduces a collection's values (ch_pt, sv_mass > 2, ...) to one per jet; "
+                            "it was given one value per jet already")
+        return ak.fill_none(reduce(values), np.nan)
+    return reduced
+
+
+REDUCTIONS: dict[str, Callable[..., Any]] = {
+    "count": _per_jet("count", lambda v: ak.num(v, axis=1)),
+    "sum": _per_jet("sum", lambda v: ak.sum(v, axis=1)),
+    "min": _per_jet("min", lambda v: ak.min(v, axis=1)),
+    "max": _per_jet("max", lambda v: ak.max(v, axis=1)),
+    "mean": _per_jet("mean", lambda v: ak.mean(v, axis=1)),
+}
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "log": np.log, "log10": np.log10, "log1p": np.log1p, "exp": np.exp, "sqrt": np.sqrt,
     "abs": np.abs, "sign": np.sign, "floor": np.floor, "ceil": np.ceil,
@@ -42,11 +66,12 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "arctan": np.arctan, "arctan2": np.arctan2, "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh,
     "arcsinh": np.arcsinh, "arccosh": np.arccosh, "arctanh": np.arctanh, "hypot": np.hypot,
     "minimum": np.minimum, "maximum": np.maximum, "isfinite": np.isfinite,
-    "where": _where, "clip": _clip, "delta_phi": delta_phi,
+    "where": _where, "clip": _clip, "delta_phi": delta_phi, **REDUCTIONS,
 }
 CONSTANTS = {"pi": np.pi, "e": np.e}
 MAX_LENGTH = 2000  # characters
 MAX_DEPTH = 200  # nesting of the syntax tree (a + b + ... nests one level per term)
+MAX_NODES = 20_000  # syntax nodes after the named variables are substituted (v2 = v1 + v1, v3 = v2 + v2, ...)
 
 _BINARY = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
@@ -82,7 +107,7 @@ class Expression:
         path: the config key it came from, used in error messages.
     """
 
-    def __init__(self, text: str | float, path: str = "expression"):
+    def __init__(self, text: str | float, path: str = "expression", variables: Mapping[str, Expression] | None = None):
         self.text = str(text)
         self.path = path
         if len(self.text) > MAX_LENGTH:
@@ -97,7 +122,8 @@ class Expression:
             raise ConfigError(f"{path}: expression nested too deeply (at most {MAX_DEPTH} levels): "
                               f"{self.text[:80]!r}")
         self._check(tree.body)
-        self._tree = tree.body
+        self._tree = _substituted(tree.body, variables or {}, self) if variables else tree.body
+        self.substituted = self._tree is not tree.body  # whether it used data.variables
 
     def _reject(self, node: ast.AST, what: str) -> ConfigError:
         return ConfigError(
@@ -134,6 +160,12 @@ class Expression:
                 self._check(child)
         else:
             raise self._reject(node, f"{type(node).__name__.lower()} syntax")
+
+    @property
+    def resolved(self) -> str:
+        """What the expression computes, as text: its own text, or with data.variables substituted (what a cache
+        key must hash: a variable's new definition changes the arrays)."""
+        return ast.unparse(self._tree) if self.substituted else self.text
 
     @cached_property
     def branches(self) -> frozenset[str]:
@@ -186,3 +218,45 @@ class Expression:
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
+
+
+def _substituted(tree: ast.expr, variables: Mapping[str, Expression], owner: Expression) -> ast.expr:
+    """`tree` with every name of `variables` replaced by (a copy of) its expression's tree; an expansion past
+    MAX_NODES is a ConfigError naming `owner`'s key."""
+    class Substitute(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:  # noqa: N802 - ast's visitor naming
+            return copy.deepcopy(variables[node.id]._tree) if node.id in variables else node
+
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    if not any(isinstance(n, ast.Name) and n.id in variables and id(n) not in called for n in ast.walk(tree)):
+        return tree
+    result = Substitute().visit(copy.deepcopy(tree))
+    if sum(1 for _ in ast.walk(result)) > MAX_NODES:
+        raise ConfigError(f"{owner.path}: with data.variables substituted, {owner.text[:80]!r} grows past "
+                          f"{MAX_NODES} terms")
+    return result
+
+
+def compile_variables(definitions: Mapping[str, str], path: str = "data.variables") -> dict[str, Expression]:
+    """The named variables {name: expression text} parsed, each with the variables it uses substituted; a name
+    that shadows a function or a constant, and variables that use each other in a cycle, are ConfigErrors."""
+    compiled: dict[str, Expression] = {}
+    raw = {name: Expression(text, f"{path}.{name}") for name, text in definitions.items()}
+    for name in raw:
+        if name in FUNCTIONS or name in CONSTANTS:
+            raise ConfigError(f"{path}.{name}: the name is a function or a constant of the expressions; choose another")
+
+    def compile_one(name: str, chain: tuple[str, ...]) -> Expression:
+        if name in compiled:
+            return compiled[name]
+        if name in chain:
+            raise ConfigError(f"{path}: the variables {' -> '.join((*chain[chain.index(name):], name))} use each "
+                              "other in a cycle")
+        for used in sorted(raw[name].branches & set(raw)):
+            compile_one(used, (*chain, name))
+        compiled[name] = Expression(definitions[name], f"{path}.{name}", compiled)
+        return compiled[name]
+
+    for name in raw:
+        compile_one(name, ())
+    return compiled

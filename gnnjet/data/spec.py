@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from gnnjet.config import KINEMATICS
-from gnnjet.data.expressions import Expression
+from gnnjet.data.expressions import Expression, compile_variables
 
 
 @dataclass
@@ -84,10 +84,15 @@ class DataSpec:
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "DataSpec":
         data, task = config["data"], config["task"]
+        variables = compile_variables(data.get("variables") or {})
+
+        def expression(text: str | float, path: str) -> Expression:
+            """A config expression, the named variables (data.variables) substituted."""
+            return Expression(text, path, variables)
 
         def feature(entry: dict[str, Any], path: str) -> Feature:
             clip = tuple(entry["clip"]) if entry["clip"] is not None else None
-            return Feature(entry["name"], Expression(entry["expr"], path), entry["center"], entry["scale"], clip, path)
+            return Feature(entry["name"], expression(entry["expr"], path), entry["center"], entry["scale"], clip, path)
 
         columns: list[Feature] = []
         column_of: dict[str, int] = {}
@@ -103,14 +108,14 @@ class DataSpec:
                 placed.append((feat, column_of[feat.name]))
             form = next((f for f, keys in KINEMATICS.items() if entry[keys[0]] is not None), None)
             keys = {"pt/eta/phi": ("pt", "eta", "phi", "mass"), "px/py/pz/energy": KINEMATICS["px/py/pz/energy"]}
-            kinematics = [Expression(entry[k], f"{base}.{k}") for k in keys[form]] if form else []
+            kinematics = [expression(entry[k], f"{base}.{k}") for k in keys[form]] if form else []
             coordinates = entry["coordinates"]
             node_types.append(
                 NodeTypeSpec(
                     code, name, entry["max_nodes"],
-                    Expression(entry["select"], f"{base}.select") if entry["select"] else None,
+                    expression(entry["select"], f"{base}.select") if entry["select"] else None,
                     form, kinematics,
-                    [Expression(c, f"{base}.coordinates[{i}]") for i, c in enumerate(coordinates)]
+                    [expression(c, f"{base}.coordinates[{i}]") for i, c in enumerate(coordinates)]
                     if coordinates else None,
                     placed,
                 )
@@ -127,29 +132,29 @@ class DataSpec:
             columns=columns,
             type_columns=type_columns,
             jet_features=[feature(f, f"data.jet_features[{i}]") for i, f in enumerate(data["jet_features"])],
-            jet_eta=Expression(data["jet_axis"]["eta"], "data.jet_axis.eta"),
-            jet_phi=Expression(data["jet_axis"]["phi"], "data.jet_axis.phi"),
-            selection=Expression(data["selection"], "data.selection") if data["selection"] else None,
+            jet_eta=expression(data["jet_axis"]["eta"], "data.jet_axis.eta"),
+            jet_phi=expression(data["jet_axis"]["phi"], "data.jet_axis.phi"),
+            selection=expression(data["selection"], "data.selection") if data["selection"] else None,
             task_type=task["type"],
             labels=list(task["labels"] or []) if is_classification else [],
-            label_exprs=[Expression(text, f"task.labels.{name}") for name, text in task["labels"].items()]
+            label_exprs=[expression(text, f"task.labels.{name}") for name, text in task["labels"].items()]
             if is_classification and isinstance(task["labels"], dict) else None,
-            targets={} if is_classification else {name: Expression(text, f"task.targets.{name}")
+            targets={} if is_classification else {name: expression(text, f"task.targets.{name}")
                                                    for name, text in task["targets"].items()},
-            observers=[Expression(o, f"data.observers[{i}]") for i, o in enumerate(data["observers"])],
+            observers=[expression(o, f"data.observers[{i}]") for i, o in enumerate(data["observers"])],
             step_size=data["step_size"],
         )
         weights = data.get("weights") or {}
         if weights.get("expr"):
-            spec.weight = Expression(weights["expr"], "data.weights.expr")
+            spec.weight = expression(weights["expr"], "data.weights.expr")
         if weights.get("reweight"):
-            spec.reweight_vars = [Expression(text, f"data.weights.reweight.vars.{text}")
+            spec.reweight_vars = [expression(text, f"data.weights.reweight.vars.{text}")
                                   for text in weights["reweight"]["vars"]]
         if task.get("decorrelation"):
-            spec.decorrelation = Expression(task["decorrelation"]["expr"], "task.decorrelation.expr")
+            spec.decorrelation = expression(task["decorrelation"]["expr"], "task.decorrelation.expr")
         kfold = config.get("training", {}).get("kfold")
         if kfold is not None:
-            spec.fold, spec.folds = Expression(kfold["expr"], "training.kfold.expr"), kfold["k"]
+            spec.fold, spec.folds = expression(kfold["expr"], "training.kfold.expr"), kfold["k"]
         spec.branches = spec._collect_branches()
         return spec
 
@@ -211,10 +216,11 @@ class DataSpec:
             # and aux arrays
             "version": 5,
             "tree": self.tree,
-            "exprs": [e.text for e in self.expressions()],
+            "exprs": [e.resolved for e in self.expressions()],
             "caps": [(t.name, t.max_nodes, t.form) for t in self.node_types],
-            "select": [t.select.text if t.select else None for t in self.node_types],
-            "coordinates": [[c.text for c in t.coordinates] if t.coordinates else None for t in self.node_types],
+            "select": [t.select.resolved if t.select else None for t in self.node_types],
+            "coordinates": [[c.resolved for c in t.coordinates] if t.coordinates else None
+                            for t in self.node_types],
             "columns": [f.name for f in self.columns],
             "layout": [[(f.name, c) for f, c in t.features] for t in self.node_types],
             "labels": self.labels if self.label_exprs is None else [[n, e.text] for n, e in zip(self.labels,

@@ -204,3 +204,30 @@ def test_a_weight_or_reweighting_variable_per_constituent_is_a_config_error(base
     base_config["data"]["weights"] = {"expr": "ch_pt"}
     with pytest.raises(ConfigError, match=r"data.weights.expr: 'ch_pt' is not a per-jet quantity"):
         read_all(base_config, fake_file)
+
+
+def test_named_variables_reach_features_selections_and_the_cache_key(base_config, tmp_path):
+    """data.variables: a jet-level reduction in the selection and a jet feature, a per-constituent variable in a
+    node feature; the values are those of the expressions written out, and a new definition is a new cache entry."""
+    path = write_fake(tmp_path / "jets.root", 200)
+    raw = uproot_arrays(path)
+    base_config["data"]["variables"] = {"nsv": "count(sv_pt)", "lead": "max(ch_pt)", "rel": "log(ch_pt / pt)"}
+    base_config["data"]["selection"] = "nsv >= 1"
+    base_config["data"]["jet_features"] = [{"name": "lead_frac", "expr": "lead / pt", "center": None, "scale": None}]
+    base_config["data"]["node_types"]["charged"]["features"][1] = {"name": "rel_pt", "expr": "rel"}
+    spec = DataSpec.from_config(validate_config(base_config))
+    store = build_store(spec, [str(path)], tmp_path / "cache", progress=False)
+    kept = ak.to_numpy(ak.num(raw["sv_pt"]) >= 1)  # a jet with an SV has a node: none is dropped
+    entries = np.asarray(store.arrays["entry"])
+    np.testing.assert_array_equal(entries, np.flatnonzero(kept))
+    lead = ak.to_numpy(ak.max(raw["ch_pt"], axis=1)[kept], allow_missing=True).filled(np.nan) / raw["pt"][kept]
+    np.testing.assert_allclose(np.asarray(store.arrays["u"])[:, 0], lead, rtol=1e-6)
+    base_config["data"]["variables"]["nsv"] = "count(sv_pt) + 0"
+    other = DataSpec.from_config(validate_config(base_config))
+    assert other.fingerprint() != spec.fingerprint()
+
+
+def uproot_arrays(path):
+    import uproot
+
+    return uproot.open(path)["Jets"].arrays(["pt", "sv_pt", "ch_pt", "ne_pt"])

@@ -83,3 +83,39 @@ def test_integer_constants_beyond_int64_are_large_floats():
     np.testing.assert_array_equal(Expression("pt * 100000000000000000000000", "x").evaluate(values), [1e23, 2e23])
     np.testing.assert_array_equal(Expression("pt - 1" + "0" * 400, "x").evaluate(values), [-np.inf, -np.inf])
     assert Expression("9223372036854775807 + 0", "x").evaluate({}) == np.iinfo(np.int64).max  # int64 stays exact
+
+
+def test_reductions_give_one_value_per_jet():
+    from gnnjet.errors import DataError
+
+    arrays = {"sv_pt": ak.Array([[1.0, 5.0], [], [3.0]]), "pt": np.array([10.0, 20.0, 30.0])}
+    assert Expression("count(sv_pt)").evaluate(arrays).tolist() == [2, 0, 1]
+    assert Expression("sum(sv_pt > 2)").evaluate(arrays).tolist() == [1, 0, 1]
+    np.testing.assert_allclose(Expression("max(sv_pt) / pt").evaluate(arrays).to_numpy(), [0.5, np.nan, 0.1])
+    np.testing.assert_allclose(Expression("mean(sv_pt)").evaluate(arrays).to_numpy(), [3.0, np.nan, 3.0])
+    with pytest.raises(DataError, match=r"count\(...\) reduces a collection's values"):
+        Expression("count(pt)").evaluate(arrays)
+
+
+def test_named_variables_are_substituted_in_dependency_order():
+    from gnnjet.data.expressions import compile_variables
+
+    variables = compile_variables({"ratio": "lead / pt", "lead": "max(ch_pt)", "nsv": "count(sv_pt)"})
+    selection = Expression("nsv >= 1 and ratio > 0.2", "data.selection", variables)
+    assert selection.branches == {"sv_pt", "ch_pt", "pt"} and selection.resolved != selection.text
+    arrays = {"sv_pt": ak.Array([[1.0], [], [2.0]]), "ch_pt": ak.Array([[5.0, 1.0], [9.0], [1.0]]),
+              "pt": np.array([10.0, 10.0, 10.0])}
+    assert selection.evaluate(arrays).tolist() == [True, False, False]
+    assert Expression("log(pt)", "x", variables).resolved == "log(pt)"  # no variable: the text, unchanged
+
+
+@pytest.mark.parametrize("definitions, message", [
+    ({"a": "b + 1", "b": "a * 2"}, r"data.variables: the variables a -> b -> a use each other in a cycle"),
+    ({"log": "pt"}, r"data.variables.log: the name is a function or a constant"),
+    ({f"v{i}": f"v{i - 1} + v{i - 1}" if i else "pt" for i in range(20)}, r"grows past 20000 terms"),
+])
+def test_bad_variables_are_one_config_error(definitions, message):
+    from gnnjet.data.expressions import compile_variables
+
+    with pytest.raises(ConfigError, match=message):
+        compile_variables(definitions)
