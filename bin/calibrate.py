@@ -10,6 +10,7 @@ and after on the calibration jets.
 
 Examples:
   bin/calibrate.py -m runs/qg_pn -i "data/qg_calibration/*.root"
+  bin/calibrate.py -m runs/jec_pn --by pt        (the jets the run kept: trained with data.calibration_fraction)
   bin/calibrate.py -m runs/jec_pn -i "data/jec_calibration/*.root" --by pt:20,40,80,160,1000 --by "abs(eta):0,1.3,2.5,5"
 """
 
@@ -22,8 +23,9 @@ from gnnjet.cli import add_trust_code, positive_int, run
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-m", "--model", required=True, help="run directory written by bin/train.py")
-    parser.add_argument("-i", "--input", nargs="+", required=True,
-                        help="calibration jets (ROOT or Parquet files/globs) the run never trained on")
+    parser.add_argument("-i", "--input", nargs="+",
+                        help="calibration jets (ROOT or Parquet files/globs) the run never trained on (default: the "
+                             "validation jets the run kept out of training, data.calibration_fraction)")
     parser.add_argument("--by", action="append", default=[], metavar="VARIABLE[:EDGES]",
                         help="regression: group the jets by a reco-level observer, e.g. pt:30,60,120,250 or "
                              "abs(eta):0,1.3,2.5 (without edges: 4 equal-population bins); repeat for a product")
@@ -37,7 +39,7 @@ def main() -> None:
     from gnnjet.calibrate import calibrate
     from gnnjet.data.inputs import expand_files
 
-    record = calibrate(args.model, expand_files(args.input), by=args.by, method=args.method, overwrite=args.overwrite,
+    record = calibrate(args.model, expand_files(args.input) if args.input else None, by=args.by, method=args.method, overwrite=args.overwrite,
                        batch_size=args.batch_size, device=args.device, trust_code=args.trust_code)
     if record["kind"] == "temperature":
         print(f"temperature {record['temperature']:.4f} on {record['jets']} jets: NLL {record['nll_before']:.4f} -> "

@@ -29,7 +29,7 @@ from gnnjet.evaluate.calibration import (
     softmax,
 )
 from gnnjet.fileio import atomic_write_text, refuse_to_clobber, same_file
-from gnnjet.runs.calibration import Binning, parse_binning
+from gnnjet.runs.calibration import Binning, parse_binning, read_calibration_jets
 from gnnjet.runs.layout import CALIBRATION
 from gnnjet.runs.prediction import Predicted, run_model
 from gnnjet.runs.run import Run
@@ -40,28 +40,44 @@ DEFAULT_GROUPS = 4  # equal-population bins of a --by variable given without edg
 METHODS = ("temperature", "isotonic")  # a tagger's calibrations
 
 
-def calibrate(model_dir: str | Path, files: list[str], *, by: list[str] = (), method: str = "temperature",
-              overwrite: bool = False, batch_size: int = 512, device: str = "cpu", progress: bool = True,
-              trust_code: bool = False) -> dict[str, Any]:
+def calibrate(model_dir: str | Path, files: list[str] | None = None, *, by: list[str] = (),
+              method: str = "temperature", overwrite: bool = False, batch_size: int = 512, device: str = "cpu",
+              progress: bool = True, trust_code: bool = False) -> dict[str, Any]:
     """Fit the calibration of the run in `model_dir` on the jets of `files` (calibration jets: never the training
-    jets) and save it as the run's calibration.json (an existing one only with `overwrite`); returns the record.
+    jets), or without files on the validation jets the run kept out of training for it (data.calibration_fraction),
+    and save it as the run's calibration.json (an existing one only with `overwrite`); returns the record.
     `by`: for a regression, the groups ('pt:30,60,120', 'abs(eta):0,1.3,2.5', or 'pt' for 4 equal-population bins);
     no groups: one correction for all jets. `method`: a tagger's calibration, temperature or isotonic."""
     if method not in METHODS:
         raise GnnjetError(f"calibration method {method!r}: choose one of {', '.join(METHODS)}")
     run = Run.at(model_dir, trust_code)
     target = run.file(CALIBRATION)
+    kept = None
+    if files is None:
+        kept = read_calibration_jets(run.path)
+        if kept is None:
+            raise GnnjetError(f"{run.path} kept no calibration jets (train with data.calibration_fraction): give "
+                              "calibration files with -i")
+        files = kept[0]
+    else:
+        _refuse_training_files(run, files)
     refuse_to_clobber(target, files, [], overwrite, what="calibration")
-    _refuse_training_files(run, files)
     predicted = run_model(run.path, files, batch_size=batch_size, device=device, progress=progress,
                           trust_code=trust_code)
-    if not len(predicted.targets):
+    jets = np.ones(len(predicted.targets), bool)
+    if kept is not None:  # the run's own calibration jets among the jets of its files
+        jets = np.isin(np.asarray(predicted.dataset.store.arrays["entry"]), kept[1])
+    if not jets.any():
         raise GnnjetError(f"no jets in {', '.join(files)} to calibrate on")
+    task, outputs, targets = predicted.trained.task, predicted.outputs[jets], predicted.targets[jets]
+    observers = {name: values[jets] for name, values in observers_of(predicted).items()}
     if predicted.spec.task_type == "classification":
-        record = fit_temperature_record(predicted) if method == "temperature" else fit_isotonic_record(predicted)
+        fit = fit_temperature_record if method == "temperature" else fit_isotonic_record
+        record = fit(outputs, targets)
     else:
-        record = fit_conformal_record(predicted, by)
-    record |= {"files": list(files), "jets": int(len(predicted.targets))}
+        record = fit_conformal_record(task, outputs, targets, observers, by)
+    record |= {"files": list(files), "jets": int(jets.sum()),
+               "calibration_jets": "the run's own (data.calibration_fraction)" if kept is not None else "given"}
     atomic_write_text(target, json.dumps(record, indent=1))
     return record
 
@@ -89,9 +105,9 @@ def observers_of(predicted: Predicted) -> dict[str, np.ndarray]:
     return {name: np.asarray(obs[:, i]) for i, name in enumerate(predicted.spec.observer_names)}
 
 
-def fit_temperature_record(predicted: Predicted) -> dict[str, Any]:
-    """Temperature scaling of the logits, with the NLL and ECE before and after on the calibration jets."""
-    logits, labels = predicted.outputs.astype(np.float64), predicted.targets.astype(np.int64)
+def fit_temperature_record(outputs: np.ndarray, targets: np.ndarray) -> dict[str, Any]:
+    """Temperature scaling of the logits [J, C], with the NLL and ECE before and after on the calibration jets."""
+    logits, labels = outputs.astype(np.float64), targets.astype(np.int64)
     temperature = fit_temperature(logits, labels)
     return {"kind": "temperature", "temperature": temperature,
             "nll_before": negative_log_likelihood(logits, labels), "nll_after":
@@ -100,30 +116,29 @@ def fit_temperature_record(predicted: Predicted) -> dict[str, Any]:
             "ece_after": expected_calibration_error(softmax(logits, temperature), labels)}
 
 
-def fit_isotonic_record(predicted: Predicted) -> dict[str, Any]:
+def fit_isotonic_record(outputs: np.ndarray, targets: np.ndarray) -> dict[str, Any]:
     """Each class's isotonic map of its probability (one against the rest; the mapped probabilities are renormalised
     when applied), with the ECE before and after on the calibration jets."""
-    labels = predicted.targets.astype(np.int64)
-    raw = softmax(predicted.outputs.astype(np.float64))
+    labels = targets.astype(np.int64)
+    raw = softmax(outputs.astype(np.float64))
     fits = [isotonic_fit(raw[:, c], labels == c) for c in range(raw.shape[1])]
     return {"kind": "isotonic", "classes": [{"x": x.tolist(), "y": y.tolist()} for x, y in fits],
             "ece_before": expected_calibration_error(raw, labels),
             "ece_after": expected_calibration_error(isotonic_apply(raw, fits), labels)}
 
 
-def fit_conformal_record(predicted: Predicted, by: list[str]) -> dict[str, Any]:
-    """Conformal corrections of every per-jet bound of every target, per group of `by`, with each group's jets and
-    its interval coverage before and after (on the calibration jets)."""
-    task = predicted.trained.task
+def fit_conformal_record(task: Any, outputs: np.ndarray, targets: np.ndarray, observers: dict[str, np.ndarray],
+                         by: list[str]) -> dict[str, Any]:
+    """Conformal corrections of every per-jet bound of every target of the regression `task`, per group of `by`,
+    with each group's jets and its interval coverage before and after (on the calibration jets)."""
     levels = task.bound_levels()
     if not levels:
         raise GnnjetError(f"task.loss {task.loss_name} predicts no per-jet interval to calibrate (use loss quantile "
                           "or gaussian_nll)")
-    observers = observers_of(predicted)
     binnings = [_binning(text, observers) for text in by]
     group = group_index([b.values(observers) for b in binnings], [np.asarray(b.edges) for b in binnings])
     groups = int(np.prod([len(b.edges) - 1 for b in binnings])) if binnings else 1
-    raw = task.columns(predicted.outputs, predicted.targets, observers)
+    raw = task.columns(outputs, targets, observers)
     bounds: dict[str, dict[str, Any]] = {}
     coverage: dict[str, dict[str, Any]] = {}
     for name in task.targets:

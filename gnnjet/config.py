@@ -279,6 +279,9 @@ DATA = Record(
         "val_fraction": (Scalar(float, check=lambda v: 0.0 <= v < 1.0, what="a number in [0, 1)"), 0.1),
         # train on a seeded fraction of the training jets (after the validation split)
         "fraction": (Scalar(float, check=lambda v: 0.0 < v <= 1.0, what="a number in (0, 1]"), 1.0),
+        # a seeded fraction of the validation jets kept out of training and validation for bin/calibrate.py
+        # (recorded in the run: calibration_jets.json)
+        "calibration_fraction": (Scalar(float, check=lambda v: 0.0 <= v < 1.0, what="a number in [0, 1)"), 0.0),
         "tree": (_string, "Jets"),
         # named variables {name: expression} that every other expression may use (per jet or per constituent;
         # count/sum/min/max/mean reduce a collection to one value per jet)

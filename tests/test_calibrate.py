@@ -109,3 +109,31 @@ def test_isotonic_calibration_of_a_tagger(tmp_path):
     total = mapped_q + mapped_g
     expected = np.where(total > 0, mapped_q / np.where(total > 0, total, 1), 0.5)
     np.testing.assert_allclose(columns["score_label_q"], expected, atol=1e-5)
+
+
+def test_a_run_keeps_calibration_jets_out_of_training_and_calibrates_on_them(tmp_path):
+    from gnnjet.data.spec import DataSpec
+    from gnnjet.training.data import prepare_split
+
+    config = tiny_config(tmp_path, epochs=1)
+    config["task"] = {"type": "regression", "loss": "quantile", "labels": None, "target_abs_max": 1.0}
+    config["data"]["val_fraction"] = 0.5
+    config["data"]["calibration_fraction"] = 0.4
+    config = validate_config(config)
+    split = prepare_split(config, DataSpec.from_config(config), progress=False)
+    calibration = split.calibration_index
+    assert len(calibration) > 0 and not set(calibration) & set(split.val_index)
+    assert not set(calibration) & set(split.train_index)
+    assert len(calibration) + len(split.val_index) + len(split.train_index) == split.train.store.num_jets
+
+    train(config, tmp_path / "run", progress=False)
+    record = json.loads((tmp_path / "run" / "calibration_jets.json").read_text())
+    assert len(record["entries"]) == len(calibration)
+    result = run_bin("calibrate.py", "-m", tmp_path / "run", "--by", "pt:0,100,10000")
+    assert result.returncode == 0, result.stderr
+    fitted = json.loads((tmp_path / "run" / "calibration.json").read_text())
+    assert fitted["jets"] == len(calibration) and fitted["calibration_jets"].startswith("the run's own")
+    without = tiny_config(tmp_path / "b", epochs=1)
+    train(without, tmp_path / "plain", progress=False)
+    refused = run_bin("calibrate.py", "-m", tmp_path / "plain")
+    assert refused.returncode == 1 and "kept no calibration jets" in refused.stderr

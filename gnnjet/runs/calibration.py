@@ -23,7 +23,8 @@ from gnnjet import columns as column_names
 from gnnjet.errors import GnnjetError
 from gnnjet.evaluate.calibration import group_index, isotonic_apply
 from gnnjet.evaluate.calibration import softmax as scaled_softmax
-from gnnjet.runs.layout import CALIBRATION
+from gnnjet.fileio import atomic_write_text
+from gnnjet.runs.layout import CALIBRATION, CALIBRATION_JETS
 
 BINNING = re.compile(r"(?P<abs>abs\()?(?P<name>[A-Za-z_][A-Za-z0-9_]*)\)?")
 
@@ -138,3 +139,22 @@ def read_calibration(run_dir: str | Path) -> Calibration | None:
         raise GnnjetError(f"{path}: not a calibration of this run (damaged?): fit it again with bin/calibrate.py "
                           "--overwrite") from None
     return Calibration(record)
+
+
+def write_calibration_jets(run_dir: Path, files: list[str], entries: np.ndarray) -> None:
+    """Record the jets kept out of training for calibration: the input files (expanded, in order) and each jet's
+    row in them taken in order (the store's `entry`)."""
+    record = {"files": [str(Path(f).resolve()) for f in files], "entries": sorted(int(e) for e in entries)}
+    atomic_write_text(Path(run_dir) / CALIBRATION_JETS, json.dumps(record))
+
+
+def read_calibration_jets(run_dir: Path) -> tuple[list[str], np.ndarray] | None:
+    """(files, entries [K]) of the run's calibration jets, None if the run kept none (data.calibration_fraction)."""
+    path = Path(run_dir) / CALIBRATION_JETS
+    if not path.exists():
+        return None
+    try:
+        record = json.loads(path.read_text())
+        return [str(f) for f in record["files"]], np.asarray(record["entries"], np.int64)
+    except (OSError, ValueError, KeyError, TypeError):
+        raise GnnjetError(f"{path}: damaged; give calibration files with -i") from None

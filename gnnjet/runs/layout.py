@@ -13,6 +13,7 @@ A run directory (bin/train.py -o RUN) holds:
 - ``code/`` and ``code.json``: a copy of the file of users' code the model is (model.name ``file.py:Name``) and its
   SHA-256, which loading the run runs only when trusted (`runs.code`);
 - ``calibration.json``: the calibration bin/calibrate.py fitted (`runs.calibration`), applied in prediction;
+  ``calibration_jets.json``: the validation jets data.calibration_fraction kept out of training for it;
 - ``.lock``: held by the training that writes the run.
 
 A k-fold run is a directory with ``kfold.json`` and ``config.yaml`` whose folds ``fold_0`` ... are ordinary runs.
@@ -36,11 +37,12 @@ TEST_METRICS = "test_metrics"  # .json and .md
 LOCK = ".lock"
 CODE, CODE_RECORD = "code", "code.json"
 CALIBRATION = "calibration.json"
+CALIBRATION_JETS = "calibration_jets.json"
 PREDICTIONS = "pred.root"  # where bin/plot.py looks for a run directory's predictions
 
 RESULTS = (BEST, LAST, METRICS)  # a directory with any of these holds a run
 RUN_FILES = (CONFIG, PREPROCESS, WEIGHTS, *RESULTS, TRAIN_LOG, SPLIT, TEST_PREDICTIONS, f"{TEST_METRICS}.json",
-             f"{TEST_METRICS}.md", CODE_RECORD, CALIBRATION)  # what a run writes
+             f"{TEST_METRICS}.md", CODE_RECORD, CALIBRATION, CALIBRATION_JETS)  # what a run writes
 RUN_DIRECTORIES = (TENSORBOARD, CODE)
 
 

@@ -28,6 +28,7 @@ class Split:
     val: JetDataset
     val_index: np.ndarray
     reweighting: Reweighting | None = None
+    calibration_index: np.ndarray | None = None  # jets of `val` kept for calibration (data.calibration_fraction)
 
     @property
     def weighted(self) -> bool:
@@ -66,6 +67,10 @@ def prepare_split(config: dict[str, Any], spec: DataSpec, progress: bool = True,
     if data["fraction"] < 1.0:  # a seeded subset of the training jets (drawn apart from the validation split)
         kept = int(round(len(train_index) * data["fraction"]))
         train_index = np.sort(np.random.default_rng(seed + 1).permutation(train_index)[:kept])
+    calibration_index = None
+    if data["calibration_fraction"] > 0:  # drawn from the validation jets, then out of validation too
+        val_part, calibration_part = fraction_split(len(val_index), data["calibration_fraction"], seed + 2)
+        val_index, calibration_index = val_index[val_part], val_index[calibration_part]
     if len(train_index) == 0 or len(val_index) == 0:
         raise ConfigError(f"data: the split leaves {len(train_index)} training and {len(val_index)} validation "
                           "jets; give more jets, data.val files or another data.val_fraction")
@@ -73,7 +78,7 @@ def prepare_split(config: dict[str, Any], spec: DataSpec, progress: bool = True,
         preprocessing = Preprocessing.fit(spec, train_store, seed=seed, jets=train_index)
     train = JetDataset(spec, train_store, preprocessing)
     val = train if val_store is train_store else JetDataset(spec, val_store, preprocessing)
-    split = Split(train, train_index, val, val_index)
+    split = Split(train, train_index, val, val_index, calibration_index=calibration_index)
     if data["weights"] is not None:
         set_weights(split, config, reweighting)
     return split

@@ -24,6 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.tensorboard import SummaryWriter
 
 from gnnjet.config import dump_config, validate_config
+from gnnjet.data.inputs import expand_files
 from gnnjet.data.loader import JetLoader
 from gnnjet.data.preprocess import Preprocessing
 from gnnjet.data.reweight import Reweighting
@@ -33,6 +34,7 @@ from gnnjet.nn.registry import count_parameters
 from gnnjet.nn.state import output_layer_keys
 from gnnjet.progress import progress_bar
 from gnnjet.runs import layout
+from gnnjet.runs.calibration import write_calibration_jets
 from gnnjet.runs.checkpoint import load_run_checkpoint, save_checkpoint
 from gnnjet.runs.code import keep_code, trusted_code
 from gnnjet.runs.inference import autocast, evaluate
@@ -128,6 +130,10 @@ class Trainer:
             split.train.preprocessing.save(self.output_dir / layout.PREPROCESS)
             if split.reweighting is not None:
                 split.reweighting.save(self.output_dir / layout.WEIGHTS)
+            if split.calibration_index is not None:  # the jets bin/calibrate.py fits on, by input row
+                files = self.config["data"]["val"] or self.config["data"]["train"]
+                write_calibration_jets(self.output_dir, expand_files(files),
+                                       np.asarray(split.val.store.arrays["entry"])[split.calibration_index])
             if self.training["kfold"] is not None:  # the proof that a fold's model never saw its fold's jets
                 with atomic_path(self.output_dir / layout.SPLIT) as tmp, open(tmp, "wb") as file:
                     np.savez_compressed(file, train=split.train_index, val=split.val_index)
