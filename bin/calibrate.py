@@ -39,7 +39,8 @@ def main() -> None:
     from gnnjet.calibrate import calibrate
     from gnnjet.data.inputs import expand_files
 
-    record = calibrate(args.model, expand_files(args.input) if args.input else None, by=args.by, method=args.method, overwrite=args.overwrite,
+    files = expand_files(args.input) if args.input else None
+    record = calibrate(args.model, files, by=args.by, method=args.method, overwrite=args.overwrite,
                        batch_size=args.batch_size, device=args.device, trust_code=args.trust_code)
     if record["kind"] == "temperature":
         print(f"temperature {record['temperature']:.4f} on {record['jets']} jets: NLL {record['nll_before']:.4f} -> "
