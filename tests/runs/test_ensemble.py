@@ -75,3 +75,15 @@ def test_members_of_other_tasks_are_refused(two_taggers, tmp_path):
         run_ensemble([tmp / "run1", tmp_path / "jec"], [str(data)], progress=False).columns()
     with pytest.raises(GnnjetError, match="an ensemble needs two runs or more"):
         run_ensemble([tmp / "run1"], [str(data)])
+
+
+def test_members_that_read_other_jets_are_refused(two_taggers):
+    from gnnjet.runs.ensemble import EnsemblePrediction
+    from gnnjet.runs.prediction import run_model
+
+    tmp = two_taggers
+    data = [str(write_fake(tmp / "sel.root", 60, seed=12))]
+    members = [run_model(tmp / "run1", data, progress=False), run_model(tmp / "run2", data, selection="pt > 100",
+                                                                       progress=False)]
+    with pytest.raises(GnnjetError, match=r"differ in 'entry': the members read different jets"):
+        EnsemblePrediction(members, [tmp / "run1", tmp / "run2"]).columns()
