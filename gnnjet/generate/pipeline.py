@@ -70,7 +70,9 @@ def simulate(events: ak.Array, charge: ChargeTable, detector: Detector, rng: np.
     resonance decays, Pythia status 23, within `radius`: 3 for a fully contained t -> bqq'), rho (median pt
     density of the event's reconstructed candidates, GeV per unit area) and npv (1 + pile-up interactions).
     With `pileup`, its particles enter the detector (and so the detector-level jets), never the
-    generator-level jets.
+    generator-level jets; every constituent records whether it came from a pile-up interaction (ch_is_pu,
+    ne_is_pu: 1 pile-up, 0 the hard interaction), and pt_nopu, mass_nopu are those of the detector-level jet
+    rebuilt from its hard-interaction constituents alone (equal to pt, mass without pile-up).
     """
     particles = particle_table(events, charge)
     visible = visible_final_state(particles)
@@ -82,13 +84,15 @@ def simulate(events: ak.Array, charge: ChargeTable, detector: Detector, rng: np.
     counts = ak.to_numpy(ak.num(visible.pt))
     flat = {k: _flat(visible[k]) for k in FIELDS}
     interactions = np.zeros(len(counts), np.int64)
+    is_pu = np.zeros(int(counts.sum()), np.int32)
     if pileup is not None:
-        flat, counts, interactions = _with_pileup(flat, counts, pileup, rng)
+        flat, counts, interactions, is_pu = _with_pileup(flat, counts, pileup, rng)
     reco = detector.simulate(flat, rng)
     keep = reco["kind"] > 0
     kept_counts = np.bincount(np.repeat(np.arange(len(counts)), counts)[keep], minlength=len(counts))
     candidates = {k: v[keep] for k, v in reco.items()}
     candidates.update({f"true_{k}": flat[k][keep] for k in ("id", "charge", "px", "py", "pz", "vx", "vy", "vz")})
+    candidates["is_pu"] = is_pu[keep]
     pt, eta, phi = candidates["pt"], candidates["eta"], candidates["phi"]
     candidates.update(px=pt * np.cos(phi), py=pt * np.sin(phi), pz=pt * np.sinh(eta), E=pt * np.cosh(eta))
     reco_particles = ak.unflatten(ak.zip({k: v for k, v in candidates.items()}), kept_counts)
@@ -113,6 +117,7 @@ def simulate(events: ak.Array, charge: ChargeTable, detector: Detector, rng: np.
         "event": event,
         "rank": _flat(ak.local_index(gen["pt"])[matched]).astype(np.int32),
     }
+    jets["pt_nopu"], jets["mass_nopu"] = _hard_interaction_jets(members)
     jets["weight"] = weights[jets["event"]]
     jets["rho"] = _rho(candidates, kept_counts)[jets["event"]]
     jets["npv"] = (1 + interactions[jets["event"]]).astype(np.int32)
@@ -122,14 +127,23 @@ def simulate(events: ak.Array, charge: ChargeTable, detector: Detector, rng: np.
 
 
 def _with_pileup(flat: dict[str, np.ndarray], counts: np.ndarray, pileup: PileUp,
-                 rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """The events' particles followed, event by event, by their pile-up particles; the new counts per event and
-    the number of pile-up interactions per event."""
+                 rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """The events' particles followed, event by event, by their pile-up particles; the new counts per event, the
+    number of pile-up interactions per event and each particle's origin (1: pile-up, 0: the hard interaction)."""
     extra, extra_counts, interactions = pileup.overlay(len(counts), rng)
     events = np.arange(len(counts))
     order = np.argsort(np.concatenate([np.repeat(events, counts), np.repeat(events, extra_counts)]), kind="stable")
     merged = {k: np.concatenate([flat[k], extra[k].astype(flat[k].dtype)])[order] for k in flat}
-    return merged, counts + extra_counts, interactions
+    origin = np.concatenate([np.zeros(int(counts.sum()), np.int32), np.ones(int(extra_counts.sum()), np.int32)])
+    return merged, counts + extra_counts, interactions, origin[order]
+
+
+def _hard_interaction_jets(members: ak.Array) -> tuple[np.ndarray, np.ndarray]:
+    """pt and mass [J] of each detector-level jet rebuilt from its constituents [J, n] that came from the hard
+    interaction (is_pu == 0)."""
+    hard = members[members.is_pu == 0]
+    px, py, pz, energy = (ak.to_numpy(ak.sum(hard[k], axis=1)).astype(np.float64) for k in ("px", "py", "pz", "E"))
+    return np.hypot(px, py), np.sqrt(np.maximum(energy**2 - px**2 - py**2 - pz**2, 0.0))
 
 
 def _rho(candidates: dict[str, np.ndarray], counts: np.ndarray) -> np.ndarray:
@@ -184,12 +198,14 @@ def _collections(members: ak.Array, jets: dict[str, np.ndarray], detector: Detec
     pf_id = np.where((abs_id == 11) | (abs_id == 13), abs_id, 211) * np.sign(t["true_charge"]).astype(np.int32)
     ch = {"pt": t["pt"], "eta": t["eta"], "phi": t["phi"], "id": pf_id.astype(np.int32),
           "charge": t["true_charge"].astype(np.int32), **ip,
-          "from_pv": (np.abs(ip["dz"]) < 0.1 * detector.pv_dz_max).astype(np.int32)}  # dz in cm, pv_dz_max in mm
+          "from_pv": (np.abs(ip["dz"]) < 0.1 * detector.pv_dz_max).astype(np.int32),  # dz in cm, pv_dz_max in mm
+          "is_pu": t["is_pu"].astype(np.int32)}
 
     neutrals = members[members.kind != TRACK]
-    n = {k: _flat(neutrals[k]) for k in ("pt", "eta", "phi", "kind", "hcal_frac")}
+    n = {k: _flat(neutrals[k]) for k in ("pt", "eta", "phi", "kind", "hcal_frac", "is_pu")}
     ne = {"pt": n["pt"], "eta": n["eta"], "phi": n["phi"],
-          "id": np.where(n["kind"] == ECAL, 22, 130).astype(np.int32), "hcal_frac": n["hcal_frac"]}
+          "id": np.where(n["kind"] == ECAL, 22, 130).astype(np.int32), "hcal_frac": n["hcal_frac"],
+          "is_pu": n["is_pu"].astype(np.int32)}
 
     sv, sv_counts = detector.secondary_vertices(true, jet_of_track, num_jets, rng)
     sv_order = np.lexsort((-sv["pt"], np.repeat(np.arange(num_jets), sv_counts)))

@@ -54,3 +54,19 @@ def test_pileup_sample(samples):
     # pile-up energy inflates the raw response of low-pt jets (what an L1 offset correction removes)
     response = {mu: np.median(ak.to_numpy(s.pt / s.pt_gen)) for mu, s in samples.items()}
     assert response[20] > response[0] + 0.05, response
+
+
+def test_every_constituent_records_its_origin_and_the_hard_jet(samples):
+    """ch_is_pu / ne_is_pu: 0 without pile-up; with it, pile-up constituents are mostly not from the primary
+    vertex; pt_nopu, mass_nopu rebuild the jet from hard-interaction constituents (equal to pt, mass without
+    pile-up, below pt on average with it)."""
+    quiet, busy = samples[0], samples[20]
+    assert ak.sum(quiet.ch_is_pu) == 0 and ak.sum(quiet.ne_is_pu) == 0
+    np.testing.assert_allclose(ak.to_numpy(quiet.pt_nopu), ak.to_numpy(quiet.pt), rtol=1e-4)
+    np.testing.assert_allclose(ak.to_numpy(quiet.mass_nopu), ak.to_numpy(quiet.mass), rtol=1e-3, atol=1e-2)
+    pu_tracks = ak.flatten(busy.ch_is_pu) == 1
+    assert 0.05 < ak.mean(pu_tracks) < 0.95 and ak.mean(ak.flatten(busy.ne_is_pu)) > 0.05
+    from_pv = ak.flatten(busy.ch_from_pv)
+    assert ak.mean(from_pv[pu_tracks]) < 0.2 and ak.mean(from_pv[~pu_tracks]) > 0.9
+    assert np.all(ak.to_numpy(busy.pt_nopu) <= ak.to_numpy(busy.pt) * (1 + 1e-5))
+    assert np.median(ak.to_numpy(busy.pt_nopu / busy.pt)) < 0.98
