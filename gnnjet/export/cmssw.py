@@ -44,7 +44,7 @@ from gnnjet.fileio import atomic_write_text, make_directory, refuse_to_clobber
 from gnnjet.runs.run import Run
 from gnnjet.tasks.base import Task
 from gnnjet.tasks.classification import Classification
-from gnnjet.tasks.regression import Regression, quantile_values
+from gnnjet.tasks.regression import Regression
 
 JSON_NAME = "preprocess.json"  # written beside the graph, as weaver-core's --export-onnx does
 UNCLIPPED = 1e32  # weaver-core's bounds of a variable without clipping (JSON has no infinity)
@@ -169,29 +169,16 @@ class RegressionOutputs(nn.Module):
         self.names: list[str] = []
         for name in task.targets:
             named = None if len(task.targets) == 1 else name
-            parts = [None, *self._bound_tags()]
+            parts = [None, *task.bound_levels()]  # the tags of `Regression.estimates`' bounds, in their order
             self.names += [column_names.pred(named, part) for part in parts]
             if name in self.observers:
                 self.names += [column_names.corrected(name, part) + "_factor" for part in parts]
 
-    def _bound_tags(self) -> list[str]:
-        if self.task.quantiles:
-            return [column_names.quantile_tag(q) for q in self.task.quantiles if q != 0.5]
-        return [column_names.LOW, column_names.HIGH] if self.task.loss_name == "gaussian_nll" else []
-
     def forward(self, output: Tensor) -> Tensor:
         columns = []
         for t, name in enumerate(self.task.targets):
-            head = self.task.head(output, t)
-            if self.task.quantiles:
-                middle = self.task.quantiles.index(0.5)
-                values = quantile_values(head, middle)
-                point, bounds = values[:, middle], [values[:, i] for i in range(values.shape[1]) if i != middle]
-            elif self.task.loss_name == "gaussian_nll":
-                point, sigma = head[:, 0], torch.exp(head[:, 1].clamp(-7.0, 3.0))
-                bounds = [point - sigma, point + sigma]
-            else:
-                point, bounds = head[:, 0], []
+            point, bounds = self.task.estimates(self.task.head(output, t))
+            bounds = list(bounds.values())
             columns += [point, *bounds]
             if name in self.observers:
                 columns += [torch.exp(v) for v in (point, *bounds)]

@@ -154,18 +154,30 @@ class Regression(Task):
         """The prefix of each target's metrics and prediction columns: none for one target, '<name>_' else."""
         return [""] if len(self.targets) == 1 else [f"{name}_" for name in self.targets]
 
+    def estimates(self, head: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """One target's point estimate [B] and per-jet bounds {quantile tag: [B]} from its outputs [B, K]: the
+        quantile head's ordered quantiles (the median the point), the Gaussian head's mean -+ sigma as its 16% and
+        84% bounds, no bounds for point losses. In torch, so that an exported graph computes them as prediction
+        does (`export.cmssw`)."""
+        if self.quantiles:
+            middle = self.quantiles.index(0.5)
+            values = quantile_values(head, middle)
+            return values[:, middle], {column_names.quantile_tag(q): values[:, i]
+                                       for i, q in enumerate(self.quantiles) if q != 0.5}
+        if self.loss_name == "gaussian_nll":
+            mean, sigma = head[:, 0], torch.exp(head[:, 1].clamp(-7.0, 3.0))
+            return mean, {column_names.LOW: mean - sigma, column_names.HIGH: mean + sigma}
+        return head[:, 0], {}
+
     def interval(self, outputs: np.ndarray, target: int = 0) -> tuple[np.ndarray, np.ndarray] | None:
         """The predicted central interval (low [J], high [J]) of target number `target` at the quantiles
         `interval_levels`, or None for point losses and a quantile head of the median alone."""
         levels = self.interval_levels
         if levels is None:
             return None
-        head = self.head(torch.from_numpy(outputs), target)
-        if self.quantiles:
-            values = quantile_values(head, self.quantiles.index(0.5)).numpy()
-            return values[:, self.quantiles.index(levels[0])], values[:, self.quantiles.index(levels[1])]
-        mean, sigma = head[:, 0].numpy(), np.exp(np.clip(head[:, 1].numpy(), -7.0, 3.0))
-        return mean - sigma, mean + sigma
+        _, bounds = self.estimates(self.head(torch.from_numpy(outputs), target))
+        low, high = (bounds[column_names.quantile_tag(level)].numpy() for level in levels)
+        return low, high
 
     def _lower_tags(self) -> set[str]:
         """The quantile tags of the bounds below the point estimate."""
@@ -204,20 +216,15 @@ class Regression(Task):
         columns: dict[str, np.ndarray] = {}
         for t, name in enumerate(self.targets):
             named = None if len(self.targets) == 1 else name
-            point = self.point(self.head(output, t)).numpy()
-            interval = self.interval(outputs, t)
+            point_tensor, bound_tensors = self.estimates(self.head(output, t))
+            point = point_tensor.numpy()
             columns[column_names.pred(named)] = point.astype(np.float32)
             columns[column_names.target(named)] = target[:, t].astype(np.float32)
-            bounds: dict[str, np.ndarray] = {}
-            if self.quantiles:
-                values = quantile_values(self.head(output, t), self.quantiles.index(0.5)).numpy()
-                bounds = {column_names.quantile_tag(q): values[:, i] for i, q in enumerate(self.quantiles) if q != 0.5}
-            elif interval is not None:  # the Gaussian head: mean -+ sigma
-                bounds = {column_names.LOW: interval[0], column_names.HIGH: interval[1]}
-            bounds = _corrected_bounds(bounds, point, (corrections or {}).get(name, {}), self._lower_tags())
-            if interval is not None and self.interval_levels is not None:
-                low_tag, high_tag = (column_names.quantile_tag(level) for level in self.interval_levels)
-                interval = (bounds[low_tag], bounds[high_tag])
+            bounds = _corrected_bounds({tag: values.numpy() for tag, values in bound_tensors.items()}, point,
+                                       (corrections or {}).get(name, {}), self._lower_tags())
+            levels = self.interval_levels
+            interval = None if levels is None else (bounds[column_names.quantile_tag(levels[0])],
+                                                    bounds[column_names.quantile_tag(levels[1])])
             columns.update({column_names.pred(named, q): values.astype(np.float32) for q, values in bounds.items()})
             if name in observers:
                 columns.update(self._corrected(name, observers[name], point, bounds, interval))
