@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gnnjet import columns as column_names
 from gnnjet.calibrate import calibrate
 from gnnjet.evaluate.calibration import expected_calibration_error
 from gnnjet.evaluate.predictions import load_all
@@ -66,11 +67,10 @@ def top_row(run: Path, test_glob: str, calibration_glob: str) -> dict[str, float
     record = calibrate(run, [calibration_glob], overwrite=True, progress=False)
     predict(run, [test_glob], run / "pred_calibrated.root", overwrite=True, progress=False)
     columns = load_all([str(run / "pred_calibrated.root")], ["m"])[0].columns
-    labels = [name.removeprefix("score_") for name in columns if name.startswith("score_")
-              and not name.endswith("_raw")]
+    labels = column_names.scored_labels(columns)
     truth = np.stack([columns[label] for label in labels], axis=1).argmax(axis=1)
-    scores = np.stack([columns[f"score_{label}"] for label in labels], axis=1)
-    raw = np.stack([columns[f"score_{label}_raw"] for label in labels], axis=1)
+    scores = np.stack([columns[column_names.score(label)] for label in labels], axis=1)
+    raw = np.stack([columns[column_names.raw_score(label)] for label in labels], axis=1)
     return {"temperature": record["temperature"], "ece_before": expected_calibration_error(raw, truth),
             "ece_after": expected_calibration_error(scores, truth), "ece_calibration_before": record["ece_before"],
             "ece_calibration_after": record["ece_after"]}

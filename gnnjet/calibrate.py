@@ -31,7 +31,7 @@ from gnnjet.evaluate.calibration import (
 from gnnjet.fileio import atomic_write_text, refuse_to_clobber, same_file
 from gnnjet.runs.calibration import Binning, parse_binning, read_calibration_jets
 from gnnjet.runs.layout import CALIBRATION
-from gnnjet.runs.prediction import Predicted, run_model
+from gnnjet.runs.prediction import run_model
 from gnnjet.runs.run import Run
 
 DEFAULT_GROUPS = 4  # equal-population bins of a --by variable given without edges
@@ -70,7 +70,7 @@ def calibrate(model_dir: str | Path, files: list[str] | None = None, *, by: list
     if not jets.any():
         raise GnnjetError(f"no jets in {', '.join(files)} to calibrate on")
     task, outputs, targets = predicted.trained.task, predicted.outputs[jets], predicted.targets[jets]
-    observers = {name: values[jets] for name, values in observers_of(predicted).items()}
+    observers = {name: values[jets] for name, values in predicted.dataset.observers().items()}
     if predicted.spec.task_type == "classification":
         fit = fit_temperature_record if method == "temperature" else fit_isotonic_record
         record = fit(outputs, targets)
@@ -98,11 +98,6 @@ def _refuse_training_files(run: Run, files: list[str]) -> None:
         if any(same_file(file, other) for other in trained_on):
             raise GnnjetError(f"{file} is a training file of {run.path} (data.train): calibrate on jets the model "
                               "never saw")
-
-
-def observers_of(predicted: Predicted) -> dict[str, np.ndarray]:
-    obs = predicted.dataset.obs
-    return {name: np.asarray(obs[:, i]) for i, name in enumerate(predicted.spec.observer_names)}
 
 
 def fit_temperature_record(outputs: np.ndarray, targets: np.ndarray) -> dict[str, Any]:

@@ -45,9 +45,8 @@ def predict(model_dir: str | Path | list[str | Path], inputs: list[str], output:
     and an existing one unless `overwrite`."""
     parse_device(device)
     files = expand_files(list(inputs))
-    model_dirs = [model_dir] if isinstance(model_dir, (str, Path)) else list(model_dir)
-    protected = [file for path in model_dirs for file in Run(Path(path)).files()]
-    refuse_to_clobber(output, files, protected, overwrite, what="predictions file")
+    model_dirs = _model_dirs(model_dir)
+    refuse_to_clobber(output, files, _run_files(model_dirs), overwrite, what="predictions file")
     check_output_suffix(output)
     options = dict(batch_size=batch_size, device=device, progress=progress, selection=selection,
                    no_selection=no_selection, overrides=overrides, trust_code=trust_code)
@@ -65,11 +64,20 @@ def check_outputs(model_dir: str | Path | list[str | Path], outputs: dict[str, s
     `inputs` (files or globs), a file of the run (of any run of a list) or another of the outputs, and an existing
     one unless `overwrite` (`fileio.refuse_to_clobber`)."""
     files = expand_files(list(inputs)) if inputs else []
-    model_dirs = [model_dir] if isinstance(model_dir, (str, Path)) else list(model_dir)
-    protected = [file for path in model_dirs for file in Run(Path(path)).files()]
+    protected = _run_files(_model_dirs(model_dir))
     given = [(what, Path(path)) for what, path in outputs.items() if path is not None]
     for number, (what, path) in enumerate(given):
         for other_what, other in given[:number]:
             if path.resolve() == other.resolve():
                 raise GnnjetError(f"the {what} and the {other_what} are both {path}: give them different names")
         refuse_to_clobber(path, files, protected, overwrite, what=what)
+
+
+def _model_dirs(model_dir: str | Path | list[str | Path]) -> list[str | Path]:
+    """One run directory or several (an ensemble), as a list."""
+    return [model_dir] if isinstance(model_dir, (str, Path)) else list(model_dir)
+
+
+def _run_files(model_dirs: list[str | Path]) -> list[Path]:
+    """Every file of the runs: what no output may overwrite."""
+    return [file for path in model_dirs for file in Run(Path(path)).files()]

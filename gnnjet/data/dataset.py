@@ -67,6 +67,10 @@ class JetDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.ptr) - 1
 
+    def observers(self) -> dict[str, np.ndarray]:
+        """Each observer's values [J] (data.observers, by `DataSpec.observer_names`)."""
+        return {name: np.asarray(self.obs[:, i]) for i, name in enumerate(self.spec.observer_names)}
+
     @property
     def num_node_features(self) -> int:
         return self.x.shape[1]

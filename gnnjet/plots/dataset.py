@@ -15,12 +15,8 @@ from gnnjet.plots.style import label, save
 TYPE_COLOURS = ("tab:blue", "tab:green", "tab:red")
 
 
-def _observers(dataset: JetDataset) -> dict[str, np.ndarray]:
-    return {name: np.asarray(dataset.obs[:, i]) for i, name in enumerate(dataset.spec.observer_names)}
-
-
 def occupancy(dataset: JetDataset, out: Path) -> list[Path]:
-    obs = _observers(dataset)
+    obs = dataset.observers()
     if "pt" not in obs or "eta" not in obs:
         return []
     fig, ax = plt.subplots()
@@ -33,7 +29,7 @@ def occupancy(dataset: JetDataset, out: Path) -> list[Path]:
 
 
 def flavour_composition(dataset: JetDataset, out: Path) -> list[Path]:
-    obs = _observers(dataset)
+    obs = dataset.observers()
     groups = flavour_groups(obs)
     labels = dataset.spec.labels
     if not groups and not labels:

@@ -99,20 +99,18 @@ class Calibration:
     def columns(self, task: Any, outputs: np.ndarray, targets: np.ndarray,
                 observers: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The task's prediction columns with the calibration applied."""
-        if self.kind == "temperature":
-            columns = task.columns(outputs / self.record["temperature"], targets, observers)
+        if self.kind in ("temperature", "isotonic"):  # a tagger: calibrated scores, the raw ones kept beside
             raw = scaled_softmax(outputs.astype(np.float64))
-            for i, label in enumerate(task.labels):
-                columns[column_names.raw_score(label)] = raw[:, i].astype(np.float32)
-            return columns
-        if self.kind == "isotonic":
-            columns = task.columns(outputs, targets, observers)
-            raw = scaled_softmax(outputs.astype(np.float64))
-            fits = [(np.asarray(c["x"]), np.asarray(c["y"])) for c in self.record["classes"]]
-            calibrated = isotonic_apply(raw, fits)
-            for i, label in enumerate(task.labels):
-                columns[column_names.score(label)] = calibrated[:, i].astype(np.float32)
-                columns[column_names.raw_score(label)] = raw[:, i].astype(np.float32)
+            if self.kind == "temperature":
+                columns = task.columns(outputs / self.record["temperature"], targets, observers)
+            else:
+                columns = task.columns(outputs, targets, observers)
+                fits = [(np.asarray(c["x"]), np.asarray(c["y"])) for c in self.record["classes"]]
+                calibrated = isotonic_apply(raw, fits)
+                columns.update({column_names.score(label): calibrated[:, i].astype(np.float32)
+                                for i, label in enumerate(task.labels)})
+            columns.update({column_names.raw_score(label): raw[:, i].astype(np.float32)
+                            for i, label in enumerate(task.labels)})
             return columns
         return task.columns(outputs, targets, observers, corrections=self.corrections(observers))
 

@@ -69,8 +69,7 @@ class Predicted:
 
     def columns(self) -> dict[str, np.ndarray]:
         """The predictions' columns: one row per selected input jet (`aligned`)."""
-        obs = self.dataset.obs
-        observers = {name: np.asarray(obs[:, i]) for i, name in enumerate(self.spec.observer_names)}
+        observers = self.dataset.observers()
         if self.spec.weight is not None:  # the jets' weight expression (the physics weight, not the reweighting)
             observers[column_names.WEIGHT] = self.dataset.weight.numpy().astype(np.float64)
         store = self.dataset.store

@@ -9,13 +9,9 @@ import torch
 from torch import Tensor
 
 from gnnjet import columns as column_names
+from gnnjet.evaluate.calibration import softmax
 from gnnjet.evaluate.stats import classification_summary
 from gnnjet.tasks.base import LossFunction, Task, user_losses
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 class Classification(Task):
