@@ -69,6 +69,30 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "where": _where, "clip": _clip, "delta_phi": delta_phi, **REDUCTIONS,
 }
 CONSTANTS = {"pi": np.pi, "e": np.e}
+
+
+def _ak_reduction(reduce: Callable[..., Any]) -> Callable[..., Any]:
+    """awkward's reduction with weaver-core's spelling (``ak.sum(x, axis=1)``); an empty min/max/mean is NaN."""
+    def reduced(values: Any, axis: Any = None) -> Any:
+        return ak.fill_none(reduce(values, axis=axis), np.nan)
+    return reduced
+
+
+# weaver-core's data configs spell functions with their module (np.log, ak.ones_like, math.pi): the same whitelist
+# under those names, plus what such configs use besides. Only `namespace.name` of these tables is accepted: no other
+# attribute is ever looked up, so a config cannot reach the modules themselves.
+_NUMPY = {**{name: f for name, f in FUNCTIONS.items() if name not in REDUCTIONS and name != "delta_phi"},
+          "ones_like": ak.ones_like, "zeros_like": ak.zeros_like, "square": np.square, "absolute": np.abs,
+          "power": np.power, "log2": np.log2, "expm1": np.expm1, "nan_to_num": np.nan_to_num,
+          "logical_and": np.logical_and, "logical_or": np.logical_or, "logical_not": np.logical_not}
+_AWKWARD = {"ones_like": ak.ones_like, "zeros_like": ak.zeros_like, "where": _where, "num": ak.num,
+            "count": ak.count, "sum": _ak_reduction(ak.sum), "min": _ak_reduction(ak.min),
+            "max": _ak_reduction(ak.max), "mean": _ak_reduction(ak.mean), "nan_to_num": ak.nan_to_num}
+_MATH = {"log": np.log, "log10": np.log10, "exp": np.exp, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos,
+         "tan": np.tan, "atan2": np.arctan2, "hypot": np.hypot, "fabs": np.abs}
+NAMESPACES: dict[str, dict[str, Callable[..., Any]]] = {
+    "np": _NUMPY, "numpy": _NUMPY, "ak": _AWKWARD, "awkward": _AWKWARD, "math": _MATH}
+NAMESPACE_CONSTANTS = {(ns, name): value for ns in ("np", "numpy", "math") for name, value in CONSTANTS.items()}
 MAX_LENGTH = 2000  # characters
 MAX_DEPTH = 200  # nesting of the syntax tree (a + b + ... nests one level per term)
 MAX_NODES = 20_000  # syntax nodes after the named variables are substituted (v2 = v1 + v1, v3 = v2 + v2, ...)
@@ -128,7 +152,8 @@ class Expression:
     def _reject(self, node: ast.AST, what: str) -> ConfigError:
         return ConfigError(
             f"{self.path}: {what} is not allowed in expression {self.text!r}; allowed are numbers, branch "
-            f"names, + - * / ** %, comparisons, & | ~ and/or/not, and the functions {', '.join(sorted(FUNCTIONS))}"
+            f"names, + - * / ** %, comparisons, & | ~ and/or/not, and the functions {', '.join(sorted(FUNCTIONS))} "
+            "(also spelled np.<name>, and ak.ones_like, ak.num, ak.sum(x, axis=1), ..., math.pi as in weaver-core)"
         )
 
     def _check(self, node: ast.AST) -> None:
@@ -149,12 +174,22 @@ class Expression:
         elif isinstance(node, ast.BoolOp) and type(node.op) in _BOOL:
             for child in node.values:
                 self._check(child)
+        elif isinstance(node, ast.Attribute):
+            if _namespaced(node) not in NAMESPACE_CONSTANTS:
+                raise self._reject(node, f"the attribute {ast.unparse(node)!r}")
         elif isinstance(node, ast.Call):
-            if not isinstance(node.func, ast.Name):
+            if isinstance(node.func, ast.Attribute) and _namespaced(node.func) is not None:
+                namespace, name = _namespaced(node.func)  # type: ignore[misc]
+                if name not in NAMESPACES.get(namespace, {}):
+                    raise self._reject(node, f"the function {ast.unparse(node.func)!r}")
+                for keyword in node.keywords:  # axis=1: a whole number only
+                    if keyword.arg != "axis" or not _is_integer(keyword.value):
+                        raise self._reject(node, "a keyword argument other than axis=<integer>")
+            elif not isinstance(node.func, ast.Name):
                 raise self._reject(node, "calling anything but a plain function name")
-            if node.func.id not in FUNCTIONS:
+            elif node.func.id not in FUNCTIONS:
                 raise self._reject(node, f"the function {node.func.id!r}")
-            if node.keywords:
+            elif node.keywords:
                 raise self._reject(node, "a keyword argument")
             for child in node.args:
                 self._check(child)
@@ -170,10 +205,10 @@ class Expression:
     @cached_property
     def branches(self) -> frozenset[str]:
         """Names of the input branches the expression reads."""
-        called = {id(n.func) for n in ast.walk(self._tree) if isinstance(n, ast.Call)}
+        not_branches = _function_names(self._tree)
         names = {
             n.id for n in ast.walk(self._tree)
-            if isinstance(n, ast.Name) and id(n) not in called and n.id not in CONSTANTS
+            if isinstance(n, ast.Name) and id(n) not in not_branches and n.id not in CONSTANTS
         }
         return frozenset(names)
 
@@ -213,11 +248,49 @@ class Expression:
             for value in values[1:]:
                 result = _BOOL[type(node.op)](result, value)
             return result
-        assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-        return FUNCTIONS[node.func.id](*(self._eval(a, arrays) for a in node.args))
+        if isinstance(node, ast.Attribute):
+            return NAMESPACE_CONSTANTS[_namespaced(node)]  # type: ignore[index]
+        assert isinstance(node, ast.Call)
+        args = [self._eval(a, arrays) for a in node.args]
+        if isinstance(node.func, ast.Attribute):
+            namespace, name = _namespaced(node.func)  # type: ignore[misc]
+            keywords = {k.arg: _integer(k.value) for k in node.keywords}  # axis=..., checked by _check
+            return NAMESPACES[namespace][name](*args, **keywords)
+        assert isinstance(node.func, ast.Name)
+        return FUNCTIONS[node.func.id](*args)
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
+
+
+def _namespaced(node: ast.Attribute) -> tuple[str, str] | None:
+    """(namespace, name) of ``np.log``-like attributes of a plain name; None for anything else."""
+    return (node.value.id, node.attr) if isinstance(node.value, ast.Name) else None
+
+
+def _is_integer(node: ast.expr) -> bool:
+    """A whole-number literal, optionally negated (``1``, ``-1``)."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        node = node.operand
+    return isinstance(node, ast.Constant) and type(node.value) is int and abs(node.value) < 64
+
+
+def _integer(node: ast.expr) -> int:
+    """The value of a literal `_is_integer` accepted."""
+    if isinstance(node, ast.UnaryOp):
+        return -_integer(node.operand)
+    return int(node.value)  # type: ignore[attr-defined]
+
+
+def _function_names(tree: ast.AST) -> set[int]:
+    """ids of the Name nodes that name functions or namespaces (np of np.log), not branches."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            found.add(id(node.func))
+        if isinstance(node, ast.Attribute):
+            found.add(id(node.value))
+    return found
 
 
 def _substituted(tree: ast.expr, variables: Mapping[str, Expression], owner: Expression) -> ast.expr:
@@ -227,7 +300,7 @@ def _substituted(tree: ast.expr, variables: Mapping[str, Expression], owner: Exp
         def visit_Name(self, node: ast.Name) -> ast.AST:  # noqa: N802 - ast's visitor naming
             return copy.deepcopy(variables[node.id]._tree) if node.id in variables else node
 
-    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    called = _function_names(tree)
     if not any(isinstance(n, ast.Name) and n.id in variables and id(n) not in called for n in ast.walk(tree)):
         return tree
     result = Substitute().visit(copy.deepcopy(tree))
@@ -243,7 +316,7 @@ def compile_variables(definitions: Mapping[str, str], path: str = "data.variable
     compiled: dict[str, Expression] = {}
     raw = {name: Expression(text, f"{path}.{name}") for name, text in definitions.items()}
     for name in raw:
-        if name in FUNCTIONS or name in CONSTANTS:
+        if name in FUNCTIONS or name in CONSTANTS or name in NAMESPACES:
             raise ConfigError(f"{path}.{name}: the name is a function or a constant of the expressions; choose another")
 
     def compile_one(name: str, chain: tuple[str, ...]) -> Expression:

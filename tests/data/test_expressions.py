@@ -1,5 +1,7 @@
 """The AST-whitelisted expression evaluator."""
 
+import re
+
 import awkward as ak
 import numpy as np
 import pytest
@@ -119,3 +121,31 @@ def test_bad_variables_are_one_config_error(definitions, message):
 
     with pytest.raises(ConfigError, match=message):
         compile_variables(definitions)
+
+
+def test_weaver_cores_namespaced_spellings():
+    """weaver-core's data configs write np.log, ak.ones_like, ak.sum(x, axis=1), math.pi: the same whitelist under
+    those names; the names np/ak/math are not branches, and nothing else of the modules can be reached."""
+    arrays = {"part_px": ak.Array([[3.0, 1.0], [0.0]]), "part_py": ak.Array([[4.0, 0.0], [2.0]]),
+              "jet_pt": np.array([10.0, 20.0])}
+    pt = Expression("np.hypot(part_px, part_py)")
+    assert pt.branches == {"part_px", "part_py"} and pt.evaluate(arrays).tolist() == [[5.0, 1.0], [2.0]]
+    assert Expression("ak.ones_like(part_px)").evaluate(arrays).tolist() == [[1.0, 1.0], [1.0]]
+    assert Expression("ak.sum(part_px, axis=1)").evaluate(arrays).tolist() == [4.0, 0.0]
+    assert Expression("ak.max(part_py, axis=-1) / jet_pt").evaluate(arrays).tolist() == [0.4, 0.1]
+    assert Expression("ak.num(part_px)").evaluate(arrays).tolist() == [2, 1]
+    assert Expression("math.pi * 2").evaluate(arrays) == pytest.approx(2 * np.pi)
+
+
+@pytest.mark.parametrize("text, what", [
+    ("np.load(x)", "the function 'np.load'"),
+    ("np.__dict__", "the attribute 'np.__dict__'"),
+    ("os.system(x)", "the function 'os.system'"),
+    ("np.pi.real", "the attribute 'np.pi.real'"),
+    ("ak.sum(x, axis=y)", "a keyword argument other than axis=<integer>"),
+    ("np.log(x, out=y)", "a keyword argument other than axis=<integer>"),
+    ("x.y", "the attribute 'x.y'"),
+])
+def test_namespaced_names_outside_the_whitelist_are_refused(text, what):
+    with pytest.raises(ConfigError, match=re.escape(what)):
+        Expression(text)
