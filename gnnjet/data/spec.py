@@ -58,7 +58,7 @@ class NodeTypeSpec:
 class DataSpec:
     """The compiled data + task sections of a config."""
 
-    tree: str
+    tree: str | None  # None: each ROOT file's only tree
     node_types: list[NodeTypeSpec]
     columns: list[Feature]  # one per column of x, the first feature seen with that name
     type_columns: np.ndarray  # [T, F] bool: which columns each node type fills

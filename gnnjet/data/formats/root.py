@@ -16,18 +16,24 @@ from gnnjet.errors import DataError
 SUFFIXES = (".root",)
 
 
-def open_tree(path: str | Path, tree: str) -> Any:
-    """Open `tree` in a ROOT file; unreadable files and missing trees raise DataError naming the file."""
+def open_tree(path: str | Path, tree: str | None) -> Any:
+    """Open `tree` (None: the file's only tree) in a ROOT file; unreadable files and missing trees raise DataError
+    naming the file."""
     try:
         file = uproot.open(path)
     except FileNotFoundError:
         raise DataError(f"input file {path} does not exist") from None
     except Exception as err:  # noqa: BLE001 - uproot raises many kinds for corrupt files
         raise DataError(f"cannot read ROOT file {path}: {type(err).__name__}: {err}") from None
+    trees = sorted({k.split(";")[0] for k, v in file.classnames().items() if v.startswith("TTree")})
+    if tree is None:
+        if len(trees) != 1:
+            raise DataError(f"{path}: data.tree is null but the file holds {len(trees)} trees "
+                            f"({', '.join(trees) or 'none'}); set data.tree")
+        tree = trees[0]
     try:
         return file[tree]
     except Exception:  # noqa: BLE001 - uproot's error for a missing key differs between versions
-        trees = [k.split(";")[0] for k, v in file.classnames().items() if v.startswith("TTree")]
         raise DataError(f"{path}: no tree {tree!r} (trees in the file: {', '.join(trees) or 'none'}); "
                         "set data.tree") from None
 

@@ -2,6 +2,7 @@
 
 import awkward as ak
 import pytest
+import uproot
 
 from gnnjet.errors import DataError
 from tests.conftest import fake_jets, write_fake
@@ -35,3 +36,19 @@ def test_missing_tree(base_config, fake_file):
     base_config["data"]["tree"] = "Events"
     with pytest.raises(DataError, match=r"no tree 'Events' \(trees in the file: Jets\)"):
         read_all(base_config, fake_file)
+
+
+def test_a_null_tree_reads_each_files_only_tree(base_config, fake_file, tmp_path):
+    """data.tree: null (a weaver data config without treename) reads the only tree of each file, and refuses a
+    file with several, naming them."""
+    named = read_all(base_config, fake_file)[1]
+    base_config["data"]["tree"] = None
+    unnamed = read_all(base_config, fake_file)[1]
+    assert len(unnamed["y"]) == len(named["y"]) > 0 and (unnamed["x"] == named["x"]).all()
+
+    two = tmp_path / "two.root"
+    with uproot.recreate(two) as file:
+        file.mktree("A", {"x": "float32"}).extend({"x": [1.0]})
+        file.mktree("B", {"x": "float32"}).extend({"x": [1.0]})
+    with pytest.raises(DataError, match=r"two\.root: data.tree is null but the file holds 2 trees \(A, B\)"):
+        read_all(base_config, two)
