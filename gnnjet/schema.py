@@ -283,4 +283,14 @@ class KeywordOptions(Spec):
         for key in value:
             if not isinstance(key, str) or not key.isidentifier():
                 raise ConfigError(f"{path}: option {describe(key)} is not a Python keyword name")
-        return dict(value)
+        return _listed(dict(value))
+
+
+def _listed(value: Any) -> Any:
+    """`value` with tuples as lists, as a run's config.yaml gives it back: an option given from Python as
+    [(16, (64, 64))] must compare equal to the recorded one."""
+    if isinstance(value, dict):
+        return {k: _listed(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_listed(v) for v in value]
+    return value
