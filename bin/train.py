@@ -8,6 +8,8 @@ Examples:
   bin/train.py -c configs/qg_particlenet.yaml -o runs/qg_pn --gpus 0 1     # DDP, one process per GPU
   bin/train.py -o runs/qg_pn --resume                                        # continue a killed run
   bin/train.py -c configs/public/top_landscape_particlenet_finetune.yaml --pretrained ParticleNet_kin.pt -o runs/top_ft
+  bin/train.py --data-config data/top_kin.yaml --network-config networks/example_ParticleNet.py \
+               -i "train/*.root" --val "val/*.root" -o runs/top_weaver          # weaver-core's files, unchanged
 """
 
 import argparse
@@ -16,6 +18,7 @@ import sys
 from gnnjet.api import train
 from gnnjet.cli import add_trust_code, non_negative_int, positive_int, run
 from gnnjet.config import RESUMABLE_KEYS
+from gnnjet.weaver_config import network_options
 
 
 def main() -> None:
@@ -46,11 +49,21 @@ def main() -> None:
     parser.add_argument("--pretrained", metavar="CKPT_OR_MODEL_DIR",
                         help="fine-tune: start from a weaver-core checkpoint or a gnnjet model directory "
                              "(overrides training.pretrained)")
+    weaver = parser.add_argument_group("weaver-core's files (README: Coming from weaver-core)")
+    weaver.add_argument("--data-config", metavar="DATA.yaml", help="weaver-core data config: sets the inputs, "
+                        "variables, selection, labels, observers and weights (-c then holds training options)")
+    weaver.add_argument("--network-config", metavar="NET.py", help="weaver-core network file: get_model(data_config, "
+                        "**options) -> (model, model_info), and get_loss(data_config, **options) if it has one")
+    weaver.add_argument("--network-option", nargs=2, action="append", metavar=("KEY", "VALUE"),
+                        help="keyword argument of get_model/get_loss, VALUE a Python literal (repeatable)")
+    weaver.add_argument("--regression-mode", action="store_true", help="custom labels are regression targets")
     add_trust_code(parser, "with --resume")
     args = parser.parse_args()
     train(args.config, output=args.output, inputs=args.input, val=args.val, test=args.test, overrides=args.set,
           epochs=args.epochs, gpus=args.gpus, resume=args.resume, overwrite=args.overwrite, kfold=args.kfold,
-          fold_expr=args.fold_expr, pretrained=args.pretrained, run_test=not args.no_test, trust_code=args.trust_code)
+          fold_expr=args.fold_expr, pretrained=args.pretrained, run_test=not args.no_test, trust_code=args.trust_code,
+          data_config=args.data_config, network_config=args.network_config,
+          network_options=network_options(args.network_option), regression_mode=args.regression_mode)
 
 
 if __name__ == "__main__":

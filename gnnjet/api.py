@@ -17,6 +17,8 @@ from gnnjet.data.inputs import override_inputs
 from gnnjet.errors import GnnjetError
 from gnnjet.runs.layout import CONFIG
 from gnnjet.runs.run import Ensemble, Run, load_ensemble, load_run
+from gnnjet.schema import read_yaml_file
+from gnnjet.weaver_config import weaver_run_config
 
 __all__ = ["Ensemble", "Run", "load_ensemble", "load_run", "train", "validate_config"]
 
@@ -34,7 +36,8 @@ def train(config: str | Path | Mapping[str, Any] | None = None, *, output: str |
           overrides: Sequence[str] = (), epochs: int | None = None, gpus: Sequence[int] | None = None,
           resume: bool = False, overwrite: bool = False, kfold: int | None = None, fold_expr: str | None = None,
           pretrained: str | Path | None = None, run_test: bool = True, progress: bool = True,
-          trust_code: bool = False) -> Run:
+          trust_code: bool = False, data_config: str | Path | None = None, network_config: str | Path | None = None,
+          network_options: Mapping[str, Any] | None = None, regression_mode: bool = False) -> Run:
     """Train the model of `config` (a YAML path or a mapping; None with `resume`: the run's own) into `output`
     (else training.output_dir) and return the run. `inputs`, `val` and `test` replace data.train, data.val and
     data.test (files or globs); `overrides` are KEY=VALUE assignments (VALUE as YAML); `epochs` replaces
@@ -42,7 +45,10 @@ def train(config: str | Path | Mapping[str, Any] | None = None, *, output: str |
     replaces a run already there (once the new one has a checkpoint); `kfold` K with `fold_expr` trains K runs on
     the jets whose fold is not each one's; `pretrained` fine-tunes from a weaver-core checkpoint or a run. With
     data.test (and `run_test`) the run's best model is evaluated on it at the end (RUN/test_metrics.json).
-    `trust_code`: resuming a run whose model is users' code runs the run's copy of it (refused without)."""
+    `trust_code`: resuming a run whose model is users' code runs the run's copy of it (refused without).
+    weaver-core's files: `data_config` (its YAML) with `network_config` (a file with get_model, and get_loss if it
+    has one), `network_options` their keyword arguments, `regression_mode` custom labels as regression targets;
+    `config` then holds the rest (training, data.train, ...; `weaver_config.weaver_run_config`)."""
     if resume and output is None:
         raise GnnjetError("--resume needs -o RUN_DIR")
     if resume and overwrite:
@@ -52,6 +58,18 @@ def train(config: str | Path | Mapping[str, Any] | None = None, *, output: str |
                           "own last.pt: give one of them")
     if epochs is not None and epochs < 1:
         raise GnnjetError(f"--epochs {epochs}: give a positive number of epochs")
+    if (data_config is None) != (network_config is None):
+        raise GnnjetError("--data-config and --network-config go together (weaver-core's data config and network "
+                          "file)")
+    if data_config is not None:
+        if resume:
+            raise GnnjetError("--resume continues with the run's own config: leave out --data-config and "
+                              "--network-config")
+        base = (read_yaml_file(config, "config file") if isinstance(config, (str, Path)) else dict(config or {}))
+        config = weaver_run_config(base, data_config, network_config, network_options,  # type: ignore[arg-type]
+                                   regression_mode)
+    elif network_options or regression_mode:
+        raise GnnjetError("--network-option and --regression-mode go with --data-config and --network-config")
     if config is None and not resume:
         raise GnnjetError("give a config with -c (or --resume -o RUN_DIR)")
     if bool(kfold) != bool(fold_expr):

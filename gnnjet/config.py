@@ -32,6 +32,7 @@ from gnnjet.schema import (
     parse_yaml,
     read_yaml_file,
 )
+from gnnjet.weaver_config import parse_data_config
 
 MAX_NODE_TYPES = 16
 # the losses each task type trains with (its default first)
@@ -282,7 +283,7 @@ DATA = Record(
         # a seeded fraction of the validation jets kept out of training and validation for bin/calibrate.py
         # (recorded in the run: calibration_jets.json)
         "calibration_fraction": (Scalar(float, check=lambda v: 0.0 <= v < 1.0, what="a number in [0, 1)"), 0.0),
-        "tree": (_string, "Jets"),
+        "tree": (Scalar(str, nullable=True), "Jets"),  # ROOT files' tree; null: each file's only tree
         # named variables {name: expression} that every other expression may use (per jet or per constituent;
         # count/sum/min/max/mean reduce a collection to one value per jet)
         "variables": (Variables(), {}),
@@ -474,12 +475,29 @@ class ModelSection(Spec):
         return validate_model_section(value, path)
 
 
+class WeaverSection(Spec):
+    """weaver: {data_config: the weaver-core data config a run was made from} (`weaver_config`): its input groups
+    are what the network file's model receives."""
+
+    description = "a mapping {data_config: a weaver-core data config}"
+
+    def validate(self, value: Any, path: str) -> Any:
+        if value is None:
+            return None
+        section = Record({"data_config": (Scalar(dict, what="a weaver-core data config mapping"), REQUIRED)},
+                         what=self.description).validate(value, path)
+        parse_data_config(section["data_config"], f"{path}.data_config")
+        return section
+
+
 CONFIG = Record(
     {
         "data": (DATA, REQUIRED),
         "model": (ModelSection(), REQUIRED),
         "task": (TASK, REQUIRED),
         "training": (TRAINING, {}),
+        # a run of a weaver-core network file on a weaver-core data config (bin/train.py --data-config)
+        "weaver": (WeaverSection(), None),
     },
     what="a gnnjet config with sections data, model, task, training",
 )
@@ -512,6 +530,9 @@ def _check_consistency(config: dict[str, Any]) -> None:
     elif task["loss"] not in LOSSES[task["type"]]:
         raise ConfigError(f"task.loss: {task['loss']!r} is not a {task['type']} loss; choose one of "
                           f"{', '.join(LOSSES[task['type']])}")
+    if config["weaver"] is not None and not is_user_code(config["model"]["name"]):
+        raise ConfigError("model.name: a weaver data config (weaver.data_config) feeds a weaver-core network file: "
+                          "name its get_model, e.g. networks/net.py:get_model (bin/train.py --network-config)")
     _check_quantiles(task)
     _resolve_targets(task)
     _check_optimizer_options(config["training"])

@@ -9,7 +9,7 @@ LAYERS = [
     ("gnnjet._optional", "gnnjet.errors", "gnnjet.fileio", "gnnjet.progress", "gnnjet.schema", "gnnjet.cli",
      "gnnjet.columns", "gnnjet.runs.layout", "gnnjet.references"),  # names of prediction columns, run files and
     # users' code: anything may use them
-    ("gnnjet.config",),
+    ("gnnjet.config", "gnnjet.weaver_config"),
     ("gnnjet.data", "gnnjet.convert", "gnnjet.generate"),
     ("gnnjet.evaluate",),  # statistics on arrays and predictions files (numpy, the data layer's readers)
     ("gnnjet.nn",),

@@ -14,6 +14,7 @@ from gnnjet.data.preprocess import Preprocessing
 from gnnjet.data.spec import DataSpec
 from gnnjet.errors import GnnjetError
 from gnnjet.nn.registry import build_model
+from gnnjet.nn.weaver_network import WeaverRun
 from gnnjet.runs.checkpoint import load_run_checkpoint
 from gnnjet.runs.code import trusted_code
 from gnnjet.runs.layout import BEST, CONFIG, PREPROCESS
@@ -36,6 +37,12 @@ class RunModel:
         `runs.code.trusted_code`) where given, else from where the config says."""
         code = code or {}
         spec = DataSpec.from_config(config)
+        if config["weaver"] is not None:  # a weaver-core network file on its data config's input groups
+            weaver = WeaverRun.of(config, code)
+            task = build_task(config["task"], config["training"], loss_function=weaver.loss())
+            model = weaver.model([f.name for f in spec.columns], [f.name for f in spec.jet_features],
+                                 len(spec.node_types), task.out_dim)
+            return cls(config, spec, task, model)
         task = build_task(config["task"], config["training"], code.get("task.loss"))
         model = build_model(config["model"], **spec.model_inputs(), out_dim=task.out_dim,
                             code_file=code.get("model.name"))

@@ -11,7 +11,7 @@ from typing import Any
 
 from gnnjet.nn.user import load_reference
 from gnnjet.references import is_user_code
-from gnnjet.tasks.base import Task
+from gnnjet.tasks.base import LossFunction, Task
 from gnnjet.tasks.classification import Classification
 from gnnjet.tasks.regression import Regression
 
@@ -19,11 +19,13 @@ TASKS: dict[str, type[Task]] = {"classification": Classification, "regression": 
 
 
 def build_task(task_section: dict[str, Any], training_section: dict[str, Any] | None = None,
-               loss_file: Path | None = None) -> Task:
+               loss_file: Path | None = None, loss_function: LossFunction | None = None) -> Task:
     """The Task of a validated config's task section (with its training section: label smoothing). A task.loss
-    naming users' code imports it (from `loss_file`, a run's copy of its file, if given)."""
+    naming users' code imports it (from `loss_file`, a run's copy of its file, if given), unless `loss_function`
+    is that loss already built (a weaver-core network file's get_loss)."""
     loss = task_section.get("loss")
-    loss_function = load_reference(loss, loss_file) if is_user_code(loss) else None
+    if loss_function is None and is_user_code(loss):
+        loss_function = load_reference(loss, loss_file)
     return TASKS[task_section["type"]].from_section(task_section, training_section, loss_function)
 
 
