@@ -22,6 +22,7 @@ def get_model(data_config, **kwargs):
         use_fusion=False,
         use_fts_bn=True,
         use_counts=True,
+        for_inference=kwargs.get('for_inference', False),
     )
     model_info = {'input_names': list(data_config.input_names), 'output_names': ['softmax']}
     return model, model_info

@@ -39,8 +39,10 @@ from gnnjet import columns as column_names
 from gnnjet.data.preprocess import Params, Preprocessing
 from gnnjet.data.spec import DataSpec
 from gnnjet.errors import GnnjetError
+from gnnjet.export import weaver_network as weaver_export
 from gnnjet.export.onnx import DEFAULT_OPSET, ExportCheck, compare_outputs, write_onnx
 from gnnjet.fileio import atomic_write_text, make_directory, refuse_to_clobber
+from gnnjet.nn.weaver_network import WeaverNetwork
 from gnnjet.runs.run import Run
 from gnnjet.tasks.base import Task
 from gnnjet.tasks.classification import Classification
@@ -322,9 +324,18 @@ def export_cmssw(model_dir: str | Path, path: str | Path, *, opset: int = DEFAUL
     trained = run.load()
     outputs = deployed_outputs(trained.task, trained.spec.observer_names)
     make_directory(json_path.parent, "export directory")
-    layout = DenseLayout.of(trained.spec)
-    export_dense(trained.model, layout, outputs, path, opset)
-    values = preprocess_json(layout, trained.preprocessing, trained.spec, outputs.names)
+    if isinstance(trained.model, WeaverNetwork):  # a weaver-core network: its own dense groups, as weaver exports it
+        classification = isinstance(outputs, ClassifierOutputs)
+        output_name = "softmax" if classification else "output"
+        write_onnx(weaver_export.DenseNetwork(trained.model, outputs, classification),
+                   weaver_export.trace_inputs(trained.model),
+                   path, dynamic_shapes=(weaver_export.dynamic_shapes(trained.model),),
+                   input_names=list(trained.model.input_names), output_names=[output_name], opset=opset)
+        values = weaver_export.preprocess_json(trained.model, trained.preprocessing, outputs.names)
+    else:
+        layout = DenseLayout.of(trained.spec)
+        export_dense(trained.model, layout, outputs, path, opset)
+        values = preprocess_json(layout, trained.preprocessing, trained.spec, outputs.names)
     atomic_write_text(json_path, json.dumps(values, indent=2))
     return json_path
 
@@ -341,17 +352,24 @@ def check_cmssw(model_dir: str | Path, onnx_file: str | Path, files: list[str], 
     reference = run_model(model_dir, files, batch_size=batch_size, progress=progress, trust_code=trust_code)
     if not len(reference.outputs):
         raise GnnjetError(f"no jets in {', '.join(files)} to compare the export on")
+    model = reference.trained.model
     layout = DenseLayout.of(reference.spec)
+    expected_names = list(model.input_names) if isinstance(model, WeaverNetwork) else layout.input_names
     session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
-    if names != layout.input_names:
+    if names != expected_names:
         raise GnnjetError(f"{onnx_file}: its inputs are {', '.join(names)}, not this run's CMSSW inputs "
-                          f"({', '.join(layout.input_names)}): export it with bin/export.py --format cmssw")
+                          f"({', '.join(expected_names)}): export it with bin/export.py --format cmssw")
     lengths = {group.name: group.length for group in layout.groups}
     exported = []
     for start in range(0, len(reference.dataset), batch_size):
         batch = reference.dataset.batch(torch.arange(start, min(start + batch_size, len(reference.dataset))))
-        exported.append(session.run(None, dense_inputs(batch, layout, lengths))[0])
+        if isinstance(model, WeaverNetwork):  # the network's own inputs, padded as its data config says
+            with torch.no_grad():  # the reference ran on the CPU (run_model's default)
+                inputs = {k: v.numpy() for k, v in model.dense_inputs(batch).items()}
+        else:
+            inputs = dense_inputs(batch, layout, lengths)
+        exported.append(session.run(None, inputs)[0])
     outputs = deployed_outputs(reference.trained.task, reference.spec.observer_names)
     with torch.no_grad():
         expected = outputs(torch.from_numpy(reference.outputs)).double().numpy()

@@ -62,10 +62,15 @@ class _Gather:
 class WeaverNetwork(nn.Module):
     """A weaver-core network behind gnnjet's model interface: forward(batch) -> [B, out_dim]."""
 
+    # gnnjet's packed ONNX inputs are not what such a network takes; bin/export.py --format cmssw exports it on its
+    # own dense inputs, as weaver-core does (`export/weaver_network.py`)
+    onnx_blocker = "a weaver-core network file takes its data config's dense input groups: use --format cmssw"
+
     def __init__(self, network: nn.Module, input_names: list[str], gathers: list[_Gather], num_node_types: int,
-                 out_dim: int):
+                 out_dim: int, rebuild: Callable[..., nn.Module] | None = None):
         super().__init__()
         self.network = network
+        self._rebuild = rebuild
         self.input_names = list(input_names)
         self.gathers = gathers
         self.num_node_types = num_node_types
@@ -100,6 +105,19 @@ class WeaverNetwork(nn.Module):
             values = batch.x[rows][..., list(gather.columns)]  # [B, L, V]
             inputs[group.name] = torch.where(real[..., None], values, fill).transpose(1, 2).contiguous()
         return inputs
+
+    def for_inference(self) -> nn.Module:
+        """The network built again with get_model's for_inference=True (what weaver-core exports: e.g. no
+        sequence trimming, probabilities out), holding this one's weights, in eval mode; this network itself if the
+        file's get_model takes no such option."""
+        if self._rebuild is None:
+            return self.network.eval()
+        try:
+            network = self._rebuild(for_inference=True)
+            network.load_state_dict(self.network.state_dict())
+        except (TypeError, RuntimeError, GnnjetError):
+            return self.network.eval()
+        return network.eval()
 
     def forward(self, batch: Any) -> Tensor:
         inputs = self.dense_inputs(batch)
@@ -136,16 +154,8 @@ class WeaverRun:
               out_dim: int) -> WeaverNetwork:
         """The network of get_model, fed from a batch whose x columns are `node_columns` and u columns
         `jet_columns` (the data spec's feature names; node types coded in the order of the groups' prefixes)."""
-        get_model = load_reference(self.model_section["name"], self.code.get("model.name"))
-        try:
-            built = get_model(self.data_config, **self.model_section["options"])
-        except Exception as err:  # noqa: BLE001 - users' code can raise anything
-            raise GnnjetError(f"model {self.model_section['name']}(data_config, **model.options) failed: "
-                              f"{type(err).__name__}: {err}") from None
-        if not (isinstance(built, tuple) and len(built) == 2 and isinstance(built[0], nn.Module)):
-            raise GnnjetError(f"model {self.model_section['name']}: get_model must return (model, model_info)")
-        network, info = built
-        input_names = list((info or {}).get("input_names", self.weaver.input_names))
+        network, info = self._get_model()
+        input_names = list(info.get("input_names", self.weaver.input_names))
         unknown = [n for n in input_names if n not in self.weaver.input_names]
         if unknown:
             raise GnnjetError(f"model {self.model_section['name']}: model_info's input_names {unknown} are not input "
@@ -157,7 +167,20 @@ class WeaverRun:
             columns = tuple(names.index(v.name) for v in group.variables)
             code = None if group.node_type is None else type_codes[group.node_type]
             gathers.append(_Gather(group, code, columns))
-        return WeaverNetwork(network, input_names, gathers, num_node_types, out_dim)
+        return WeaverNetwork(network, input_names, gathers, num_node_types, out_dim,
+                             rebuild=lambda **extra: self._get_model(**extra)[0])
+
+    def _get_model(self, **extra: Any) -> tuple[nn.Module, dict[str, Any]]:
+        """get_model(data_config, **model.options, **extra), checked to return (model, model_info)."""
+        get_model = load_reference(self.model_section["name"], self.code.get("model.name"))
+        try:
+            built = get_model(self.data_config, **{**self.model_section["options"], **extra})
+        except Exception as err:  # noqa: BLE001 - users' code can raise anything
+            raise GnnjetError(f"model {self.model_section['name']}(data_config, **model.options) failed: "
+                              f"{type(err).__name__}: {err}") from None
+        if not (isinstance(built, tuple) and len(built) == 2 and isinstance(built[0], nn.Module)):
+            raise GnnjetError(f"model {self.model_section['name']}: get_model must return (model, model_info)")
+        return built[0], built[1] or {}
 
     def loss(self) -> Callable[[Tensor, Tensor], Tensor] | None:
         """Per-jet losses of the file's get_loss (its reduction set to 'none'), or None without one."""

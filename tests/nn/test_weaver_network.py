@@ -111,13 +111,27 @@ def gnnjet_inputs(run_dir: Path, files: list[str], monkeypatch: pytest.MonkeyPat
     return {k: torch.cat([s[k] for s in seen]).numpy() for k in seen[0]}, predictions
 
 
+@pytest.fixture(scope="module")
+def particlenet_runs(sample, tmp_path_factory):
+    """{data config name: a one-epoch run of weaver-core's ParticleNet on it}, trained on first use."""
+    runs = {}
+
+    def run_of(config_name: str):
+        if config_name not in runs:
+            out = tmp_path_factory.mktemp("particlenet") / "run"
+            runs[config_name] = gnnjet_run(FILES / config_name, FILES / "particlenet.py", sample, out)
+        return runs[config_name]
+    return run_of
+
+
 @pytest.mark.parametrize("config_name", ["top_manual.yaml", "top_auto.yaml"])
-def test_inputs_and_outputs_equal_weaver_cores_pipeline(config_name, sample, tmp_path, monkeypatch):
+def test_inputs_and_outputs_equal_weaver_cores_pipeline(config_name, sample, particlenet_runs, tmp_path,
+                                                        monkeypatch):
     """Every group (wrap and constant padding, pad values, clipping, NaN -> 0, a per-jet group, np./ak. variables,
     manual and auto preprocessing) and weaver-core's ParticleNet's eval outputs with the same weights agree with
     weaver-core's pipeline on the test file to 1e-6; so do the labels and observers."""
     data_config = FILES / config_name
-    run = gnnjet_run(data_config, FILES / "particlenet.py", sample, tmp_path / "run")
+    run = particlenet_runs(config_name)
     ours, predictions = gnnjet_inputs(run.path, sample["test"], monkeypatch)
     theirs, weaver_config = weaver_inputs(data_config, sample["train"], sample["test"], tmp_path)
 
@@ -139,6 +153,42 @@ def test_inputs_and_outputs_equal_weaver_cores_pipeline(config_name, sample, tmp
         logits = model(*(torch.from_numpy(theirs["_" + n]) for n in weaver_config.input_names))
     np.testing.assert_allclose(np.asarray(predictions["score_jet_isTop"]), torch.softmax(logits, 1)[:, 0].numpy(),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_cmssw_export_is_weaver_cores_layout_and_json(sample, particlenet_runs, tmp_path):
+    """bin/export.py --format cmssw of a weaver network: the graph takes the data config's groups (as weaver-core
+    exports them, for_inference), its softmax on weaver-core's own inputs equals the trained model's, and
+    preprocess.json equals weaver-core's export_json of the same data config (plus gnnjet's notes)."""
+    import json
+
+    import onnxruntime
+
+    from gnnjet.export.cmssw import check_cmssw, export_cmssw
+
+    run = particlenet_runs("top_manual.yaml")
+    json_path = export_cmssw(run.path, tmp_path / "export" / "model.onnx", trust_code=True)
+    check = check_cmssw(run.path, tmp_path / "export" / "model.onnx", sample["test"], trust_code=True)
+    assert check.passes(1e-5)
+    theirs, config = weaver_inputs(FILES / "top_manual.yaml", sample["train"], sample["test"], tmp_path)
+    session = onnxruntime.InferenceSession(str(tmp_path / "export" / "model.onnx"))
+    assert [i.name for i in session.get_inputs()] == list(config.input_names)
+    probabilities = session.run(None, {n: theirs["_" + n] for n in config.input_names})[0]
+    model = _weaver_model(FILES / "particlenet.py", config)
+    model.load_state_dict(load_run(run.path, trust_code=True).load().model.network.state_dict())
+    with torch.no_grad():
+        logits = model.eval()(*(torch.from_numpy(theirs["_" + n]) for n in config.input_names))
+    np.testing.assert_allclose(probabilities, torch.softmax(logits, 1).numpy(), atol=1e-6)
+
+    ours = json.loads(json_path.read_text())
+    config.export_json(str(tmp_path / "weaver.json"))
+    expected = json.loads((tmp_path / "weaver.json").read_text())
+    assert ours.pop("gnnjet") and ours.keys() == expected.keys()
+    assert ours["output_names"] == expected["output_names"] and ours["input_names"] == expected["input_names"]
+    for group in config.input_names:
+        assert ours[group]["var_names"] == expected[group]["var_names"]
+        assert ours[group]["var_length"] == expected[group]["var_length"]
+        for name, info in expected[group]["var_infos"].items():
+            assert ours[group]["var_infos"][name] == pytest.approx(info, rel=1e-6), (group, name)
 
 
 def _weaver_model(network: Path, data_config: DataConfig) -> torch.nn.Module:
