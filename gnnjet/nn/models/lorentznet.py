@@ -2,7 +2,7 @@
 
 Every jet is a fully connected graph (all ordered pairs (i, j), i != j, built packed, never as a padded
 [B, P, P] tensor) whose nodes carry a four-vector x = (E, px, py, pz) [GeV] and scalars h. Each Lorentz group
-equivariant block (`LorentzBlock`, a PyG ``MessagePassing``) computes, for edge (i, j),
+equivariant block (`LorentzBlock`) computes, for edge (i, j),
 
     m_ij = phi_e(h_i, h_j, psi(<x_i - x_j, x_i - x_j>), psi(<x_i, x_j>)),   m_ij <- m_ij * phi_m(m_ij)
     x_i  <- x_i + c * mean_j clamp((x_i - x_j) * phi_x(m_ij), -100, 100)      (all blocks but the last)
@@ -33,7 +33,6 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import Batch
-from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import scatter
 
 from gnnjet.nn.blocks import JetModel
@@ -74,11 +73,15 @@ def complete_edges(ptr: Tensor) -> Tensor:
     return torch.stack([source, target])
 
 
-class LorentzBlock(MessagePassing):
-    """One Lorentz group equivariant block (module docstring): (h [N, H], x [N, 4]) -> updated (h, x)."""
+class LorentzBlock(nn.Module):
+    """One Lorentz group equivariant block (module docstring): (h [N, H], x [N, 4]) -> updated (h, x).
+
+    The four-vectors x are float64 whatever the model's dtype or autocast: the pair invariants of nearly collinear
+    constituents, <x_i - x_j, x_i - x_j> and <x_i, x_j>, are small differences of large products, which float32 (and
+    bfloat16 all the more) would lose; the messages themselves are computed in the model's precision."""
 
     def __init__(self, hidden: int, num_scalars: int, c: float, update_x: bool):
-        super().__init__(aggr="sum")  # `aggregate` below: sums for h, means for x
+        super().__init__()
         self.c, self.update_x = c, update_x
         self.phi_e = nn.Sequential(nn.Linear(2 * hidden + 2, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(),
                                    nn.Linear(hidden, hidden), nn.ReLU())
@@ -90,32 +93,30 @@ class LorentzBlock(MessagePassing):
             nn.init.xavier_uniform_(self.phi_x[2].weight, gain=0.001)  # x moves little at the start (EGNN-style init)
 
     def forward(self, h: Tensor, x: Tensor, scalars: Tensor, edge_index: Tensor) -> tuple[Tensor, Tensor]:
+        """h [N, H], x [N, 4] float64, scalars [N, S], edge_index [2, E] (source j, target i) -> (h, x)."""
+        source, target = edge_index
+        x_i, x_j = x[target], x[source]
+        difference = x_i - x_j
+        invariants = psi(torch.cat([minkowski(difference, difference), minkowski(x_i, x_j)], dim=1))
         # phi_e's first layer (no bias) on [h_i, h_j, a, b] is W_i h_i + W_j h_j + w (a, b): the two node terms are
         # computed once per node [N, H] rather than once per edge, the edges only add them (same weights, same sums)
         weight = self.phi_e[0].weight
         width = h.size(1)
-        aggregated = self.propagate(edge_index, target=h @ weight[:, :width].T, source=h @ weight[:, width:2 * width].T,
-                                    x=x)  # [N, H + 4]: sum of m_ij, mean of the x terms
-        messages, shift = aggregated[:, :width], aggregated[:, width:]
-        h = h + self.phi_h(torch.cat([h, messages, scalars], dim=1))
-        return h, (x + self.c * shift if self.update_x else x)
-
-    def message(self, target_i: Tensor, source_j: Tensor, x_i: Tensor, x_j: Tensor) -> Tensor:
-        difference = x_i - x_j
-        invariants = torch.cat([psi(minkowski(difference, difference)), psi(minkowski(x_i, x_j))], dim=1)
-        m = target_i + source_j + invariants @ self.phi_e[0].weight[:, -2:].T
+        m = (h @ weight[:, :width].T)[target] + (h @ weight[:, width:2 * width].T)[source]
+        # the invariants' term elementwise, in the weights' precision: autocast would round a matmul's inputs to
+        # bfloat16 (8 bits), coarser than the invariants' differences between constituents
+        w, invariants = weight[:, -2:], invariants.to(weight.dtype)
+        m = m + invariants[:, :1] * w[:, 0] + invariants[:, 1:] * w[:, 1]
         for layer in self.phi_e[1:]:  # BatchNorm, ReLU, Linear, ReLU
             m = layer(m)
         m = m * self.phi_m(m)
+        nodes = h.size(0)
+        h = h + self.phi_h(torch.cat([h, scatter(m, target, 0, nodes, reduce="sum").to(h.dtype),
+                                      scalars.to(h.dtype)], dim=1))
         if not self.update_x:
-            return torch.cat([m, difference.new_zeros(difference.shape)], dim=1)
-        return torch.cat([m, torch.clamp(difference * self.phi_x(m), -CLAMP, CLAMP)], dim=1)
-
-    def aggregate(self, inputs: Tensor, index: Tensor, ptr: Tensor | None = None,  # type: ignore[override]
-                  dim_size: int | None = None) -> Tensor:
-        hidden = inputs.size(1) - 4
-        return torch.cat([scatter(inputs[:, :hidden], index, 0, dim_size, reduce="sum"),
-                          scatter(inputs[:, hidden:], index, 0, dim_size, reduce="mean")], dim=1)
+            return h, x
+        shift = torch.clamp(difference * self.phi_x(m).to(x.dtype), -CLAMP, CLAMP)
+        return h, x + self.c * scatter(shift, target, 0, nodes, reduce="mean")
 
 
 class LorentzNet(JetModel):
@@ -136,7 +137,7 @@ class LorentzNet(JetModel):
         self.build_head(hidden)
 
     def encode(self, batch: Batch) -> Tensor:
-        vectors = batch.p4[:, [3, 0, 1, 2]]  # (px, py, pz, E) -> (E, px, py, pz)
+        vectors = batch.p4[:, [3, 0, 1, 2]].double()  # (px, py, pz, E) -> (E, px, py, pz), float64 (LorentzBlock)
         is_beam = vectors.new_zeros(vectors.size(0), 1)
         features, ptr = batch.x, batch.ptr
         if self.beams:
@@ -150,14 +151,14 @@ class LorentzNet(JetModel):
         with beams, a beam flag (``features``)."""
         if self.scalar_kind == "mass":
             mass = minkowski(vectors, vectors).abs().sqrt()
-            return psi(torch.cat([(1 - is_beam) * mass, is_beam * mass], dim=1))
-        return torch.cat([features, is_beam], dim=1) if self.beams else features
+            return psi(torch.cat([(1 - is_beam) * mass, is_beam * mass], dim=1)).to(features.dtype)
+        return torch.cat([features, is_beam.to(features.dtype)], dim=1) if self.beams else features
 
     def network(self, vectors: Tensor, scalars: Tensor, ptr: Tensor) -> tuple[Tensor, Tensor]:
         """Four-vectors [N, 4] (E first) and scalars [N, S] of the nodes (beams included) of jets laid out by
         ptr [B + 1] -> (jet representations [B, H], final four-vectors [N, 4])."""
         edges = complete_edges(ptr)
-        h, x = self.embedding(scalars), vectors
+        h, x = self.embedding(scalars), vectors.double()
         for block in self.blocks:
             h, x = block(h, x, scalars, edges)
         return scatter(h, batch_vector(ptr, h.size(0)), 0, ptr.numel() - 1, reduce="mean"), x
