@@ -39,13 +39,17 @@ class JetDataset(torch.utils.data.Dataset):
 
     def __init__(self, spec: DataSpec, store: ColumnarStore, preprocessing: Preprocessing):
         self.spec, self.store, self.preprocessing = spec, store, preprocessing
-        x, u = preprocessing.processed(spec, store)
+        nodes, u = preprocessing.processed(spec, store)
         arrays = store.arrays
-        self.x = torch.from_numpy(x)
+        # x, pos and p4 side by side [N, F + D + 4]: a batch gathers each node's row once (three gathers of short
+        # rows cost twice as much), then views its columns
+        self.nodes = torch.from_numpy(nodes)
+        features, coordinates = arrays["x"].shape[1], arrays["pos"].shape[1]
+        self._columns = (slice(0, features), slice(features, features + coordinates), slice(features + coordinates,
+                                                                                            None))
+        self.x, self.pos, self.p4 = (self.nodes[:, part] for part in self._columns)
         self.u = torch.from_numpy(u)
         self.node_type = torch.from_numpy(arrays["node_type"])  # int8 on disk; long once gathered
-        self.pos = torch.from_numpy(arrays["pos"])
-        self.p4 = torch.from_numpy(arrays["p4"])
         self.ptr = torch.from_numpy(arrays["ptr"])
         self.y = torch.from_numpy(arrays["y"])
         self.obs = arrays["obs"]
@@ -109,8 +113,9 @@ class JetDataset(torch.utils.data.Dataset):
         batch_vector = torch.repeat_interleave(torch.arange(len(index)), counts, output_size=total)
         out = _BATCH_CLASS.__new__(_BATCH_CLASS)
         Data.__init__(out)
-        out.x, out.node_type = self.x.index_select(0, rows), self.node_type.index_select(0, rows).long()
-        out.pos, out.p4 = self.pos.index_select(0, rows), self.p4.index_select(0, rows)
+        nodes = self.nodes.index_select(0, rows)
+        out.x, out.pos, out.p4 = (nodes[:, part] for part in self._columns)
+        out.node_type = self.node_type.index_select(0, rows).long()
         out.u, out.y = self.u.index_select(0, index), self.y.index_select(0, index)
         out.weight = self.weight.index_select(0, index)
         jet_arrays = BATCHED_JET_ARRAYS + ("weight",)

@@ -3,7 +3,8 @@
 `center`/`scale` are numbers, null (no transform) or ``auto``: median and 1 / max(p84 - p50,
 p50 - p16), fitted on the training split only and saved to ``preprocess.json`` so that prediction
 never refits. Non-finite inputs become the clip bound they overflow to, or 0 (NaN, or no clip).
-Processed arrays are written next to the raw cache, keyed by the preprocessing parameters.
+Processed arrays are written next to the raw cache, keyed by the preprocessing parameters (the nodes' with their
+coordinates and four-vectors beside them, gathered together).
 """
 
 from __future__ import annotations
@@ -209,20 +210,24 @@ class Preprocessing:
         return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()[:12]
 
     def processed(self, spec: DataSpec, store: ColumnarStore) -> tuple[np.ndarray, np.ndarray]:
-        """Processed (x [N, F], u [J, G]) of `store`, computed once and memory-mapped.
+        """Processed (nodes [N, F + D + 4], u [J, G]) of `store`, computed once and memory-mapped: each node's
+        processed features x, then its raw coordinates pos and four-vector p4, side by side in one row so that a
+        batch gathers them at once (`JetDataset.batch`).
 
         Columns a node's type does not own stay exactly 0.
         """
         tag = self.fingerprint()
-        raw, raw_u = store.arrays["x"], store.arrays["u"]
+        raw, raw_u, pos, p4 = (store.arrays[name] for name in ("x", "u", "pos", "p4"))
         owned = spec.type_columns.astype(np.float32)
 
-        def process_x(lo: int, hi: int) -> np.ndarray:
-            return self.node.apply(raw[lo:hi]) * owned[store.arrays["node_type"][lo:hi]]
+        def process_nodes(lo: int, hi: int) -> np.ndarray:
+            x = self.node.apply(raw[lo:hi]) * owned[store.arrays["node_type"][lo:hi]]
+            return np.concatenate([x, pos[lo:hi], p4[lo:hi]], axis=1)
 
-        x = _processed(store.path / f"x.{tag}.npy", raw.shape, process_x)
+        shape = (raw.shape[0], raw.shape[1] + pos.shape[1] + p4.shape[1])
+        nodes = _processed(store.path / f"nodes.{tag}.npy", shape, process_nodes)
         u = _processed(store.path / f"u.{tag}.npy", raw_u.shape, lambda lo, hi: self.jet.apply(raw_u[lo:hi]))
-        return x, u
+        return nodes, u
 
 
 def _processed(path: Path, shape: tuple[int, ...], process: Any) -> np.ndarray:

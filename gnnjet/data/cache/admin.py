@@ -29,8 +29,10 @@ ENTRY_NAME = re.compile(_KEY)
 WORK_NAME = re.compile(rf"\.({_KEY})\.[A-Za-z0-9_.]+")  # mkdtemp's ".KEY.random", or ".KEY.damaged.PID"
 LOCK_NAME = re.compile(rf"\.{_KEY}\.lock")
 _STORE = "|".join(re.escape(name) for name in STORE_FILES)
-# meta.json, a store array, a preprocessed array (x.TAG.npy, u.TAG.npy), or an atomic write's temporary of either
-ENTRY_FILE = re.compile(rf"meta\.json|(?:{_STORE})\.npy|[xu]\.[0-9a-f]+\.npy|\.(?:meta\.json|[\w.]+\.npy)\.\d+\.tmp.*")
+# meta.json, a store array, a preprocessed array (nodes.TAG.npy, u.TAG.npy; x.TAG.npy of earlier versions), or an
+# atomic write's temporary of either
+ENTRY_FILE = re.compile(rf"meta\.json|(?:{_STORE})\.npy|(?:x|u|nodes)\.[0-9a-f]+\.npy|"
+                        rf"\.(?:meta\.json|[\w.]+\.npy)\.\d+\.tmp.*")
 
 
 class NotACache(GnnjetError):

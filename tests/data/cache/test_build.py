@@ -112,7 +112,7 @@ def test_damaged_processed_array_is_written_again(base_config, fake_file, cache_
     spec = spec_of(base_config)
     first = JetDataset.from_files(spec, [str(fake_file)], cache_root=cache_root, progress=False)
     expected = first.x.clone()
-    processed = next(first.store.path.glob("x.*.npy"))
+    processed = next(first.store.path.glob("nodes.*.npy"))
     os.truncate(processed, processed.stat().st_size - 100)
     with caplog.at_level("WARNING"):
         again = JetDataset.from_files(spec, [str(fake_file)], cache_root=cache_root, progress=False)
