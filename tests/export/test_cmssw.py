@@ -154,8 +154,8 @@ def test_a_run_exported_for_cmssw_scores_raw_jets_as_bin_predict(tmp_path):
     dataset = JetDataset.from_files(trained.spec, [str(data)], trained.preprocessing, cache_root=tmp_path / "cache",
                                     progress=False)
     raw = copy.copy(dataset)  # the same jets, their variables before any preprocessing
-    raw.x, raw.u = torch.from_numpy(np.asarray(dataset.store.arrays["x"])), torch.from_numpy(
-        np.asarray(dataset.store.arrays["u"]))
+    raw.nodes = torch.cat([torch.from_numpy(np.asarray(dataset.store.arrays["x"])), dataset.pos, dataset.p4], dim=1)
+    raw.u = torch.from_numpy(np.asarray(dataset.store.arrays["u"]))
     layout = DenseLayout.of(trained.spec)
     lengths = {name.removesuffix("_mask"): entry["var_length"] for name, entry in info.items()
                if name.endswith("_mask")}
