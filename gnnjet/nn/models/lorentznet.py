@@ -83,30 +83,38 @@ class LorentzBlock(nn.Module):
     def __init__(self, hidden: int, num_scalars: int, c: float, update_x: bool):
         super().__init__()
         self.c, self.update_x = c, update_x
-        self.phi_e = nn.Sequential(nn.Linear(2 * hidden + 2, hidden, bias=False), nn.BatchNorm1d(hidden), nn.ReLU(),
-                                   nn.Linear(hidden, hidden), nn.ReLU())
-        self.phi_h = nn.Sequential(nn.Linear(2 * hidden + num_scalars, hidden), nn.BatchNorm1d(hidden), nn.ReLU(),
-                                   nn.Linear(hidden, hidden))
+        # ReLUs in place: each follows a layer whose backward does not need its output, and the per-edge tensors
+        # [E, H] are the model's memory traffic
+        self.phi_e = nn.Sequential(nn.Linear(2 * hidden + 2, hidden, bias=False), nn.BatchNorm1d(hidden),
+                                   nn.ReLU(inplace=True), nn.Linear(hidden, hidden), nn.ReLU(inplace=True))
+        self.phi_h = nn.Sequential(nn.Linear(2 * hidden + num_scalars, hidden), nn.BatchNorm1d(hidden),
+                                   nn.ReLU(inplace=True), nn.Linear(hidden, hidden))
         self.phi_m = nn.Sequential(nn.Linear(hidden, 1), nn.Sigmoid())
         if update_x:
-            self.phi_x = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1, bias=False))
+            self.phi_x = nn.Sequential(nn.Linear(hidden, hidden), nn.ReLU(inplace=True),
+                                       nn.Linear(hidden, 1, bias=False))
             nn.init.xavier_uniform_(self.phi_x[2].weight, gain=0.001)  # x moves little at the start (EGNN-style init)
 
     def forward(self, h: Tensor, x: Tensor, scalars: Tensor, edge_index: Tensor) -> tuple[Tensor, Tensor]:
         """h [N, H], x [N, 4] float64, scalars [N, S], edge_index [2, E] (source j, target i) -> (h, x)."""
         source, target = edge_index
-        x_i, x_j = x[target], x[source]
+        # gathers by index_select: its backward is an index_add, several times faster on the CPU than the
+        # accumulating index_put that `tensor[index]` backpropagates through
+        x_i, x_j = x.index_select(0, target), x.index_select(0, source)
         difference = x_i - x_j
         invariants = psi(torch.cat([minkowski(difference, difference), minkowski(x_i, x_j)], dim=1))
         # phi_e's first layer (no bias) on [h_i, h_j, a, b] is W_i h_i + W_j h_j + w (a, b): the two node terms are
         # computed once per node [N, H] rather than once per edge, the edges only add them (same weights, same sums)
         weight = self.phi_e[0].weight
         width = h.size(1)
-        m = (h @ weight[:, :width].T)[target] + (h @ weight[:, width:2 * width].T)[source]
-        # the invariants' term elementwise, in the weights' precision: autocast would round a matmul's inputs to
-        # bfloat16 (8 bits), coarser than the invariants' differences between constituents
-        w, invariants = weight[:, -2:], invariants.to(weight.dtype)
-        m = m + invariants[:, :1] * w[:, 0] + invariants[:, 1:] * w[:, 1]
+        hidden = weight.size(0)
+        node_terms = h @ torch.cat([weight[:, :width], weight[:, width:2 * width]]).T  # [N, 2H]: W_i h, W_j h
+        # the invariants' term in the weights' precision, autocast off: under autocast a matmul's inputs would be
+        # rounded to bfloat16 (8 bits), coarser than the invariants' differences between constituents
+        with torch.autocast(h.device.type, enabled=False):
+            m = torch.addmm(node_terms[:, :hidden].index_select(0, target).to(weight.dtype),
+                            invariants.to(weight.dtype), weight[:, -2:].T)
+        m = m + node_terms[:, hidden:].index_select(0, source)
         for layer in self.phi_e[1:]:  # BatchNorm, ReLU, Linear, ReLU
             m = layer(m)
         m = m * self.phi_m(m)
