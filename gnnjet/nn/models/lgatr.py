@@ -98,10 +98,13 @@ class LGATrTagger(JetModel):
 
         jets = num_jets(batch)
         vectors = batch.p4[:, [3, 0, 1, 2]] / self.scale  # (px, py, pz, E) -> (E, px, py, pz)
-        vectors, mask = to_dense_batch(vectors, batch.batch, batch_size=jets)  # [B, P, 4], [B, P]
+        # one padding for the four-momenta and the features together (its backward is one gather)
+        nodes = torch.cat([vectors, batch.x], dim=1) if self.use_features else vectors
+        nodes, mask = to_dense_batch(nodes, batch.batch, batch_size=jets)  # [B, P, 4 (+ F)], [B, P]
+        vectors = nodes[..., :4]
         scalars = vectors.new_ones(*mask.shape, 1)
         if self.use_features:
-            scalars = torch.cat([scalars, to_dense_batch(batch.x, batch.batch, batch_size=jets)[0]], dim=-1)
+            scalars = torch.cat([scalars, nodes[..., 4:]], dim=-1)
         if self.token:  # item 0 of every jet: no momentum, a flag, zeros for the features
             vectors = torch.cat([vectors.new_zeros(jets, 1, 4), vectors], dim=1)
             mask = torch.cat([mask.new_ones(jets, 1), mask], dim=1)
