@@ -31,13 +31,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from models import PARTICLENET_BLOCKS, dense_inputs  # noqa: E402
-
 from gnnjet.config import load_config  # noqa: E402
 from gnnjet.data.dataset import JetDataset  # noqa: E402
 from gnnjet.data.spec import DataSpec  # noqa: E402
 from gnnjet.nn.registry import FAMILIES, build_model  # noqa: E402
 from gnnjet.runs.inference import evaluate  # noqa: E402
+
+from models import PARTICLENET_BLOCKS, dense_inputs  # noqa: E402
 
 SLOW = {"lgatr": 256}  # jets measured for families too slow for --jets on the CPU (L-GATr: ~9 jets/s)
 
