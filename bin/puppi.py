@@ -6,7 +6,9 @@ Writes OUT/pred.root, one row per input jet: the weights `ch_puppi`, `ne_puppi` 
 the jets rebuilt with PUPPI, CHS and no mitigation (`pt_puppi`, `mass_puppi`, `pt_chs`, ..., `pt_none`, ...), and the
 truth and observers the sample has (`ch_is_pu`, `ne_is_pu`, `pt_nopu`, `mass_nopu`, `event`, `npv`, ...).
 
-Example: bin/generate.py --process qg -n 2000 --pileup 60 -o data/pu60 && bin/puppi.py -i "data/pu60/*.root" -o runs/puppi
+Example:
+  bin/generate.py --process qg -n 2000 --pileup 60 -o data/pu60
+  bin/puppi.py -i "data/pu60/*.root" -o runs/puppi
 """
 
 import argparse
