@@ -13,10 +13,9 @@ import awkward as ak
 import numpy as np
 
 from gnnjet import columns as column_names
-from gnnjet.data.formats.root import open_tree
+from gnnjet.data.formats.root import read_branches
 from gnnjet.data.inputs import expand_files
 from gnnjet.data.writer import write_jets
-from gnnjet.errors import DataError
 from gnnjet.fileio import make_directory, refuse_to_clobber
 from gnnjet.runs.layout import PREDICTIONS
 
@@ -45,12 +44,8 @@ def write_compactness(inputs: list[str], output: str | Path, radius: float = 40.
     refuse_to_clobber(target, files, overwrite=overwrite, what="compactness predictions file")
     parts: dict[str, list[np.ndarray]] = {}
     for path in files:
-        events = open_tree(path, tree)
-        missing = [b for b in NEEDED if b not in events.keys()]
-        if missing:
-            raise DataError(f"{path}: branch {missing[0]!r} (needed by the compactness) is missing: is it a "
-                            "bin/generate.py --process shower sample?")
-        arrays = events.arrays([*NEEDED, *(b for b in OBSERVERS if b in events.keys())])
+        arrays = read_branches(path, tree, NEEDED, OBSERVERS, "the compactness",
+                               "is it a bin/generate.py --process shower sample?")
         parts.setdefault("compactness", []).append(compactness(arrays["hit_charge"], arrays["hit_deltar"], radius))
         for name in ("label_gamma", "label_proton", *OBSERVERS):
             if name in arrays.fields:

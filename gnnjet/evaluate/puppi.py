@@ -26,10 +26,9 @@ import numpy as np
 import torch
 
 from gnnjet import columns as column_names
-from gnnjet.data.formats.root import open_tree
+from gnnjet.data.formats.root import read_branches
 from gnnjet.data.inputs import expand_files
 from gnnjet.data.writer import write_jets
-from gnnjet.errors import DataError
 from gnnjet.fileio import make_directory, refuse_to_clobber
 from gnnjet.runs.layout import PREDICTIONS
 
@@ -117,13 +116,9 @@ def write_puppi(inputs: list[str], output: str | Path, tree: str = "Jets", overw
     refuse_to_clobber(target, files, overwrite=overwrite, what="PUPPI predictions file")
     parts: dict[str, list] = {}
     for path in files:
-        events = open_tree(path, tree)
-        missing = [b for b in NEEDED if b not in events.keys()]
-        if missing:
-            raise DataError(f"{path}: branch {missing[0]!r} (needed by PUPPI) is missing: PUPPI needs charged and "
-                            "neutral constituents and the charged ones' vertex association (ch_from_pv)")
-        present = [b for b in (*OBSERVERS, *TRUTH) if b in events.keys()]
-        jets = events.arrays([*NEEDED, *present])
+        jets = read_branches(path, tree, NEEDED, (*OBSERVERS, *TRUTH), "PUPPI", "PUPPI needs charged and neutral "
+                             "constituents and the charged ones' vertex association (ch_from_pv)")
+        present = [b for b in (*OBSERVERS, *TRUTH) if b in jets.fields]
         charged, neutral = puppi_weights(jets)
         ones = (ak.ones_like(jets.ch_pt), ak.ones_like(jets.ne_pt))
         for method, (ch, ne) in {"puppi": (charged, neutral), "chs": (charged, ones[1]), "none": ones}.items():

@@ -38,6 +38,18 @@ def open_tree(path: str | Path, tree: str | None) -> Any:
                         "set data.tree") from None
 
 
+def read_branches(path: str | Path, tree: str | None, needed: tuple[str, ...], optional: tuple[str, ...],
+                  needed_by: str, hint: str) -> ak.Array:
+    """The `needed` branches of a ROOT file's tree and those of `optional` it has; a missing needed branch is a
+    DataError naming the file, the branch, what needs it (`needed_by`) and `hint`."""
+    events = open_tree(path, tree)
+    available = set(events.keys())
+    missing = [b for b in needed if b not in available]
+    if missing:
+        raise DataError(f"{path}: branch {missing[0]!r} (needed by {needed_by}) is missing: {hint}")
+    return events.arrays([*needed, *(b for b in optional if b in available)])
+
+
 def plan_chunks(spec: DataSpec, path: str, jets_per_chunk: int) -> list[ChunkRef]:
     """Entry ranges of `jets_per_chunk` jets, after checking that every branch of `spec` is in the tree."""
     tree = open_tree(path, spec.tree)
