@@ -272,7 +272,7 @@ def preprocess_json(layout: DenseLayout, preprocessing: Preprocessing, spec: Dat
     var_infos (median, norm_factor, replace_inf_value, lower_bound, upper_bound, pad: the producer computes
     clip((value - median) * norm_factor, lower_bound, upper_bound)) and var_length (the padding length). A key
     `gnnjet` adds what weaver's has no place for: each variable's expression in the config, and the notes."""
-    node = dict(zip(preprocessing.node_names, _infos(preprocessing.node)))
+    node = fitted_infos(preprocessing)
     identity = _identity()
     result: dict[str, Any] = {"output_names": output_names, "input_names": layout.input_names}
     expressions: dict[str, dict[str, str]] = {}
@@ -286,7 +286,7 @@ def preprocess_json(layout: DenseLayout, preprocessing: Preprocessing, spec: Dat
                                               "var_length": group.length}
         expressions[group.name] = {f.name: f.expr.text for f, _ in node_type.features}
     if layout.jet_features:
-        jet = dict(zip(preprocessing.jet_names, _infos(preprocessing.jet)))
+        jet = fitted_infos(preprocessing, "jet")
         result[JET_FEATURES] = {"var_names": list(layout.jet_features), "var_infos": jet, "var_length": 1}
         expressions[JET_FEATURES] = {f.name: f.expr.text for f in spec.jet_features}
     result["gnnjet"] = {
@@ -298,6 +298,13 @@ def preprocess_json(layout: DenseLayout, preprocessing: Preprocessing, spec: Dat
         "non_finite": "gnnjet maps NaN to 0 and +-inf to the clip bound (0 unclipped) after the transform",
     }
     return result
+
+
+def fitted_infos(preprocessing: Preprocessing, part: str = "node") -> dict[str, dict[str, float]]:
+    """var_infos of each feature of `part` (node or jet) by name, from the run's fitted parameters."""
+    params, names = ((preprocessing.node, preprocessing.node_names) if part == "node" else
+                     (preprocessing.jet, preprocessing.jet_names))
+    return dict(zip(names, _infos(params)))
 
 
 def _infos(params: Params) -> list[dict[str, float]]:
@@ -326,12 +333,12 @@ def export_cmssw(model_dir: str | Path, path: str | Path, *, opset: int = DEFAUL
     make_directory(json_path.parent, "export directory")
     if isinstance(trained.model, WeaverNetwork):  # a weaver-core network: its own dense groups, as weaver exports it
         classification = isinstance(outputs, ClassifierOutputs)
-        output_name = "softmax" if classification else "output"
-        write_onnx(weaver_export.DenseNetwork(trained.model, outputs, classification),
-                   weaver_export.trace_inputs(trained.model),
-                   path, dynamic_shapes=(weaver_export.dynamic_shapes(trained.model),),
-                   input_names=list(trained.model.input_names), output_names=[output_name], opset=opset)
-        values = weaver_export.preprocess_json(trained.model, trained.preprocessing, outputs.names)
+        wrapper = weaver_export.DenseNetwork(trained.model, outputs, classification)
+        write_onnx(wrapper, wrapper.example, path, dynamic_shapes=(weaver_export.dynamic_shapes(trained.model),),
+                   input_names=list(trained.model.input_names),
+                   output_names=["softmax" if classification else "output"], opset=opset)
+        fitted = {**fitted_infos(trained.preprocessing, "jet"), **fitted_infos(trained.preprocessing)}
+        values = weaver_export.preprocess_json(trained.model, fitted, _identity(), outputs.names)
     else:
         layout = DenseLayout.of(trained.spec)
         export_dense(trained.model, layout, outputs, path, opset)

@@ -2,23 +2,19 @@
 inputs, one per input group of its data config in ``model_info['input_names']`` order (float32 [B, vars, length],
 B and each node type's length dynamic; a per-jet group [B, vars]), the task's outputs (`cmssw.deployed_outputs`),
 and weaver-core's preprocess.json (its export_json layout: var_names, var_infos with median / norm_factor /
-lower_bound / upper_bound / pad, var_length) with the run's fitted parameters, as weaver-core's --export-onnx writes
-them for the same files."""
+lower_bound / upper_bound / pad, var_length) with the run's fitted parameters (`cmssw.fitted_infos`), as weaver-core's
+--export-onnx writes them for the same files."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from gnnjet.data.preprocess import Preprocessing
 from gnnjet.errors import GnnjetError
 from gnnjet.nn.weaver_network import WeaverNetwork
 from gnnjet.weaver_config import Group
-
-UNCLIPPED = 1e32  # weaver-core's bounds of a variable it does not transform
 
 
 class DenseNetwork(nn.Module):
@@ -29,9 +25,9 @@ class DenseNetwork(nn.Module):
     def __init__(self, network: WeaverNetwork, outputs: nn.Module, classification: bool):
         super().__init__()
         self.model, self.outputs = network.for_inference(), outputs
-        inputs = trace_inputs(network)
+        self.example = trace_inputs(network)  # what the export traces with, and the outputs are compared on
         with torch.no_grad():
-            trained, exported = network.network.eval()(*inputs), self.model(*inputs)
+            trained, exported = network.network.eval()(*self.example), self.model(*self.example)
         self.softmax_inside = (classification and exported.shape == trained.shape
                                and torch.allclose(exported, torch.softmax(trained, dim=1), atol=1e-5))
         if not (self.softmax_inside or torch.allclose(exported, trained, atol=1e-5)):
@@ -77,19 +73,15 @@ def dynamic_shapes(network: WeaverNetwork) -> tuple[dict[int, Any], ...]:
     return tuple(shapes)
 
 
-def preprocess_json(network: WeaverNetwork, preprocessing: Preprocessing, output_names: list[str]) -> dict[str, Any]:
-    """weaver-core's export_json of the run's data config, with the parameters the run fitted (auto ones
-    included)."""
-    fitted = {**_infos(preprocessing.jet_names, preprocessing.jet), **_infos(preprocessing.node_names,
-                                                                              preprocessing.node)}
+def preprocess_json(network: WeaverNetwork, fitted: dict[str, dict[str, float]], identity: dict[str, float],
+                    output_names: list[str]) -> dict[str, Any]:
+    """weaver-core's export_json of the run's data config: each variable's var_infos are the parameters the run
+    fitted (`fitted` by feature name, auto ones included; `identity` for a variable without transform), with the
+    variable's own pad value."""
     result: dict[str, Any] = {"output_names": output_names, "input_names": list(network.input_names)}
     for group in groups_in_order(network):
-        infos = {}
-        for variable in group.variables:
-            infos[variable.name] = {"median": 0.0, "norm_factor": 1.0, "replace_inf_value": 0.0,
-                                    "lower_bound": -UNCLIPPED, "upper_bound": UNCLIPPED, "pad": variable.pad_value}
-            if variable.center is not None:
-                infos[variable.name].update(fitted[variable.name])
+        infos = {v.name: {**(identity if v.center is None else fitted[v.name]), "pad": v.pad_value}
+                 for v in group.variables}
         result[group.name] = {"var_names": [v.name for v in group.variables], "var_infos": infos,
                               "var_length": group.length}
     result["gnnjet"] = {"order": "constituents in file order, truncated to var_length, then padded as the data "
@@ -97,9 +89,3 @@ def preprocess_json(network: WeaverNetwork, preprocessing: Preprocessing, output
                         "non_finite": "NaN to 0 and +-inf to the clip bound (0 unclipped) after the transform"}
     return result
 
-
-def _infos(names: list[str], params: Any) -> dict[str, dict[str, float]]:
-    return {name: {"median": float(c), "norm_factor": float(s),
-                   "lower_bound": float(lo) if np.isfinite(lo) else -UNCLIPPED,
-                   "upper_bound": float(hi) if np.isfinite(hi) else UNCLIPPED}
-            for name, c, s, lo, hi in zip(names, params.center, params.scale, params.low, params.high)}
