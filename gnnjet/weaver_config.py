@@ -292,24 +292,25 @@ def _finite(value: Any, where: str) -> float:
     return float(value)
 
 
-def read_data_config(path: str | Path) -> WeaverData:
-    """The weaver data config at `path`, checked; errors name the file and the key."""
+def read_data_config(path: str | Path) -> tuple[WeaverData, Any]:
+    """The weaver data config at `path`, checked, and the mapping as its YAML gives it; errors name the file and
+    the key."""
     raw = read_yaml_file(path, "weaver data config")
     try:
-        return parse_data_config(raw)
+        return parse_data_config(raw), raw
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
 
 
-def defines(path: str | Path, name: str) -> bool:
-    """Whether the Python file at `path` defines a top-level function `name` (read, never imported)."""
+def functions(path: str | Path) -> set[str]:
+    """The top-level functions a Python file defines (read, never imported)."""
     try:
         tree = ast.parse(Path(path).read_text())
     except FileNotFoundError:
         raise ConfigError(f"network config {path} does not exist") from None
     except (OSError, SyntaxError, ValueError) as err:
         raise ConfigError(f"network config {path}: not a readable Python file ({err})") from None
-    return any(isinstance(n, ast.FunctionDef) and n.name == name for n in tree.body)
+    return {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
 
 
 def weaver_run_config(base: Mapping[str, Any] | None, data_config: str | Path, network: str | Path,
@@ -318,12 +319,13 @@ def weaver_run_config(base: Mapping[str, Any] | None, data_config: str | Path, n
     defines one) on the jets `data_config` describes; `base` holds the rest (training, data.train, ...: a gnnjet
     config without the keys the data config sets), `network_options` the keyword arguments of get_model/get_loss
     (weaver's --network-option)."""
-    weaver = read_data_config(data_config)
+    weaver, raw = read_data_config(data_config)
     try:
         owned, task = weaver.gnnjet_data(), weaver.gnnjet_task(regression)
     except ConfigError as err:
         raise ConfigError(f"{data_config}: {err}") from None
-    if not defines(network, "get_model"):
+    defined = functions(network)
+    if "get_model" not in defined:
         raise ConfigError(f"network config {network}: defines no get_model(data_config, **kwargs)")
     config = copy.deepcopy(dict(base or {}))
     for section in ("model", "task"):
@@ -336,11 +338,11 @@ def weaver_run_config(base: Mapping[str, Any] | None, data_config: str | Path, n
     if clashing:
         raise ConfigError(f"data.{clashing[0]}: set by --data-config; leave it out of the config")
     data.update(owned)  # tree null (weaver's default): each file's only tree
-    if defines(network, "get_loss"):
+    if "get_loss" in defined:
         task["loss"] = f"{network}:get_loss"
     config["task"] = task
     config["model"] = {"name": f"{network}:get_model", "options": dict(network_options or {})}
-    config["weaver"] = {"data_config": copy.deepcopy(read_yaml_file(data_config, "weaver data config"))}
+    config["weaver"] = {"data_config": raw}
     return config
 
 

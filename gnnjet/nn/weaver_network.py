@@ -21,6 +21,7 @@ from torch import Tensor, nn
 
 from gnnjet.errors import GnnjetError
 from gnnjet.nn.user import load_reference
+from gnnjet.references import is_user_code
 from gnnjet.weaver_config import Group, WeaverData, parse_data_config
 
 
@@ -144,7 +145,7 @@ class WeaverRun:
     def of(cls, config: dict[str, Any], code: dict[str, Path] | None = None) -> "WeaverRun":
         loss = config["task"]["loss"]
         return cls(parse_data_config(config["weaver"]["data_config"], "weaver.data_config"), config["model"],
-                   loss if isinstance(loss, str) and ":" in loss else None, code or {})
+                   loss if is_user_code(loss) else None, code or {})
 
     @property
     def data_config(self) -> DataConfigView:
