@@ -48,8 +48,8 @@ def per_particle(columns: ak.Array, method: str) -> tuple[np.ndarray, np.ndarray
     """(weights, hard-interaction truth, is neutral) of every constituent under `method`."""
     if method == "puppi":
         charged, neutral = columns.ch_puppi, columns.ne_puppi
-    elif method == "chs":
-        charged, neutral = ak.values_astype(columns.ch_from_pv != 0, np.float32), ak.ones_like(columns.ne_is_pu)
+    elif method == "chs":  # charged constituents by their vertex association, as PUPPI weighs them too
+        charged, neutral = columns.ch_puppi, ak.ones_like(columns.ne_is_pu)
     else:
         charged, neutral = ak.ones_like(columns.ch_is_pu), ak.ones_like(columns.ne_is_pu)
     weights = np.concatenate([ak.to_numpy(ak.flatten(charged)), ak.to_numpy(ak.flatten(neutral))]).astype(float)
@@ -79,8 +79,6 @@ def main() -> None:
         subprocess.run([sys.executable, str(ROOT / "bin/puppi.py"), "-i", str(directory / "*.root"), "-o",
                         str(predictions), "--overwrite"], check=True)
         columns = uproot.open(predictions / "pred.root")["Jets"].arrays()
-        source = uproot.concatenate(str(directory / "*.root:Jets"), ["ch_from_pv"])
-        columns = ak.with_field(columns, source.ch_from_pv, "ch_from_pv")
         good = ak.to_numpy(columns.mass_nopu) > 1.0  # a jet mass to compare with
         for method in METHODS:
             weights, truth, neutral = per_particle(columns, method)

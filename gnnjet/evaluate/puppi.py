@@ -66,20 +66,19 @@ def weights_from_alpha(alpha: np.ndarray, median: float, rms: float) -> np.ndarr
 def puppi_weights(jets: ak.Array) -> tuple[ak.Array, ak.Array]:
     """PUPPI weights (charged [J, var], neutral [J, var]) of the constituents of `jets` (fields of NEEDED, and
     `event` to pool the pile-up alpha distribution over a collision's jets)."""
-    charged_alpha, neutral_alpha = [], []
+    events = np.asarray(jets.event) if "event" in jets.fields else np.arange(len(jets))
+    _, event_of = np.unique(events, return_inverse=True)
+    pileup: dict[int, list[np.ndarray]] = {}  # event -> the alphas of its charged pile-up constituents
+    neutral_alpha = []
     for jet in range(len(jets)):
         pv = np.asarray(jets.ch_from_pv[jet]) != 0
         ch_eta, ch_phi, ch_pt = (np.asarray(jets[f"ch_{k}"][jet], np.float64) for k in ("eta", "phi", "pt"))
         pv_index = np.full(len(ch_pt), -1)
         pv_index[pv] = np.arange(int(pv.sum()))
-        charged_alpha.append(alphas(ch_eta, ch_phi, ch_pt[pv], ch_eta[pv], ch_phi[pv], pv_index))
+        charged_alpha = alphas(ch_eta, ch_phi, ch_pt[pv], ch_eta[pv], ch_phi[pv], pv_index)
+        pileup.setdefault(int(event_of[jet]), []).append(charged_alpha[~pv])
         ne_eta, ne_phi = (np.asarray(jets[f"ne_{k}"][jet], np.float64) for k in ("eta", "phi"))
         neutral_alpha.append(alphas(ne_eta, ne_phi, ch_pt[pv], ch_eta[pv], ch_phi[pv]))
-    events = np.asarray(jets.event) if "event" in jets.fields else np.arange(len(jets))
-    _, event_of = np.unique(events, return_inverse=True)
-    pileup: dict[int, list[np.ndarray]] = {}
-    for jet, alpha in enumerate(charged_alpha):
-        pileup.setdefault(int(event_of[jet]), []).append(alpha[np.asarray(jets.ch_from_pv[jet]) == 0])
     reference = {}  # event -> (median, rms) of its charged pile-up alphas
     for event, values in pileup.items():
         values = np.concatenate(values)
