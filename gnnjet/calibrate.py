@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from gnnjet import columns as column_names
+from gnnjet.config import NODE_TASKS
 from gnnjet.data.inputs import expand_files
 from gnnjet.errors import GnnjetError
 from gnnjet.evaluate.calibration import (
@@ -51,6 +52,9 @@ def calibrate(model_dir: str | Path, files: list[str] | None = None, *, by: list
     if method not in METHODS:
         raise GnnjetError(f"calibration method {method!r}: choose one of {', '.join(METHODS)}")
     run = Run.at(model_dir, trust_code)
+    if run.config["task"]["type"] in NODE_TASKS:
+        raise GnnjetError(f"{run.path} is a {run.config['task']['type']} run: calibration is fitted for jet tasks' "
+                          "scores and intervals, not per node")
     target = run.file(CALIBRATION)
     kept = None
     if files is None:

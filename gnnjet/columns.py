@@ -23,6 +23,8 @@ TASK, SELECTION, WEIGHTS = "task", "selection", "weights"  # the notes written b
 CALIBRATION = "calibration"  # the note of a calibrated run's predictions (bin/calibrate.py)
 ENSEMBLE = "ensemble"  # the note of an ensemble's predictions: its members
 SCORE_PREFIX = "score_"
+NODE_LABEL = "label"  # a node classification's true class index per constituent (NaN: none), as <type>_label
+NODE_PT = "pt"  # each constituent's pt (GeV; NaN for those that are no node), as <type>_pt
 PRED = "pred"
 TARGET = "target"
 CORRECTED_SUFFIX = "_corr"
@@ -30,6 +32,18 @@ RAW_SUFFIX, SPREAD_SUFFIX = "_raw", "_spread"  # a score before calibration; an 
 SIGMA = "sigma"
 LOW, HIGH = "q16", "q84"  # the bounds of the 16-84% interval
 INTERVAL_PARTS = (LOW, HIGH, SIGMA)
+
+
+def node_column(node_type: str, name: str) -> str:
+    """A node task's jagged per-constituent column of one node type: '<type>_<name>' (charged_score_pileup,
+    charged_label, neutral_pred, neutral_pt, ...)."""
+    return f"{node_type}_{name}"
+
+
+def weighted_jet(quantity: str, label: str) -> str:
+    """A node classification's jet rebuilt from its nodes weighted by their probability of class `label`:
+    'pt_weighted_hard', 'mass_weighted_hard'."""
+    return f"{quantity}_weighted_{label}"
 
 
 def score(label: str) -> str:

@@ -46,7 +46,12 @@ MONITORS = ("val_loss", "val_auc", "val_accuracy", "last")
 DEFAULT_QUANTILES = (0.16, 0.5, 0.84)  # task.quantiles of loss quantile when none are given
 DEFAULT_TARGET = "log(pt_gen / pt)"  # the JEC target: the regression target when task.target(s) are not given
 LOSSES = {"classification": ("cross_entropy",),
-          "regression": ("huber", "l1", "mse", "logcosh", "quantile", "gaussian_nll")}
+          "regression": ("huber", "l1", "mse", "logcosh", "quantile", "gaussian_nll"),
+          # per-constituent tasks (`tasks/node.py`): one output row per node
+          "node_classification": ("cross_entropy",),
+          "node_regression": ("mse", "huber", "l1")}
+NODE_TASKS = ("node_classification", "node_regression")
+CLASSIFICATIONS = ("classification", "node_classification")  # the tasks with classes, scores, AUC and accuracy
 
 _BUILTIN_LOSSES = tuple(dict.fromkeys(sum(LOSSES.values(), ())))
 # training.optimizer: gnnjet's names and the torch.optim class each builds (ranger: RAdam inside Lookahead); any other
@@ -375,10 +380,30 @@ DECORRELATION = Record(
     nullable=True,
 )
 
+class NodeTargets(Spec):
+    """task.node_targets: a mapping {node type: per-constituent expression} of a node task: each constituent's class
+    index (node_classification) or target value (node_regression); NaN leaves a constituent unlabelled (out of the
+    loss and metrics), and node types not named have no labels."""
+
+    description = "a mapping {node type: per-constituent expression}, e.g. {charged: ch_is_pu, neutral: ne_is_pu}"
+
+    def validate(self, value: Any, path: str) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, dict) or not value:
+            raise self.fail(value, path)
+        return _named_expressions(value, path, "node type", "it names a node type of data.node_types",
+                                  "ch_is_pu")
+
+
 TASK = Record(
     {
-        "type": (Scalar(str, choices=("classification", "regression")), REQUIRED),
+        "type": (Scalar(str, choices=tuple(LOSSES)), REQUIRED),
         "labels": (Labels(), None),
+        # node tasks: each node type's per-constituent target (`NodeTargets`); node_classification: the class
+        # names, the target being the class index
+        "node_targets": (NodeTargets(), None),
+        "classes": (ListOf(_string, min_length=2, nullable=True), None),
         # regression: one target (named pt; default log(pt_gen / pt)) or several named ones (`Targets`); resolved
         # into `targets` (target: null)
         "target": (_optional_expr, None),
@@ -535,11 +560,12 @@ def _check_consistency(config: dict[str, Any]) -> None:
                           "name its get_model, e.g. networks/net.py:get_model (bin/train.py --network-config)")
     _check_quantiles(task)
     _resolve_targets(task)
+    _check_node_task(config)
     _check_optimizer_options(config["training"])
-    if config["training"]["label_smoothing"] and task["type"] != "classification":
+    if config["training"]["label_smoothing"] and task["type"] not in CLASSIFICATIONS:
         raise ConfigError(f"training.label_smoothing: needs a classification task (task.type is {task['type']})")
     monitor = config["training"]["monitor"]
-    if monitor in ("val_auc", "val_accuracy") and task["type"] != "classification":
+    if monitor in ("val_auc", "val_accuracy") and task["type"] not in CLASSIFICATIONS:
         raise ConfigError(f"training.monitor: {monitor} needs a classification task; use val_loss or last")
     if monitor == "last" and config["training"]["early_stopping_patience"] is not None:
         raise ConfigError("training.early_stopping_patience: with training.monitor: last nothing is compared; "
@@ -619,6 +645,42 @@ def _resolve_targets(task: dict[str, Any]) -> None:
     if unknown:
         raise ConfigError(f"task.target_abs_max.{unknown[0]}: not a target; the targets are "
                           f"{', '.join(task['targets'])}{_did_you_mean(unknown[0], list(task['targets']))}")
+
+
+def _check_node_task(config: dict[str, Any]) -> None:
+    """A node task needs task.node_targets naming node types (and task.classes for node_classification), one of
+    gnnjet's model families (they have per-node embeddings), and none of the jet tasks' keys; a jet task takes
+    neither key."""
+    task = config["task"]
+    if task["type"] not in NODE_TASKS:
+        for key in ("node_targets", "classes"):
+            if task[key] is not None:
+                raise ConfigError(f"task.{key}: for node tasks (node_classification, node_regression); task.type is "
+                                  f"{task['type']}")
+        return
+    if task["node_targets"] is None:
+        raise ConfigError(f"task.node_targets: {task['type']} needs each node type's per-constituent target, e.g. "
+                          "{charged: ch_is_pu, neutral: ne_is_pu}")
+    types = list(config["data"]["node_types"])
+    for name in task["node_targets"]:
+        if name not in types:
+            raise ConfigError(f"task.node_targets.{name}: not a node type of data.node_types ({', '.join(types)})"
+                              f"{_did_you_mean(name, types)}")
+    if task["type"] == "node_classification" and task["classes"] is None:
+        raise ConfigError("task.classes: node_classification needs the class names, e.g. [hard, pileup] (a "
+                          "constituent's target is its class index)")
+    if task["type"] == "node_regression" and task["classes"] is not None:
+        raise ConfigError("task.classes: for node_classification; node_regression has no classes")
+    for name in task["classes"] or []:
+        if not name.isidentifier():
+            raise ConfigError(f"task.classes: class name {name!r} must be a name of letters, digits and _ (it "
+                              "names the <type>_score_<class> branches of the predictions)")
+    for key in ("labels", "quantiles", "decorrelation"):
+        if task[key] is not None:
+            raise ConfigError(f"task.{key}: a jet task's key; {task['type']} takes task.node_targets")
+    if is_user_code(config["model"]["name"]) or config["weaver"] is not None:
+        raise ConfigError(f"model.name: {task['type']} needs per-node outputs, which gnnjet's own model families "
+                          "give; your own network's output is per jet")
 
 
 def _did_you_mean(name: str, names: list[str]) -> str:

@@ -29,6 +29,11 @@ STORE_ARRAYS: dict[str, StoreArray] = {
     "node_type": StoreArray("node", lambda spec: ("|i1", ())),  # position of the node's type in the config [N]
     "pos": StoreArray("node", lambda spec: ("<f4", (spec.num_coordinates,))),  # graph coordinates [N, D]
     "p4": StoreArray("node", lambda spec: ("<f4", (4,))),  # px, py, pz, E in GeV [N, 4]
+    # node tasks (no columns for jet tasks): each node's target [N, 1] (class index or value; NaN: unlabelled), its
+    # index in its node type's input collection [N, 1], and each jet's number of constituents in the collection of
+    # each node type [J, T] (selected or not), so that per-node predictions align with the input collections
+    "node_target": StoreArray("node", lambda spec: ("<f4", (int(spec.is_node_task),))),
+    "node_index": StoreArray("node", lambda spec: ("<i4", (int(spec.is_node_task),)), batched=False),
     "ptr": StoreArray("ptr", lambda spec: ("<i8", ())),
     "u": StoreArray("jet", lambda spec: ("<f4", (len(spec.jet_features),))),  # jet features [J, G]
     # [J] class index or target, [J, T] for T regression targets
@@ -40,6 +45,8 @@ STORE_ARRAYS: dict[str, StoreArray] = {
     "weight": StoreArray("jet", lambda spec: ("<f4", ()), batched=False),
     # jet-level variables of the weighting: reweighting variables, then the decorrelation variable [J, A]
     "aux": StoreArray("jet", lambda spec: ("<f4", (len(spec.aux_exprs),)), batched=False),
+    "collection_size": StoreArray("jet", lambda spec: ("<i4", (len(spec.node_types) * spec.is_node_task,)),
+                                  batched=False),
     # each jet's k-fold fold (training.kfold.expr; 0 without k-fold) [J]
     "fold": StoreArray("jet", lambda spec: ("<i8", ()), batched=False),
 }

@@ -28,7 +28,8 @@ def columnarise(spec: DataSpec, arrays: ak.Array, stats: ReadStats) -> dict[str,
 
     Returns: dict with x [N, F] float32, node_type [N] int8, pos [N, D] float32 (deta, dphi to the jet axis
     by default), p4 [N, 4] float32 (px, py, pz, E in GeV), counts [J] int64 (nodes per jet), u [J, G]
-    float32, y [J], obs [J, O] float64, entry [J] int64 (each kept jet's row in the chunk), fold [J] int64
+    float32, y [J], obs [J, O] float64, entry [J] int64 (each kept jet's row in the chunk), fold [J] int64,
+    for node tasks node_target [N, 1], node_index [N, 1] and collection_size [J, T] (else without columns)
     (`arrays.STORE_ARRAYS`, with counts in place of ptr), and dropped [D] int64: the rows of the jets that
     passed the selection but were dropped (invalid target, no constituents).
     """
@@ -47,15 +48,18 @@ def columnarise(spec: DataSpec, arrays: ak.Array, stats: ReadStats) -> dict[str,
     blocks = [b.restrict(keep) for b in blocks]
     type_counts = [c[keep] for c in type_counts]
     nodes, counts = _node_arrays(spec, blocks, type_counts, arrays)
+    sizes = np.zeros((len(arrays), len(blocks) * spec.is_node_task), np.int32)
+    if spec.is_node_task:  # each jet's input collection of each node type, however many of it became nodes
+        sizes[:] = np.stack([ak.to_numpy(ak.num(b.reference, axis=1)) for b in blocks], axis=1)
     nodes, counts, occupied = _drop_nonfinite_constituents(nodes, counts, stats)
     if occupied is not None:
-        arrays, y, entry = arrays[occupied], y[occupied], entry[occupied]
+        arrays, y, entry, sizes = arrays[occupied], y[occupied], entry[occupied], sizes[occupied]
     u, obs = _jet_arrays(spec, arrays)
     stats.count_nonfinite((~np.isfinite(nodes["x"])).sum(axis=0), (~np.isfinite(u)).sum(axis=0))
     dropped = np.setdiff1d(np.flatnonzero(passed), entry, assume_unique=True)
     weight, aux = _weighting(spec, arrays, stats)
     return {**nodes, "counts": counts, "u": u, "y": y, "obs": obs, "entry": entry, "fold": _folds(spec, arrays),
-            "weight": weight, "aux": aux, DROPPED: dropped}
+            "weight": weight, "aux": aux, "collection_size": sizes, DROPPED: dropped}
 
 
 def _selected_jets(spec: DataSpec, arrays: ak.Array,
@@ -81,7 +85,9 @@ def _node_arrays(spec: DataSpec, blocks: list[_Constituents], type_counts: list[
     nodes = {"x": np.zeros((num_nodes, len(spec.columns)), dtype=np.float32),
              "node_type": np.zeros(num_nodes, dtype=np.int8),
              "pos": np.zeros((num_nodes, spec.num_coordinates), dtype=np.float32),
-             "p4": np.zeros((num_nodes, 4), dtype=np.float32)}
+             "p4": np.zeros((num_nodes, 4), dtype=np.float32),
+             "node_target": np.full((num_nodes, int(spec.is_node_task)), np.nan, dtype=np.float32),
+             "node_index": np.zeros((num_nodes, int(spec.is_node_task)), dtype=np.int32)}
     jet_axis = None
     if spec.needs_jet_axis:
         jet_axis = (_jet_values(_evaluate(spec.jet_eta, arrays), num_jets, spec.jet_eta),
@@ -94,7 +100,28 @@ def _node_arrays(spec: DataSpec, blocks: list[_Constituents], type_counts: list[
         dest = starts[jet_of_node] + offset_in_jet[jet_of_node] + rank
         offset_in_jet += n
         _fill_node_type(block, arrays, nodes, dest, jet_of_node, jet_axis)
+        if spec.is_node_task:
+            _fill_node_labels(spec, block, arrays, nodes, dest)
     return nodes, counts
+
+
+def _fill_node_labels(spec: DataSpec, block: _Constituents, arrays: ak.Array, nodes: dict[str, np.ndarray],
+                      dest: np.ndarray) -> None:
+    """A node task's rows `dest` of one node type: each constituent's index in its collection and its target (NaN
+    without task.node_targets for the type). A class index that is not NaN or an integer in [0, classes) is a
+    DataError naming the expression."""
+    nodes["node_index"][dest, 0] = block.indices()
+    target = block.spec.target
+    if target is None:
+        return
+    values = block.values(target, arrays)
+    if spec.classes:
+        labelled = values[np.isfinite(values)]
+        bad = labelled[(labelled != np.floor(labelled)) | (labelled < 0) | (labelled >= len(spec.classes))]
+        if bad.size:
+            raise DataError(f"{target.path}: {target.text!r} gives {bad[0]:g} for a constituent; a class index must "
+                            f"be an integer in [0, {len(spec.classes)}) ({', '.join(spec.classes)}), or NaN for none")
+    nodes["node_target"][dest, 0] = values
 
 
 def _fill_node_type(block: _Constituents, arrays: ak.Array, nodes: dict[str, np.ndarray], dest: np.ndarray,
@@ -255,6 +282,14 @@ class _Constituents:
             order = ak.argsort(pt, axis=1, ascending=False, stable=True)[:, : spec.max_nodes]
         return cls(spec, reference, mask, order)
 
+    def indices(self) -> np.ndarray:
+        """Each node's index in its jet's collection (before the selection), selected, ordered and capped -> flat
+        int32."""
+        index = ak.local_index(self.reference, axis=1)
+        if self.mask is not None:
+            index = index[self.mask]
+        return ak.to_numpy(ak.flatten(index[self.order])).astype(np.int32)
+
     def counts(self) -> np.ndarray:
         """[J] nodes per jet after selection and cap."""
         return ak.to_numpy(ak.num(self.order, axis=1)).astype(np.int64)
@@ -309,7 +344,9 @@ def _pt_of(spec: NodeTypeSpec, arrays: ak.Array, mask: ak.Array | None) -> ak.Ar
 def _targets(spec: DataSpec, arrays: ak.Array) -> tuple[np.ndarray, np.ndarray]:
     """Returns (y [J], valid [J]): class index (int64) or regression target (float32; [J, T] for T targets). A jet
     of no class or of several (one-hot branches, or class expressions true for none or several), or with a
-    non-finite target (any of them), is not valid."""
+    non-finite target (any of them), is not valid. A node task's jets have no target of their own: y is 0."""
+    if spec.is_node_task:
+        return np.zeros(len(arrays), np.float32), np.ones(len(arrays), dtype=bool)
     if spec.task_type == "classification":
         if spec.label_exprs is not None:
             columns = [_jet_values(_evaluate(e, arrays), len(arrays), e) != 0 for e in spec.label_exprs]

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
 
-from gnnjet.data.arrays import BATCHED_JET_ARRAYS, NODE_ARRAYS
+from gnnjet.data.arrays import BATCHED_JET_ARRAYS
 from gnnjet.data.cache.build import build_store
 from gnnjet.data.cache.store import ColumnarStore
 from gnnjet.data.inputs import expand_files
@@ -24,6 +24,7 @@ from gnnjet.data.spec import DataSpec
 # Batch(...) goes through PyG's dynamic-inheritance metaclass on every call (~0.2 ms); creating
 # its DataBatch class once and filling an empty instance is 3x cheaper and gives the same object.
 _BATCH_CLASS = type(Batch())
+NODE_ARRAYS = ("x", "node_type", "pos", "p4")  # the node arrays of every batch (a node task's node_target besides)
 
 
 class JetDataset(torch.utils.data.Dataset):
@@ -32,8 +33,9 @@ class JetDataset(torch.utils.data.Dataset):
     Each jet j owns node rows ptr[j]:ptr[j+1] of x [N, F], node_type [N] (the position of the node's
     type in the config: 0 charged, 1 neutral, 2 SV by convention), pos [N, D] (deta, dphi by default), p4 [N, 4]
     (px, py, pz, E in GeV); u [J, G] are jet features and y [J] the class index (int64) or regression target
-    (float32). obs [J, O] holds observers (`arrays.STORE_ARRAYS`). weight [J] float32 is each jet's loss weight:
-    the store's weight expression (1 without), times the reweighting factors once the training split sets them
+    (float32); a node task's node_target [N] float32 is each node's class index or target (NaN: unlabelled).
+    obs [J, O] holds observers (`arrays.STORE_ARRAYS`). weight [J] float32 is each jet's loss weight: the store's
+    weight expression (1 without), times the reweighting factors once the training split sets them
     (`training.data.prepare_split`); decor [J] float32 the decorrelation variable (None without task.decorrelation).
     """
 
@@ -41,13 +43,15 @@ class JetDataset(torch.utils.data.Dataset):
         self.spec, self.store, self.preprocessing = spec, store, preprocessing
         nodes, u = preprocessing.processed(spec, store)
         arrays = store.arrays
-        # x, pos and p4 side by side [N, F + D + 4]: a batch gathers each node's row once (three gathers of short
-        # rows cost twice as much), then views its columns
+        # x, pos, p4 (and a node task's target) side by side [N, F + D + 4 (+ 1)]: a batch gathers each node's row
+        # once (three gathers of short rows cost twice as much), then views its columns
         self.nodes = torch.from_numpy(nodes)
-        features, coordinates = arrays["x"].shape[1], arrays["pos"].shape[1]
-        self._columns = (slice(0, features), slice(features, features + coordinates), slice(features + coordinates,
-                                                                                            None))
-        self.x, self.pos, self.p4 = (self.nodes[:, part] for part in self._columns)
+        widths = [arrays[name].shape[1] for name in ("x", "pos", "p4", "node_target")]
+        edges = np.cumsum([0, *widths])
+        self._columns = {name: slice(int(lo), int(hi)) for name, lo, hi in
+                         zip(("x", "pos", "p4", "node_target"), edges[:-1], edges[1:])}
+        self.x, self.pos, self.p4 = (self.nodes[:, self._columns[name]] for name in ("x", "pos", "p4"))
+        self.node_target = self.nodes[:, self._columns["node_target"]].squeeze(1) if spec.is_node_task else None
         self.u = torch.from_numpy(u)
         self.node_type = torch.from_numpy(arrays["node_type"])  # int8 on disk; long once gathered
         self.ptr = torch.from_numpy(arrays["ptr"])
@@ -90,14 +94,17 @@ class JetDataset(torch.utils.data.Dataset):
         if not 0 <= index < len(self):
             raise IndexError(f"jet index {index} out of range for {len(self)} jets")
         lo, hi = int(self.ptr[index]), int(self.ptr[index + 1])
+        extra = {} if self.decor is None else {"decor": self.decor[index : index + 1].clone()}
+        if self.node_target is not None:
+            extra["node_target"] = self.node_target[lo:hi].clone()
         return Data(x=self.x[lo:hi].clone(), node_type=self.node_type[lo:hi].long(),
                     pos=self.pos[lo:hi].clone(), p4=self.p4[lo:hi].clone(),
                     u=self.u[index : index + 1].clone(), y=self.y[index : index + 1].clone(),
-                    weight=self.weight[index : index + 1].clone(),
-                    **({} if self.decor is None else {"decor": self.decor[index : index + 1].clone()}))
+                    weight=self.weight[index : index + 1].clone(), **extra)
 
     def batch(self, index: torch.Tensor | np.ndarray | Sequence[int]) -> Batch:
-        """Gather jets `index` [B] into a Batch (x, node_type, pos, p4, batch, ptr, u, y, weight and decor).
+        """Gather jets `index` [B] into a Batch (x, node_type, pos, p4, batch, ptr, u, y, weight, and decor and
+        node_target where the dataset has them).
 
         The Batch also carries ``max_num_nodes`` (an int: the largest jet), for dense padding.
         """
@@ -114,7 +121,11 @@ class JetDataset(torch.utils.data.Dataset):
         out = _BATCH_CLASS.__new__(_BATCH_CLASS)
         Data.__init__(out)
         nodes = self.nodes.index_select(0, rows)
-        out.x, out.pos, out.p4 = (nodes[:, part] for part in self._columns)
+        out.x, out.pos, out.p4 = (nodes[:, self._columns[name]] for name in ("x", "pos", "p4"))
+        node_arrays = NODE_ARRAYS
+        if self.node_target is not None:
+            out.node_target = nodes[:, self._columns["node_target"]].squeeze(1)
+            node_arrays += ("node_target",)
         out.node_type = self.node_type.index_select(0, rows).long()
         out.u, out.y = self.u.index_select(0, index), self.y.index_select(0, index)
         out.weight = self.weight.index_select(0, index)
@@ -127,6 +138,6 @@ class JetDataset(torch.utils.data.Dataset):
         zeros = torch.zeros(len(index), dtype=torch.long)
         out._num_graphs = len(index)
         out.max_num_nodes = int(counts.max()) if len(index) else 0  # lets models pad without a GPU sync
-        out._slice_dict = {**{k: ptr for k in NODE_ARRAYS}, **{k: graph_slices for k in jet_arrays}}
-        out._inc_dict = {k: zeros for k in NODE_ARRAYS + jet_arrays}
+        out._slice_dict = {**{k: ptr for k in node_arrays}, **{k: graph_slices for k in jet_arrays}}
+        out._inc_dict = {k: zeros for k in node_arrays + jet_arrays}
         return out

@@ -210,21 +210,22 @@ class Preprocessing:
         return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()[:12]
 
     def processed(self, spec: DataSpec, store: ColumnarStore) -> tuple[np.ndarray, np.ndarray]:
-        """Processed (nodes [N, F + D + 4], u [J, G]) of `store`, computed once and memory-mapped: each node's
-        processed features x, then its raw coordinates pos and four-vector p4, side by side in one row so that a
-        batch gathers them at once (`JetDataset.batch`).
+        """Processed (nodes [N, F + D + 4 + T], u [J, G]) of `store`, computed once and memory-mapped: each node's
+        processed features x, then its raw coordinates pos, four-vector p4 and node task target (T = 1 for node
+        tasks, else 0), side by side in one row so that a batch gathers them at once (`JetDataset.batch`).
 
         Columns a node's type does not own stay exactly 0.
         """
         tag = self.fingerprint()
-        raw, raw_u, pos, p4 = (store.arrays[name] for name in ("x", "u", "pos", "p4"))
+        raw, raw_u = store.arrays["x"], store.arrays["u"]
+        beside = [store.arrays[name] for name in ("pos", "p4", "node_target")]  # taken as they are
         owned = spec.type_columns.astype(np.float32)
 
         def process_nodes(lo: int, hi: int) -> np.ndarray:
             x = self.node.apply(raw[lo:hi]) * owned[store.arrays["node_type"][lo:hi]]
-            return np.concatenate([x, pos[lo:hi], p4[lo:hi]], axis=1)
+            return np.concatenate([x, *(array[lo:hi] for array in beside)], axis=1)
 
-        shape = (raw.shape[0], raw.shape[1] + pos.shape[1] + p4.shape[1])
+        shape = (raw.shape[0], raw.shape[1] + sum(array.shape[1] for array in beside))
         nodes = _processed(store.path / f"nodes.{tag}.npy", shape, process_nodes)
         u = _processed(store.path / f"u.{tag}.npy", raw_u.shape, lambda lo, hi: self.jet.apply(raw_u[lo:hi]))
         return nodes, u

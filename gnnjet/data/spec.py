@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from gnnjet.config import KINEMATICS
+from gnnjet.config import KINEMATICS, NODE_TASKS
 from gnnjet.data.expressions import Expression, compile_variables
 
 
@@ -47,11 +47,12 @@ class NodeTypeSpec:
     kinematics: list[Expression]  # 4 expressions in the order of `form`; empty without kinematics
     coordinates: list[Expression] | None  # None: (deta, dphi) to the jet axis
     features: list[tuple[Feature, int]]  # (feature, column in x)
+    target: Expression | None = None  # a node task's per-constituent target (task.node_targets); None: no labels
 
     def expressions(self) -> list[Expression]:
         """Every expression of this node type (all per constituent of one collection)."""
         exprs = ([self.select] if self.select else []) + self.kinematics + (self.coordinates or [])
-        return exprs + [f.expr for f, _ in self.features]
+        return exprs + [f.expr for f, _ in self.features] + ([self.target] if self.target else [])
 
 
 @dataclass
@@ -72,6 +73,7 @@ class DataSpec:
     targets: dict[str, Expression]  # regression: the named targets (task.targets), in order; classification: {}
     observers: list[Expression]
     step_size: int
+    classes: list[str] = field(default_factory=list)  # node_classification: the class names (task.classes)
     fold: Expression | None = None  # training.kfold.expr: each jet's fold, an integer in [0, folds)
     folds: int = 0
     weight: Expression | None = None  # data.weights.expr: each jet's weight (None: 1)
@@ -120,6 +122,10 @@ class DataSpec:
                     placed,
                 )
             )
+        for node_type in node_types:
+            text = (task.get("node_targets") or {}).get(node_type.name)
+            if text is not None:
+                node_type.target = expression(text, f"task.node_targets.{node_type.name}")
         type_columns = np.zeros((len(node_types), len(columns)), dtype=bool)
         for node_type in node_types:
             for _, column in node_type.features:
@@ -139,10 +145,11 @@ class DataSpec:
             labels=list(task["labels"] or []) if is_classification else [],
             label_exprs=[expression(text, f"task.labels.{name}") for name, text in task["labels"].items()]
             if is_classification and isinstance(task["labels"], dict) else None,
-            targets={} if is_classification else {name: expression(text, f"task.targets.{name}")
-                                                   for name, text in task["targets"].items()},
+            targets={name: expression(text, f"task.targets.{name}")
+                     for name, text in (task["targets"] or {}).items()},
             observers=[expression(o, f"data.observers[{i}]") for i, o in enumerate(data["observers"])],
             step_size=data["step_size"],
+            classes=list(task.get("classes") or []),
         )
         weights = data.get("weights") or {}
         if weights.get("expr"):
@@ -167,6 +174,12 @@ class DataSpec:
     def num_coordinates(self) -> int:
         """D of pos [N, D] (2 for the default (deta, dphi))."""
         return len(self.node_types[0].coordinates or [None, None])
+
+    @property
+    def is_node_task(self) -> bool:
+        """A per-constituent task: the store holds each node's target, its index in its collection and the
+        collections' sizes (`arrays.STORE_ARRAYS`)."""
+        return self.task_type in NODE_TASKS
 
     @property
     def target_shape(self) -> tuple[int, ...]:
@@ -213,8 +226,8 @@ class DataSpec:
         """Hash of everything that changes the cached (unpreprocessed) arrays."""
         payload = {
             # 3: constituents with non-finite kinematics are dropped; 4: entries of kept and dropped jets; 5: weight
-            # and aux arrays
-            "version": 5,
+            # and aux arrays; 6: node targets, node indices and collection sizes
+            "version": 6,
             "tree": self.tree,
             "exprs": [e.resolved for e in self.expressions()],
             "caps": [(t.name, t.max_nodes, t.form) for t in self.node_types],
@@ -226,6 +239,7 @@ class DataSpec:
             "labels": self.labels if self.label_exprs is None else [[n, e.text] for n, e in zip(self.labels,
                                                                                                 self.label_exprs)],
             "task": self.task_type,
+            "classes": self.classes,
             "folds": self.folds,
             "weight": self.weight.text if self.weight is not None else None,
             "aux": [e.text for e in self.aux_exprs],

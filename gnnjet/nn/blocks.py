@@ -1,7 +1,9 @@
 """Building blocks shared by every model family: type-aware input embedding, pooling, head.
 
 Every model is ``embedding -> backbone -> pooling -> concat jet features -> MLP head``
-(docs/architecture.md, "Data flow"); families implement only ``encode(batch) -> [B, D]``.
+(docs/architecture.md, "Data flow"); families implement ``encode_nodes(batch) -> ([B, D], [N, D])``, the jets'
+representations and the nodes' embeddings. A node task's model (`JetModel.predict_nodes`) puts its head on every
+node instead: ``[node embedding, its jet's representation, its jet's features] -> [N, out]``.
 """
 
 from __future__ import annotations
@@ -57,13 +59,15 @@ def mlp(channels: list[int], dropout: float = 0.0, norm: str | None = None, plai
 class JetModel(nn.Module):
     """The shared skeleton: ``forward(batch) -> [B, out_dim]``.
 
-    Subclasses call ``build_head(encoder_dim)`` and implement ``encode(batch) -> [B, encoder_dim]``.
+    Subclasses call ``build_head(encoder_dim)`` and implement ``encode_nodes(batch) -> ([B, encoder_dim], [N,
+    encoder_dim])`` (or only ``encode(batch) -> [B, encoder_dim]``, if they have no per-node embeddings).
     Jet-level features u [B, G] are concatenated before the head. A model that imports weaver-core checkpoints
     sets `weaver_architecture` (the weaver family, e.g. "particlenet") and implements `weaver_names`.
     """
 
     weaver_architecture: str | None = None
     onnx_blocker: str | None = None  # why torch.export cannot trace the model, if it cannot
+    per_node = False  # forward gives one output row per node (`predict_nodes`)
 
     def __init__(self, num_jet_features: int, out_dim: int, head: list[int], head_dropout: float):
         super().__init__()
@@ -72,7 +76,16 @@ class JetModel(nn.Module):
 
     def build_head(self, encoder_dim: int) -> None:
         head, dropout, out_dim = self._head_spec
+        self.encoder_dim = encoder_dim
         self.head = mlp([encoder_dim + self.num_jet_features, *head, out_dim], dropout=dropout)
+
+    def predict_nodes(self) -> None:
+        """Make forward(batch) give [N, out_dim], one row per node (a node task's model): the head, rebuilt, reads
+        each node's embedding beside its jet's representation and its jet's features."""
+        head, dropout, out_dim = self._head_spec
+        self.per_node = True
+        self.onnx_blocker = "its outputs are per node; the exports write one row per jet"
+        self.head = mlp([2 * self.encoder_dim + self.num_jet_features, *head, out_dim], dropout=dropout)
 
     def output_layer_keys(self) -> list[str]:
         """State-dict keys of the output layer (the head's last Linear): what fine-tuning replaces."""
@@ -92,10 +105,21 @@ class JetModel(nn.Module):
             names |= module_names(f"head.lins.{j}", linear, f"fc.{j}" if j == last else f"fc.{j}.0")
         return names
 
+    def encode_nodes(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        """(the jets' representations [B, D], the nodes' embeddings [N, D])."""
+        raise NotImplementedError(f"{type(self).__name__} has no per-node embeddings")
+
     def encode(self, batch: Batch) -> Tensor:
-        raise NotImplementedError
+        """The jets' representations [B, D]."""
+        return self.encode_nodes(batch)[0]
 
     def forward(self, batch: Batch) -> Tensor:
+        if self.per_node:
+            jets, nodes = self.encode_nodes(batch)
+            parts = [nodes, jets.index_select(0, batch.batch)]
+            if self.num_jet_features:
+                parts.append(batch.u.index_select(0, batch.batch))
+            return self.head(torch.cat(parts, dim=1))
         z = self.encode(batch)
         if self.num_jet_features:
             z = torch.cat([z, batch.u], dim=1)

@@ -46,7 +46,7 @@ class KnnGraphNet(JetModel):
         self.pool = Pooling(pooling, dims[-1])
         self.build_head(dims[-1])
 
-    def encode(self, batch: Batch) -> Tensor:
+    def encode_nodes(self, batch: Batch) -> tuple[Tensor, Tensor]:
         edges = knn_padded(batch.pos, self.k, batch.ptr, batch.batch, max_nodes(batch))
         h = self.stack(self.embedding(batch.x, batch.node_type), edges)
-        return self.pool(h, batch.batch, num_jets(batch))
+        return self.pool(h, batch.batch, num_jets(batch)), h

@@ -137,8 +137,9 @@ def validate_model_section(section: Any, path: str = "model") -> dict[str, Any]:
 
 
 def build_model(section: dict[str, Any], num_node_features: int, num_jet_features: int, out_dim: int,
-                num_node_types: int, code_file: Path | None = None) -> nn.Module:
-    """Instantiate a model section (validated again here); forward(batch) -> [B, out_dim].
+                num_node_types: int, code_file: Path | None = None, per_node: bool = False) -> nn.Module:
+    """Instantiate a model section (validated again here); forward(batch) -> [B, out_dim], or with `per_node` (a
+    node task) [N, out_dim] (`JetModel.predict_nodes`).
 
     The sizes are those of `DataSpec.model_inputs` (features per node and per jet, node types) and the task's
     output width. A section naming users' code runs it (`nn.user.build_user_model`; `code_file`: a run
@@ -152,7 +153,10 @@ def build_model(section: dict[str, Any], num_node_features: int, num_jet_feature
     family = FAMILIES[section["name"]]
 
     def build() -> nn.Module:
-        return family.build(num_node_features, num_jet_features, out_dim, num_node_types=num_node_types, **params)
+        model = family.build(num_node_features, num_jet_features, out_dim, num_node_types=num_node_types, **params)
+        if per_node:
+            model.predict_nodes()
+        return model
 
     for module in family.imports:  # imported outside the meta device, where their import-time tensors live
         importlib.import_module(module)

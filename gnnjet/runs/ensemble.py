@@ -71,4 +71,8 @@ def run_ensemble(model_dirs: list[str | Path], files: list[str], **options: obje
     if options.get("onnx") is not None:
         raise GnnjetError("--onnx scores one run's export: predict an ensemble with PyTorch")
     paths = [Path(path) for path in model_dirs]
-    return EnsemblePrediction([run_model(path, files, **options) for path in paths], paths)
+    first = run_model(paths[0], files, **options)
+    if first.trained.task.per_node:
+        raise GnnjetError(f"{paths[0]}: an ensemble averages per-jet columns, and a node task's run writes "
+                          "per-constituent lists: predict each run on its own")
+    return EnsemblePrediction([first, *(run_model(path, files, **options) for path in paths[1:])], paths)

@@ -43,9 +43,10 @@ class RunModel:
             model = weaver.model([f.name for f in spec.columns], [f.name for f in spec.jet_features],
                                  len(spec.node_types), task.out_dim)
             return cls(config, spec, task, model)
-        task = build_task(config["task"], config["training"], code.get("task.loss"))
+        task = build_task(config["task"], config["training"], code.get("task.loss"),
+                          node_types=[t.name for t in spec.node_types])
         model = build_model(config["model"], **spec.model_inputs(), out_dim=task.out_dim,
-                            code_file=code.get("model.name"))
+                            code_file=code.get("model.name"), per_node=task.per_node)
         return cls(config, spec, task, model)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import awkward as ak
 import numpy as np
 
 from gnnjet import columns as column_names
@@ -29,6 +30,7 @@ from gnnjet.runs.kfold import read_kfold
 from gnnjet.runs.layout import KFOLD
 from gnnjet.runs.model import TrainedModel, load_trained
 from gnnjet.runs.onnx import evaluate_onnx, open_session
+from gnnjet.tasks.node import NodeLayout, NodeTask
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +76,20 @@ class Predicted:
             observers[column_names.WEIGHT] = self.dataset.weight.numpy().astype(np.float64)
         store = self.dataset.store
         task = self.trained.task
-        columns = task.columns(self.outputs, self.targets, observers) if self.calibration is None else \
-            self.calibration.columns(task, self.outputs, self.targets, observers)
+        if isinstance(task, NodeTask):
+            columns = task.node_columns(self.outputs, self.targets, self.node_layout(), observers)
+        elif self.calibration is None:
+            columns = task.columns(self.outputs, self.targets, observers)
+        else:
+            columns = self.calibration.columns(task, self.outputs, self.targets, observers)
         return aligned(columns, np.asarray(store.arrays["entry"]), store.dropped)
+
+    def node_layout(self) -> NodeLayout:
+        """Where a node task's output rows belong in the input collections."""
+        dataset, arrays, types = self.dataset, self.dataset.store.arrays, self.spec.node_types
+        return NodeLayout([t.name for t in types], np.diff(dataset.ptr.numpy()), dataset.node_type.numpy(),
+                          np.asarray(arrays["node_index"])[:, 0], dataset.p4.numpy(),
+                          np.asarray(arrays["collection_size"]), np.array([t.target is not None for t in types]))
 
     def notes(self) -> dict[str, str]:
         """What a predictions file records beside its tree: the selection, the task type and (with
@@ -90,8 +103,11 @@ class Predicted:
 
     def metrics(self) -> dict[str, float]:
         """The task's metrics on the predicted jets (empty without jets), weighted by their weight expression."""
-        weights = self.dataset.weight.numpy() if self.spec.weight is not None else None
-        return self.trained.task.metrics(self.outputs, self.targets, weights) if len(self.targets) else {}
+        task = self.trained.task
+        weights = None
+        if self.spec.weight is not None:
+            weights = task.per_row(self.dataset.weight.numpy(), np.diff(self.dataset.ptr.numpy()))
+        return task.metrics(self.outputs, self.targets, weights) if len(self.targets) else {}
 
 
 def run_model(model_dir: str | Path, files: list[str], *, batch_size: int = 512, device: str = "cpu",
@@ -115,9 +131,11 @@ def run_model(model_dir: str | Path, files: list[str], *, batch_size: int = 512,
         raise GnnjetError(f"{model_dir} is a k-fold run: predict one fold's directory with its exported file")
     if kfold is not None:
         folds = [run_model(Path(model_dir) / name, files, **options) for name in kfold["folds"]]
-        stack = np.stack([fold.outputs for fold in folds])  # [k, K, out]
-        fold_of_jet = np.asarray(folds[0].dataset.store.arrays["fold"])
-        outputs = stack.mean(axis=0) if fold_average else stack[fold_of_jet, np.arange(stack.shape[1])]
+        stack = np.stack([fold.outputs for fold in folds])  # [k, R, out]: a row per jet, or per node
+        dataset = folds[0].dataset
+        fold_of_row = folds[0].trained.task.per_row(np.asarray(dataset.store.arrays["fold"]),
+                                                    np.diff(dataset.ptr.numpy()))
+        outputs = stack.mean(axis=0) if fold_average else stack[fold_of_row, np.arange(stack.shape[1])]
         log.info("k-fold run: %s of %d models", "mean" if fold_average else "out-of-fold outputs", kfold["k"])
         return replace(folds[0], outputs=outputs, calibration=read_calibration(model_dir))
     if fold_average:
@@ -133,7 +151,7 @@ def run_model(model_dir: str | Path, files: list[str], *, batch_size: int = 512,
         outputs, targets = evaluate_onnx(open_session(onnx), dataset, np.arange(len(dataset)), batch_size, progress)
     elif len(dataset):
         outputs, targets = evaluate(trained.model, dataset, np.arange(len(dataset)), batch_size, torch_device,
-                                    progress=progress)
+                                    progress=progress, targets_of=trained.task.targets_of)
     else:  # valid, empty predictions: downstream tools see the columns and zero jets
         log.warning("no jets in %s (after the selection): the predictions are empty", ", ".join(files))
         outputs = np.zeros((0, trained.task.out_dim), np.float32)
@@ -151,6 +169,10 @@ def aligned(columns: dict[str, np.ndarray], entry: np.ndarray, dropped: np.ndarr
     valid = np.arange(len(rows)) < len(entry)
     out = {column_names.ENTRY: rows[order], column_names.VALID: valid[order].astype(np.int8)}
     for name, values in columns.items():
+        if isinstance(values, ak.Array):  # a node task's per-constituent lists: a dropped jet's is empty
+            out[name] = ak.concatenate([values, ak.unflatten(np.zeros(0, np.float32),
+                                                             np.zeros(len(dropped), np.int64))])[order]
+            continue
         padding = np.full(len(dropped), np.nan if values.dtype.kind == "f" else 0, dtype=values.dtype)
         out[name] = np.concatenate([values, padding])[order]
     return out

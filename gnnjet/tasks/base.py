@@ -7,6 +7,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from torch import Tensor
+from torch_geometric.data import Batch
 
 from gnnjet.errors import GnnjetError
 
@@ -19,6 +20,7 @@ class Task:
     stops early on the validation loss."""
 
     out_dim: int
+    per_node = False  # outputs, targets and weights have one row per node (`tasks.node`), not per jet
 
     @classmethod
     def from_section(cls, task_section: dict[str, Any], training_section: dict[str, Any] | None = None,
@@ -26,6 +28,18 @@ class Task:
         """The task of a validated config's task section (and the training options that shape its loss); with
         `loss_function`, users' loss that task.loss names (`nn.user.load_reference`) replaces the built-in one."""
         raise NotImplementedError
+
+    def targets_of(self, batch: Batch) -> Tensor:
+        """The target of each output row of a batch: the jets' y [B]."""
+        return batch.y
+
+    def weights_of(self, batch: Batch) -> Tensor:
+        """The loss weight of each output row of a batch: the jets' weight [B]."""
+        return batch.weight
+
+    def per_row(self, values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Per-jet values [J, ...] (weights, folds) as one per output row, given each jet's nodes counts [J]."""
+        return values
 
     def loss_sums(self, output: Tensor, target: Tensor, weight: Tensor | None) -> tuple[Tensor, Tensor]:
         """(sum_j w_j l_j, sum_j |w_j|) over the B jets of output [B, out_dim], target [B], weight [B] (None: 1):

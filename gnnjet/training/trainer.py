@@ -296,8 +296,11 @@ class Trainer:
             batch = batch.to(device, non_blocking=True)
             with autocast(device, amp):
                 output = session.network(batch)
-                if weighted:  # sum(w l) / sum(|w|) over the global batch (a batch of weight 0 teaches nothing)
-                    total, norm = task.loss_sums(output, batch.y, batch.weight)
+                # sum(w l) / sum(|w|) over the global batch (a batch of weight 0 teaches nothing); a node task's
+                # loss is over the global batch's labelled nodes, however many each rank has
+                if weighted or task.per_node:
+                    total, norm = task.loss_sums(output, task.targets_of(batch),
+                                                 task.weights_of(batch) if weighted else None)
                     loss, global_norm = total / norm.clamp(min=1e-30), global_sum(norm, self.context).clamp(min=1e-30)
                 else:
                     loss, norm, global_norm = task.loss(output, batch.y), batch.num_graphs, global_sizes[step]
@@ -328,9 +331,12 @@ class Trainer:
         training size, also reported alone as val_disco) and the task's metrics."""
         split, task, disco = self.ready.split, self.ready.built.task, self.ready.disco
         outputs, targets = evaluate(self.model, split.val, split.val_index, self.training["batch_size"],
-                                    self.context.device, self.training["amp"])
+                                    self.context.device, self.training["amp"], targets_of=task.targets_of)
         output, target = torch.from_numpy(outputs), torch.from_numpy(targets)
-        weight = split.val.weight[split.val_index] if split.weighted else None
+        weight = None
+        if split.weighted:
+            counts = np.diff(split.val.ptr.numpy())[split.val_index]
+            weight = torch.from_numpy(task.per_row(split.val.weight.numpy()[split.val_index], counts))
         row = {"val_loss": float(task.loss(output, target, weight))}
         if disco is not None:
             assert split.val.decor is not None

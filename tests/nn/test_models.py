@@ -11,10 +11,10 @@ SMALL = {"particlenet": "lite", "gcn": "small", "gat": "small", "deepsets": "sma
          "mipart": "small", "lorentznet": "small", "lgatr": "small"}
 
 
-def small_model(name, out_dim=3, **overrides):
+def small_model(name, out_dim=3, per_node=False, **overrides):
     torch.manual_seed(0)
     return build_model({"name": name, "preset": SMALL[name], **overrides}, NUM_FEATURES, NUM_JET_FEATURES, out_dim,
-                       num_node_types=NUM_NODE_TYPES)
+                       num_node_types=NUM_NODE_TYPES, per_node=per_node)
 
 
 @pytest.mark.parametrize("name", list(FAMILIES))
@@ -71,3 +71,34 @@ def test_graph_families_depend_on_the_coordinates(name):
     moved.pos = torch.flip(batch.pos, dims=[0])
     with torch.no_grad():
         assert not torch.allclose(model(batch), model(moved), atol=1e-4)
+
+
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_per_node_outputs_follow_their_nodes(name):
+    """A node task's model: one output row per node, that moves with its node when a jet's nodes are permuted, does
+    not change when another jet joins the batch, and depends on the rest of its jet (its jet's representation)."""
+    model = small_model(name, out_dim=2, per_node=True).eval()
+    jets = standard_jets(seed=7)
+    batch = make_batch(jets)
+    order = torch.cat([torch.randperm(int(hi - lo), generator=torch.Generator().manual_seed(8)) + lo
+                       for lo, hi in zip(batch.ptr[:-1], batch.ptr[1:])])
+    permuted = batch.clone()
+    for key in ("x", "node_type", "pos", "p4"):
+        permuted[key] = batch[key][order]
+    extra = make_jet(40, torch.Generator().manual_seed(9))
+    with torch.no_grad():
+        out = model(batch)
+        assert out.shape == (batch.num_nodes, 2)
+        torch.testing.assert_close(model(permuted), out[order], atol=1e-5, rtol=1e-5)
+        together = model(make_batch([extra, *jets]))[extra.num_nodes:]
+        torch.testing.assert_close(together, out, atol=1e-5, rtol=1e-5)
+        changed = jets[3].clone()  # every node of the 100-node jet but the first: new features and momenta
+        generator = torch.Generator().manual_seed(10)
+        changed.x, changed.p4 = changed.x.clone(), changed.p4.clone()
+        changed.x[1:] = torch.randn(changed.x[1:].shape, generator=generator)
+        changed.p4[1:] *= torch.rand(99, 1, generator=generator) * 3
+        first = int(batch.ptr[3])
+        assert not torch.allclose(model(make_batch([jets[0], jets[1], jets[2], changed, jets[4]]))[first], out[first],
+                                  atol=1e-4)
+    model.train()(batch).square().sum().backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad), "every parameter takes part"

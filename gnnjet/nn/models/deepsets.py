@@ -34,6 +34,6 @@ class DeepSets(JetModel):
         self.pool = Pooling(pooling, phi[-1])
         self.build_head(phi[-1])
 
-    def encode(self, batch: Batch) -> Tensor:
+    def encode_nodes(self, batch: Batch) -> tuple[Tensor, Tensor]:
         h = self.phi(self.embedding(batch.x, batch.node_type))
-        return self.pool(h, batch.batch, num_jets(batch))
+        return self.pool(h, batch.batch, num_jets(batch)), h

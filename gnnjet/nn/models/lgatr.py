@@ -93,7 +93,7 @@ class LGATrTagger(JetModel):
             return extract_scalar(out)
         return out[..., :1] ** 2 - (out[..., 1:] ** 2).sum(-1, keepdim=True)
 
-    def encode(self, batch: Batch) -> Tensor:
+    def encode_nodes(self, batch: Batch) -> tuple[Tensor, Tensor]:
         from lgatr import embed_vector
 
         jets = num_jets(batch)
@@ -123,6 +123,6 @@ class LGATrTagger(JetModel):
         vector_out, outputs = self.net(channels, scalars, attn_mask=key_mask)  # [B, P, 1, 16 or 4], [B, P, s]
         outputs = torch.cat([outputs, self.invariant(vector_out[..., 0, :])], dim=-1)  # [B, P, s + 1], invariant
         if self.token:
-            return outputs[:, 0]
+            return outputs[:, 0], outputs[:, 1:][mask[:, 1:]]
         weights = mask.unsqueeze(-1).to(outputs.dtype)
-        return (outputs * weights).sum(1) / weights.sum(1).clamp(min=1)
+        return (outputs * weights).sum(1) / weights.sum(1).clamp(min=1), outputs[mask]  # nodes in batch order

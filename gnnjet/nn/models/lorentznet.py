@@ -147,15 +147,16 @@ class LorentzNet(JetModel):
                                     for b in range(blocks))
         self.build_head(hidden)
 
-    def encode(self, batch: Batch) -> Tensor:
+    def encode_nodes(self, batch: Batch) -> tuple[Tensor, Tensor]:
         vectors = batch.p4[:, [3, 0, 1, 2]].double()  # (px, py, pz, E) -> (E, px, py, pz), float64 (LorentzBlock)
         is_beam = vectors.new_zeros(vectors.size(0), 1)
-        features, ptr = batch.x, batch.ptr
+        features, ptr, place = batch.x, batch.ptr, None
         if self.beams:
             vectors, ptr, place = with_beams(vectors, ptr)
             is_beam = vectors.new_ones(vectors.size(0), 1).index_fill(0, place, 0.0)
             features = features.new_zeros(vectors.size(0), features.size(1)).index_copy(0, place, features)
-        return self.network(vectors, self.scalars(vectors, features, is_beam), ptr)[0]
+        jets, h, _ = self.network(vectors, self.scalars(vectors, features, is_beam), ptr)
+        return jets, h if place is None else h.index_select(0, place)  # the particles' rows, without the beams
 
     def scalars(self, vectors: Tensor, features: Tensor, is_beam: Tensor) -> Tensor:
         """The nodes' scalars [N, S]: psi of one-hot (particle, beam) x |m| (``mass``), or the node features and,
@@ -167,12 +168,12 @@ class LorentzNet(JetModel):
 
     def network(self, vectors: Tensor, scalars: Tensor, ptr: Tensor) -> tuple[Tensor, Tensor]:
         """Four-vectors [N, 4] (E first) and scalars [N, S] of the nodes (beams included) of jets laid out by
-        ptr [B + 1] -> (jet representations [B, H], final four-vectors [N, 4])."""
+        ptr [B + 1] -> (jet representations [B, H], final node embeddings [N, H], final four-vectors [N, 4])."""
         edges = complete_edges(ptr)
         h, x = self.embedding(scalars), vectors.double()
         for block in self.blocks:
             h, x = block(h, x, scalars, edges)
-        return scatter(h, batch_vector(ptr, h.size(0)), 0, ptr.numel() - 1, reduce="mean"), x
+        return scatter(h, batch_vector(ptr, h.size(0)), 0, ptr.numel() - 1, reduce="mean"), h, x
 
 
 def with_beams(vectors: Tensor, ptr: Tensor) -> tuple[Tensor, Tensor, Tensor]:

@@ -80,11 +80,11 @@ class MIParT(WeaverParticleTransformer):
             WeaverAttentionBlock(dim, interaction_heads, ffn_ratio, dropout,
                                  attention=InteractionAttention(dim, interaction_heads)) for _ in range(mi_blocks))
 
-    def encode(self, batch: Batch) -> Tensor:
+    def encode_nodes(self, batch: Batch) -> tuple[Tensor, Tensor]:
         nodes = self.nodes(batch)
         assert self.pair is not None
         taps = (self.pair.last_hidden, len(self.pair.net))  # U1 after the last hidden GELU, U2 the output
         interaction, bias = self.pair_bias(batch, nodes, taps)  # key padding included
         h = self.attend(nodes.h, nodes, self.mi_blocks, torch.softmax(interaction, dim=-1))  # [B, D1, P, P]
         h = self.attend(h, nodes, self.blocks, bias)
-        return self.read_out(nodes, h)
+        return self.read_out(nodes, h), h

@@ -139,7 +139,7 @@ class ParticleNet(JetModel):
             names |= block.weaver_names(f"blocks.{b}", f"edge_convs.{b}")
         return names | self.weaver_head_names()
 
-    def encode(self, batch: Batch) -> Tensor:
+    def encode_nodes(self, batch: Batch) -> tuple[Tensor, Tensor]:
         padded = None
         if self.training and self.batchnorm_padding is not None:
             padded = padded_nodes(batch, self.batchnorm_padding)
@@ -153,4 +153,4 @@ class ParticleNet(JetModel):
         for block in self.blocks:
             h = block(h, coordinates, batch.ptr, batch.batch, largest, padded)
             coordinates = h
-        return self.pool(h, batch.batch, num_jets(batch))
+        return self.pool(h, batch.batch, num_jets(batch)), h

@@ -389,7 +389,7 @@ class ParticleTransformer(JetModel):
         """x [N, F] and node types -> embedded nodes [N, D]."""
         return self.embed(self.input(batch.x, batch.node_type))
 
-    def encode(self, batch: Batch) -> Tensor:
+    def encode_nodes(self, batch: Batch) -> tuple[Tensor, Tensor]:
         """Nodes stay packed [N, D] (no work on padding) except inside attention, which sees [B, P] with P
         the largest jet of the batch."""
         nodes = self.nodes(batch)
@@ -397,7 +397,8 @@ class ParticleTransformer(JetModel):
             bias = self.pair_bias(batch, nodes)
         else:
             bias = nodes.key_padding[:, None, None, :].expand(-1, self.heads, nodes.size, -1)  # [B, heads, P, P]
-        return self.read_out(nodes, self.attend(nodes.h, nodes, self.blocks, bias))
+        h = self.attend(nodes.h, nodes, self.blocks, bias)
+        return self.read_out(nodes, h), h
 
     def nodes(self, batch: Batch) -> PackedNodes:
         """Embedded nodes and their places in the padded [B, P] layout."""

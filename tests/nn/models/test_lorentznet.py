@@ -76,8 +76,8 @@ def test_output_is_lorentz_invariant_and_four_vectors_equivariant():
     moved = vectors @ transform.T
     assert not torch.allclose(moved, vectors, atol=1e-3)
     with torch.no_grad():
-        h, x = model.network(vectors, model.scalars(vectors, batch.x, is_beam), ptr)
-        h_moved, x_moved = model.network(moved, model.scalars(moved, batch.x, is_beam), ptr)
+        h, _, x = model.network(vectors, model.scalars(vectors, batch.x, is_beam), ptr)
+        h_moved, _, x_moved = model.network(moved, model.scalars(moved, batch.x, is_beam), ptr)
     assert torch.allclose(h_moved, h, atol=1e-6, rtol=1e-6)
     assert torch.allclose(x_moved, x @ transform.T, atol=1e-6, rtol=1e-6)
     assert not torch.allclose(x, vectors, atol=1e-6)  # the four-vectors were updated
