@@ -13,6 +13,10 @@ from gnnjet.errors import DataError
 from gnnjet.runs.layout import PREDICTIONS
 
 FLAVOURS = {"uds": (1, 2, 3), "c": (4,), "b": (5,), "g": (21,)}
+# the tasks of predictions files: gnnjet's, and bin/puppi.py's per-particle pile-up weights
+RECORDED_TASKS = ("classification", "regression", "node_classification", "node_regression", "pileup")
+# tasks whose files compare with each other: a node classification of pile-up with PUPPI's weights
+COMPARABLE = {"pileup": "node_classification"}
 
 
 @dataclass
@@ -21,7 +25,7 @@ class Predictions:
 
     name: str
     path: Path
-    task: str  # "classification" or "regression"
+    task: str  # one of RECORDED_TASKS
     columns: dict[str, np.ndarray]
     run_dir: Path | None = None
     weighted: bool = False  # the `weight` branch holds the jets' weights (`load_predictions`)
@@ -67,7 +71,7 @@ def load_predictions(entry: str, name: str) -> Predictions:
         rows = f"rows with {column_names.VALID} = 1" if column_names.VALID in columns else "rows"
         raise DataError(f"{path}: no predicted jets (the tree has no {rows}): nothing to compare; predict on files "
                         "(or with a selection) that have jets")
-    if recorded in ("classification", "regression"):  # bin/predict.py records the task beside the tree
+    if recorded in RECORDED_TASKS:  # bin/predict.py (and bin/puppi.py) record the task beside the tree
         task = recorded
     elif column_names.scored_labels(columns):  # files of other tools and older gnnjet: the branches tell
         task = "classification"
@@ -98,7 +102,7 @@ def load_all(entries: list[str], names: list[str]) -> list[Predictions]:
     if len(names) != len(entries):
         raise DataError(f"{len(entries)} input(s) but {len(names)} name(s); give one name per input")
     models = [load_predictions(e, n) for e, n in zip(entries, names)]
-    tasks = {m.task for m in models}
+    tasks = {COMPARABLE.get(m.task, m.task) for m in models}
     if len(tasks) > 1:
         listing = ", ".join(f"{m.path} ({m.task})" for m in models)
         raise DataError(f"cannot compare files of different tasks: {listing}")

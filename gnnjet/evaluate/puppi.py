@@ -106,7 +106,7 @@ def weighted_jets(jets: ak.Array, charged: ak.Array, neutral: ak.Array) -> tuple
 
 def write_puppi(inputs: list[str], output: str | Path, tree: str = "Jets", overwrite: bool = False) -> Path:
     """Write output/pred.root: per constituent (jagged, aligned with the input collections) the PUPPI weights
-    `ch_puppi`, `ne_puppi` and, where the sample has them, the truth `ch_is_pu`, `ne_is_pu`; per jet the jet rebuilt
+    `ch_puppi`, `ne_puppi`, the pt `ch_pt`, `ne_pt` and, where the sample has them, the truth `ch_is_pu`, `ne_is_pu`; per jet the jet rebuilt
     with PUPPI weights (`pt_puppi`, `mass_puppi`), with CHS (`pt_chs`, `mass_chs`) and with every constituent
     (`pt_none`, `mass_none`), and the observers present. One row per input jet, in input order. Before any work a
     pred.root that is an input is refused, and an existing one unless `overwrite`."""
@@ -126,6 +126,8 @@ def write_puppi(inputs: list[str], output: str | Path, tree: str = "Jets", overw
             parts.setdefault(f"mass_{method}", []).append(mass.astype(np.float32))
         parts.setdefault("ch_puppi", []).append(charged)
         parts.setdefault("ne_puppi", []).append(neutral)
+        parts.setdefault("ch_pt", []).append(jets.ch_pt)  # for the per-particle figures' pt bins
+        parts.setdefault("ne_pt", []).append(jets.ne_pt)
         for name in present:
             parts.setdefault(name, []).append(jets[name])
     columns = {name: (np.concatenate(values) if isinstance(values[0], np.ndarray) else ak.concatenate(values))

@@ -8,7 +8,7 @@ from pathlib import Path
 from gnnjet.errors import DataError
 from gnnjet.evaluate.predictions import Predictions, load_all
 from gnnjet.fileio import make_directory
-from gnnjet.plots import classification, regression
+from gnnjet.plots import classification, nodes, regression
 from gnnjet.plots.qfactor import plot_q_factor
 from gnnjet.plots.reweighting import reweighting_figures
 from gnnjet.plots.style import use_style
@@ -43,6 +43,11 @@ def plot_models(inputs: list[str], names: list[str], out: str | Path, discrimina
         paths = classification.plot_all(models, out, discriminants, sculpting)
         if q_factor:
             paths += plot_q_factor(models, out, q_factor, q_factor_edges)
+    elif models[0].task in ("node_classification", "pileup"):
+        paths = nodes.plot_all(models, out)
+    elif models[0].task == "node_regression":
+        log.warning("node_regression predictions: no figures of their own yet (training curves only)")
+        paths = []
     else:
         if discriminants or sculpting or q_factor:
             log.warning("--discriminant, --sculpting and --q-factor ignored: the inputs are regression predictions")
