@@ -4,10 +4,10 @@ hard-interaction score per constituent, and the jets each method rebuilds, from 
 A node classification's file (bin/predict.py) holds per node type `<type>_score_<class>`, `<type>_label` and
 `<type>_pt` (jagged, aligned with the input collections) and the jets rebuilt with each class's probability,
 `pt_weighted_<class>`, `mass_weighted_<class>`; the first class is the one scored (for pile-up: the hard interaction).
-A PUPPI file (bin/puppi.py, task "pileup") gives three methods: PUPPI (its weights), charged-hadron subtraction (CHS:
-charged constituents by their vertex association, neutral ones kept) and no mitigation (every constituent kept),
-scored against 1 - `<collection>_is_pu`, and its jets rebuilt with each. The hard-interaction jet, `pt_nopu` and `mass_nopu` (the
-generator's), is the jets' reference.
+A PUPPI file (bin/puppi.py, task "pileup") gives three methods: PUPPI (its weights), charged-hadron subtraction
+(CHS: charged constituents by their vertex association, neutral ones kept) and no mitigation (every constituent
+kept), scored against 1 - `<collection>_is_pu`, and its jets rebuilt with each. The hard-interaction jet, `pt_nopu`
+and `mass_nopu` (the generator's), is the jets' reference.
 """
 
 from __future__ import annotations
@@ -167,8 +167,8 @@ def jet_methods(model: Predictions) -> dict[str, dict[str, np.ndarray]]:
 
 def jet_resolution_table(models: list[Predictions], edges: dict[str, list[float]]) -> dict[str, dict[str, float]]:
     """Per method, for pt and mass: the median response (method / hard-interaction jet, jets whose reference is above
-    MIN_REFERENCE) and its resolution (IQR / median), over all jets and per bin of each variable of `edges` ({column: bin edges}, e.g. pt_nopu, npv) that holds
-    MIN_JETS jets or more. Every method of every model is a row, so the bins a row has are those of its jets."""
+    MIN_REFERENCE) and its resolution (IQR / median), over all jets and per bin of each variable of `edges` ({column:
+    bin edges}, e.g. pt_nopu, npv) that holds MIN_JETS jets or more."""
     table: dict[str, dict[str, float]] = {}
     for model in models:
         for method, jets in jet_methods(model).items():

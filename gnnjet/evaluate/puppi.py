@@ -106,10 +106,11 @@ def weighted_jets(jets: ak.Array, charged: ak.Array, neutral: ak.Array) -> tuple
 
 def write_puppi(inputs: list[str], output: str | Path, tree: str = "Jets", overwrite: bool = False) -> Path:
     """Write output/pred.root: per constituent (jagged, aligned with the input collections) the PUPPI weights
-    `ch_puppi`, `ne_puppi`, the pt `ch_pt`, `ne_pt` and, where the sample has them, the truth `ch_is_pu`, `ne_is_pu`; per jet the jet rebuilt
-    with PUPPI weights (`pt_puppi`, `mass_puppi`), with CHS (`pt_chs`, `mass_chs`) and with every constituent
-    (`pt_none`, `mass_none`), and the observers present. One row per input jet, in input order. Before any work a
-    pred.root that is an input is refused, and an existing one unless `overwrite`."""
+    `ch_puppi`, `ne_puppi`, the pt `ch_pt`, `ne_pt` and, where the sample has them, the truth `ch_is_pu`,
+    `ne_is_pu`; per jet the jet rebuilt with PUPPI weights (`pt_puppi`, `mass_puppi`), with CHS (`pt_chs`,
+    `mass_chs`) and with every constituent (`pt_none`, `mass_none`), and the observers present. One row per input
+    jet, in input order. Before any work a pred.root that is an input is refused, and an existing one unless
+    `overwrite`."""
     files = expand_files(inputs)
     target = Path(output) / PREDICTIONS
     refuse_to_clobber(target, files, overwrite=overwrite, what="PUPPI predictions file")

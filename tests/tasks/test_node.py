@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import json
 import math
 from pathlib import Path
 
@@ -154,7 +155,10 @@ def trained_node_run(tmp_path_factory):
     """A node classification trained with bin/train.py on 400 pile-up-like jets."""
     tmp_path = tmp_path_factory.mktemp("node_run")
     write_jets(tmp_path / "train.root", pileup_like(400, seed=2))
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump(node_config(tmp_path / "train.root", tmp_path / "cache")))
+    write_jets(tmp_path / "held_out.root", pileup_like(100, seed=7))
+    config = node_config(tmp_path / "train.root", tmp_path / "cache")
+    config["data"]["test"] = [str(tmp_path / "held_out.root")]
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     result = run_bin("train.py", "-c", tmp_path / "c.yaml", "-o", tmp_path / "run")
     assert result.returncode == 0, result.stderr
     return tmp_path
@@ -168,6 +172,8 @@ def test_node_task_learns_and_predicts_aligned_with_the_inputs(trained_node_run)
     metrics = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     header, last = metrics[0].split(","), metrics[-1].split(",")
     assert float(last[header.index("val_auc")]) > 0.9
+    test = json.loads((tmp_path / "run" / "test_metrics.json").read_text())["metrics"]  # data.test, per node
+    assert test["auc"] > 0.9 and 0.5 < test["accuracy"] <= 1.0
     write_jets(tmp_path / "test.root", pileup_like(60, seed=3))
     write_jets(tmp_path / "reversed.root", pileup_like(60, seed=3, reverse=True))
     for name in ("test", "reversed"):
@@ -265,3 +271,5 @@ def test_node_regression_trains_and_writes_pred_and_target_per_constituent(tmp_p
     inputs = uproot.open(tmp_path / "in.root")["Jets"].arrays()
     assert ak.to_list(columns["neutral_target"]) == ak.to_list(inputs["ne_is_pu"])
     assert ak.num(columns["charged_pred"]).tolist() == ak.num(inputs["ch_pt"]).tolist()
+    in_memory = run.predict(inputs)  # an awkward array, as in a notebook or a coffea processor
+    assert ak.to_list(in_memory["charged_pred"]) == ak.to_list(columns["charged_pred"])
