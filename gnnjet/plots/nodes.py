@@ -100,7 +100,7 @@ def response_histograms(models: list[Predictions], quantity: str, out: Path) -> 
                     label=f"{method} (IQR/median {resolution(response):.3f})")
     s = symbol(quantity)
     ax.set(xlabel=rf"${s}^{{method}} / {s}^{{hard\ interaction}}$", ylabel="Jets")
-    ax.legend(fontsize=14)
+    ax.legend(fontsize=14, title=f"last bin: above {bins[-1]:g}", title_fontsize=14)
     label(ax)
     return save(fig, out, f"jet_{quantity}_response")
 
