@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from gnnjet.evaluate.particles import align_types, auc_table, jet_resolution_table, particle_scores  # noqa: E402
+from gnnjet.evaluate.particles import align_types, jet_resolution_table, particle_scores, particle_table  # noqa: E402
 from gnnjet.evaluate.predictions import load_all  # noqa: E402
 
 CONFIG = ROOT / "configs" / "pileup_particlenet.yaml"
@@ -91,7 +91,8 @@ def main() -> None:
         models = load_all([*map(str, files), str(puppi / "pred.root")], names)
         run_bin("plot.py", "-i", ", ".join(map(str, [*files, puppi])), "-n", ", ".join(names), "-o",
                 args.out / f"figures_pu{mu:g}")
-        particles = auc_table(align_types([m for model in models for m in particle_scores(model)]), [0.0, float("inf")])
+        methods = align_types([m for model in models for m in particle_scores(model)])
+        particles = particle_table(methods, [0.0, float("inf")])
         jets = jet_resolution_table(models, {})
         for method, key in keys.items():
             tag = f"{key}_pu{mu:g}"

@@ -127,9 +127,11 @@ def common_particles(methods: list[ParticleScores], node_type: str) -> np.ndarra
     return keep
 
 
-def auc_table(methods: list[ParticleScores], pt_edges: list[float]) -> dict[str, dict[str, float]]:
-    """Per method, the per-particle AUC of the hard-interaction score over all compared constituents, per node type
-    and per node type and pt bin (`auc_<type>_pt<lo>_<hi>`, GeV), and the particles compared (`particles`)."""
+def particle_table(methods: list[ParticleScores], pt_edges: list[float]) -> dict[str, dict[str, float]]:
+    """Per method, over the compared constituents (`common_particles`): the per-particle AUC of the hard-interaction
+    score, overall, per node type and per node type and pt bin (`auc_<type>_pt<lo>_<hi>`, GeV), the accuracy of the
+    cut score >= 0.5 per node type (`accuracy_<type>`: a probability or a weight above one half kept as hard), and the
+    particles compared (`particles`)."""
     table: dict[str, dict[str, float]] = {}
     types = [t for t in methods[0].score if all(t in m.score for m in methods)]
     for method in methods:
@@ -141,6 +143,7 @@ def auc_table(methods: list[ParticleScores], pt_edges: list[float]) -> dict[str,
             scores.append(score)
             signals.append(signal)
             row[f"auc_{name}"] = _auc(score, signal)
+            row[f"accuracy_{name}"] = float(np.mean((score >= 0.5) == signal)) if len(score) else float("nan")
             for lo, hi in zip(pt_edges[:-1], pt_edges[1:]):
                 bin_ = (pt >= lo) & (pt < hi)
                 row[f"auc_{name}_pt{lo:g}_{hi:g}"] = _auc(score[bin_], signal[bin_])

@@ -18,12 +18,12 @@ from gnnjet.evaluate.particles import (
     REFERENCE,
     ParticleScores,
     align_types,
-    auc_table,
     common_particles,
     has_reference,
     jet_methods,
     jet_resolution_table,
     particle_scores,
+    particle_table,
 )
 from gnnjet.evaluate.predictions import Predictions
 from gnnjet.evaluate.stats import resolution, roc_curve
@@ -41,7 +41,7 @@ def plot_all(models: list[Predictions], out: Path) -> list[Path]:
     """Every per-particle figure and table of `models` (node classifications and PUPPI files, on common jets)."""
     methods = align_types([scores for m in models for scores in particle_scores(m)])
     paths = particle_rocs(methods, out)
-    table = auc_table(methods, PARTICLE_PT_EDGES)
+    table = particle_table(methods, PARTICLE_PT_EDGES)
     atomic_write_text(out / "particle_metrics.json", json.dumps(table, indent=1))
     atomic_write_text(out / "particle_metrics.md", "\n".join(markdown_table(table)) + "\n")
     paths += [out / "particle_metrics.json", out / "particle_metrics.md"]
@@ -118,7 +118,8 @@ def resolution_curves(models: list[Predictions], quantity: str, variable: str, e
             chosen = [response[(values[ok] >= lo) & (values[ok] < hi)] for lo, hi in zip(edges[:-1], edges[1:])]
             points = [resolution(c) if len(c) >= MIN_JETS else np.nan for c in chosen]
             ax.plot(centres, points, marker="o", linewidth=2, label=method)
-    axis = {REFERENCE.format("pt"): r"$p_T$ of the hard-interaction jet [GeV]", "npv": "Reconstructed vertices"}
+    axis = {REFERENCE.format("pt"): r"$p_T$ of the hard-interaction jet [GeV]",
+            "npv": "Interactions in the crossing (npv)"}
     ax.set(xlabel=axis.get(variable, variable), ylabel=rf"${symbol(quantity)}$ resolution (IQR / median)")
     if variable.startswith("pt"):
         ax.set_xscale("log")

@@ -12,7 +12,7 @@ import pytest
 
 from gnnjet import columns as column_names
 from gnnjet.data.writer import write_jets
-from gnnjet.evaluate.particles import align_types, auc_table, particle_scores
+from gnnjet.evaluate.particles import align_types, particle_scores, particle_table
 from gnnjet.evaluate.predictions import load_all
 from gnnjet.plots.compare import plot_models
 
@@ -60,8 +60,10 @@ def test_methods_are_compared_on_the_same_particles_with_known_aucs(tmp_path):
     methods = align_types([m for model in models for m in particle_scores(model)])
     assert [m.method for m in methods] == ["net", "PUPPI", "CHS", "no mitigation"]
     assert all(list(m.score) == ["charged", "neutral"] for m in methods)  # ch -> charged, ne -> neutral
-    table = auc_table(methods, [0.0, 2.0, np.inf])
+    table = particle_table(methods, [0.0, 2.0, np.inf])
     assert table["net"]["auc"] == 1.0 and table["net"]["auc_charged_pt0_2"] == 1.0
+    assert table["net"]["accuracy_neutral"] == 1.0 and table["no mitigation"]["accuracy_neutral"] == pytest.approx(
+        float(np.mean(methods[0].signal["neutral"] == 1)))  # keeping everything: right on the hard ones only
     assert table["PUPPI"]["auc"] == pytest.approx(0.5, abs=0.08)
     assert table["CHS"]["auc_neutral"] == 0.5  # neutral constituents all kept: no separation
     assert table["no mitigation"]["auc"] == 0.5 and table["CHS"]["auc_charged"] == table["PUPPI"]["auc_charged"]
