@@ -193,6 +193,9 @@ def deployed_outputs(task: Task, observers: list[str]) -> ClassifierOutputs | Re
         return ClassifierOutputs(task)
     if isinstance(task, Regression):
         return RegressionOutputs(task, observers)
+    if task.per_node:
+        raise GnnjetError(f"a {type(task).__name__} run cannot be exported: its outputs are per node; the exports "
+                          "write one row per jet")
     raise GnnjetError(f"no CMSSW outputs for a {type(task).__name__} task")
 
 

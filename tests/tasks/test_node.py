@@ -273,3 +273,13 @@ def test_node_regression_trains_and_writes_pred_and_target_per_constituent(tmp_p
     assert ak.num(columns["charged_pred"]).tolist() == ak.num(inputs["ch_pt"]).tolist()
     in_memory = run.predict(inputs)  # an awkward array, as in a notebook or a coffea processor
     assert ak.to_list(in_memory["charged_pred"]) == ak.to_list(columns["charged_pred"])
+
+
+@pytest.mark.parametrize("form", ["onnx", "cmssw"])
+def test_exports_and_calibration_refuse_a_node_task_with_the_reason(trained_node_run, form):
+    run = trained_node_run / "run"
+    exported = run_bin("export.py", "-m", run, "-o", trained_node_run / f"model_{form}.onnx", "--format", form)
+    assert exported.returncode == 1 and "its outputs are per node" in exported.stderr
+    calibrated = run_bin("calibrate.py", "-m", run, "-i", trained_node_run / "held_out.root")
+    assert calibrated.returncode == 1 and "node_classification run: calibration is fitted for jet tasks" in \
+        calibrated.stderr
