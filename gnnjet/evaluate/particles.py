@@ -1,5 +1,6 @@
-"""Per-particle evaluation of node classifications (pile-up identification) and of PUPPI's weights: each method's
-hard-interaction score per constituent, and the jets each method rebuilds, from predictions files.
+"""Per-particle evaluation from predictions files: node classifications (pile-up identification) and PUPPI's
+weights, by each method's hard-interaction score per constituent and the jets each method rebuilds; node regressions
+by their residuals.
 
 A node classification's file (bin/predict.py) holds per node type `<type>_score_<class>`, `<type>_label` and
 `<type>_pt` (jagged, aligned with the input collections) and the jets rebuilt with each class's probability,
@@ -7,7 +8,8 @@ A node classification's file (bin/predict.py) holds per node type `<type>_score_
 A PUPPI file (bin/puppi.py, task "pileup") gives three methods: PUPPI (its weights), charged-hadron subtraction
 (CHS: charged constituents by their vertex association, neutral ones kept) and no mitigation (every constituent
 kept), scored against 1 - `<collection>_is_pu`, and its jets rebuilt with each. The hard-interaction jet, `pt_nopu`
-and `mass_nopu` (the generator's), is the jets' reference.
+and `mass_nopu` (the generator's), is the jets' reference. A node regression's file holds per node type
+`<type>_pred`, `<type>_target` and `<type>_pt`: its residuals per node type and pt bin.
 """
 
 from __future__ import annotations
@@ -51,9 +53,9 @@ def flat(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def node_types(model: Predictions) -> list[str]:
-    """The node types of a node classification's file (those with a jagged `<type>_label` column; the ROOT writer's
-    counter branches, n<type>_label, are not), in file order."""
-    suffix = f"_{column_names.NODE_LABEL}"
+    """The node types of a node task's file (those with a jagged `<type>_pt` column; the ROOT writer's counter
+    branches, n<type>_pt, are not), in file order."""
+    suffix = f"_{column_names.NODE_PT}"
     return [name[: -len(suffix)] for name, values in model.columns.items()
             if name.endswith(suffix) and values.dtype == object]
 
@@ -156,6 +158,41 @@ def particle_table(methods: list[ParticleScores], pt_edges: list[float]) -> dict
 def _auc(score: np.ndarray, signal: np.ndarray) -> float:
     """The AUC, NaN where the particles are all of one kind."""
     return auc(score, signal) if signal.any() and not signal.all() else float("nan")
+
+
+def residual_table(models: list[Predictions], pt_edges: list[float]) -> dict[str, dict[str, float]]:
+    """Per node regression's file, over its labelled nodes: the residual pred - target's median, half the width of
+    its central 68% and RMS per node type, and its half width per node type and constituent pt bin (GeV)."""
+    table: dict[str, dict[str, float]] = {}
+    for model in models:
+        row: dict[str, float] = {}
+        for name, (residual, pt) in node_residuals(model).items():
+            row |= {f"median_{name}": median(residual), f"width_{name}": _width(residual),
+                    f"rms_{name}": float(np.sqrt(np.mean(residual**2))) if len(residual) else float("nan")}
+            for lo, hi in zip(pt_edges[:-1], pt_edges[1:]):
+                row[f"width_{name}_pt{lo:g}_{hi:g}"] = _width(residual[(pt >= lo) & (pt < hi)])
+        table[model.name] = row
+    return table
+
+
+def node_residuals(model: Predictions) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per node type of a node regression's file, (pred - target [n], pt [n]) of its labelled nodes."""
+    out = {}
+    for name in node_types(model):
+        pred, target, pt = (flat(model.columns[column_names.node_column(name, part)])[0]
+                            for part in (column_names.PRED, column_names.TARGET, column_names.NODE_PT))
+        known = np.isfinite(pred) & np.isfinite(target)
+        if known.any():
+            out[name] = (pred[known] - target[known], pt[known])
+    return out
+
+
+def _width(values: np.ndarray) -> float:
+    """Half the width of the central 68% of `values` (NaN for fewer than two)."""
+    if len(values) < 2:
+        return float("nan")
+    low, high = np.percentile(values, [16, 84])
+    return float(high - low) / 2
 
 
 def jet_methods(model: Predictions) -> dict[str, dict[str, np.ndarray]]:

@@ -46,8 +46,7 @@ def plot_models(inputs: list[str], names: list[str], out: str | Path, discrimina
     elif models[0].task in ("node_classification", "pileup"):
         paths = nodes.plot_all(models, out)
     elif models[0].task == "node_regression":
-        log.warning("node_regression predictions: no figures of their own yet (training curves only)")
-        paths = []
+        paths = nodes.plot_regressions(models, out)
     else:
         if discriminants or sculpting or q_factor:
             log.warning("--discriminant, --sculpting and --q-factor ignored: the inputs are regression predictions")

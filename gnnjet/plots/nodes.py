@@ -22,8 +22,10 @@ from gnnjet.evaluate.particles import (
     has_reference,
     jet_methods,
     jet_resolution_table,
+    node_residuals,
     particle_scores,
     particle_table,
+    residual_table,
 )
 from gnnjet.evaluate.predictions import Predictions
 from gnnjet.evaluate.stats import resolution, roc_curve
@@ -60,6 +62,31 @@ def plot_all(models: list[Predictions], out: Path) -> list[Path]:
         paths += response_histograms(with_reference, quantity, out)
         for variable, bins in edges.items():
             paths += resolution_curves(with_reference, quantity, variable, bins, out)
+    return paths
+
+
+def plot_regressions(models: list[Predictions], out: Path) -> list[Path]:
+    """A node regression's figures and table: the residual pred - target per node type, and its width per node type
+    and constituent pt bin (`node_residuals.{md,json}`)."""
+    table = residual_table(models, PARTICLE_PT_EDGES)
+    atomic_write_text(out / "node_residuals.json", json.dumps(table, indent=1))
+    atomic_write_text(out / "node_residuals.md", "\n".join(markdown_table(table)) + "\n")
+    paths = [out / "node_residuals.json", out / "node_residuals.md"]
+    residuals = {model.name: node_residuals(model) for model in models}
+    for node_type in dict.fromkeys(t for per_model in residuals.values() for t in per_model):
+        fig, ax = plt.subplots()
+        shown = [values[node_type][0] for values in residuals.values() if node_type in values]
+        low, high = np.percentile(np.concatenate(shown), [0.5, 99.5])
+        bins = np.linspace(low, high if high > low else low + 1, 81)
+        for name, values in residuals.items():
+            if node_type in values:
+                residual = values[node_type][0]
+                ax.hist(np.clip(residual, bins[0], bins[-1]), bins=bins, histtype="step", linewidth=2,
+                        label=f"{name} (68% half width {table[name][f'width_{node_type}']:.3g})")
+        ax.set(xlabel=f"Prediction - target ({node_type} constituents)", ylabel="Constituents", yscale="log")
+        ax.legend(fontsize=14, title="outer bins: overflow", title_fontsize=14)
+        label(ax)
+        paths += save(fig, out, f"node_residual_{node_type}")
     return paths
 
 

@@ -84,3 +84,26 @@ def test_plot_models_writes_particle_and_jet_figures(tmp_path):
     assert jets["CHS"]["pt_resolution"] == pytest.approx(jets["PUPPI"]["pt_resolution"], rel=1e-3)  # one spread
     particles = json.loads((tmp_path / "figs" / "particle_metrics.json").read_text())
     assert particles["net"]["auc"] == 1.0
+
+
+def test_node_regression_residuals_per_type_and_pt_bin(tmp_path):
+    rng = np.random.default_rng(3)
+    counts = rng.integers(1, 6, 300)
+    total = int(counts.sum())
+    target = rng.uniform(0, 1, total)
+    pt = rng.exponential(3.0, total)
+    noise = rng.normal(0, 0.2, total)
+    columns = {"entry": np.arange(300), "valid": np.ones(300, np.int8), "pt": rng.uniform(50, 100, 300)}
+    for name, pred in (("charged", target + 0.1), ("neutral", target + noise)):
+        pred = np.where(np.arange(total) % 7 == 0, np.nan, pred)  # constituents that are no node: left out
+        columns |= {f"{name}_pred": ak.unflatten(pred.astype(np.float32), counts),
+                    f"{name}_target": ak.unflatten(target.astype(np.float32), counts),
+                    f"{name}_pt": ak.unflatten(pt.astype(np.float32), counts)}
+    write_jets(tmp_path / "pred.root", columns, notes={column_names.TASK: "node_regression"})
+    paths = plot_models([str(tmp_path / "pred.root")], ["net"], tmp_path / "figs")
+    assert {"node_residual_charged.png", "node_residual_neutral.png"} <= {p.name for p in paths}
+    row = json.loads((tmp_path / "figs" / "node_residuals.json").read_text())["net"]
+    assert row["median_charged"] == pytest.approx(0.1, abs=1e-6) and row["width_charged"] == pytest.approx(0, abs=1e-6)
+    assert row["rms_charged"] == pytest.approx(0.1, abs=1e-6)
+    assert row["width_neutral"] == pytest.approx(0.2, rel=0.1)
+    assert row["width_neutral_pt2_5"] == pytest.approx(0.2, rel=0.2)
