@@ -338,21 +338,30 @@ class Labels(Spec):
                                   "\"is_signal_new == 1\"")
 
 
-class Targets(Spec):
-    """task.targets: a mapping {name: jet-level expression} of one or more regression targets. A name labels the
-    target's prediction branches; a target named after an observer (pt, mass) is taken as the log correction
-    log(<name>_gen / <name>) of it (<name>_corr = <name> * exp(prediction))."""
+class NamedExpressions(Spec):
+    """A mapping {name: expression} of at least one entry, or null: task.targets (jet-level regression targets; a
+    name labels the target's prediction branches, and a target named after an observer (pt, mass) is taken as the
+    log correction log(<name>_gen / <name>) of it: <name>_corr = <name> * exp(prediction)) and task.node_targets (per
+    node type, each constituent's class index or target value; NaN leaves a constituent unlabelled, out of the loss
+    and metrics, and node types not named have no labels)."""
 
-    description = "a mapping {target name: expression} of one or more targets, e.g. {pt: \"log(pt_gen / pt)\"}"
+    def __init__(self, kind: str, used: str, example: str, description: str):
+        self.kind, self.used, self.example, self.description = kind, used, example, description
 
     def validate(self, value: Any, path: str) -> Any:
         if value is None:
             return None
         if not isinstance(value, dict) or not value:
             raise self.fail(value, path)
-        return _named_expressions(value, path, "target",
-                                  "it names the pred_<name> and <name>_corr branches of the predictions",
-                                  "\"log(mass_gen / mass)\"")
+        return _named_expressions(value, path, self.kind, self.used, self.example)
+
+
+_TARGETS = NamedExpressions("target", "it names the pred_<name> and <name>_corr branches of the predictions",
+                            "\"log(mass_gen / mass)\"", "a mapping {target name: expression} of one or more "
+                            "targets, e.g. {pt: \"log(pt_gen / pt)\"}")
+_NODE_TARGETS = NamedExpressions("node type", "it names a node type of data.node_types", "ch_is_pu",
+                                 "a mapping {node type: per-constituent expression}, e.g. {charged: ch_is_pu, "
+                                 "neutral: ne_is_pu}")
 
 
 class TargetLimits(Spec):
@@ -380,34 +389,19 @@ DECORRELATION = Record(
     nullable=True,
 )
 
-class NodeTargets(Spec):
-    """task.node_targets: a mapping {node type: per-constituent expression} of a node task: each constituent's class
-    index (node_classification) or target value (node_regression); NaN leaves a constituent unlabelled (out of the
-    loss and metrics), and node types not named have no labels."""
-
-    description = "a mapping {node type: per-constituent expression}, e.g. {charged: ch_is_pu, neutral: ne_is_pu}"
-
-    def validate(self, value: Any, path: str) -> Any:
-        if value is None:
-            return None
-        if not isinstance(value, dict) or not value:
-            raise self.fail(value, path)
-        return _named_expressions(value, path, "node type", "it names a node type of data.node_types",
-                                  "ch_is_pu")
-
 
 TASK = Record(
     {
         "type": (Scalar(str, choices=tuple(LOSSES)), REQUIRED),
         "labels": (Labels(), None),
-        # node tasks: each node type's per-constituent target (`NodeTargets`); node_classification: the class
+        # node tasks: each node type's per-constituent target (`NamedExpressions`); node_classification: the class
         # names, the target being the class index
-        "node_targets": (NodeTargets(), None),
+        "node_targets": (_NODE_TARGETS, None),
         "classes": (ListOf(_string, min_length=2, nullable=True), None),
-        # regression: one target (named pt; default log(pt_gen / pt)) or several named ones (`Targets`); resolved
-        # into `targets` (target: null)
+        # regression: one target (named pt; default log(pt_gen / pt)) or several named ones (`NamedExpressions`);
+        # resolved into `targets` (target: null)
         "target": (_optional_expr, None),
-        "targets": (Targets(), None),
+        "targets": (_TARGETS, None),
         # a built-in of LOSSES, or users' per-jet loss 'file.py:name' (`references`, `tasks`)
         "loss": (Scalar(str, nullable=True, check=lambda v: v in _BUILTIN_LOSSES or is_user_code(v),
                         what=f"one of {', '.join(_BUILTIN_LOSSES)} or your own, {FORM}"), None),
