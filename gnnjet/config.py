@@ -672,6 +672,9 @@ def _check_node_task(config: dict[str, Any]) -> None:
     for key in ("labels", "quantiles", "decorrelation"):
         if task[key] is not None:
             raise ConfigError(f"task.{key}: a jet task's key; {task['type']} takes task.node_targets")
+    if is_user_code(task["loss"]):
+        raise ConfigError(f"task.loss: your own loss takes one row per jet; {task['type']} takes a built-in one "
+                          f"({', '.join(LOSSES[task['type']])})")
     if is_user_code(config["model"]["name"]) or config["weaver"] is not None:
         raise ConfigError(f"model.name: {task['type']} needs per-node outputs, which gnnjet's own model families "
                           "give; your own network's output is per jet")

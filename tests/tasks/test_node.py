@@ -245,6 +245,8 @@ def test_node_task_config_errors(base_config):
                                                         node_targets={"charged": "ch_x"})
     assert "not a node_regression loss" in error(type="node_regression", loss="quantile",
                                                  node_targets={"charged": "ch_x"})
+    assert "task.loss: your own loss takes one row per jet" in error(type="node_regression", loss="losses.py:mine",
+                                                                     node_targets={"charged": "ch_x"})
     config = copy.deepcopy(base_config)
     config["task"] = {"type": "node_regression", "node_targets": {"charged": "ch_x"}}
     config["model"] = {"name": "net.py:Net"}
