@@ -102,12 +102,18 @@ class Predicted:
         return notes
 
     def metrics(self) -> dict[str, float]:
-        """The task's metrics on the predicted jets (empty without jets), weighted by their weight expression."""
+        """The task's metrics on the predicted jets (empty without jets), weighted by their weight expression; a node
+        task's also per node type."""
         task = self.trained.task
+        if not len(self.targets):
+            return {}
         weights = None
         if self.spec.weight is not None:
             weights = task.per_row(self.dataset.weight.numpy(), np.diff(self.dataset.ptr.numpy()))
-        return task.metrics(self.outputs, self.targets, weights) if len(self.targets) else {}
+        metrics = task.metrics(self.outputs, self.targets, weights)
+        if isinstance(task, NodeTask):  # the outputs' rows are the dataset's nodes, in order
+            metrics |= task.metrics_per_type(self.outputs, self.targets, weights, self.dataset.node_type.numpy())
+        return metrics
 
 
 def run_model(model_dir: str | Path, files: list[str], *, batch_size: int = 512, device: str = "cpu",

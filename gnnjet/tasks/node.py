@@ -67,10 +67,20 @@ class NodeLayout:
         return ak.unflatten(flat, sizes)
 
 
+def node_rows(ptr: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """The rows [sum n] of the nodes of jets `index` [J] in a store laid out by ptr [all jets + 1], jet after jet in
+    the order of `index` (the rows of a node task's outputs on those jets)."""
+    starts = ptr[index]
+    counts = ptr[index + 1] - starts
+    return np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
+
+
 class NodeTask(Task):
-    """What both node tasks share: per-node targets and weights, the labelled-node mask, jagged columns."""
+    """What both node tasks share: per-node targets and weights, the labelled-node mask, metrics per node type, jagged
+    columns."""
 
     per_node = True
+    PER_TYPE: tuple[str, ...] = ()  # the metrics also given per node type
 
     def __init__(self, type_names: list[str]):
         self.type_names = type_names
@@ -83,6 +93,17 @@ class NodeTask(Task):
 
     def per_row(self, values: np.ndarray, counts: np.ndarray) -> np.ndarray:
         return np.repeat(values, counts, axis=0)
+
+    def metrics_per_type(self, outputs: np.ndarray, targets: np.ndarray, weights: np.ndarray | None,
+                         node_type: np.ndarray) -> dict[str, float]:
+        """`PER_TYPE` of the task's metrics for the rows of each node type (node_type [N], the position of each row's
+        type in `type_names`), as '<metric>_<type>' (auc_charged, accuracy_neutral, ...)."""
+        out: dict[str, float] = {}
+        for code, name in enumerate(self.type_names):
+            rows = node_type == code
+            metrics = self.metrics(outputs[rows], targets[rows], None if weights is None else weights[rows])
+            out |= {f"{key}_{name}": metrics[key] for key in self.PER_TYPE if key in metrics}
+        return out
 
     @staticmethod
     def _sums(losses: Tensor, labelled: Tensor, weight: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -116,6 +137,8 @@ class NodeTask(Task):
 
 class NodeClassification(NodeTask):
     """Softmax over task.classes per node, cross-entropy over the labelled nodes (label smoothing as for jets)."""
+
+    PER_TYPE = ("auc", "accuracy")
 
     def __init__(self, type_names: list[str], classes: list[str], label_smoothing: float = 0.0):
         super().__init__(type_names)
@@ -167,6 +190,7 @@ class NodeRegression(NodeTask):
     """One value per node: task.loss (mse, huber with delta 0.1, l1) over the labelled nodes."""
 
     out_dim = 1
+    PER_TYPE = ("median_residual", "rms_residual")
 
     def __init__(self, type_names: list[str], loss: str = "mse"):
         super().__init__(type_names)

@@ -40,6 +40,7 @@ from gnnjet.runs.code import keep_code, trusted_code
 from gnnjet.runs.inference import autocast, evaluate
 from gnnjet.runs.model import RunModel
 from gnnjet.tasks.decorrelation import DisCo
+from gnnjet.tasks.node import NodeTask, node_rows
 from gnnjet.training.data import Split, prepare_split
 from gnnjet.training.distributed import Context, barrier, global_sum, init_context, shutdown
 from gnnjet.training.optim import build_optimizer, build_scheduler
@@ -346,7 +347,11 @@ class Trainer:
                          for lo in range(0, len(target), size)]
             row["val_disco"] = sum(penalties) / len(penalties)
             row["val_loss"] += row["val_disco"]
-        metrics = task.metrics(outputs, targets, None if weight is None else weight.numpy())
+        weights = None if weight is None else weight.numpy()
+        metrics = task.metrics(outputs, targets, weights)
+        if isinstance(task, NodeTask):
+            node_type = split.val.node_type.numpy()[node_rows(split.val.ptr.numpy(), split.val_index)]
+            metrics |= task.metrics_per_type(outputs, targets, weights, node_type)
         return {**row, **{f"val_{k}": v for k, v in metrics.items()}}
 
     def _end_epoch(self, epoch: int, row: dict[str, float]) -> None:

@@ -22,7 +22,7 @@ from gnnjet.data.spec import DataSpec
 from gnnjet.data.writer import write_jets
 from gnnjet.errors import DataError
 from gnnjet.tasks import build_task
-from gnnjet.tasks.node import NodeLayout
+from gnnjet.tasks.node import NodeLayout, node_rows
 from tests.cli import run_bin
 
 TYPES = ["charged", "neutral"]
@@ -90,6 +90,23 @@ def test_node_regression_loss_with_known_numbers():
     metrics = task.metrics(output.numpy(), target.numpy())
     assert metrics["median_residual"] == pytest.approx(1.25) and metrics["rms_residual"] == pytest.approx(
         math.sqrt(4.25 / 2))
+
+
+def test_node_rows_follow_the_jets_in_index_order():
+    ptr = np.array([0, 3, 3, 5, 9])  # jets of 3, 0, 2 and 4 nodes
+    assert node_rows(ptr, np.array([3, 0, 1, 2])).tolist() == [5, 6, 7, 8, 0, 1, 2, 3, 4]
+
+
+def test_metrics_per_node_type_take_each_types_rows():
+    task = build_task({"type": "node_classification", "classes": ["hard", "pileup"], "node_targets": {"a": "x"}},
+                      node_types=["charged", "neutral"])
+    logits = np.array([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0], [2.0, 0.0], [0.0, 2.0]])
+    target = np.array([0.0, 1.0, 1.0, 0.0, 0.0])
+    node_type = np.array([0, 0, 1, 1, 1])  # charged all right, neutral one of three
+    per_type = task.metrics_per_type(logits, target, None, node_type)
+    assert per_type["accuracy_charged"] == 1.0 and per_type["accuracy_neutral"] == pytest.approx(1 / 3)
+    assert per_type["auc_charged"] == 1.0 and set(per_type) == {"auc_charged", "accuracy_charged", "auc_neutral",
+                                                                "accuracy_neutral"}
 
 
 def test_layout_puts_each_value_at_its_constituent():
@@ -174,6 +191,8 @@ def test_node_task_learns_and_predicts_aligned_with_the_inputs(trained_node_run)
     assert float(last[header.index("val_auc")]) > 0.9
     test = json.loads((tmp_path / "run" / "test_metrics.json").read_text())["metrics"]  # data.test, per node
     assert test["auc"] > 0.9 and 0.5 < test["accuracy"] <= 1.0
+    assert test["auc_charged"] > 0.9 and test["auc_neutral"] > 0.9 and "val_accuracy_neutral" in header
+    assert min(test["auc_charged"], test["auc_neutral"]) <= test["auc"] + 0.02  # the whole is no better than both
     write_jets(tmp_path / "test.root", pileup_like(60, seed=3))
     write_jets(tmp_path / "reversed.root", pileup_like(60, seed=3, reverse=True))
     for name in ("test", "reversed"):
