@@ -404,9 +404,10 @@ def monitored(row: dict[str, float], monitor: str) -> float:
         return row["val_loss"]
     if monitor == "last":
         return -row["epoch"]
+    if monitor == "val_auc" and "val_auc" in row:  # two classes (a node task's per-type AUCs are not averaged in)
+        return -row["val_auc"]
     if monitor == "val_auc":
-        aucs = [value for key, value in row.items() if key == "val_auc" or
-                (key.startswith("val_auc_") and "_vs_" not in key)]
+        aucs = [value for key, value in row.items() if key.startswith("val_auc_") and "_vs_" not in key]
         return -sum(aucs) / len(aucs)
     return -row[monitor]
 

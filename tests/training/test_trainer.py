@@ -259,6 +259,8 @@ def test_monitor_scores():
            "val_auc_b_vs_c": 0.1}
     assert monitored(row, "val_loss") == 0.4 and monitored(row, "last") == -2
     assert monitored(row, "val_auc") == pytest.approx(-0.8) and monitored(row, "val_accuracy") == -0.8
+    node_row = {"val_auc": 0.95, "val_auc_charged": 0.99, "val_auc_neutral": 0.80}  # a node task's per-type AUCs
+    assert monitored(node_row, "val_auc") == -0.95
 
 
 def test_monitor_must_fit_the_task(tmp_path):
