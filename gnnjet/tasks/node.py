@@ -50,8 +50,7 @@ class NodeLayout:
         four-vector multiplied by weights [N]."""
         jet = np.repeat(np.arange(len(self.counts)), self.counts)
         scaled = self.p4.astype(np.float64) * (weights * self.labelled[self.node_type])[:, None]
-        total = np.zeros((len(self.counts), 4))
-        np.add.at(total, jet, scaled)
+        total = np.stack([np.bincount(jet, scaled[:, k], minlength=len(self.counts)) for k in range(4)], axis=1)
         mass2 = total[:, 3] ** 2 - (total[:, :3] ** 2).sum(axis=1)
         return np.hypot(total[:, 0], total[:, 1]), np.sqrt(np.clip(mass2, 0, None))
 
