@@ -22,6 +22,7 @@ WEIGHT = "weight"  # the jets' weight expression (data.weights.expr), with the n
 TASK, SELECTION, WEIGHTS = "task", "selection", "weights"  # the notes written beside the tree
 CALIBRATION = "calibration"  # the note of a calibrated run's predictions (bin/calibrate.py)
 ENSEMBLE = "ensemble"  # the note of an ensemble's predictions: its members
+PUPPI_TASK = "pileup"  # the task note of bin/puppi.py's per-particle weights (gnnjet's tasks note task.type)
 SCORE_PREFIX = "score_"
 NODE_LABEL = "label"  # a node classification's true class index per constituent (NaN: none), as <type>_label
 NODE_PT = "pt"  # each constituent's pt (GeV; NaN for those that are no node), as <type>_pt

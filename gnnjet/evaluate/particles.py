@@ -23,7 +23,6 @@ from gnnjet.errors import DataError
 from gnnjet.evaluate.predictions import Predictions
 from gnnjet.evaluate.stats import auc, median, resolution
 
-PUPPI_TASK = "pileup"  # the task note of bin/puppi.py's files
 PUPPI_COLLECTIONS = ("ch", "ne")  # its per-constituent collections: charged, neutral
 REFERENCE = "{}_nopu"  # the hard-interaction jet's quantity: pt_nopu, mass_nopu
 JET_QUANTITIES = ("pt", "mass")
@@ -68,7 +67,7 @@ def node_classes(model: Predictions, node_type: str) -> list[str]:
 
 def particle_scores(model: Predictions) -> list[ParticleScores]:
     """The methods of one predictions file: a node classification's network, or a PUPPI file's PUPPI and CHS."""
-    if model.task == PUPPI_TASK:
+    if model.task == column_names.PUPPI_TASK:
         return _puppi_scores(model)
     types = node_types(model)
     if not types:
@@ -198,7 +197,7 @@ def _width(values: np.ndarray) -> float:
 def jet_methods(model: Predictions) -> dict[str, dict[str, np.ndarray]]:
     """{method: {quantity: [J]}}: a node classification's jets rebuilt with its first class's probabilities, or a
     PUPPI file's jets rebuilt with PUPPI, CHS and every constituent."""
-    if model.task == PUPPI_TASK:
+    if model.task == column_names.PUPPI_TASK:
         return {method: {q: model.columns[f"{q}_{suffix}"] for q in JET_QUANTITIES}
                 for method, suffix in PUPPI_JETS.items()}
     first = node_classes(model, node_types(model)[0])[0]

@@ -9,14 +9,15 @@ import numpy as np
 import uproot
 
 from gnnjet import columns as column_names
+from gnnjet.config import LOSSES
 from gnnjet.errors import DataError
 from gnnjet.runs.layout import PREDICTIONS
 
 FLAVOURS = {"uds": (1, 2, 3), "c": (4,), "b": (5,), "g": (21,)}
 # the tasks of predictions files: gnnjet's, and bin/puppi.py's per-particle pile-up weights
-RECORDED_TASKS = ("classification", "regression", "node_classification", "node_regression", "pileup")
+RECORDED_TASKS = (*LOSSES, column_names.PUPPI_TASK)
 # tasks whose files compare with each other: a node classification of pile-up with PUPPI's weights
-COMPARABLE = {"pileup": "node_classification"}
+COMPARABLE = {column_names.PUPPI_TASK: "node_classification"}
 
 
 @dataclass

@@ -134,6 +134,6 @@ def write_puppi(inputs: list[str], output: str | Path, tree: str = "Jets", overw
     columns = {name: (np.concatenate(values) if isinstance(values[0], np.ndarray) else ak.concatenate(values))
                for name, values in parts.items()}
     make_directory(target.parent)
-    write_jets(target, columns, notes={column_names.TASK: "pileup", column_names.SELECTION: "none"})
+    write_jets(target, columns, notes={column_names.TASK: column_names.PUPPI_TASK, column_names.SELECTION: "none"})
     log.info("PUPPI weights of %d jets -> %s", len(columns["pt_puppi"]), target)
     return target

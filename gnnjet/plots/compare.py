@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from gnnjet.errors import DataError
-from gnnjet.evaluate.predictions import Predictions, load_all
+from gnnjet.evaluate.predictions import COMPARABLE, Predictions, load_all
 from gnnjet.fileio import make_directory
 from gnnjet.plots import classification, nodes, regression
 from gnnjet.plots.qfactor import plot_q_factor
@@ -43,7 +43,7 @@ def plot_models(inputs: list[str], names: list[str], out: str | Path, discrimina
         paths = classification.plot_all(models, out, discriminants, sculpting)
         if q_factor:
             paths += plot_q_factor(models, out, q_factor, q_factor_edges)
-    elif models[0].task in ("node_classification", "pileup"):
+    elif COMPARABLE.get(models[0].task, models[0].task) == "node_classification":  # and PUPPI's weights
         paths = nodes.plot_all(models, out)
     elif models[0].task == "node_regression":
         paths = nodes.plot_regressions(models, out)

@@ -50,7 +50,7 @@ def write_pair(tmp_path, jets: int = 200, seed: int = 0):
     for method, factor in (("puppi", spread), ("chs", spread * 1.1), ("none", spread * 1.3)):
         puppi[f"pt_{method}"], puppi[f"mass_{method}"] = nopu["pt_nopu"] * factor, nopu["mass_nopu"] * factor
     write_jets(tmp_path / "network.root", network, notes={column_names.TASK: "node_classification"})
-    write_jets(tmp_path / "puppi.root", puppi, notes={column_names.TASK: "pileup"})
+    write_jets(tmp_path / "puppi.root", puppi, notes={column_names.TASK: column_names.PUPPI_TASK})
     return tmp_path / "network.root", tmp_path / "puppi.root"
 
 
