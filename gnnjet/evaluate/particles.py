@@ -21,7 +21,7 @@ import numpy as np
 from gnnjet import columns as column_names
 from gnnjet.errors import DataError
 from gnnjet.evaluate.predictions import Predictions
-from gnnjet.evaluate.stats import auc, median, resolution
+from gnnjet.evaluate.stats import auc, half_width, median, resolution
 
 PUPPI_COLLECTIONS = ("ch", "ne")  # its per-constituent collections: charged, neutral
 REFERENCE = "{}_nopu"  # the hard-interaction jet's quantity: pt_nopu, mass_nopu
@@ -166,10 +166,10 @@ def residual_table(models: list[Predictions], pt_edges: list[float]) -> dict[str
     for model in models:
         row: dict[str, float] = {}
         for name, (residual, pt) in node_residuals(model).items():
-            row |= {f"median_{name}": median(residual), f"width_{name}": _width(residual),
+            row |= {f"median_{name}": median(residual), f"width_{name}": half_width(residual),
                     f"rms_{name}": float(np.sqrt(np.mean(residual**2))) if len(residual) else float("nan")}
             for lo, hi in zip(pt_edges[:-1], pt_edges[1:]):
-                row[f"width_{name}_pt{lo:g}_{hi:g}"] = _width(residual[(pt >= lo) & (pt < hi)])
+                row[f"width_{name}_pt{lo:g}_{hi:g}"] = half_width(residual[(pt >= lo) & (pt < hi)])
         table[model.name] = row
     return table
 
@@ -186,14 +186,6 @@ def node_residuals(model: Predictions) -> dict[str, tuple[np.ndarray, np.ndarray
     return out
 
 
-def _width(values: np.ndarray) -> float:
-    """Half the width of the central 68% of `values` (NaN for fewer than two)."""
-    if len(values) < 2:
-        return float("nan")
-    low, high = np.percentile(values, [16, 84])
-    return float(high - low) / 2
-
-
 def jet_methods(model: Predictions) -> dict[str, dict[str, np.ndarray]]:
     """{method: {quantity: [J]}}: a node classification's jets rebuilt with its first class's probabilities, or a
     PUPPI file's jets rebuilt with PUPPI, CHS and every constituent."""
@@ -204,27 +196,38 @@ def jet_methods(model: Predictions) -> dict[str, dict[str, np.ndarray]]:
     return {model.name: {q: model.columns[column_names.weighted_jet(q, first)] for q in JET_QUANTITIES}}
 
 
+def jet_responses(model: Predictions, quantity: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(compared [J] bool: the jets whose hard-interaction `quantity` is above MIN_REFERENCE, {method: response [K]}
+    of those jets: the method's jet `quantity` over the hard-interaction jet's)."""
+    reference = model.columns[REFERENCE.format(quantity)]
+    compared = reference > MIN_REFERENCE
+    return compared, {method: jets[quantity][compared] / reference[compared]
+                      for method, jets in jet_methods(model).items()}
+
+
+def resolution_key(quantity: str, variable: str, low: float, high: float) -> str:
+    """The `jet_resolution_table` key of a bin [low, high) of `variable`: 'mass_resolution_npv40_60'."""
+    return f"{quantity}_resolution_{variable}{low:g}_{high:g}"
+
+
 def jet_resolution_table(models: list[Predictions], edges: dict[str, list[float]]) -> dict[str, dict[str, float]]:
-    """Per method, for pt and mass: the median response (method / hard-interaction jet, jets whose reference is above
-    MIN_REFERENCE) and its resolution (IQR / median), over all jets and per bin of each variable of `edges` ({column:
-    bin edges}, e.g. pt_nopu, npv) that holds MIN_JETS jets or more."""
+    """Per method, for pt and mass: the median response (`jet_responses`) and its resolution (IQR / median), over all
+    jets and per bin of each variable of `edges` ({column: bin edges}, e.g. pt_nopu, npv) that holds MIN_JETS jets or
+    more (`resolution_key`)."""
     table: dict[str, dict[str, float]] = {}
     for model in models:
-        for method, jets in jet_methods(model).items():
-            row: dict[str, float] = {}
-            for quantity in JET_QUANTITIES:
-                reference = model.columns[REFERENCE.format(quantity)]
-                ok = reference > MIN_REFERENCE
-                response = jets[quantity][ok] / reference[ok]
+        for quantity in JET_QUANTITIES:
+            compared, responses = jet_responses(model, quantity)
+            for method, response in responses.items():
+                row = table.setdefault(method, {})
                 row[f"{quantity}_response"] = median(response)
                 row[f"{quantity}_resolution"] = resolution(response)
                 for variable, bins in edges.items():
-                    values = model.columns[variable][ok]
+                    values = model.columns[variable][compared]
                     for lo, hi in zip(bins[:-1], bins[1:]):
                         chosen = response[(values >= lo) & (values < hi)]
                         if len(chosen) >= MIN_JETS:
-                            row[f"{quantity}_resolution_{variable}{lo:g}_{hi:g}"] = resolution(chosen)
-            table[method] = row
+                            row[resolution_key(quantity, variable, lo, hi)] = resolution(chosen)
     return table
 
 

@@ -183,6 +183,14 @@ def resolution(response: np.ndarray, kind: str = "iqr") -> float:
     raise ValueError(f"unknown resolution kind {kind!r} (iqr or 68)")
 
 
+def half_width(values: np.ndarray) -> float:
+    """Half the width of the central 68% of `values`, (q84 - q16) / 2, in their unit (NaN for fewer than two)."""
+    if len(values) < 2:
+        return float("nan")
+    low, high = np.percentile(values, [16, 84])
+    return float(high - low) / 2
+
+
 def bootstrap_std(values: np.ndarray, statistic: Callable[[np.ndarray], float], resamples: int = 30,
                   seed: int = 0) -> float:
     """Standard deviation of `statistic` over bootstrap resamples of `values` (30, as jec-gnn)."""

@@ -13,22 +13,21 @@ import numpy as np
 
 from gnnjet.evaluate.particles import (
     JET_QUANTITIES,
-    MIN_JETS,
-    MIN_REFERENCE,
     REFERENCE,
     ParticleScores,
     align_types,
     common_particles,
     has_reference,
-    jet_methods,
     jet_resolution_table,
+    jet_responses,
     node_residuals,
     particle_scores,
     particle_table,
     residual_table,
+    resolution_key,
 )
 from gnnjet.evaluate.predictions import Predictions
-from gnnjet.evaluate.stats import resolution, roc_curve
+from gnnjet.evaluate.stats import roc_curve
 from gnnjet.fileio import atomic_write_text
 from gnnjet.plots.style import label, markdown_table, save, symbol
 
@@ -59,9 +58,9 @@ def plot_all(models: list[Predictions], out: Path) -> list[Path]:
     atomic_write_text(out / "jet_metrics.md", "\n".join(markdown_table(jets)) + "\n")
     paths += [out / "jet_metrics.json", out / "jet_metrics.md"]
     for quantity in JET_QUANTITIES:
-        paths += response_histograms(with_reference, quantity, out)
+        paths += response_histograms(with_reference, jets, quantity, out)
         for variable, bins in edges.items():
-            paths += resolution_curves(with_reference, quantity, variable, bins, out)
+            paths += resolution_curves(jets, quantity, variable, bins, out)
     return paths
 
 
@@ -114,17 +113,16 @@ def particle_rocs(methods: list[ParticleScores], out: Path) -> list[Path]:
     return paths
 
 
-def response_histograms(models: list[Predictions], quantity: str, out: Path) -> list[Path]:
-    """The distribution of each method's jet `quantity` over the hard-interaction jet's."""
+def response_histograms(models: list[Predictions], table: dict[str, dict[str, float]], quantity: str,
+                        out: Path) -> list[Path]:
+    """The distribution of each method's jet `quantity` over the hard-interaction jet's (`jet_responses`), its
+    resolution from `table` (`jet_resolution_table`) in the legend."""
     fig, ax = plt.subplots()
     bins = np.linspace(0.0, 2.5, 101)
     for model in models:
-        reference = model.columns[REFERENCE.format(quantity)]
-        ok = reference > MIN_REFERENCE
-        for method, jets in jet_methods(model).items():
-            response = jets[quantity][ok] / reference[ok]
+        for method, response in jet_responses(model, quantity)[1].items():
             ax.hist(np.clip(response, bins[0], bins[-1]), bins=bins, histtype="step", linewidth=2,
-                    label=f"{method} (IQR/median {resolution(response):.3f})")
+                    label=f"{method} (IQR/median {table[method][f'{quantity}_resolution']:.3f})")
     s = symbol(quantity)
     ax.set(xlabel=rf"${s}^{{method}} / {s}^{{hard\ interaction}}$", ylabel="Jets")
     ax.legend(fontsize=14, title=f"last bin: above {bins[-1]:g}", title_fontsize=14)
@@ -132,19 +130,16 @@ def response_histograms(models: list[Predictions], quantity: str, out: Path) -> 
     return save(fig, out, f"jet_{quantity}_response")
 
 
-def resolution_curves(models: list[Predictions], quantity: str, variable: str, edges: list[float],
+def resolution_curves(table: dict[str, dict[str, float]], quantity: str, variable: str, edges: list[float],
                       out: Path) -> list[Path]:
-    """Each method's jet `quantity` resolution (IQR / median of the response) per bin of `variable`."""
+    """Each method's jet `quantity` resolution (IQR / median of the response) per bin of `variable`, as
+    `jet_resolution_table` gives it (its bins of fewer than MIN_JETS jets left out)."""
     fig, ax = plt.subplots()
-    centres = [(lo + hi) / 2 for lo, hi in zip(edges[:-1], edges[1:])]
-    for model in models:
-        reference, values = model.columns[REFERENCE.format(quantity)], model.columns[variable]
-        ok = reference > MIN_REFERENCE
-        for method, jets in jet_methods(model).items():
-            response = jets[quantity][ok] / reference[ok]
-            chosen = [response[(values[ok] >= lo) & (values[ok] < hi)] for lo, hi in zip(edges[:-1], edges[1:])]
-            points = [resolution(c) if len(c) >= MIN_JETS else np.nan for c in chosen]
-            ax.plot(centres, points, marker="o", linewidth=2, label=method)
+    bins = list(zip(edges[:-1], edges[1:]))
+    centres = [(lo + hi) / 2 for lo, hi in bins]
+    for method, row in table.items():
+        points = [row.get(resolution_key(quantity, variable, lo, hi), np.nan) for lo, hi in bins]
+        ax.plot(centres, points, marker="o", linewidth=2, label=method)
     axis = {REFERENCE.format("pt"): r"$p_T$ of the hard-interaction jet [GeV]",
             "npv": "Interactions in the crossing (npv)"}
     ax.set(xlabel=axis.get(variable, variable), ylabel=rf"${symbol(quantity)}$ resolution (IQR / median)")

@@ -20,7 +20,7 @@ from torch_geometric.data import Batch
 
 from gnnjet import columns as column_names
 from gnnjet.evaluate.calibration import softmax
-from gnnjet.evaluate.stats import classification_summary, median
+from gnnjet.evaluate.stats import classification_summary, half_width, median
 from gnnjet.tasks.base import LossFunction, Task
 from gnnjet.tasks.regression import PER_JET_LOSSES
 
@@ -213,8 +213,7 @@ class NodeRegression(NodeTask):
         if not labelled.any():
             return {}
         residual = outputs[labelled, 0].astype(np.float64) - targets[labelled]
-        low, high = np.percentile(residual, [16, 84])
-        return {"median_residual": median(residual), "residual_width": float(high - low) / 2,
+        return {"median_residual": median(residual), "residual_width": half_width(residual),
                 "rms_residual": float(np.sqrt(np.mean(residual**2)))}
 
     def columns_of_nodes(self, outputs: np.ndarray, targets: np.ndarray) -> dict[str, np.ndarray]:
