@@ -75,6 +75,10 @@ class JetDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.ptr) - 1
 
+    def node_counts(self) -> np.ndarray:
+        """Each jet's number of nodes [J] int64."""
+        return np.diff(self.ptr.numpy())
+
     def observers(self) -> dict[str, np.ndarray]:
         """Each observer's values [J] (data.observers, by `DataSpec.observer_names`)."""
         return {name: np.asarray(self.obs[:, i]) for i, name in enumerate(self.spec.observer_names)}

@@ -55,7 +55,7 @@ def flavour_composition(dataset: JetDataset, out: Path) -> list[Path]:
 
 def multiplicity(dataset: JetDataset, out: Path) -> list[Path]:
     node_type = dataset.node_type.numpy()
-    jet_of_node = np.repeat(np.arange(len(dataset)), np.diff(dataset.ptr.numpy()))
+    jet_of_node = np.repeat(np.arange(len(dataset)), dataset.node_counts())
     fig, ax = plt.subplots()
     for code, name in enumerate(t.name for t in dataset.spec.node_types):
         if not (node_type == code).any():
@@ -72,7 +72,7 @@ def multiplicity(dataset: JetDataset, out: Path) -> list[Path]:
 def particle_cloud(dataset: JetDataset, out: Path, jet: int | None = None) -> list[Path]:
     """One jet in (deta, dphi), nodes coloured by type and sized by pt (the jet with the median multiplicity); a
     cloud with its own coordinates (detector hits) in those, nodes without four-vectors all of one size."""
-    sizes = np.diff(dataset.ptr.numpy())
+    sizes = dataset.node_counts()
     jet = int(np.argsort(sizes)[len(sizes) // 2]) if jet is None else jet
     data = dataset[jet]
     pt = np.hypot(data.p4[:, 0].numpy(), data.p4[:, 1].numpy())

@@ -87,7 +87,7 @@ class Predicted:
     def node_layout(self) -> NodeLayout:
         """Where a node task's output rows belong in the input collections."""
         dataset, arrays, types = self.dataset, self.dataset.store.arrays, self.spec.node_types
-        return NodeLayout([t.name for t in types], np.diff(dataset.ptr.numpy()), dataset.node_type.numpy(),
+        return NodeLayout([t.name for t in types], dataset.node_counts(), dataset.node_type.numpy(),
                           np.asarray(arrays["node_index"])[:, 0], dataset.p4.numpy(),
                           np.asarray(arrays["collection_size"]), np.array([t.target is not None for t in types]))
 
@@ -109,7 +109,7 @@ class Predicted:
             return {}
         weights = None
         if self.spec.weight is not None:
-            weights = task.per_row(self.dataset.weight.numpy(), np.diff(self.dataset.ptr.numpy()))
+            weights = task.per_row(self.dataset.weight.numpy(), self.dataset.node_counts())
         metrics = task.metrics(self.outputs, self.targets, weights)
         if isinstance(task, NodeTask):  # the outputs' rows are the dataset's nodes, in order
             metrics |= task.metrics_per_type(self.outputs, self.targets, weights, self.dataset.node_type.numpy())
@@ -139,8 +139,7 @@ def run_model(model_dir: str | Path, files: list[str], *, batch_size: int = 512,
         folds = [run_model(Path(model_dir) / name, files, **options) for name in kfold["folds"]]
         stack = np.stack([fold.outputs for fold in folds])  # [k, R, out]: a row per jet, or per node
         dataset = folds[0].dataset
-        fold_of_row = folds[0].trained.task.per_row(np.asarray(dataset.store.arrays["fold"]),
-                                                    np.diff(dataset.ptr.numpy()))
+        fold_of_row = folds[0].trained.task.per_row(np.asarray(dataset.store.arrays["fold"]), dataset.node_counts())
         outputs = stack.mean(axis=0) if fold_average else stack[fold_of_row, np.arange(stack.shape[1])]
         log.info("k-fold run: %s of %d models", "mean" if fold_average else "out-of-fold outputs", kfold["k"])
         return replace(folds[0], outputs=outputs, calibration=read_calibration(model_dir))

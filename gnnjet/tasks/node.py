@@ -10,6 +10,7 @@ are jagged per-constituent columns, one list per jet and node type, aligned with
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import awkward as ak
@@ -40,6 +41,11 @@ class NodeLayout:
     collection_size: np.ndarray
     labelled: np.ndarray
 
+    @cached_property
+    def jet(self) -> np.ndarray:
+        """Each row's jet [N] (its position among the K jets)."""
+        return np.repeat(np.arange(len(self.counts)), self.counts)
+
     @property
     def pt(self) -> np.ndarray:
         """[N] GeV."""
@@ -48,9 +54,8 @@ class NodeLayout:
     def weighted_jets(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(pt [K], mass [K], GeV) of each jet rebuilt from the nodes of its labelled node types, node i's
         four-vector multiplied by weights [N]."""
-        jet = np.repeat(np.arange(len(self.counts)), self.counts)
         scaled = self.p4.astype(np.float64) * (weights * self.labelled[self.node_type])[:, None]
-        total = np.stack([np.bincount(jet, scaled[:, k], minlength=len(self.counts)) for k in range(4)], axis=1)
+        total = np.stack([np.bincount(self.jet, scaled[:, k], minlength=len(self.counts)) for k in range(4)], axis=1)
         mass2 = total[:, 3] ** 2 - (total[:, :3] ** 2).sum(axis=1)
         return np.hypot(total[:, 0], total[:, 1]), np.sqrt(np.clip(mass2, 0, None))
 
@@ -59,10 +64,9 @@ class NodeLayout:
         constituent that is no node (not selected, beyond max_nodes, non-finite kinematics) gets NaN."""
         sizes = self.collection_size[:, code].astype(np.int64)
         starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        jet = np.repeat(np.arange(len(self.counts)), self.counts)
         mine = self.node_type == code
         flat = np.full(int(sizes.sum()), np.nan, dtype=np.float32)
-        flat[starts[jet[mine]] + self.node_index[mine]] = values[mine]
+        flat[starts[self.jet[mine]] + self.node_index[mine]] = values[mine]
         return ak.unflatten(flat, sizes)
 
 

@@ -336,7 +336,7 @@ class Trainer:
         output, target = torch.from_numpy(outputs), torch.from_numpy(targets)
         weight = None
         if split.weighted:
-            counts = np.diff(split.val.ptr.numpy())[split.val_index]
+            counts = split.val.node_counts()[split.val_index]
             weight = torch.from_numpy(task.per_row(split.val.weight.numpy()[split.val_index], counts))
         row = {"val_loss": float(task.loss(output, target, weight))}
         if disco is not None:
