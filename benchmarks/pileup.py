@@ -6,8 +6,8 @@ PUPPI, charged-hadron subtraction (CHS) and no mitigation, trained at mean pile-
 From --seed it generates q/g jets with `bin/generate.py --pileup MU` (reused if the directory is complete): a
 training sample at the first MU and a test sample at each MU. Each network family trains on the training sample with
 configs/pileup_particlenet.yaml (its model section replaced), `bin/puppi.py` and `bin/predict.py` run on every test
-sample, and the library's per-particle evaluation (`gnnjet.evaluate.particles`, what bin/plot.py tabulates) measures,
-every method on the same constituents:
+sample, and bin/plot.py's tables (particle_metrics.json, jet_metrics.json; `gnnjet.evaluate.particles`) give, every
+method on the same constituents:
 - the per-particle AUC of the hard-interaction score (the network's probability, PUPPI's weight) against the truth,
   over all constituents and over the neutral ones (where PUPPI does the work: charged ones keep their vertex
   association);
@@ -32,9 +32,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-from gnnjet.evaluate.particles import align_types, jet_resolution_table, particle_scores, particle_table  # noqa: E402
-from gnnjet.evaluate.predictions import load_all  # noqa: E402
 
 CONFIG = ROOT / "configs" / "pileup_particlenet.yaml"
 # family key -> (legend name, bin/train.py --set overrides)
@@ -88,12 +85,11 @@ def main() -> None:
             files.append(run / f"pred_pu{mu:g}.root")
             run_bin("predict.py", "-m", run, "-i", directory / "*.root", "-o", files[-1], "--overwrite")
         names = [FAMILIES[key][0] for key in runs] + ["PUPPI file"]
-        models = load_all([*map(str, files), str(puppi / "pred.root")], names)
-        run_bin("plot.py", "-i", ", ".join(map(str, [*files, puppi])), "-n", ", ".join(names), "-o",
-                args.out / f"figures_pu{mu:g}")
-        methods = align_types([m for model in models for m in particle_scores(model)])
-        particles = particle_table(methods, [0.0, float("inf")])
-        jets = jet_resolution_table(models, {})
+        figures = args.out / f"figures_pu{mu:g}"
+        run_bin("plot.py", "-i", ", ".join(map(str, [*files, puppi])), "-n", ", ".join(names), "-o", figures)
+        # bin/plot.py's tables (`gnnjet.evaluate.particles`): every method on the same constituents and jets
+        particles = json.loads((figures / "particle_metrics.json").read_text())
+        jets = json.loads((figures / "jet_metrics.json").read_text())
         for method, key in keys.items():
             tag = f"{key}_pu{mu:g}"
             summary |= {f"auc_{tag}": round(particles[method]["auc"], 4),
@@ -104,8 +100,7 @@ def main() -> None:
             rows.append(f"| {mu:g} | {method} | {summary[f'auc_{tag}']:.4f} | {summary[f'auc_neutral_{tag}']:.4f} | "
                         f"{summary[f'mass_resolution_{tag}']:.3f} | {summary[f'mass_response_{tag}']:.3f} | "
                         f"{summary[f'pt_resolution_{tag}']:.3f} |")
-        print(f"MU {mu:g}: {len(models[0].columns['pt'])} jets, {int(particles['PUPPI']['particles'])} constituents "
-              "compared", flush=True)
+        print(f"MU {mu:g}: {int(particles['PUPPI']['particles'])} constituents compared", flush=True)
     best = max(args.families, key=lambda key: summary[f"auc_{key}_pu{args.pileup[0]:g}"])
     for name in [k for k in summary if k.split("_pu")[0].endswith(best)]:
         summary[name.replace(best, "network")] = summary[name]
