@@ -48,8 +48,7 @@ def direct(model, channels, scalars, key_mask, mask, u) -> torch.Tensor:
     """The network called on prepared tensors, then the same readout and head as the family."""
     vector_out, outputs = model.net(channels, scalars, attn_mask=key_mask)
     outputs = torch.cat([outputs, model.invariant(vector_out[..., 0, :])], dim=-1)
-    weights = mask.unsqueeze(-1).to(outputs.dtype)
-    pooled = (outputs * weights).sum(1) / weights.sum(1).clamp(min=1)
+    pooled = model.read_out(outputs, mask)
     return model.head(torch.cat([pooled, u], dim=1)) if u.shape[1] else model.head(pooled)
 
 

@@ -93,7 +93,24 @@ class LGATrTagger(JetModel):
             return extract_scalar(out)
         return out[..., :1] ** 2 - (out[..., 1:] ** 2).sum(-1, keepdim=True)
 
+    def encode(self, batch: Batch) -> Tensor:
+        return self.read_out(*self.attend(batch))
+
     def encode_nodes(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        outputs, mask = self.attend(batch)
+        particles, real = (outputs[:, 1:], mask[:, 1:]) if self.token else (outputs, mask)
+        return self.read_out(outputs, mask), particles[real]  # the nodes in batch order
+
+    def read_out(self, outputs: Tensor, mask: Tensor) -> Tensor:
+        """Jet representations [B, s + 1]: the token's outputs, or the mean over the jet's particles."""
+        if self.token:
+            return outputs[:, 0]
+        weights = mask.unsqueeze(-1).to(outputs.dtype)
+        return (outputs * weights).sum(1) / weights.sum(1).clamp(min=1)
+
+    def attend(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        """The network's outputs [B, P, s + 1] (scalars and the output vector's invariant; the token first, with
+        readout token) and mask [B, P] (real items)."""
         from lgatr import embed_vector
 
         jets = num_jets(batch)
@@ -121,8 +138,4 @@ class LGATrTagger(JetModel):
         channels = torch.cat([channels, spurions.expand(*mask.shape, *spurions.shape)], dim=-2)
         key_mask = mask[:, None, None, :]  # [B, 1, 1, P]: padded keys are never attended to
         vector_out, outputs = self.net(channels, scalars, attn_mask=key_mask)  # [B, P, 1, 16 or 4], [B, P, s]
-        outputs = torch.cat([outputs, self.invariant(vector_out[..., 0, :])], dim=-1)  # [B, P, s + 1], invariant
-        if self.token:
-            return outputs[:, 0], outputs[:, 1:][mask[:, 1:]]
-        weights = mask.unsqueeze(-1).to(outputs.dtype)
-        return (outputs * weights).sum(1) / weights.sum(1).clamp(min=1), outputs[mask]  # nodes in batch order
+        return torch.cat([outputs, self.invariant(vector_out[..., 0, :])], dim=-1), mask

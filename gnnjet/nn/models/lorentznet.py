@@ -147,7 +147,16 @@ class LorentzNet(JetModel):
                                     for b in range(blocks))
         self.build_head(hidden)
 
+    def encode(self, batch: Batch) -> Tensor:
+        return self.run_blocks(batch)[0]
+
     def encode_nodes(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        jets, h, place = self.run_blocks(batch)
+        return jets, h if place is None else h.index_select(0, place)  # the particles' rows, without the beams
+
+    def run_blocks(self, batch: Batch) -> tuple[Tensor, Tensor, Tensor | None]:
+        """(jet representations [B, H], final node embeddings [N', H] (beams included), the particles' rows among
+        them [N] (None without beams))."""
         vectors = batch.p4[:, [3, 0, 1, 2]].double()  # (px, py, pz, E) -> (E, px, py, pz), float64 (LorentzBlock)
         is_beam = vectors.new_zeros(vectors.size(0), 1)
         features, ptr, place = batch.x, batch.ptr, None
@@ -156,7 +165,7 @@ class LorentzNet(JetModel):
             is_beam = vectors.new_ones(vectors.size(0), 1).index_fill(0, place, 0.0)
             features = features.new_zeros(vectors.size(0), features.size(1)).index_copy(0, place, features)
         jets, h, _ = self.network(vectors, self.scalars(vectors, features, is_beam), ptr)
-        return jets, h if place is None else h.index_select(0, place)  # the particles' rows, without the beams
+        return jets, h, place
 
     def scalars(self, vectors: Tensor, features: Tensor, is_beam: Tensor) -> Tensor:
         """The nodes' scalars [N, S]: psi of one-hot (particle, beam) x |m| (``mass``), or the node features and,
