@@ -24,7 +24,7 @@ from gnnjet.data.spec import DataSpec
 # Batch(...) goes through PyG's dynamic-inheritance metaclass on every call (~0.2 ms); creating
 # its DataBatch class once and filling an empty instance is 3x cheaper and gives the same object.
 _BATCH_CLASS = type(Batch())
-NODE_ARRAYS = ("x", "node_type", "pos", "p4")  # the node arrays of every batch (a node task's node_target besides)
+BATCH_NODE_ARRAYS = ("x", "node_type", "pos", "p4")  # the node arrays of every batch (a node task's node_target besides)
 
 
 class JetDataset(torch.utils.data.Dataset):
@@ -126,7 +126,7 @@ class JetDataset(torch.utils.data.Dataset):
         Data.__init__(out)
         nodes = self.nodes.index_select(0, rows)
         out.x, out.pos, out.p4 = (nodes[:, self._columns[name]] for name in ("x", "pos", "p4"))
-        node_arrays = NODE_ARRAYS
+        node_arrays = BATCH_NODE_ARRAYS
         if self.node_target is not None:
             out.node_target = nodes[:, self._columns["node_target"]].squeeze(1)
             node_arrays += ("node_target",)
