@@ -24,7 +24,7 @@ from gnnjet.data.spec import DataSpec
 # Batch(...) goes through PyG's dynamic-inheritance metaclass on every call (~0.2 ms); creating
 # its DataBatch class once and filling an empty instance is 3x cheaper and gives the same object.
 _BATCH_CLASS = type(Batch())
-BATCH_NODE_ARRAYS = ("x", "node_type", "pos", "p4")  # the node arrays of every batch (a node task's node_target besides)
+BATCH_NODE_ARRAYS = ("x", "node_type", "pos", "p4")  # the node arrays of every batch (node tasks: node_target too)
 
 
 class JetDataset(torch.utils.data.Dataset):
